@@ -1,0 +1,48 @@
+"""Reference figures for pgml-rs's quality tests, computed with scikit-learn and XGBoost.
+
+Run: python bench/reference/reference.py  (in a virtual environment with scikit-learn and
+xgboost; `make reference` creates one). Prints, per dataset and algorithm, the mean test
+metric over 10 stratified 75/25 splits (seeds 0..9) with default settings — the same
+protocol as pgml.train's defaults (test_size 0.25, stratified for classification).
+The figures are recorded in crates/core/src/algorithms/testdata.rs.
+"""
+import csv, pathlib, statistics, warnings
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import f1_score, r2_score, silhouette_score
+from sklearn.model_selection import train_test_split
+from xgboost import XGBClassifier, XGBRegressor
+
+warnings.filterwarnings("ignore")
+DATA = pathlib.Path(__file__).resolve().parents[2] / "datasets"
+
+def load(name, label):
+    rows = list(csv.DictReader(open(DATA / f"{name}.csv")))
+    y = np.array([1.0 if r[label] == "t" else 0.0 if r[label] == "f" else float(r[label]) for r in rows])
+    if name == "digits":
+        x = np.array([[float(v) for v in r["image"].replace("{", "").replace("}", "").split(",")] for r in rows])
+    else:
+        x = np.array([[float(v) for k, v in r.items() if k != label] for r in rows])
+    return x, y
+
+CLS = {"linear": lambda s: LogisticRegression(), "random_forest": lambda s: RandomForestClassifier(random_state=s),
+       "xgboost": lambda s: XGBClassifier(random_state=s)}
+REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: RandomForestRegressor(random_state=s),
+       "xgboost": lambda s: XGBRegressor(random_state=s)}
+
+for name, label, task in [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
+                          ("wine", "target", "c"), ("diabetes", "target", "r")]:
+    x, y = load(name, label)
+    for algo, make in (CLS if task == "c" else REG).items():
+        scores = []
+        for seed in range(10):
+            xa, xb, ya, yb = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y if task == "c" else None)
+            m = make(seed).fit(xa, ya)
+            scores.append(f1_score(yb, m.predict(xb), average="macro") if task == "c" else r2_score(yb, m.predict(xb)))
+        print(f"{name:14} {algo:14} {'f1' if task == 'c' else 'r2'} {statistics.mean(scores):.4f}")
+x, y = load("iris", "target")
+sil = [silhouette_score(xb, KMeans(3, random_state=s).fit(xa).predict(xb)) for s in range(10)
+       for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]]
+print(f"{'iris':14} {'kmeans(k=3)':14} silhouette {statistics.mean(sil):.4f}")

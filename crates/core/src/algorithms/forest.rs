@@ -1,0 +1,364 @@
+//! `random_forest`: bagged CART trees with random feature subsets, as scikit-learn's
+//! `RandomForestClassifier` / `RandomForestRegressor` (Gini / squared error, midpoint
+//! thresholds, probabilities averaged over trees).
+
+use super::{check_range, to_json, Model, TrainContext};
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::task::Task;
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How many features each split considers.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub(super) enum MaxFeatures {
+    Name(String),
+    Count(usize),
+    Fraction(f64),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Params {
+    #[serde(default = "hundred")]
+    n_estimators: usize,
+    #[serde(default)]
+    max_depth: Option<usize>,
+    #[serde(default = "two")]
+    min_samples_split: usize,
+    #[serde(default = "one")]
+    min_samples_leaf: usize,
+    #[serde(default)]
+    max_features: Option<MaxFeatures>,
+    #[serde(default = "yes")]
+    bootstrap: bool,
+    #[serde(default)]
+    random_state: Option<u64>,
+    /// Accepted for scikit-learn compatibility; trees are built on the calling thread.
+    #[serde(default)]
+    #[allow(dead_code)]
+    n_jobs: Option<i64>,
+}
+
+fn hundred() -> usize {
+    100
+}
+fn two() -> usize {
+    2
+}
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+impl Params {
+    pub(super) fn validate(&self) -> Result<()> {
+        check_range("n_estimators", self.n_estimators, 1, 10_000)?;
+        if let Some(d) = self.max_depth {
+            check_range("max_depth", d, 1, 1_000)?;
+        }
+        check_range("min_samples_split", self.min_samples_split, 2, usize::MAX)?;
+        check_range("min_samples_leaf", self.min_samples_leaf, 1, usize::MAX)?;
+        match &self.max_features {
+            Some(MaxFeatures::Name(n)) if n != "sqrt" && n != "log2" => Err(Error::invalid(format!(
+                "hyperparameter max_features must be \"sqrt\", \"log2\", a count or a fraction, got \"{n}\""
+            ))),
+            Some(MaxFeatures::Fraction(f)) => check_range("max_features", *f, f64::MIN_POSITIVE, 1.0),
+            Some(MaxFeatures::Count(0)) => Err(Error::invalid("hyperparameter max_features must be at least 1")),
+            _ => Ok(()),
+        }
+    }
+
+    fn features_per_split(&self, task: Task, cols: usize) -> usize {
+        let n = match &self.max_features {
+            // scikit-learn's defaults: sqrt for classification, all features for regression.
+            None if task == Task::Classification => (cols as f64).sqrt() as usize,
+            None => cols,
+            Some(MaxFeatures::Name(n)) if n == "log2" => (cols as f64).log2() as usize,
+            Some(MaxFeatures::Name(_)) => (cols as f64).sqrt() as usize,
+            Some(MaxFeatures::Count(c)) => *c,
+            Some(MaxFeatures::Fraction(f)) => (f * cols as f64) as usize,
+        };
+        n.clamp(1, cols)
+    }
+}
+
+/// A trained forest.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Forest {
+    trees: Vec<Tree>,
+    /// Values per leaf: the class distribution (classification) or 1 (regression).
+    width: usize,
+    classification: bool,
+}
+
+/// One tree in flat arrays. `feature[i] == u32::MAX` marks a leaf whose values start at
+/// `left[i] * width` in `values`.
+#[derive(Serialize, Deserialize)]
+struct Tree {
+    feature: Vec<u32>,
+    threshold: Vec<f32>,
+    left: Vec<u32>,
+    right: Vec<u32>,
+    values: Vec<f32>,
+}
+
+const LEAF: u32 = u32::MAX;
+
+pub(super) fn train(
+    task: Task,
+    params: Params,
+    x: &Matrix,
+    y: &[f32],
+    classes: usize,
+    ctx: &mut TrainContext,
+) -> Result<Box<dyn Model>> {
+    let classification = task == Task::Classification;
+    let width = if classification { classes.max(2) } else { 1 };
+    let mtry = params.features_per_split(task, x.cols);
+    let seed = params.random_state.unwrap_or(ctx.seed);
+    let mut trees = Vec::with_capacity(params.n_estimators);
+    for t in 0..params.n_estimators {
+        (ctx.on_step)();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(t as u64));
+        let rows: Vec<usize> = if params.bootstrap {
+            (0..x.rows).map(|_| rng.gen_range(0..x.rows)).collect()
+        } else {
+            (0..x.rows).collect()
+        };
+        let builder = Builder { x, y, width, classification, mtry, params: &params };
+        trees.push(builder.build(rows, &mut rng));
+    }
+    Ok(Box::new(Forest { trees, width, classification }))
+}
+
+struct Builder<'a> {
+    x: &'a Matrix,
+    y: &'a [f32],
+    width: usize,
+    classification: bool,
+    mtry: usize,
+    params: &'a Params,
+}
+
+struct Best {
+    feature: usize,
+    threshold: f32,
+    score: f64,
+}
+
+impl Builder<'_> {
+    fn build(&self, mut rows: Vec<usize>, rng: &mut ChaCha8Rng) -> Tree {
+        let mut tree = Tree { feature: vec![], threshold: vec![], left: vec![], right: vec![], values: vec![] };
+        // (node, start, end, depth) of nodes still to split.
+        let mut stack = vec![(0usize, 0usize, rows.len(), 0usize)];
+        tree.push_node();
+        while let Some((node, start, end, depth)) = stack.pop() {
+            let part = &mut rows[start..end];
+            let split = if end - start >= self.params.min_samples_split
+                && self.params.max_depth.is_none_or(|d| depth < d)
+                && !self.is_pure(part)
+            {
+                self.best_split(part, rng)
+            } else {
+                None
+            };
+            match split {
+                Some(best) => {
+                    let mid = start + partition(part, |&r| self.x.row(r)[best.feature] <= best.threshold);
+                    let (l, r) = (tree.push_node(), tree.push_node());
+                    tree.feature[node] = best.feature as u32;
+                    tree.threshold[node] = best.threshold;
+                    tree.left[node] = l as u32;
+                    tree.right[node] = r as u32;
+                    stack.push((r, mid, end, depth + 1));
+                    stack.push((l, start, mid, depth + 1));
+                }
+                None => {
+                    tree.left[node] = (tree.values.len() / self.width) as u32;
+                    tree.values.extend(self.leaf_values(part));
+                }
+            }
+        }
+        tree
+    }
+
+    fn is_pure(&self, rows: &[usize]) -> bool {
+        let first = self.y[rows[0]];
+        rows.iter().all(|&r| self.y[r] == first)
+    }
+
+    fn leaf_values(&self, rows: &[usize]) -> Vec<f32> {
+        let n = rows.len() as f32;
+        if self.classification {
+            let mut dist = vec![0.0; self.width];
+            for &r in rows {
+                dist[self.y[r] as usize] += 1.0 / n;
+            }
+            dist
+        } else {
+            vec![rows.iter().map(|&r| self.y[r] as f64).sum::<f64>() as f32 / n]
+        }
+    }
+
+    /// The split of the sampled features with the lowest weighted impurity of the children.
+    fn best_split(&self, rows: &[usize], rng: &mut ChaCha8Rng) -> Option<Best> {
+        let min_leaf = self.params.min_samples_leaf;
+        let n = rows.len();
+        let mut best: Option<Best> = None;
+        let mut pairs: Vec<(f32, f32)> = Vec::with_capacity(n);
+        for feature in sample(rng, self.x.cols, self.mtry) {
+            pairs.clear();
+            pairs.extend(rows.iter().map(|&r| (self.x.row(r)[feature], self.y[r])));
+            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            if pairs[0].0 == pairs[n - 1].0 {
+                continue;
+            }
+            let mut impurity = Impurity::new(self.classification, self.width, &pairs);
+            for i in 0..n - 1 {
+                impurity.move_left(pairs[i].1);
+                let left = i + 1;
+                if left < min_leaf || n - left < min_leaf || pairs[i].0 == pairs[i + 1].0 {
+                    continue;
+                }
+                let score = impurity.children_score();
+                if best.as_ref().is_none_or(|b| score < b.score) {
+                    let mut threshold = pairs[i].0 / 2.0 + pairs[i + 1].0 / 2.0;
+                    if threshold >= pairs[i + 1].0 {
+                        threshold = pairs[i].0;
+                    }
+                    best = Some(Best { feature, threshold, score });
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Running statistics of the left and right child while the split point moves right.
+/// Scores are proportional to the weighted child impurity (lower is better).
+enum Impurity {
+    Gini { left: Vec<f64>, right: Vec<f64>, n_left: f64, n_right: f64 },
+    Mse { sum_left: f64, sum_right: f64, n_left: f64, n_right: f64 },
+}
+
+impl Impurity {
+    fn new(classification: bool, width: usize, pairs: &[(f32, f32)]) -> Impurity {
+        let n = pairs.len() as f64;
+        if classification {
+            let mut right = vec![0.0; width];
+            for p in pairs {
+                right[p.1 as usize] += 1.0;
+            }
+            Impurity::Gini { left: vec![0.0; width], right, n_left: 0.0, n_right: n }
+        } else {
+            let sum: f64 = pairs.iter().map(|p| p.1 as f64).sum();
+            Impurity::Mse { sum_left: 0.0, sum_right: sum, n_left: 0.0, n_right: n }
+        }
+    }
+
+    fn move_left(&mut self, y: f32) {
+        match self {
+            Impurity::Gini { left, right, n_left, n_right } => {
+                left[y as usize] += 1.0;
+                right[y as usize] -= 1.0;
+                *n_left += 1.0;
+                *n_right -= 1.0;
+            }
+            Impurity::Mse { sum_left, sum_right, n_left, n_right } => {
+                *sum_left += y as f64;
+                *sum_right -= y as f64;
+                *n_left += 1.0;
+                *n_right -= 1.0;
+            }
+        }
+    }
+
+    fn children_score(&self) -> f64 {
+        match self {
+            // n·gini = n - Σc²/n for each child.
+            Impurity::Gini { left, right, n_left, n_right } => {
+                let sq = |v: &[f64]| v.iter().map(|c| c * c).sum::<f64>();
+                (n_left - sq(left) / n_left) + (n_right - sq(right) / n_right)
+            }
+            // Sum of squared errors minus the constant Σy²: -(S_l²/n_l + S_r²/n_r).
+            Impurity::Mse { sum_left, sum_right, n_left, n_right } => {
+                -(sum_left * sum_left / n_left + sum_right * sum_right / n_right)
+            }
+        }
+    }
+}
+
+/// Moves the rows satisfying `pred` to the front; returns how many there are.
+fn partition(rows: &mut [usize], pred: impl Fn(&usize) -> bool) -> usize {
+    let mut i = 0;
+    for j in 0..rows.len() {
+        if pred(&rows[j]) {
+            rows.swap(i, j);
+            i += 1;
+        }
+    }
+    i
+}
+
+impl Tree {
+    fn push_node(&mut self) -> usize {
+        self.feature.push(LEAF);
+        self.threshold.push(0.0);
+        self.left.push(0);
+        self.right.push(0);
+        self.feature.len() - 1
+    }
+
+    fn leaf<'t>(&'t self, row: &[f32], width: usize) -> &'t [f32] {
+        let mut node = 0;
+        while self.feature[node] != LEAF {
+            node = if row[self.feature[node] as usize] <= self.threshold[node] {
+                self.left[node]
+            } else {
+                self.right[node]
+            } as usize;
+        }
+        let start = self.left[node] as usize * width;
+        &self.values[start..start + width]
+    }
+}
+
+impl Forest {
+    fn average(&self, x: &Matrix) -> Vec<f32> {
+        let mut out = vec![0.0f32; x.rows * self.width];
+        let scale = 1.0 / self.trees.len() as f32;
+        for i in 0..x.rows {
+            let acc = &mut out[i * self.width..(i + 1) * self.width];
+            for tree in &self.trees {
+                for (a, v) in acc.iter_mut().zip(tree.leaf(x.row(i), self.width)) {
+                    *a += v * scale;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Model for Forest {
+    fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let avg = self.average(x);
+        Ok(if self.classification { super::argmax_rows(&avg, self.width) } else { avg })
+    }
+
+    fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        if !self.classification {
+            return Err(Error::unsupported("a regression has no probabilities"));
+        }
+        Ok(self.average(x))
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        to_json(self)
+    }
+}

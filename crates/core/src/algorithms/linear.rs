@@ -1,0 +1,325 @@
+//! `linear`: ordinary least squares for regression, L2-regularised logistic regression
+//! (binary or multinomial, L-BFGS) for classification — scikit-learn's `LinearRegression`
+//! and `LogisticRegression` defaults.
+
+use super::{check_range, lbfgs, parse, to_json, Algorithm, Model, TrainContext};
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::task::Task;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegressionParams {
+    #[serde(default = "yes")]
+    fit_intercept: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogisticParams {
+    #[serde(rename = "C", default = "one")]
+    c: f64,
+    #[serde(default = "hundred")]
+    max_iter: usize,
+    #[serde(default = "tol")]
+    tol: f64,
+    #[serde(default = "yes")]
+    fit_intercept: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> f64 {
+    1.0
+}
+fn hundred() -> usize {
+    100
+}
+fn tol() -> f64 {
+    1e-4
+}
+
+pub(super) fn validate(task: Task, hyperparams: &serde_json::Value) -> Result<()> {
+    if task == Task::Classification {
+        let p: LogisticParams = parse(Algorithm::Linear, hyperparams)?;
+        check_range("C", p.c, f64::MIN_POSITIVE, f64::MAX)?;
+        check_range("max_iter", p.max_iter, 1, 100_000)?;
+        check_range("tol", p.tol, 0.0, 1.0)?;
+    } else {
+        parse::<RegressionParams>(Algorithm::Linear, hyperparams)?;
+    }
+    Ok(())
+}
+
+pub(super) fn train(
+    task: Task,
+    hyperparams: &serde_json::Value,
+    x: &Matrix,
+    y: &[f32],
+    classes: usize,
+    ctx: &mut TrainContext,
+) -> Result<Box<dyn Model>> {
+    if task == Task::Classification {
+        let p: LogisticParams = parse(Algorithm::Linear, hyperparams)?;
+        Ok(Box::new(Linear::Logistic(Logistic::fit(&p, x, y, classes, ctx))))
+    } else {
+        let p: RegressionParams = parse(Algorithm::Linear, hyperparams)?;
+        Ok(Box::new(Linear::Regression(Ols::fit(p.fit_intercept, x, y)?)))
+    }
+}
+
+pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
+    let model: Linear = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Internal(format!("corrupt linear model: {e}")))?;
+    Ok(Box::new(model))
+}
+
+#[derive(Serialize, Deserialize)]
+enum Linear {
+    Regression(Ols),
+    Logistic(Logistic),
+}
+
+impl Model for Linear {
+    fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
+        match self {
+            Linear::Regression(m) => Ok(m.predict(x)),
+            Linear::Logistic(m) => Ok(super::argmax_rows(&m.proba(x), m.classes)),
+        }
+    }
+
+    fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        match self {
+            Linear::Logistic(m) => Ok(m.proba(x)),
+            Linear::Regression(_) => Err(Error::unsupported("a regression has no probabilities")),
+        }
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        to_json(self)
+    }
+}
+
+/// Ordinary least squares, solved by Cholesky on the centred normal equations.
+#[derive(Serialize, Deserialize)]
+struct Ols {
+    coef: Vec<f64>,
+    intercept: f64,
+}
+
+impl Ols {
+    fn fit(fit_intercept: bool, x: &Matrix, y: &[f32]) -> Result<Ols> {
+        let p = x.cols;
+        let n = x.rows as f64;
+        let (mut mx, mut my) = (vec![0.0; p], 0.0);
+        if fit_intercept {
+            for i in 0..x.rows {
+                for (m, v) in mx.iter_mut().zip(x.row(i)) {
+                    *m += *v as f64 / n;
+                }
+                my += y[i] as f64 / n;
+            }
+        }
+        let mut a = vec![0.0; p * p];
+        let mut b = vec![0.0; p];
+        for i in 0..x.rows {
+            let row: Vec<f64> = x.row(i).iter().zip(&mx).map(|(v, m)| *v as f64 - m).collect();
+            let t = y[i] as f64 - my;
+            for j in 0..p {
+                b[j] += row[j] * t;
+                for k in 0..=j {
+                    a[j * p + k] += row[j] * row[k];
+                }
+            }
+        }
+        for j in 0..p {
+            for k in 0..j {
+                a[k * p + j] = a[j * p + k];
+            }
+        }
+        // A collinear design makes A singular: a vanishing ridge gives the minimum-norm-like
+        // solution instead of an error, as lstsq would.
+        let trace = (0..p).map(|j| a[j * p + j]).sum::<f64>().max(1e-300);
+        let mut ridge = 0.0;
+        let coef = loop {
+            if let Some(c) = solve_spd(&a, &b, p, ridge) {
+                break c;
+            }
+            ridge = if ridge == 0.0 { trace * 1e-12 } else { ridge * 100.0 };
+            if ridge > trace {
+                return Err(Error::data("the features are degenerate: least squares has no solution"));
+            }
+        };
+        let intercept = my - coef.iter().zip(&mx).map(|(c, m)| c * m).sum::<f64>();
+        Ok(Ols { coef, intercept })
+    }
+
+    fn predict(&self, x: &Matrix) -> Vec<f32> {
+        (0..x.rows)
+            .map(|i| {
+                let s: f64 = x.row(i).iter().zip(&self.coef).map(|(v, c)| *v as f64 * c).sum();
+                (s + self.intercept) as f32
+            })
+            .collect()
+    }
+}
+
+/// Solves (A + ridge·I) x = b for symmetric positive definite A by Cholesky; None if not SPD.
+fn solve_spd(a: &[f64], b: &[f64], p: usize, ridge: f64) -> Option<Vec<f64>> {
+    let mut l = vec![0.0f64; p * p];
+    for j in 0..p {
+        let mut d = a[j * p + j] + ridge - (0..j).map(|k| l[j * p + k].powi(2)).sum::<f64>();
+        if d <= 1e-12 * (a[j * p + j] + ridge).abs().max(1e-300) {
+            return None;
+        }
+        d = d.sqrt();
+        l[j * p + j] = d;
+        for i in j + 1..p {
+            let s = a[i * p + j] - (0..j).map(|k| l[i * p + k] * l[j * p + k]).sum::<f64>();
+            l[i * p + j] = s / d;
+        }
+    }
+    let mut z = vec![0.0; p];
+    for i in 0..p {
+        z[i] = (b[i] - (0..i).map(|k| l[i * p + k] * z[k]).sum::<f64>()) / l[i * p + i];
+    }
+    let mut x = vec![0.0; p];
+    for i in (0..p).rev() {
+        x[i] = (z[i] - (i + 1..p).map(|k| l[k * p + i] * x[k]).sum::<f64>()) / l[i * p + i];
+    }
+    Some(x)
+}
+
+/// Logistic regression on standardised features (the scaler is part of the model, so
+/// unscaled data converges as well as scaled data). Binary problems use one sigmoid output,
+/// more classes a softmax over `classes` outputs.
+#[derive(Serialize, Deserialize)]
+struct Logistic {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    /// `outputs × (features + 1)`, the intercept last.
+    weights: Vec<f64>,
+    classes: usize,
+}
+
+impl Logistic {
+    fn outputs(classes: usize) -> usize {
+        if classes <= 2 { 1 } else { classes }
+    }
+
+    fn fit(p: &LogisticParams, x: &Matrix, y: &[f32], classes: usize, ctx: &mut TrainContext) -> Logistic {
+        let (mean, scale) = standardizer(x);
+        let z = standardize(x, &mean, &scale);
+        let cols = x.cols;
+        let outputs = Logistic::outputs(classes);
+        let stride = cols + 1;
+        let penalty = 0.5 / p.c;
+        let fit_intercept = p.fit_intercept;
+        let objective = |w: &[f64], g: &mut [f64]| -> f64 {
+            let mut loss = 0.0;
+            g.iter_mut().for_each(|v| *v = 0.0);
+            let mut scores = vec![0.0; outputs];
+            for (i, &label) in y.iter().enumerate() {
+                let row = &z[i * cols..(i + 1) * cols];
+                for (o, s) in scores.iter_mut().enumerate() {
+                    let wo = &w[o * stride..(o + 1) * stride];
+                    *s = wo[cols] + row.iter().zip(wo).map(|(a, b)| a * b).sum::<f64>();
+                }
+                let label = label as usize;
+                let residuals: Vec<f64> = if outputs == 1 {
+                    let s = scores[0];
+                    let t = if label == 1 { 1.0 } else { 0.0 };
+                    // log(1 + e^s) - t·s, written to avoid overflow.
+                    loss += s.max(0.0) + (-s.abs()).exp().ln_1p() - t * s;
+                    vec![sigmoid(s) - t]
+                } else {
+                    let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                    loss += max + sum.ln() - scores[label];
+                    scores
+                        .iter()
+                        .enumerate()
+                        .map(|(o, s)| (s - max).exp() / sum - if o == label { 1.0 } else { 0.0 })
+                        .collect()
+                };
+                for (o, r) in residuals.iter().enumerate() {
+                    let go = &mut g[o * stride..(o + 1) * stride];
+                    for (gj, a) in go.iter_mut().zip(row) {
+                        *gj += r * a;
+                    }
+                    if fit_intercept {
+                        go[cols] += r;
+                    }
+                }
+            }
+            for o in 0..outputs {
+                for j in 0..cols {
+                    let wj = w[o * stride + j];
+                    loss += penalty * wj * wj;
+                    g[o * stride + j] += 2.0 * penalty * wj;
+                }
+            }
+            loss
+        };
+        let weights = lbfgs::minimize(objective, vec![0.0; outputs * stride], p.max_iter, p.tol, ctx.on_step);
+        Logistic { mean, scale, weights, classes }
+    }
+
+    fn proba(&self, x: &Matrix) -> Vec<f32> {
+        let z = standardize(x, &self.mean, &self.scale);
+        let cols = x.cols;
+        let stride = cols + 1;
+        let outputs = Logistic::outputs(self.classes);
+        let mut out = Vec::with_capacity(x.rows * self.classes.max(2));
+        for row in z.chunks(cols) {
+            let scores: Vec<f64> = (0..outputs)
+                .map(|o| {
+                    let wo = &self.weights[o * stride..(o + 1) * stride];
+                    wo[cols] + row.iter().zip(wo).map(|(a, b)| a * b).sum::<f64>()
+                })
+                .collect();
+            if outputs == 1 {
+                let p1 = sigmoid(scores[0]);
+                out.extend([(1.0 - p1) as f32, p1 as f32]);
+            } else {
+                let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
+                out.extend(scores.iter().map(|s| ((s - max).exp() / sum) as f32));
+            }
+        }
+        out
+    }
+}
+
+fn sigmoid(s: f64) -> f64 {
+    1.0 / (1.0 + (-s).exp())
+}
+
+/// Column means and standard deviations (1 for constant columns).
+fn standardizer(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
+    let n = x.rows as f64;
+    let mut mean = vec![0.0; x.cols];
+    for i in 0..x.rows {
+        for (m, v) in mean.iter_mut().zip(x.row(i)) {
+            *m += *v as f64 / n;
+        }
+    }
+    let mut var = vec![0.0; x.cols];
+    for i in 0..x.rows {
+        for ((s, v), m) in var.iter_mut().zip(x.row(i)).zip(&mean) {
+            *s += (*v as f64 - m).powi(2) / n;
+        }
+    }
+    let scale = var.into_iter().map(|v| if v > 1e-24 { v.sqrt() } else { 1.0 }).collect();
+    (mean, scale)
+}
+
+fn standardize(x: &Matrix, mean: &[f64], scale: &[f64]) -> Vec<f64> {
+    let mut z = Vec::with_capacity(x.data.len());
+    for i in 0..x.rows {
+        z.extend(x.row(i).iter().zip(mean).zip(scale).map(|((v, m), s)| (*v as f64 - m) / s));
+    }
+    z
+}

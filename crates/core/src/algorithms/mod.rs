@@ -1,0 +1,197 @@
+//! Algorithms behind one trait. Each family lives in its own file with its typed,
+//! validated hyperparameters; this module parses names and dispatches.
+
+mod forest;
+mod kmeans;
+mod lbfgs;
+mod linear;
+mod xgboost;
+
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::task::Task;
+use serde::de::DeserializeOwned;
+
+/// A trained model. Classification models see and return class indices `0..k`; the
+/// artifact maps them to the user's labels.
+pub trait Model: Send {
+    /// One value per row: a class index, a regression value or a cluster index.
+    fn predict(&self, x: &Matrix) -> Result<Vec<f32>>;
+    /// Row-major class probabilities (`rows × k`), for classifiers.
+    fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let _ = x;
+        Err(Error::unsupported("this model does not produce probabilities"))
+    }
+    /// The bytes stored in the registry; `Algorithm::load` reads them back.
+    fn to_bytes(&self) -> Result<Vec<u8>>;
+}
+
+/// What a training run needs besides the data.
+pub struct TrainContext<'a> {
+    /// Seeds every random choice, so a training is repeatable.
+    pub seed: u64,
+    /// Called between steps (trees, boosting rounds, iterations) so the caller can cancel.
+    pub on_step: &'a mut dyn FnMut(),
+}
+
+/// The algorithms this build provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Linear,
+    Xgboost,
+    RandomForest,
+    Kmeans,
+}
+
+impl Algorithm {
+    const ALL: [Algorithm; 4] = [
+        Algorithm::Linear,
+        Algorithm::Xgboost,
+        Algorithm::RandomForest,
+        Algorithm::Kmeans,
+    ];
+
+    /// Parses a PostgresML algorithm name.
+    pub fn parse(name: &str) -> Result<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
+            Error::unsupported(format!("algorithm \"{name}\" is not supported")).with_hint(format!(
+                "supported algorithms: {}",
+                Algorithm::ALL.map(Algorithm::name).join(", ")
+            ))
+        })
+    }
+
+    /// The name stored in the registry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Linear => "linear",
+            Algorithm::Xgboost => "xgboost",
+            Algorithm::RandomForest => "random_forest",
+            Algorithm::Kmeans => "kmeans",
+        }
+    }
+
+    /// Refuses an algorithm that cannot learn the task.
+    pub fn check_task(self, task: Task) -> Result<()> {
+        if self.supports(task) {
+            return Ok(());
+        }
+        let fitting: Vec<&str> = Algorithm::ALL
+            .into_iter()
+            .filter(|a| a.supports(task))
+            .map(Algorithm::name)
+            .collect();
+        Err(Error::unsupported(format!(
+            "algorithm \"{}\" does not support the task \"{}\"",
+            self.name(),
+            task.name()
+        ))
+        .with_hint(if fitting.is_empty() {
+            format!("no algorithm supports {} in this build", task.name())
+        } else {
+            format!("for {} use: {}", task.name(), fitting.join(", "))
+        }))
+    }
+
+    /// Whether the algorithm can learn the task.
+    pub fn supports(self, task: Task) -> bool {
+        match self {
+            Algorithm::Kmeans => task == Task::Clustering,
+            _ => task.is_supervised(),
+        }
+    }
+
+    /// Validates hyperparameters without training, so bad input fails before any data is read.
+    pub fn validate(self, task: Task, hyperparams: &serde_json::Value) -> Result<()> {
+        self.check_task(task)?;
+        match self {
+            Algorithm::Linear => linear::validate(task, hyperparams),
+            Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(),
+            Algorithm::RandomForest => parse::<forest::Params>(self, hyperparams)?.validate(),
+            Algorithm::Kmeans => parse::<kmeans::Params>(self, hyperparams)?.validate(),
+        }
+    }
+
+    /// Trains on `x` and `y` (class indices for classification, empty for clustering).
+    /// `classes` is the number of classes for classification, 0 otherwise.
+    pub fn train(
+        self,
+        task: Task,
+        hyperparams: &serde_json::Value,
+        x: &Matrix,
+        y: &[f32],
+        classes: usize,
+        ctx: &mut TrainContext,
+    ) -> Result<Box<dyn Model>> {
+        self.validate(task, hyperparams)?;
+        match self {
+            Algorithm::Linear => linear::train(task, hyperparams, x, y, classes, ctx),
+            Algorithm::Xgboost => xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::RandomForest => forest::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
+        }
+    }
+
+    /// Reads a model back from the bytes `Model::to_bytes` wrote.
+    pub fn load(self, bytes: &[u8]) -> Result<Box<dyn Model>> {
+        match self {
+            Algorithm::Linear => linear::load(bytes),
+            Algorithm::Xgboost => xgboost::load(bytes),
+            Algorithm::RandomForest => from_json::<forest::Forest>(bytes),
+            Algorithm::Kmeans => from_json::<kmeans::KMeans>(bytes),
+        }
+    }
+}
+
+/// Parses a hyperparameter object into a typed struct; unknown keys and wrong types are
+/// errors naming the algorithm.
+fn parse<T: DeserializeOwned>(algorithm: Algorithm, hyperparams: &serde_json::Value) -> Result<T> {
+    let value = if hyperparams.is_null() { serde_json::json!({}) } else { hyperparams.clone() };
+    serde_json::from_value(value).map_err(|e| {
+        Error::invalid(format!("invalid hyperparams for {}: {e}", algorithm.name()))
+    })
+}
+
+/// Checks a numeric hyperparameter's range.
+pub(crate) fn check_range<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::invalid(format!(
+            "hyperparameter {name} must be between {min} and {max}, got {value}"
+        )));
+    }
+    Ok(())
+}
+
+fn from_json<M: DeserializeOwned + Model + 'static>(bytes: &[u8]) -> Result<Box<dyn Model>> {
+    let model: M = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Internal(format!("corrupt model bytes: {e}")))?;
+    Ok(Box::new(model))
+}
+
+pub(crate) fn to_json<M: serde::Serialize>(model: &M) -> Result<Vec<u8>> {
+    serde_json::to_vec(model).map_err(|e| Error::Internal(format!("cannot serialize model: {e}")))
+}
+
+/// Index of the largest value of each row of a row-major `rows × k` matrix.
+pub(crate) fn argmax_rows(proba: &[f32], k: usize) -> Vec<f32> {
+    proba
+        .chunks(k)
+        .map(|row| {
+            let mut best = 0;
+            for (i, v) in row.iter().enumerate() {
+                if *v > row[best] {
+                    best = i;
+                }
+            }
+            best as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod testdata;

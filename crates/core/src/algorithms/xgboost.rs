@@ -1,0 +1,179 @@
+//! `xgboost`: the real XGBoost library (3.4, through the `xgb` binding). Boosting rounds run
+//! one at a time on the calling thread so the caller can cancel between rounds; XGBoost's
+//! own OpenMP threads never call back into the caller.
+
+use super::{check_range, Model, TrainContext};
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::task::Task;
+use serde::Deserialize;
+use std::sync::Mutex;
+use xgb::parameters::BoosterParameters;
+use xgb::{Booster, DMatrix};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Params {
+    #[serde(default = "hundred")]
+    n_estimators: u32,
+    #[serde(default = "six")]
+    max_depth: u32,
+    #[serde(default = "eta", alias = "eta")]
+    learning_rate: f64,
+    #[serde(default = "one")]
+    subsample: f64,
+    #[serde(default = "one")]
+    colsample_bytree: f64,
+    #[serde(default = "one")]
+    min_child_weight: f64,
+    #[serde(default, alias = "min_split_loss")]
+    gamma: f64,
+    #[serde(default = "one", alias = "lambda")]
+    reg_lambda: f64,
+    #[serde(default, alias = "alpha")]
+    reg_alpha: f64,
+    #[serde(default)]
+    random_state: Option<u64>,
+    #[serde(default, alias = "nthread")]
+    n_jobs: Option<u32>,
+    #[serde(default)]
+    tree_method: Option<String>,
+}
+
+fn hundred() -> u32 {
+    100
+}
+fn six() -> u32 {
+    6
+}
+fn eta() -> f64 {
+    0.3
+}
+fn one() -> f64 {
+    1.0
+}
+
+impl Params {
+    pub(super) fn validate(&self) -> Result<()> {
+        check_range("n_estimators", self.n_estimators, 1, 100_000)?;
+        check_range("max_depth", self.max_depth, 0, 64)?;
+        check_range("learning_rate", self.learning_rate, f64::MIN_POSITIVE, 1.0)?;
+        check_range("subsample", self.subsample, f64::MIN_POSITIVE, 1.0)?;
+        check_range("colsample_bytree", self.colsample_bytree, f64::MIN_POSITIVE, 1.0)?;
+        check_range("min_child_weight", self.min_child_weight, 0.0, f64::MAX)?;
+        check_range("gamma", self.gamma, 0.0, f64::MAX)?;
+        check_range("reg_lambda", self.reg_lambda, 0.0, f64::MAX)?;
+        check_range("reg_alpha", self.reg_alpha, 0.0, f64::MAX)?;
+        match self.tree_method.as_deref() {
+            None | Some("hist" | "approx" | "exact" | "auto") => Ok(()),
+            Some(m) => Err(Error::invalid(format!(
+                "hyperparameter tree_method must be hist, approx, exact or auto, got \"{m}\""
+            ))),
+        }
+    }
+}
+
+/// A booster behind a mutex: XGBoost's predict mutates the learner, so it is `Send` only.
+pub(super) struct XgbModel {
+    booster: Mutex<Booster>,
+    /// 0 for regression, otherwise the number of classes.
+    classes: usize,
+}
+
+fn xgb_err(e: xgb::XGBError) -> Error {
+    Error::Internal(format!("XGBoost: {e}"))
+}
+
+pub(super) fn train(
+    task: Task,
+    params: Params,
+    x: &Matrix,
+    y: &[f32],
+    classes: usize,
+    ctx: &mut TrainContext,
+) -> Result<Box<dyn Model>> {
+    let mut dtrain = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
+    dtrain.set_labels(y).map_err(xgb_err)?;
+    let mut booster = Booster::new_with_cached_dmats(&BoosterParameters::default(), &[&dtrain]).map_err(xgb_err)?;
+    let classes = if task == Task::Classification { classes.max(2) } else { 0 };
+    let objective = match classes {
+        0 => "reg:squarederror",
+        2 => "binary:logistic",
+        _ => "multi:softprob",
+    };
+    let mut settings = vec![
+        ("objective", objective.to_string()),
+        ("max_depth", params.max_depth.to_string()),
+        ("eta", params.learning_rate.to_string()),
+        ("subsample", params.subsample.to_string()),
+        ("colsample_bytree", params.colsample_bytree.to_string()),
+        ("min_child_weight", params.min_child_weight.to_string()),
+        ("gamma", params.gamma.to_string()),
+        ("lambda", params.reg_lambda.to_string()),
+        ("alpha", params.reg_alpha.to_string()),
+        ("seed", params.random_state.unwrap_or(ctx.seed).to_string()),
+        ("tree_method", params.tree_method.clone().unwrap_or_else(|| "hist".into())),
+        ("verbosity", "0".to_string()),
+    ];
+    if classes > 2 {
+        settings.push(("num_class", classes.to_string()));
+    }
+    if let Some(n) = params.n_jobs {
+        settings.push(("nthread", n.to_string()));
+    }
+    for (k, v) in &settings {
+        booster.set_param(k, v).map_err(xgb_err)?;
+    }
+    for round in 0..params.n_estimators {
+        (ctx.on_step)();
+        booster.update(&dtrain, round as i32).map_err(xgb_err)?;
+    }
+    Ok(Box::new(XgbModel { booster: Mutex::new(booster), classes }))
+}
+
+/// Bytes: the class count (0 = regression) as 4 little-endian bytes, then XGBoost's own
+/// UBJ model.
+pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
+    if bytes.len() < 4 {
+        return Err(Error::Internal("truncated XGBoost model".into()));
+    }
+    let (count, model) = bytes.split_at(4);
+    let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
+    let booster = Booster::load_buffer(model).map_err(xgb_err)?;
+    Ok(Box::new(XgbModel { booster: Mutex::new(booster), classes }))
+}
+
+impl XgbModel {
+    fn raw(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let dmat = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
+        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
+        booster.predict(&dmat).map_err(xgb_err)
+    }
+}
+
+impl Model for XgbModel {
+    fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let raw = self.raw(x)?;
+        Ok(match self.classes {
+            0 => raw,
+            2 => raw.iter().map(|p| if *p > 0.5 { 1.0 } else { 0.0 }).collect(),
+            k => super::argmax_rows(&raw, k),
+        })
+    }
+
+    fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let raw = self.raw(x)?;
+        Ok(match self.classes {
+            0 => return Err(Error::unsupported("a regression has no probabilities")),
+            2 => raw.iter().flat_map(|p| [1.0 - p, *p]).collect(),
+            _ => raw,
+        })
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
+        let mut out = (self.classes as u32).to_le_bytes().to_vec();
+        out.extend(booster.save_buffer(true).map_err(xgb_err)?);
+        Ok(out)
+    }
+}

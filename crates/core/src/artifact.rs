@@ -1,0 +1,103 @@
+//! Versioned model bytes as stored in `pgml.files`, and the loaded model that predicts
+//! with the user's labels and checks the feature count.
+//!
+//! Layout: the magic `PGMLRS`, a format version byte, a little-endian u32 header length,
+//! the JSON header, then the algorithm's own bytes.
+
+use crate::algorithms::{Algorithm, Model};
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::task::Task;
+use serde::{Deserialize, Serialize};
+
+const MAGIC: &[u8; 6] = b"PGMLRS";
+const FORMAT: u8 = 1;
+
+/// What a model needs besides its parameters to predict for a user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    pub algorithm: String,
+    pub task: Task,
+    pub num_features: usize,
+    /// The label of each class index (classification only).
+    #[serde(default)]
+    pub classes: Vec<f32>,
+}
+
+/// A model ready to predict.
+pub struct LoadedModel {
+    pub header: Header,
+    model: Box<dyn Model>,
+}
+
+impl LoadedModel {
+    pub fn new(header: Header, model: Box<dyn Model>) -> LoadedModel {
+        LoadedModel { header, model }
+    }
+
+    /// Serializes header and model.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let header = serde_json::to_vec(&self.header)
+            .map_err(|e| Error::Internal(format!("cannot serialize header: {e}")))?;
+        let mut out = Vec::with_capacity(11 + header.len());
+        out.extend_from_slice(MAGIC);
+        out.push(FORMAT);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend(self.model.to_bytes()?);
+        Ok(out)
+    }
+
+    /// Reads bytes written by `to_bytes`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<LoadedModel> {
+        let corrupt = |what: &str| Error::Internal(format!("corrupt model artifact: {what}"));
+        if bytes.len() < 11 || &bytes[..6] != MAGIC {
+            return Err(corrupt("not a pgml-rs model"));
+        }
+        if bytes[6] != FORMAT {
+            return Err(corrupt(&format!("unknown format version {}", bytes[6])));
+        }
+        let len = u32::from_le_bytes([bytes[7], bytes[8], bytes[9], bytes[10]]) as usize;
+        let body = &bytes[11..];
+        if body.len() < len {
+            return Err(corrupt("truncated header"));
+        }
+        let header: Header = serde_json::from_slice(&body[..len]).map_err(|e| corrupt(&e.to_string()))?;
+        let model = Algorithm::parse(&header.algorithm)?.load(&body[len..])?;
+        Ok(LoadedModel { header, model })
+    }
+
+    /// Checks that `values` holds whole rows of this model's features.
+    pub fn matrix(&self, values: Vec<f32>) -> Result<Matrix> {
+        let n = self.header.num_features;
+        if values.is_empty() || values.len() % n != 0 {
+            return Err(Error::data(format!(
+                "the model expects {n} features per row, got {} value(s)",
+                values.len()
+            ))
+            .with_hint("pass the features in the order of the training relation's columns"));
+        }
+        Matrix::new(values, n)
+    }
+
+    /// One prediction per row, in the user's labels for classification.
+    pub fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let raw = self.model.predict(x)?;
+        if self.header.task != Task::Classification {
+            return Ok(raw);
+        }
+        Ok(raw.into_iter().map(|c| self.header.classes.get(c as usize).copied().unwrap_or(f32::NAN)).collect())
+    }
+
+    /// Class probabilities, `rows × classes`, in ascending label order.
+    pub fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        if self.header.task != Task::Classification {
+            return Err(Error::unsupported(format!(
+                "predict_proba needs a classification model, this one is {}",
+                self.header.task.name()
+            ))
+            .with_hint("use pgml.predict"));
+        }
+        self.model.predict_proba(x)
+    }
+}

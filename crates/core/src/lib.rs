@@ -1,0 +1,17 @@
+//! pgml-core: the machine-learning core of pgml-rs.
+//!
+//! Nothing here knows about PostgreSQL or HTTP. The extension and the server feed it plain
+//! Rust values (matrices, label vectors, deployment history rows) and get back models,
+//! metrics and decisions.
+
+pub mod algorithms;
+pub mod artifact;
+pub mod data;
+pub mod error;
+pub mod lifecycle;
+pub mod metrics;
+pub mod task;
+pub mod training;
+
+pub use error::{Error, Result};
+pub use task::Task;
