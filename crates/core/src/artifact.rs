@@ -62,7 +62,8 @@ impl LoadedModel {
         if body.len() < len {
             return Err(corrupt("truncated header"));
         }
-        let header: Header = serde_json::from_slice(&body[..len]).map_err(|e| corrupt(&e.to_string()))?;
+        let header: Header =
+            serde_json::from_slice(&body[..len]).map_err(|e| corrupt(&e.to_string()))?;
         let model = Algorithm::parse(&header.algorithm)?.load(&body[len..])?;
         Ok(LoadedModel { header, model })
     }
@@ -80,13 +81,35 @@ impl LoadedModel {
         Matrix::new(values, n)
     }
 
+    /// Checks that `values` is exactly one row of this model's features.
+    pub fn one_row(&self, values: Vec<f32>) -> Result<Matrix> {
+        let n = self.header.num_features;
+        if values.len() != n {
+            return Err(Error::data(format!(
+                "the model expects {n} features, got {}",
+                values.len()
+            ))
+            .with_hint("pass the features in the order of the training relation's columns"));
+        }
+        Matrix::new(values, n)
+    }
+
     /// One prediction per row, in the user's labels for classification.
     pub fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let raw = self.model.predict(x)?;
         if self.header.task != Task::Classification {
             return Ok(raw);
         }
-        Ok(raw.into_iter().map(|c| self.header.classes.get(c as usize).copied().unwrap_or(f32::NAN)).collect())
+        Ok(raw
+            .into_iter()
+            .map(|c| {
+                self.header
+                    .classes
+                    .get(c as usize)
+                    .copied()
+                    .unwrap_or(f32::NAN)
+            })
+            .collect())
     }
 
     /// Class probabilities, `rows × classes`, in ascending label order.

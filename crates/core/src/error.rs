@@ -35,16 +35,28 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(message: impl Into<String>) -> Self {
-        Error::InvalidArgument { message: message.into(), hint: None }
+        Error::InvalidArgument {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn unsupported(message: impl Into<String>) -> Self {
-        Error::Unsupported { message: message.into(), hint: None }
+        Error::Unsupported {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn data(message: impl Into<String>) -> Self {
-        Error::Data { message: message.into(), hint: None }
+        Error::Data {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Error::NotFound { message: message.into(), hint: None }
+        Error::NotFound {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Attaches a hint telling the user what to do instead.

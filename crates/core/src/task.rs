@@ -28,9 +28,8 @@ impl Task {
             .into_iter()
             .find(|t| t.name() == name)
             .ok_or_else(|| {
-                Error::invalid(format!("unknown task \"{name}\"")).with_hint(
-                    "use one of: regression, classification, clustering, decomposition",
-                )
+                Error::invalid(format!("unknown task \"{name}\""))
+                    .with_hint("use one of: regression, classification, clustering, decomposition")
             })
     }
 

@@ -20,7 +20,9 @@ pub trait Model: Send {
     /// Row-major class probabilities (`rows × k`), for classifiers.
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         let _ = x;
-        Err(Error::unsupported("this model does not produce probabilities"))
+        Err(Error::unsupported(
+            "this model does not produce probabilities",
+        ))
     }
     /// The bytes stored in the registry; `Algorithm::load` reads them back.
     fn to_bytes(&self) -> Result<Vec<u8>>;
@@ -53,12 +55,17 @@ impl Algorithm {
 
     /// Parses a PostgresML algorithm name.
     pub fn parse(name: &str) -> Result<Algorithm> {
-        Algorithm::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
-            Error::unsupported(format!("algorithm \"{name}\" is not supported")).with_hint(format!(
-                "supported algorithms: {}",
-                Algorithm::ALL.map(Algorithm::name).join(", ")
-            ))
-        })
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| {
+                Error::unsupported(format!("algorithm \"{name}\" is not supported")).with_hint(
+                    format!(
+                        "supported algorithms: {}",
+                        Algorithm::ALL.map(Algorithm::name).join(", ")
+                    ),
+                )
+            })
     }
 
     /// The name stored in the registry.
@@ -126,8 +133,12 @@ impl Algorithm {
         self.validate(task, hyperparams)?;
         match self {
             Algorithm::Linear => linear::train(task, hyperparams, x, y, classes, ctx),
-            Algorithm::Xgboost => xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
-            Algorithm::RandomForest => forest::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::Xgboost => {
+                xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx)
+            }
+            Algorithm::RandomForest => {
+                forest::train(task, parse(self, hyperparams)?, x, y, classes, ctx)
+            }
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
         }
     }
@@ -146,10 +157,13 @@ impl Algorithm {
 /// Parses a hyperparameter object into a typed struct; unknown keys and wrong types are
 /// errors naming the algorithm.
 fn parse<T: DeserializeOwned>(algorithm: Algorithm, hyperparams: &serde_json::Value) -> Result<T> {
-    let value = if hyperparams.is_null() { serde_json::json!({}) } else { hyperparams.clone() };
-    serde_json::from_value(value).map_err(|e| {
-        Error::invalid(format!("invalid hyperparams for {}: {e}", algorithm.name()))
-    })
+    let value = if hyperparams.is_null() {
+        serde_json::json!({})
+    } else {
+        hyperparams.clone()
+    };
+    serde_json::from_value(value)
+        .map_err(|e| Error::invalid(format!("invalid hyperparams for {}: {e}", algorithm.name())))
 }
 
 /// Checks a numeric hyperparameter's range.

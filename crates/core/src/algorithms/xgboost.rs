@@ -59,7 +59,12 @@ impl Params {
         check_range("max_depth", self.max_depth, 0, 64)?;
         check_range("learning_rate", self.learning_rate, f64::MIN_POSITIVE, 1.0)?;
         check_range("subsample", self.subsample, f64::MIN_POSITIVE, 1.0)?;
-        check_range("colsample_bytree", self.colsample_bytree, f64::MIN_POSITIVE, 1.0)?;
+        check_range(
+            "colsample_bytree",
+            self.colsample_bytree,
+            f64::MIN_POSITIVE,
+            1.0,
+        )?;
         check_range("min_child_weight", self.min_child_weight, 0.0, f64::MAX)?;
         check_range("gamma", self.gamma, 0.0, f64::MAX)?;
         check_range("reg_lambda", self.reg_lambda, 0.0, f64::MAX)?;
@@ -94,8 +99,13 @@ pub(super) fn train(
 ) -> Result<Box<dyn Model>> {
     let mut dtrain = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
     dtrain.set_labels(y).map_err(xgb_err)?;
-    let mut booster = Booster::new_with_cached_dmats(&BoosterParameters::default(), &[&dtrain]).map_err(xgb_err)?;
-    let classes = if task == Task::Classification { classes.max(2) } else { 0 };
+    let mut booster = Booster::new_with_cached_dmats(&BoosterParameters::default(), &[&dtrain])
+        .map_err(xgb_err)?;
+    let classes = if task == Task::Classification {
+        classes.max(2)
+    } else {
+        0
+    };
     let objective = match classes {
         0 => "reg:squarederror",
         2 => "binary:logistic",
@@ -112,7 +122,10 @@ pub(super) fn train(
         ("lambda", params.reg_lambda.to_string()),
         ("alpha", params.reg_alpha.to_string()),
         ("seed", params.random_state.unwrap_or(ctx.seed).to_string()),
-        ("tree_method", params.tree_method.clone().unwrap_or_else(|| "hist".into())),
+        (
+            "tree_method",
+            params.tree_method.clone().unwrap_or_else(|| "hist".into()),
+        ),
         ("verbosity", "0".to_string()),
     ];
     if classes > 2 {
@@ -128,7 +141,10 @@ pub(super) fn train(
         (ctx.on_step)();
         booster.update(&dtrain, round as i32).map_err(xgb_err)?;
     }
-    Ok(Box::new(XgbModel { booster: Mutex::new(booster), classes }))
+    Ok(Box::new(XgbModel {
+        booster: Mutex::new(booster),
+        classes,
+    }))
 }
 
 /// Bytes: the class count (0 = regression) as 4 little-endian bytes, then XGBoost's own
@@ -140,13 +156,19 @@ pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
     let (count, model) = bytes.split_at(4);
     let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
     let booster = Booster::load_buffer(model).map_err(xgb_err)?;
-    Ok(Box::new(XgbModel { booster: Mutex::new(booster), classes }))
+    Ok(Box::new(XgbModel {
+        booster: Mutex::new(booster),
+        classes,
+    }))
 }
 
 impl XgbModel {
     fn raw(&self, x: &Matrix) -> Result<Vec<f32>> {
         let dmat = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
-        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
+        let booster = self
+            .booster
+            .lock()
+            .map_err(|_| Error::Internal("poisoned model lock".into()))?;
         booster.predict(&dmat).map_err(xgb_err)
     }
 }
@@ -156,7 +178,10 @@ impl Model for XgbModel {
         let raw = self.raw(x)?;
         Ok(match self.classes {
             0 => raw,
-            2 => raw.iter().map(|p| if *p > 0.5 { 1.0 } else { 0.0 }).collect(),
+            2 => raw
+                .iter()
+                .map(|p| if *p > 0.5 { 1.0 } else { 0.0 })
+                .collect(),
             k => super::argmax_rows(&raw, k),
         })
     }
@@ -171,7 +196,10 @@ impl Model for XgbModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
+        let booster = self
+            .booster
+            .lock()
+            .map_err(|_| Error::Internal("poisoned model lock".into()))?;
         let mut out = (self.classes as u32).to_le_bytes().to_vec();
         out.extend(booster.save_buffer(true).map_err(xgb_err)?);
         Ok(out)

@@ -25,7 +25,11 @@ impl Matrix {
             ))
             .with_hint("every row must have the same number of features"));
         }
-        Ok(Matrix { rows: data.len() / cols, cols, data })
+        Ok(Matrix {
+            rows: data.len() / cols,
+            cols,
+            data,
+        })
     }
 
     /// One row.
@@ -39,7 +43,11 @@ impl Matrix {
         for &r in rows {
             data.extend_from_slice(self.row(r));
         }
-        Matrix { data, rows: rows.len(), cols: self.cols }
+        Matrix {
+            data,
+            rows: rows.len(),
+            cols: self.cols,
+        }
     }
 }
 

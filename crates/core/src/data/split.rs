@@ -155,7 +155,17 @@ mod tests {
     #[test]
     fn stratified_keeps_class_proportions() {
         // 90 of class 0, 30 of class 1, 30 of class 2: a 20 % test part is 18 / 6 / 6.
-        let labels: Vec<f32> = (0..150).map(|i| if i < 90 { 0.0 } else if i < 120 { 1.0 } else { 2.0 }).collect();
+        let labels: Vec<f32> = (0..150)
+            .map(|i| {
+                if i < 90 {
+                    0.0
+                } else if i < 120 {
+                    1.0
+                } else {
+                    2.0
+                }
+            })
+            .collect();
         let s = split(150, 0.2, Sampling::Stratified, Some(&labels), 3).unwrap();
         let count = |c: f32| s.test.iter().filter(|&&i| labels[i] == c).count();
         assert_eq!((count(0.0), count(1.0), count(2.0)), (18, 6, 6));
@@ -164,8 +174,14 @@ mod tests {
 
     #[test]
     fn bad_sizes_are_refused() {
-        assert!(matches!(test_rows(10, 0.0), Err(Error::InvalidArgument { .. })));
-        assert!(matches!(test_rows(10, 1.0), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(
+            test_rows(10, 0.0),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            test_rows(10, 1.0),
+            Err(Error::InvalidArgument { .. })
+        ));
         assert!(matches!(test_rows(1, 0.5), Err(Error::Data { .. })));
     }
 }

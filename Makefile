@@ -1,0 +1,56 @@
+# pgml-rs. The two commands of the README: `make demo` (the walkthrough) and `make test`
+# (every test). Every target installs what it needs first, idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql regress-accept bench reference
+
+help:
+	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
+	@echo "make test   - fmt, clippy, core tests, in-database tests, SQL regression files"
+	@echo "make db     - start the project cluster; prints its URI last (make db-stop stops it)"
+	@echo "make bench  - predict benchmarks (bench/README.md)"
+
+setup:
+	@bash scripts/setup.sh
+	@bash scripts/build-xgboost.sh
+
+install: setup
+	@bash scripts/install.sh
+
+db: install
+	@bash scripts/db.sh
+
+db-stop:
+	@bash scripts/db.sh stop
+
+demo: db
+	@bash scripts/demo.sh
+
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	@if cargo tree -p pgml-core --edges normal,build | grep -q pgrx; then \
+	  echo "crates/core must not depend on pgrx"; exit 1; fi
+
+test-core: setup
+	cargo test -p pgml-core
+
+test-pg: setup
+	@bash scripts/pgrx-test.sh
+
+# After test-pg, because cargo pgrx test replaces the installed build with its debug build.
+test-sql: test-pg db
+	@bash scripts/regress.sh
+
+regress-accept: db
+	@bash scripts/regress.sh --accept
+
+test: lint test-core test-pg test-sql
+	@echo "make test: all passed"
+
+bench: db
+	@bash bench/predict.sh
+
+reference:
+	@bash bench/reference/run.sh

@@ -1,0 +1,277 @@
+//! `pgml.train`: read the relation, train in the core, store the model, and deploy it if
+//! its key metric beats the deployed model's.
+
+use super::deploy::record;
+use crate::error::{OrRaise, Result, SqlError};
+use crate::relation;
+use crate::store::{self, NewModel, Project};
+use pgml_core::algorithms::Algorithm;
+use pgml_core::data::split::Sampling;
+use pgml_core::lifecycle::deploy::{key_metric, should_auto_deploy, Strategy};
+use pgml_core::training::{self, TrainRequest};
+use pgml_core::Task;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::json;
+
+type TrainRow = TableIterator<
+    'static,
+    (
+        name!(project, String),
+        name!(task, String),
+        name!(algorithm, String),
+        name!(deployed, bool),
+    ),
+>;
+
+/// Every model of every project splits its data with this seed, so models trained on the same
+/// relation are scored on the same test rows and `best_score` compares like with like.
+const SPLIT_SEED: u64 = 42;
+
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(name = "train")]
+fn train(
+    project_name: &str,
+    task: default!(Option<&str>, "NULL"),
+    relation_name: default!(Option<&str>, "NULL"),
+    y_column_name: default!(Option<&str>, "NULL"),
+    algorithm: default!(&str, "'linear'"),
+    hyperparams: default!(JsonB, "'{}'"),
+    search: default!(Option<&str>, "NULL"),
+    search_params: default!(JsonB, "'{}'"),
+    search_args: default!(JsonB, "'{}'"),
+    test_size: default!(f32, 0.25),
+    test_sampling: default!(&str, "'stratified'"),
+    runtime: default!(Option<&str>, "NULL"),
+    automatic_deploy: default!(Option<bool>, true),
+    materialize_snapshot: default!(bool, false),
+    preprocess: default!(JsonB, "'{}'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(project, String),
+        name!(task, String),
+        name!(algorithm, String),
+        name!(deployed, bool),
+    ),
+> {
+    let args = Args {
+        project_name,
+        task,
+        relation_name,
+        y_column_name,
+        algorithm,
+        hyperparams: hyperparams.0,
+        search,
+        search_params: search_params.0,
+        search_args: search_args.0,
+        test_size,
+        test_sampling,
+        runtime,
+        automatic_deploy: automatic_deploy.unwrap_or(true),
+        materialize_snapshot,
+        preprocess: preprocess.0,
+    };
+    run(args).or_raise()
+}
+
+struct Args<'a> {
+    project_name: &'a str,
+    task: Option<&'a str>,
+    relation_name: Option<&'a str>,
+    y_column_name: Option<&'a str>,
+    algorithm: &'a str,
+    hyperparams: serde_json::Value,
+    search: Option<&'a str>,
+    search_params: serde_json::Value,
+    search_args: serde_json::Value,
+    test_size: f32,
+    test_sampling: &'a str,
+    runtime: Option<&'a str>,
+    automatic_deploy: bool,
+    materialize_snapshot: bool,
+    preprocess: serde_json::Value,
+}
+
+fn run(a: Args) -> Result<TrainRow> {
+    check_options(&a)?;
+    let algorithm = Algorithm::parse(a.algorithm)?;
+    let sampling = Sampling::parse(a.test_sampling)?;
+    let existing = store::find_project(a.project_name)?;
+    let task = resolve_task(a.project_name, a.task, existing.as_ref())?;
+    if !a.hyperparams.is_object() {
+        return Err(SqlError::invalid(format!(
+            "hyperparams must be a JSON object, got {}",
+            a.hyperparams
+        )));
+    }
+    algorithm.validate(task, &a.hyperparams)?;
+    let last = match &existing {
+        Some(p) => store::last_snapshot(p.id)?,
+        None => None,
+    };
+    let relation_name = a
+        .relation_name
+        .map(str::to_string)
+        .or_else(|| last.as_ref().map(|s| s.relation_name.clone()));
+    let relation_name = relation_name.ok_or_else(|| {
+        SqlError::invalid(format!(
+            "relation_name is required to train the new project \"{}\"",
+            a.project_name
+        ))
+    })?;
+    let y_column = a
+        .y_column_name
+        .map(str::to_string)
+        .or_else(|| last.as_ref().and_then(|s| s.y_column_name.clone()));
+    if task.is_supervised() && y_column.is_none() {
+        return Err(SqlError::invalid(format!(
+            "y_column_name is required for a {} project",
+            task.name()
+        )));
+    }
+    let label = if task.is_supervised() {
+        y_column.as_deref()
+    } else {
+        None
+    };
+
+    let data = relation::read(&relation_name, label, task)?;
+    let analysis = json!({ "rows": data.x.rows, "features": data.x.cols });
+    let req = TrainRequest {
+        task,
+        algorithm,
+        hyperparams: &a.hyperparams,
+        x: data.x,
+        y: data.y,
+        test_size: a.test_size,
+        sampling,
+        seed: SPLIT_SEED,
+    };
+    let outcome = training::train(req, &mut || {
+        pgrx::check_for_interrupts!();
+    })?;
+
+    let project = match existing {
+        Some(p) => p,
+        None => store::create_project(a.project_name, task)?,
+    };
+    let snapshot_id = store::insert_snapshot(
+        &data.qualified,
+        y_column.as_deref(),
+        a.test_size,
+        sampling.name(),
+        serde_json::to_value(&data.columns).unwrap_or_default(),
+        analysis,
+    )?;
+    let metrics_json = json!(outcome
+        .metrics
+        .iter()
+        .map(|(k, v)| (
+            k.clone(),
+            if v.is_finite() {
+                json!(v)
+            } else {
+                serde_json::Value::Null
+            }
+        ))
+        .collect::<serde_json::Map<_, _>>());
+    let model_id = store::insert_model(
+        NewModel {
+            project_id: project.id,
+            snapshot_id,
+            num_features: outcome.model.header.num_features as i32,
+            algorithm: algorithm.name(),
+            hyperparams: a.hyperparams.clone(),
+            metrics: metrics_json,
+            search: a.search,
+            search_params: a.search_params.clone(),
+            search_args: a.search_args.clone(),
+        },
+        outcome.model.to_bytes()?,
+    )?;
+    let deployed = auto_deploy(
+        &project,
+        model_id,
+        key_metric(task, &outcome.metrics),
+        a.automatic_deploy,
+    )?;
+    Ok(TableIterator::once((
+        project.name,
+        task.name().to_string(),
+        algorithm.name().to_string(),
+        deployed,
+    )))
+}
+
+/// Options accepted for compatibility that this build does not act on refuse or say so.
+fn check_options(a: &Args) -> Result<()> {
+    match a.runtime {
+        None | Some("rust") => {}
+        Some("python") => notice!("pgml-rs runs every algorithm natively in Rust; runtime => 'python' is accepted and ignored"),
+        Some(other) => {
+            return Err(SqlError::invalid(format!("unknown runtime \"{other}\"")).hint("use 'rust' or 'python'"))
+        }
+    }
+    if let Some(search) = a.search {
+        return Err(SqlError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("hyperparameter search \"{search}\" is not supported yet"),
+        )
+        .hint(
+            "train once per hyperparameter combination and deploy with strategy => 'best_score'",
+        ));
+    }
+    if a.preprocess.as_object().is_some_and(|o| !o.is_empty()) {
+        return Err(SqlError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "preprocess is not supported yet",
+        )
+        .hint(
+            "prepare the columns in a view (COALESCE for missing values, arithmetic for scaling)",
+        ));
+    }
+    if a.materialize_snapshot {
+        notice!("materialize_snapshot is not supported yet; the snapshot records the relation name and columns");
+    }
+    Ok(())
+}
+
+/// The project's task: the stored one for an existing project (a different one is refused),
+/// the argument for a new project.
+fn resolve_task(
+    project_name: &str,
+    task: Option<&str>,
+    existing: Option<&Project>,
+) -> Result<Task> {
+    let requested = task.map(Task::parse).transpose()?;
+    match (existing, requested) {
+        (Some(p), Some(t)) if p.task != t => Err(SqlError::invalid(format!(
+            "project \"{project_name}\" is a {} project; it cannot train a {} model",
+            p.task.name(),
+            t.name()
+        ))
+        .hint("use another project name for another task")),
+        (Some(p), _) => Ok(p.task),
+        (None, Some(t)) => Ok(t),
+        (None, None) => Err(SqlError::invalid(format!(
+            "task is required to train the new project \"{project_name}\""
+        ))
+        .hint("pass task => 'regression', 'classification' or 'clustering'")),
+    }
+}
+
+/// Deploys the new model if its key metric strictly beats the deployed model's.
+fn auto_deploy(project: &Project, model_id: i64, key: Option<f64>, enabled: bool) -> Result<bool> {
+    if !enabled {
+        notice!("automatic_deploy is false: model {model_id} was trained but not deployed");
+        return Ok(false);
+    }
+    store::lock_project(project.id)?;
+    let current = store::deployed(project)?.map(|(_, metric)| metric);
+    if !should_auto_deploy(current, key) {
+        return Ok(false);
+    }
+    record(project, model_id, Strategy::NewScore)?;
+    Ok(true)
+}

@@ -1,0 +1,36 @@
+//! pgml-rs: PostgresML's SQL API as a Rust PostgreSQL extension.
+//!
+//! SQL call → `api` (argument conversion) → `pgml_core` (decisions, training, prediction)
+//! → `store` (registry over SPI). `cache` keeps loaded models per backend.
+
+use pgrx::prelude::*;
+
+mod api;
+mod cache;
+mod error;
+mod relation;
+mod store;
+
+::pgrx::pg_module_magic!(name, version);
+
+pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    cache::register_invalidation_callback();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

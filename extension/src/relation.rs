@@ -1,0 +1,282 @@
+//! Reading a training relation into a feature matrix. Names resolve as SQL would
+//! (`to_regclass`, search_path) and reach the query only as quoted identifiers.
+
+use crate::error::{Result, SqlError};
+use pgml_core::data::Matrix;
+use pgml_core::Task;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use serde::{Deserialize, Serialize};
+
+/// How a column becomes features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Numeric,
+    Boolean,
+    Array,
+    Categorical,
+}
+
+/// A feature column as recorded in `pgml.snapshots.columns`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub pg_type: String,
+    pub kind: Kind,
+    /// Features the column contributes (array length, or 1).
+    pub size: usize,
+    /// Categorical levels in code order (the training rows' distinct values, sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<String>,
+}
+
+/// The training data read from a relation.
+pub struct Data {
+    /// The relation as a quoted, schema-qualified name.
+    pub qualified: String,
+    pub columns: Vec<Column>,
+    pub x: Matrix,
+    pub y: Vec<f32>,
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Resolves a relation name to its quoted, schema-qualified form and its oid.
+fn resolve(relation_name: &str) -> Result<(pg_sys::Oid, String)> {
+    let row = Spi::connect(|c| -> Result<Option<(pg_sys::Oid, String)>> {
+        let t = c.select(
+            "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = to_regclass($1)",
+            None,
+            &[relation_name.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(Some((
+            r.get(1)?.unwrap_or(pg_sys::InvalidOid),
+            r.get(2)?.unwrap_or_default(),
+        )))
+    })?;
+    row.ok_or_else(|| {
+        SqlError::new(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("relation \"{relation_name}\" does not exist"),
+        )
+        .hint("name a table or view visible on the search_path, or qualify it with its schema")
+    })
+}
+
+/// (name, type, element type category) of each column, in attribute order.
+fn attributes(oid: pg_sys::Oid) -> Result<Vec<(String, String, String, bool)>> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
+                    COALESCE(et.typcategory, t.typcategory)::text, t.typcategory = 'A'
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+             LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+             WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            None,
+            &[oid.into()],
+        )?;
+        t.map(|r| {
+            Ok((
+                r.get(1)?.unwrap_or_default(),
+                r.get(2)?.unwrap_or_default(),
+                r.get(3)?.unwrap_or_default(),
+                r.get(4)?.unwrap_or(false),
+            ))
+        })
+        .collect()
+    })
+}
+
+/// Classifies a column by its type category (N numeric, B boolean, S string).
+fn kind_of(name: &str, pg_type: &str, category: &str, is_array: bool) -> Result<Kind> {
+    match (category, is_array) {
+        ("N", false) => Ok(Kind::Numeric),
+        ("B", false) => Ok(Kind::Boolean),
+        ("N" | "B", true) => Ok(Kind::Array),
+        ("S", false) => Ok(Kind::Categorical),
+        _ => Err(SqlError::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("column \"{name}\" has type {pg_type}, which cannot be used as a feature"),
+        )
+        .hint("features are numeric, boolean, arrays of those, or text; train from a view that leaves the column out or casts it")),
+    }
+}
+
+/// The SQL expression reading a feature column.
+fn feature_expr(col: &Column) -> String {
+    let q = quote_ident(&col.name);
+    match col.kind {
+        Kind::Numeric => format!("{q}::float4"),
+        Kind::Boolean => format!("{q}::int::float4"),
+        Kind::Array if col.pg_type.starts_with("boolean") => format!("{q}::int[]::float4[]"),
+        Kind::Array => format!("{q}::float4[]"),
+        Kind::Categorical => format!("{q}::text"),
+    }
+}
+
+/// Reads the relation: every column but the label is a feature, in attribute order.
+pub fn read(relation_name: &str, label: Option<&str>, task: Task) -> Result<Data> {
+    let (oid, qualified) = resolve(relation_name)?;
+    let attrs = attributes(oid)?;
+    let mut label_expr = None;
+    if let Some(label) = label {
+        let (_, pg_type, category, is_array) =
+            attrs.iter().find(|a| a.0 == label).ok_or_else(|| {
+                SqlError::new(
+                    PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                    format!("column \"{label}\" does not exist in relation {qualified}"),
+                )
+                .hint(format!(
+                    "the relation's columns are: {}",
+                    attrs
+                        .iter()
+                        .map(|a| a.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        label_expr = Some(match (category.as_str(), is_array) {
+            ("N", false) => format!("{}::float4", quote_ident(label)),
+            ("B", false) => format!("{}::int::float4", quote_ident(label)),
+            _ => {
+                return Err(SqlError::new(
+                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                    format!("label column \"{label}\" has type {pg_type}; a {} label must be numeric or boolean", task.name()),
+                ))
+            }
+        });
+    }
+    let mut columns = Vec::new();
+    for (name, pg_type, category, is_array) in attrs.iter().filter(|a| Some(a.0.as_str()) != label)
+    {
+        let kind = kind_of(name, pg_type, category, *is_array)?;
+        columns.push(Column {
+            name: name.clone(),
+            pg_type: pg_type.clone(),
+            kind,
+            size: 1,
+            levels: vec![],
+        });
+    }
+    if columns.is_empty() {
+        return Err(SqlError::new(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("relation {qualified} has no feature columns besides the label"),
+        ));
+    }
+    let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
+    exprs.extend(label_expr);
+    let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
+    let (x, y) = load_rows(&query, &mut columns, label)?;
+    if y.is_empty() && x.is_empty() {
+        return Err(SqlError::new(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("relation {qualified} has no rows"),
+        )
+        .hint("a training needs at least 2 rows"));
+    }
+    let width: usize = columns.iter().map(|c| c.size).sum();
+    let x = Matrix::new(x, width)?;
+    Ok(Data {
+        qualified,
+        columns,
+        x,
+        y,
+    })
+}
+
+fn null_error(column: &str, label: bool) -> SqlError {
+    SqlError::new(
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        format!("{} \"{column}\" contains NULL", if label { "label column" } else { "feature column" }),
+    )
+    .hint(format!("train from a view that filters the NULLs out: WHERE \"{column}\" IS NOT NULL, or fills them with COALESCE"))
+}
+
+/// Runs the query and flattens its rows; categorical columns get their levels here.
+fn load_rows(
+    query: &str,
+    columns: &mut [Column],
+    label: Option<&str>,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let mut raw_text: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    Spi::connect(|c| -> Result<()> {
+        let table = c.select(query, None, &[])?;
+        for (row_no, row) in table.enumerate() {
+            for (i, col) in columns.iter_mut().enumerate() {
+                let ord = i + 1;
+                match col.kind {
+                    Kind::Numeric | Kind::Boolean => x.push(
+                        row.get::<f32>(ord)?
+                            .ok_or_else(|| null_error(&col.name, false))?,
+                    ),
+                    Kind::Array => {
+                        let values: Vec<Option<f32>> =
+                            row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
+                        if row_no == 0 {
+                            col.size = values.len();
+                        } else if values.len() != col.size {
+                            return Err(SqlError::new(
+                                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                                format!(
+                                    "array column \"{}\" has {} elements in row {} but {} in the first row",
+                                    col.name,
+                                    values.len(),
+                                    row_no + 1,
+                                    col.size
+                                ),
+                            ));
+                        }
+                        for v in values {
+                            x.push(v.ok_or_else(|| null_error(&col.name, false))?);
+                        }
+                    }
+                    Kind::Categorical => {
+                        let v: String =
+                            row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
+                        raw_text[i].push(v);
+                        x.push(f32::NAN); // encoded below, once the levels are known
+                    }
+                }
+            }
+            if let Some(label) = label {
+                y.push(
+                    row.get::<f32>(columns.len() + 1)?
+                        .ok_or_else(|| null_error(label, true))?,
+                );
+            }
+        }
+        Ok(())
+    })?;
+    encode_categoricals(columns, &raw_text, &mut x);
+    Ok((x, y))
+}
+
+/// Replaces the placeholders of categorical columns by level codes.
+fn encode_categoricals(columns: &mut [Column], raw_text: &[Vec<String>], x: &mut [f32]) {
+    let width: usize = columns.iter().map(|c| c.size).sum();
+    let mut offset = 0;
+    for (i, col) in columns.iter_mut().enumerate() {
+        if col.kind == Kind::Categorical {
+            let mut levels = raw_text[i].clone();
+            levels.sort();
+            levels.dedup();
+            for (row, v) in raw_text[i].iter().enumerate() {
+                x[row * width + offset] = levels.binary_search(v).unwrap_or(0) as f32;
+            }
+            col.levels = levels;
+        }
+        offset += col.size;
+    }
+}

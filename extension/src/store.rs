@@ -1,0 +1,288 @@
+//! Registry reads and writes over SPI. Every query is parameterised; identifiers never come
+//! from user text except through `relation.rs`'s quoting.
+
+use crate::error::{Result, SqlError};
+use pgml_core::lifecycle::deploy::{Candidate, Strategy};
+use pgml_core::Task;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+/// A project row.
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub task: Task,
+}
+
+/// The snapshot a project last trained from.
+pub struct Snapshot {
+    pub relation_name: String,
+    pub y_column_name: Option<String>,
+}
+
+pub fn find_project(name: &str) -> Result<Option<Project>> {
+    let row = Spi::connect(|c| -> Result<Option<(i64, String)>> {
+        let t = c.select(
+            "SELECT id, task::text FROM pgml.projects WHERE name = $1",
+            Some(1),
+            &[name.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(Some((
+            r.get(1)?.unwrap_or_default(),
+            r.get(2)?.unwrap_or_default(),
+        )))
+    })?;
+    row.map(|(id, task)| {
+        Ok(Project {
+            id,
+            name: name.to_string(),
+            task: Task::parse(&task)?,
+        })
+    })
+    .transpose()
+}
+
+pub fn project(name: &str) -> Result<Project> {
+    find_project(name)?.ok_or_else(|| unknown_project(name))
+}
+
+pub fn unknown_project(name: &str) -> SqlError {
+    SqlError::undefined(format!("project \"{name}\" does not exist"))
+        .hint("train it first with pgml.train, or see SELECT name FROM pgml.projects")
+}
+
+pub fn create_project(name: &str, task: Task) -> Result<Project> {
+    let id: Option<i64> = Spi::get_one_with_args(
+        "INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) RETURNING id",
+        &[name.into(), task.name().into()],
+    )?;
+    Ok(Project {
+        id: id.unwrap_or_default(),
+        name: name.to_string(),
+        task,
+    })
+}
+
+/// Serialises deployments of one project: the row lock is held to the end of the transaction.
+pub fn lock_project(id: i64) -> Result<()> {
+    Spi::run_with_args(
+        "SELECT 1 FROM pgml.projects WHERE id = $1 FOR UPDATE",
+        &[id.into()],
+    )?;
+    Ok(())
+}
+
+pub fn last_snapshot(project_id: i64) -> Result<Option<Snapshot>> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT s.relation_name, s.y_column_name[1]
+             FROM pgml.snapshots s JOIN pgml.models m ON m.snapshot_id = s.id
+             WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
+            None,
+            &[project_id.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(Some(Snapshot {
+            relation_name: r.get(1)?.unwrap_or_default(),
+            y_column_name: r.get(2)?,
+        }))
+    })
+}
+
+pub fn insert_snapshot(
+    relation_name: &str,
+    y_column_name: Option<&str>,
+    test_size: f32,
+    test_sampling: &str,
+    columns: serde_json::Value,
+    analysis: serde_json::Value,
+) -> Result<i64> {
+    let y: Option<Vec<String>> = y_column_name.map(|y| vec![y.to_string()]);
+    let id: Option<i64> = Spi::get_one_with_args(
+        "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)
+         VALUES ($1, $2, $3, $4::pgml.sampling, 'snapshotted', $5, $6) RETURNING id",
+        &[
+            relation_name.into(),
+            y.into(),
+            test_size.into(),
+            test_sampling.into(),
+            JsonB(columns).into(),
+            JsonB(analysis).into(),
+        ],
+    )?;
+    Ok(id.unwrap_or_default())
+}
+
+/// A model row before insertion.
+pub struct NewModel<'a> {
+    pub project_id: i64,
+    pub snapshot_id: i64,
+    pub num_features: i32,
+    pub algorithm: &'a str,
+    pub hyperparams: serde_json::Value,
+    pub metrics: serde_json::Value,
+    pub search: Option<&'a str>,
+    pub search_params: serde_json::Value,
+    pub search_args: serde_json::Value,
+}
+
+pub fn insert_model(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
+    let id: Option<i64> = Spi::get_one_with_args(
+        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, runtime, hyperparams,
+                                  status, metrics, search, search_params, search_args)
+         VALUES ($1, $2, $3, $4, 'rust', $5, 'successful', $6, $7, $8, $9) RETURNING id",
+        &[
+            m.project_id.into(),
+            m.snapshot_id.into(),
+            m.num_features.into(),
+            m.algorithm.into(),
+            JsonB(m.hyperparams).into(),
+            JsonB(m.metrics).into(),
+            m.search.into(),
+            JsonB(m.search_params).into(),
+            JsonB(m.search_args).into(),
+        ],
+    )?;
+    let id = id.unwrap_or_default();
+    Spi::run_with_args(
+        "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', 0, $2)",
+        &[id.into(), bytes.into()],
+    )?;
+    Ok(id)
+}
+
+/// The model serving a project now, with its key metric.
+pub fn deployed(project: &Project) -> Result<Option<(i64, Option<f64>)>> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT d.model_id, (m.metrics ->> $2)::float8
+             FROM pgml.current_deployments d JOIN pgml.models m ON m.id = d.model_id
+             WHERE d.project_id = $1",
+            None,
+            &[project.id.into(), project.task.key_metric().into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(r.get::<i64>(1)?
+            .map(|id| (id, r.get::<f64>(2).ok().flatten().filter(|v| v.is_finite()))))
+    })
+}
+
+/// The project's models in creation order, with their key metric compared as a number.
+pub fn candidates(project: &Project) -> Result<Vec<Candidate>> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT id, algorithm, (metrics ->> $2)::float8 FROM pgml.models WHERE project_id = $1 ORDER BY id",
+            None,
+            &[project.id.into(), project.task.key_metric().into()],
+        )?;
+        let mut out = Vec::new();
+        for r in t {
+            out.push(Candidate {
+                id: r.get(1)?.unwrap_or_default(),
+                algorithm: r.get(2)?.unwrap_or_default(),
+                key_metric: r.get::<f64>(3)?.filter(|v| v.is_finite()),
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// Deployed model ids, newest first.
+pub fn history(project_id: i64) -> Result<Vec<i64>> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT model_id FROM pgml.deployments WHERE project_id = $1 ORDER BY created_at DESC, id DESC",
+            None,
+            &[project_id.into()],
+        )?;
+        t.map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
+            .collect()
+    })
+}
+
+pub fn insert_deployment(
+    project_id: i64,
+    model_id: i64,
+    strategy: Strategy,
+    replaced: Option<i64>,
+) -> Result<()> {
+    Spi::run_with_args(
+        "INSERT INTO pgml.deployments (project_id, model_id, strategy, replaced_model_id)
+         VALUES ($1, $2, $3::pgml.strategy, $4)",
+        &[
+            project_id.into(),
+            model_id.into(),
+            strategy.name().into(),
+            replaced.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A model's project and algorithm.
+pub struct ModelInfo {
+    pub project: Project,
+    pub algorithm: String,
+}
+
+pub fn model_info(model_id: i64) -> Result<ModelInfo> {
+    let row = Spi::connect(|c| -> Result<Option<(String, String)>> {
+        let t = c.select(
+            "SELECT p.name, m.algorithm FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE m.id = $1",
+            None,
+            &[model_id.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(Some((
+            r.get(1)?.unwrap_or_default(),
+            r.get(2)?.unwrap_or_default(),
+        )))
+    })?;
+    let (name, algorithm) = row.ok_or_else(|| unknown_model(model_id))?;
+    Ok(ModelInfo {
+        project: project(&name)?,
+        algorithm,
+    })
+}
+
+pub fn unknown_model(model_id: i64) -> SqlError {
+    SqlError::undefined(format!("model {model_id} does not exist"))
+        .hint("see SELECT id, name, algorithm FROM pgml.trained_models")
+}
+
+pub fn model_bytes(model_id: i64) -> Result<Vec<u8>> {
+    let bytes: Option<Vec<u8>> = Spi::connect(|c| -> Result<Option<Vec<u8>>> {
+        let t = c.select(
+            "SELECT data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part LIMIT 1",
+            None,
+            &[model_id.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        Ok(t.first().get(1)?)
+    })?;
+    bytes.ok_or_else(|| unknown_model(model_id))
+}
+
+/// The model deployed for a project name, for the predict path's cache.
+pub fn deployed_model_id(project_name: &str) -> Result<i64> {
+    let project = project(project_name)?;
+    deployed(&project)?.map(|(id, _)| id).ok_or_else(|| {
+        SqlError::undefined(format!("project \"{project_name}\" has no deployed model"))
+            .hint("deploy one with pgml.deploy(project_name, strategy) or pgml.deploy(model_id)")
+    })
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Starts the project-local cluster (data in .pgdata, port 5499, pg_cron preloaded), creates
+# the database with the extension, and prints its connection URI as the last line.
+# Idempotent. `db.sh stop` stops the cluster.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [ "${1:-}" = "stop" ]; then
+  if [ -f "$PGDATA/postmaster.pid" ]; then
+    "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null
+    echo "db: stopped the cluster in $PGDATA"
+  fi
+  exit 0
+fi
+
+mkdir -p "$PGLOG"
+if [ ! -f "$PGDATA/PG_VERSION" ]; then
+  mkdir -p "$PGDATA"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PGDATA" "$PGLOG"
+  "${RUNAS[@]}" "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >/dev/null
+  cat >> "$PGDATA/postgresql.conf" <<CONF
+# pgml-rs project cluster
+port = $PGPORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$DBNAME'
+CONF
+fi
+if ! "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+  "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -l "$PGLOG/postgres.log" start >/dev/null
+fi
+if [ "$(psql -X -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")" != 1 ]; then
+  psql -X -q -d postgres -c "CREATE DATABASE $DBNAME"
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS pgml"
+uri "$DBNAME"

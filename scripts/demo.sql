@@ -1,0 +1,55 @@
+\pset footer off
+\set QUIET on
+SET client_min_messages = warning;
+CREATE EXTENSION pgml;
+
+\echo '== 1. Load a dataset shipped with pgml-rs (scikit-learn''s iris, 150 flowers)'
+SELECT * FROM pgml.load_dataset('iris');
+SELECT * FROM pgml.iris LIMIT 3;
+
+\echo '== 2. Train two algorithms on the same project with one SQL call each'
+SELECT * FROM pgml.train('Iris Flowers', 'classification', 'pgml.iris', 'target', algorithm => 'linear');
+SELECT * FROM pgml.train('Iris Flowers', algorithm => 'xgboost', hyperparams => '{"n_estimators": 25, "max_depth": 3}');
+SELECT * FROM pgml.train('Iris Flowers', algorithm => 'random_forest', hyperparams => '{"n_estimators": 50}');
+
+\echo '== 3. The registry: every version with its test metrics (a newer model deploys only if its F1 is strictly better)'
+SELECT t.id, t.name, t.algorithm, t.deployed,
+       round((m.metrics->>'f1')::numeric, 4) AS f1,
+       round((m.metrics->>'accuracy')::numeric, 4) AS accuracy,
+       round((m.metrics->>'fit_time')::numeric, 3) AS fit_seconds
+FROM pgml.trained_models t JOIN pgml.models m USING (id) ORDER BY t.id;
+
+\echo '== 4. Predict from SQL with the deployed model'
+SELECT target, pgml.predict('Iris Flowers', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) AS predicted
+FROM pgml.iris WHERE ctid IN ('(0,1)', '(0,60)', '(0,120)');
+SELECT pgml.predict_proba('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[]) AS class_probabilities;
+
+\echo '== 5. Deploy by strategy'
+SELECT * FROM pgml.deploy('Iris Flowers', strategy => 'most_recent');
+SELECT * FROM pgml.deploy('Iris Flowers', strategy => 'best_score', algorithm => 'linear');
+SELECT * FROM pgml.deploy('Iris Flowers', strategy => 'best_score');
+
+\echo '== 6. Roll back, and roll back again (two rollbacks return to where you started)'
+SELECT * FROM pgml.deploy('Iris Flowers', strategy => 'rollback');
+SELECT * FROM pgml.deploy('Iris Flowers', strategy => 'rollback');
+
+\echo '== 7. Deployment history: who deployed which model, why, and what it replaced'
+SELECT id, model_id, algorithm, strategy, deployed_by, replaced_model_id,
+       to_char(deployed_at, 'HH24:MI:SS.MS') AS deployed_at, to_char(served_until, 'HH24:MI:SS.MS') AS served_until
+FROM pgml.deployment_history WHERE project = 'Iris Flowers';
+
+\echo '== 8. Regression: diabetes progression, linear against XGBoost (r2 decides)'
+SELECT * FROM pgml.load_dataset('diabetes');
+SELECT * FROM pgml.train('Diabetes', 'regression', 'pgml.diabetes', 'target');
+SELECT * FROM pgml.train('Diabetes', algorithm => 'xgboost', hyperparams => '{"n_estimators": 50, "max_depth": 2, "learning_rate": 0.1}');
+SELECT t.id, t.algorithm, t.deployed, round((m.metrics->>'r2')::numeric, 4) AS r2,
+       round((m.metrics->>'mean_absolute_error')::numeric, 2) AS mae
+FROM pgml.trained_models t JOIN pgml.models m USING (id) WHERE t.name = 'Diabetes' ORDER BY t.id;
+SELECT round(pgml.predict('Diabetes', ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6])::numeric, 1) AS predicted, target
+FROM pgml.diabetes LIMIT 3;
+
+\echo '== 9. Mistakes get clear errors, not crashes'
+\set ON_ERROR_STOP off
+SELECT pgml.predict('Iris Flowers', ARRAY[1.0, 2.0]::real[]);
+SELECT * FROM pgml.train('Iris Flowers', algorithm => 'xgboost', hyperparams => '{"n_estimator": 10}');
+SELECT * FROM pgml.deploy('No Such Project');

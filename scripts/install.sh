@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the extension in release mode and installs it (and libxgboost.so beside it) into
+# PostgreSQL 15's directories. Restarts the project cluster when the library changed.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+bash scripts/build-xgboost.sh
+PKGLIBDIR=$($PG_CONFIG --pkglibdir)
+# libxgboost.so.N (its soname) and the .so link, beside pgml.so.
+"${SUDO[@]}" cp -P .build/xgboost/lib/libxgboost.so* "$PKGLIBDIR/"
+before=$(md5sum "$PKGLIBDIR/pgml.so" 2>/dev/null || true)
+if [ "${#SUDO[@]}" -eq 0 ]; then
+  cargo pgrx install --release --pg-config "$PG_CONFIG" -p pgml >&2
+else
+  cargo pgrx install --release --sudo --pg-config "$PG_CONFIG" -p pgml >&2
+fi
+after=$(md5sum "$PKGLIBDIR/pgml.so")
+if [ "$before" != "$after" ] && [ -f "$PGDATA/postmaster.pid" ]; then
+  echo "install: pgml.so changed, restarting the project cluster" >&2
+  "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -m fast restart -l "$PGLOG/postgres.log" >/dev/null
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the SQL regression files (extension/tests/pg_regress/sql/*.sql) with pg_regress
+# against the project cluster, each in a fresh database, and diffs against expected/.
+# `regress.sh --accept` copies the results over the expected files (review the diff!).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DIR=$ROOT/extension/tests/pg_regress
+OUT=$ROOT/.build/regress
+mkdir -p "$OUT"
+[ "$(id -u)" -eq 0 ] && chmod 0777 "$OUT"
+PG_REGRESS=$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress
+tests=$(cd "$DIR/sql" && ls *.sql | sed 's/\.sql$//')
+status=0
+"$PG_REGRESS" --inputdir="$DIR" --outputdir="$OUT" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+  --dbname=pgml_regress --load-extension=pgml $tests || status=$?
+if [ "${1:-}" = "--accept" ]; then
+  mkdir -p "$DIR/expected"
+  for t in $tests; do cp "$OUT/results/$t.out" "$DIR/expected/$t.out"; done
+  echo "regress: accepted $(echo $tests | wc -w) result file(s); review them with git diff"
+  exit 0
+fi
+[ $status -eq 0 ] || { cat "$OUT/regression.diffs" 2>/dev/null | head -200; }
+exit $status
