@@ -2,155 +2,172 @@
 //! Cross-session behaviour and exact error texts are covered by the SQL regression files
 //! (extension/tests/pg_regress) and scripts/test-concurrency.sh.
 
-use pgrx::prelude::*;
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
 
-fn one_f32(sql: &str) -> f32 {
-    Spi::get_one::<f32>(sql)
-        .expect("query failed")
-        .expect("NULL result")
-}
+    fn one_f32(sql: &str) -> f32 {
+        Spi::get_one::<f32>(sql)
+            .expect("query failed")
+            .expect("NULL result")
+    }
 
-fn one_i64(sql: &str) -> i64 {
-    Spi::get_one::<i64>(sql)
-        .expect("query failed")
-        .expect("NULL result")
-}
+    fn one_i64(sql: &str) -> i64 {
+        Spi::get_one::<i64>(sql)
+            .expect("query failed")
+            .expect("NULL result")
+    }
 
-fn one_bool(sql: &str) -> bool {
-    Spi::get_one::<bool>(sql)
-        .expect("query failed")
-        .expect("NULL result")
-}
+    fn one_bool(sql: &str) -> bool {
+        Spi::get_one::<bool>(sql)
+            .expect("query failed")
+            .expect("NULL result")
+    }
 
-fn train_iris(algorithm: &str, hyperparams: &str) -> bool {
-    Spi::get_one::<bool>(&format!(
-        "SELECT deployed FROM pgml.train('iris', 'classification', 'pgml.iris', 'target',
-                algorithm => '{algorithm}', hyperparams => '{hyperparams}')"
-    ))
-    .expect("train failed")
-    .expect("NULL deployed")
-}
+    fn train_iris(algorithm: &str, hyperparams: &str) -> bool {
+        Spi::get_one::<bool>(&format!(
+            "SELECT deployed FROM pgml.train('iris', 'classification', 'pgml.iris', 'target',
+                    algorithm => '{algorithm}', hyperparams => '{hyperparams}')"
+        ))
+        .expect("train failed")
+        .expect("NULL deployed")
+    }
 
-#[pg_test]
-fn load_dataset_creates_postgresml_tables() {
-    Spi::run("SELECT pgml.load_dataset('digits')").unwrap();
-    assert_eq!(one_i64("SELECT count(*) FROM pgml.digits"), 1797);
-    assert_eq!(
-        one_i64("SELECT array_ndims(image)::int8 FROM pgml.digits LIMIT 1"),
-        2
-    );
-    Spi::run("SELECT pgml.load_dataset('breast_cancer')").unwrap();
-    assert_eq!(
-        one_i64("SELECT count(*) FILTER (WHERE malignant) FROM pgml.breast_cancer"),
-        212
-    );
-    assert_eq!(
-        one_i64("SELECT rows FROM pgml.load_dataset('iris', limit => 10)"),
-        10
-    );
-}
+    #[pg_test]
+    fn load_dataset_creates_postgresml_tables() {
+        Spi::run("SELECT pgml.load_dataset('digits')").unwrap();
+        assert_eq!(one_i64("SELECT count(*) FROM pgml.digits"), 1797);
+        assert_eq!(
+            one_i64("SELECT array_ndims(image)::int8 FROM pgml.digits LIMIT 1"),
+            2
+        );
+        Spi::run("SELECT pgml.load_dataset('breast_cancer')").unwrap();
+        assert_eq!(
+            one_i64("SELECT count(*) FILTER (WHERE malignant) FROM pgml.breast_cancer"),
+            212
+        );
+        assert_eq!(
+            one_i64("SELECT rows FROM pgml.load_dataset('iris', \"limit\" => 10)"),
+            10
+        );
+    }
 
-#[pg_test]
-fn first_model_deploys_and_predicts_iris_well() {
-    Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
-    assert!(train_iris("linear", "{}"));
-    let accuracy = one_f32(
-        "SELECT avg((pgml.predict('iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) = target)::int)::real
-         FROM pgml.iris",
-    );
-    // scikit-learn's LogisticRegression: 0.97 training-set accuracy on iris.
-    assert!(accuracy > 0.94, "accuracy {accuracy}");
-    let f1 = one_f32("SELECT (metrics->>'f1')::real FROM pgml.models ORDER BY id DESC LIMIT 1");
-    assert!(f1 > 0.85, "test f1 {f1}");
-}
+    #[pg_test]
+    fn first_model_deploys_and_predicts_iris_well() {
+        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
+        assert!(train_iris("linear", "{}"));
+        let accuracy = one_f32(
+            "SELECT avg((pgml.predict('iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) = target)::int)::real
+             FROM pgml.iris",
+        );
+        // scikit-learn's LogisticRegression: 0.97 training-set accuracy on iris.
+        assert!(accuracy > 0.94, "accuracy {accuracy}");
+        let f1 = one_f32("SELECT (metrics->>'f1')::real FROM pgml.models ORDER BY id DESC LIMIT 1");
+        assert!(f1 > 0.85, "test f1 {f1}");
+    }
 
-#[pg_test]
-fn automatic_deploy_needs_a_strictly_better_f1() {
-    Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
-    assert!(train_iris("linear", "{}"));
-    // The same algorithm and data give the same F1: not strictly better, so not deployed.
-    assert!(!train_iris("linear", "{}"));
-    assert_eq!(one_i64("SELECT count(*) FROM pgml.deployments"), 1);
-    // A one-tree stump is worse; it never replaces the deployed model.
-    assert!(!train_iris(
-        "xgboost",
-        r#"{"n_estimators": 1, "max_depth": 1}"#
-    ));
-    assert_eq!(
-        one_i64("SELECT count(*) FROM pgml.trained_models WHERE deployed"),
-        1
-    );
-    assert_eq!(
-        Spi::get_one::<String>("SELECT strategy::text FROM pgml.deployments")
-            .unwrap()
-            .unwrap(),
-        "new_score"
-    );
-}
+    #[pg_test]
+    fn automatic_deploy_needs_a_strictly_better_f1() {
+        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
+        assert!(train_iris("linear", "{}"));
+        // The same algorithm and data give the same F1: not strictly better, so not deployed.
+        assert!(!train_iris("linear", "{}"));
+        assert_eq!(one_i64("SELECT count(*) FROM pgml.deployments"), 1);
+        // One depth-1 tree can name at most two of the three species (macro F1 <= 2/3): worse,
+        // so it never replaces the deployed model.
+        assert!(!train_iris(
+            "random_forest",
+            r#"{"n_estimators": 1, "max_depth": 1}"#
+        ));
+        assert_eq!(
+            one_i64("SELECT count(*) FROM pgml.trained_models WHERE deployed"),
+            1
+        );
+        assert_eq!(
+            Spi::get_one::<String>("SELECT strategy::text FROM pgml.deployments")
+                .unwrap()
+                .unwrap(),
+            "new_score"
+        );
+    }
 
-#[pg_test]
-fn a_deploy_is_served_by_the_next_statement_of_the_same_session() {
-    Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
-    train_iris("linear", "{}");
-    train_iris("xgboost", r#"{"n_estimators": 1, "max_depth": 1}"#);
-    let row = "ARRAY[5.9, 3.0, 5.1, 1.8]::real[]";
-    let linear_id = one_i64("SELECT min(id) FROM pgml.models");
-    let stump_id = one_i64("SELECT max(id) FROM pgml.models");
-    Spi::run(&format!("SELECT pgml.deploy({stump_id})")).unwrap();
-    let from_stump = one_f32(&format!("SELECT pgml.predict('iris', {row})"));
-    assert_eq!(
-        from_stump,
-        one_f32(&format!("SELECT pgml.predict({stump_id}, {row})"))
-    );
-    Spi::run("SELECT pgml.deploy('iris', 'rollback')").unwrap();
-    assert_eq!(one_i64("SELECT id FROM pgml.deployed_models"), linear_id);
-    let after = one_f32(&format!("SELECT pgml.predict('iris', {row})"));
-    assert_eq!(
-        after,
-        one_f32(&format!("SELECT pgml.predict({linear_id}, {row})"))
-    );
-}
+    fn proba(sql: &str) -> Vec<f32> {
+        Spi::get_one::<Vec<f32>>(sql)
+            .expect("query failed")
+            .expect("NULL result")
+    }
 
-#[pg_test]
-fn regression_scores_r2_on_diabetes() {
-    Spi::run("SELECT pgml.load_dataset('diabetes')").unwrap();
-    assert!(one_bool(
-        "SELECT deployed FROM pgml.train('diabetes', 'regression', 'pgml.diabetes', 'target')"
-    ));
-    let r2 = one_f32("SELECT (metrics->>'r2')::real FROM pgml.models");
-    // scikit-learn's LinearRegression: r2 0.47 mean over 10 splits (bench/reference).
-    assert!(r2 > 0.3 && r2 < 0.65, "r2 {r2}");
-}
+    #[pg_test]
+    fn a_deploy_is_served_by_the_next_statement_of_the_same_session() {
+        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
+        train_iris("linear", "{}");
+        train_iris("random_forest", r#"{"n_estimators": 1, "max_depth": 1}"#);
+        let row = "ARRAY[5.9, 3.0, 5.1, 1.8]::real[]";
+        let linear_id = one_i64("SELECT min(id) FROM pgml.models");
+        let stump_id = one_i64("SELECT max(id) FROM pgml.models");
+        let linear = proba(&format!("SELECT pgml.predict_proba({linear_id}, {row})"));
+        let stump = proba(&format!("SELECT pgml.predict_proba({stump_id}, {row})"));
+        assert_ne!(linear, stump);
+        // The cache holds the linear model now...
+        assert_eq!(
+            proba(&format!("SELECT pgml.predict_proba('iris', {row})")),
+            linear
+        );
+        // ...and serves the stump from the statement after its deploy.
+        Spi::run(&format!("SELECT pgml.deploy({stump_id})")).unwrap();
+        assert_eq!(
+            proba(&format!("SELECT pgml.predict_proba('iris', {row})")),
+            stump
+        );
+        Spi::run("SELECT pgml.deploy('iris', 'rollback')").unwrap();
+        assert_eq!(one_i64("SELECT id FROM pgml.deployed_models"), linear_id);
+        assert_eq!(
+            proba(&format!("SELECT pgml.predict_proba('iris', {row})")),
+            linear
+        );
+    }
 
-#[pg_test]
-fn clustering_trains_without_a_label() {
-    Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
-    Spi::run("CREATE TABLE flowers AS SELECT sepal_length, sepal_width, petal_length, petal_width FROM pgml.iris")
-        .unwrap();
-    assert!(one_bool(
-        "SELECT deployed FROM pgml.train('flowers', 'clustering', 'flowers', algorithm => 'kmeans',
-                hyperparams => '{\"n_clusters\": 3}')"
-    ));
-    let clusters = one_i64("SELECT count(DISTINCT pgml.predict('flowers', ARRAY[sepal_length, sepal_width, petal_length, petal_width]))::int8 FROM flowers");
-    assert_eq!(clusters, 3);
-}
+    #[pg_test]
+    fn regression_scores_r2_on_diabetes() {
+        Spi::run("SELECT pgml.load_dataset('diabetes')").unwrap();
+        assert!(one_bool(
+            "SELECT deployed FROM pgml.train('diabetes', 'regression', 'pgml.diabetes', 'target')"
+        ));
+        let r2 = one_f32("SELECT (metrics->>'r2')::real FROM pgml.models");
+        // scikit-learn's LinearRegression: r2 0.47 mean over 10 splits (bench/reference).
+        assert!(r2 > 0.3 && r2 < 0.65, "r2 {r2}");
+    }
 
-#[pg_test(error = "project \"nope\" does not exist")]
-fn predict_on_an_unknown_project_is_an_error() {
-    one_f32("SELECT pgml.predict('nope', ARRAY[1.0]::real[])");
-}
+    #[pg_test]
+    fn clustering_trains_without_a_label() {
+        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
+        Spi::run("CREATE TABLE flowers AS SELECT sepal_length, sepal_width, petal_length, petal_width FROM pgml.iris")
+            .unwrap();
+        assert!(one_bool(
+            "SELECT deployed FROM pgml.train('flowers', 'clustering', 'flowers', algorithm => 'kmeans',
+                    hyperparams => '{\"n_clusters\": 3}')"
+        ));
+        let clusters = one_i64("SELECT count(DISTINCT pgml.predict('flowers', ARRAY[sepal_length, sepal_width, petal_length, petal_width]))::int8 FROM flowers");
+        assert_eq!(clusters, 3);
+    }
 
-#[pg_test(error = "the model expects 4 features, got 2")]
-fn wrong_feature_count_is_an_error() {
-    Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
-    train_iris("linear", "{}");
-    one_f32("SELECT pgml.predict('iris', ARRAY[1.0, 2.0]::real[])");
-}
+    #[pg_test(error = "project \"nope\" does not exist")]
+    fn predict_on_an_unknown_project_is_an_error() {
+        one_f32("SELECT pgml.predict('nope', ARRAY[1.0]::real[])");
+    }
 
-#[pg_test(
-    error = "invalid hyperparams for random_forest: unknown field `trees`, expected one of `n_estimators`, `max_depth`, `min_samples_split`, `min_samples_leaf`, `max_features`, `bootstrap`, `random_state`, `n_jobs`"
-)]
-fn unknown_hyperparameter_is_an_error() {
-    Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
-    train_iris("random_forest", r#"{"trees": 5}"#);
+    #[pg_test(error = "the model expects 4 features, got 2")]
+    fn wrong_feature_count_is_an_error() {
+        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
+        train_iris("linear", "{}");
+        one_f32("SELECT pgml.predict('iris', ARRAY[1.0, 2.0]::real[])");
+    }
+
+    #[pg_test(
+        error = "invalid hyperparams for random_forest: unknown field `trees`, expected one of `n_estimators`, `max_depth`, `min_samples_split`, `min_samples_leaf`, `max_features`, `bootstrap`, `random_state`, `n_jobs`"
+    )]
+    fn unknown_hyperparameter_is_an_error() {
+        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
+        train_iris("random_forest", r#"{"trees": 5}"#);
+    }
 }

@@ -71,7 +71,7 @@ impl LoadedModel {
     /// Checks that `values` holds whole rows of this model's features.
     pub fn matrix(&self, values: Vec<f32>) -> Result<Matrix> {
         let n = self.header.num_features;
-        if values.is_empty() || values.len() % n != 0 {
+        if values.is_empty() || !values.len().is_multiple_of(n) {
             return Err(Error::data(format!(
                 "the model expects {n} features per row, got {} value(s)",
                 values.len()

@@ -148,9 +148,9 @@ pub fn silhouette(x: &[f32], cols: usize, labels: &[f32]) -> f64 {
     for i in 0..n {
         let mut sums = vec![0.0; clusters.len()];
         let mut counts = vec![0usize; clusters.len()];
-        for j in 0..n {
+        for (j, &label) in labels.iter().enumerate() {
             if i != j {
-                let c = index(labels[j]);
+                let c = index(label);
                 sums[c] += dist(i, j);
                 counts[c] += 1;
             }

@@ -121,23 +121,23 @@ impl Ols {
         let n = x.rows as f64;
         let (mut mx, mut my) = (vec![0.0; p], 0.0);
         if fit_intercept {
-            for i in 0..x.rows {
+            for (i, yi) in y.iter().enumerate() {
                 for (m, v) in mx.iter_mut().zip(x.row(i)) {
                     *m += *v as f64 / n;
                 }
-                my += y[i] as f64 / n;
+                my += *yi as f64 / n;
             }
         }
         let mut a = vec![0.0; p * p];
         let mut b = vec![0.0; p];
-        for i in 0..x.rows {
+        for (i, yi) in y.iter().enumerate() {
             let row: Vec<f64> = x
                 .row(i)
                 .iter()
                 .zip(&mx)
                 .map(|(v, m)| *v as f64 - m)
                 .collect();
-            let t = y[i] as f64 - my;
+            let t = *yi as f64 - my;
             for j in 0..p {
                 b[j] += row[j] * t;
                 for k in 0..=j {

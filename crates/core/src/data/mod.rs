@@ -18,7 +18,7 @@ impl Matrix {
         if cols == 0 {
             return Err(Error::data("a model needs at least one feature"));
         }
-        if data.len() % cols != 0 {
+        if !data.len().is_multiple_of(cols) {
             return Err(Error::data(format!(
                 "expected a multiple of {cols} features, got {} values",
                 data.len()
