@@ -11,13 +11,19 @@ mkdir -p "$OUT"
 PG_REGRESS=$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress
 tests=$(cd "$DIR/sql" && ls *.sql | sed 's/\.sql$//')
 status=0
-"$PG_REGRESS" --inputdir="$DIR" --outputdir="$OUT" --host="$PGHOST" --port="$PGPORT" --user=postgres \
-  --dbname=pgml_regress --load-extension=pgml $tests || status=$?
+for t in $tests; do
+  # one fresh database per file, so each file's registry starts empty
+  "$PG_REGRESS" --inputdir="$DIR" --outputdir="$OUT" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+    --dbname="pgml_regress_$t" --load-extension=pgml "$t" >"$OUT/$t.log" 2>&1 || {
+    status=1
+    [ "${1:-}" = "--accept" ] || { cat "$OUT/$t.log"; head -150 "$OUT/regression.diffs" 2>/dev/null; }
+  }
+  grep -E "^(ok|not ok|test) " "$OUT/$t.log" || true
+done
 if [ "${1:-}" = "--accept" ]; then
   mkdir -p "$DIR/expected"
   for t in $tests; do cp "$OUT/results/$t.out" "$DIR/expected/$t.out"; done
   echo "regress: accepted $(echo $tests | wc -w) result file(s); review them with git diff"
   exit 0
 fi
-[ $status -eq 0 ] || { cat "$OUT/regression.diffs" 2>/dev/null | head -200; }
 exit $status

@@ -275,14 +275,14 @@ mod tests {
         check(
             "xgboost",
             json!({"learning_rate": 0}),
-            "learning_rate must be between",
+            "learning_rate must be greater than 0 and at most 1",
         );
         check(
             "random_forest",
             json!({"max_features": "half"}),
             "max_features",
         );
-        check("linear", json!({"C": -1}), "C must be between");
+        check("linear", json!({"C": -1}), "C must be greater than 0");
         let err = Algorithm::Kmeans
             .validate(Task::Regression, &json!({}))
             .unwrap_err();

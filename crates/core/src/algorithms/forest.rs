@@ -2,7 +2,7 @@
 //! `RandomForestClassifier` / `RandomForestRegressor` (Gini / squared error, midpoint
 //! thresholds, probabilities averaged over trees).
 
-use super::{check_range, to_json, Model, TrainContext};
+use super::{check_at_least, check_fraction, check_range, to_json, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -62,13 +62,13 @@ impl Params {
         if let Some(d) = self.max_depth {
             check_range("max_depth", d, 1, 1_000)?;
         }
-        check_range("min_samples_split", self.min_samples_split, 2, usize::MAX)?;
-        check_range("min_samples_leaf", self.min_samples_leaf, 1, usize::MAX)?;
+        check_at_least("min_samples_split", self.min_samples_split, 2)?;
+        check_at_least("min_samples_leaf", self.min_samples_leaf, 1)?;
         match &self.max_features {
             Some(MaxFeatures::Name(n)) if n != "sqrt" && n != "log2" => Err(Error::invalid(format!(
                 "hyperparameter max_features must be \"sqrt\", \"log2\", a count or a fraction, got \"{n}\""
             ))),
-            Some(MaxFeatures::Fraction(f)) => check_range("max_features", *f, f64::MIN_POSITIVE, 1.0),
+            Some(MaxFeatures::Fraction(f)) => check_fraction("max_features", *f),
             Some(MaxFeatures::Count(0)) => Err(Error::invalid("hyperparameter max_features must be at least 1")),
             _ => Ok(()),
         }

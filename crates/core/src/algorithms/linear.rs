@@ -2,7 +2,7 @@
 //! (binary or multinomial, L-BFGS) for classification — scikit-learn's `LinearRegression`
 //! and `LogisticRegression` defaults.
 
-use super::{check_range, lbfgs, parse, to_json, Algorithm, Model, TrainContext};
+use super::{check_positive, check_range, lbfgs, parse, to_json, Algorithm, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -44,7 +44,7 @@ fn tol() -> f64 {
 pub(super) fn validate(task: Task, hyperparams: &serde_json::Value) -> Result<()> {
     if task == Task::Classification {
         let p: LogisticParams = parse(Algorithm::Linear, hyperparams)?;
-        check_range("C", p.c, f64::MIN_POSITIVE, f64::MAX)?;
+        check_positive("C", p.c)?;
         check_range("max_iter", p.max_iter, 1, 100_000)?;
         check_range("tol", p.tol, 0.0, 1.0)?;
     } else {

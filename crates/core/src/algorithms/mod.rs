@@ -181,6 +181,40 @@ pub(crate) fn check_range<T: PartialOrd + std::fmt::Display>(
     Ok(())
 }
 
+/// Checks a hyperparameter that has only a lower bound.
+pub(crate) fn check_at_least<T: PartialOrd + std::fmt::Display>(
+    name: &str,
+    value: T,
+    min: T,
+) -> Result<()> {
+    if value < min {
+        return Err(Error::invalid(format!(
+            "hyperparameter {name} must be at least {min}, got {value}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a hyperparameter in (0, 1] (learning rates, sampling fractions).
+pub(crate) fn check_fraction(name: &str, value: f64) -> Result<()> {
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(Error::invalid(format!(
+            "hyperparameter {name} must be greater than 0 and at most 1, got {value}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a strictly positive hyperparameter.
+pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
+    if !(value > 0.0) {
+        return Err(Error::invalid(format!(
+            "hyperparameter {name} must be greater than 0, got {value}"
+        )));
+    }
+    Ok(())
+}
+
 fn from_json<M: DeserializeOwned + Model + 'static>(bytes: &[u8]) -> Result<Box<dyn Model>> {
     let model: M = serde_json::from_slice(bytes)
         .map_err(|e| Error::Internal(format!("corrupt model bytes: {e}")))?;

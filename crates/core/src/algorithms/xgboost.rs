@@ -2,7 +2,7 @@
 //! one at a time on the calling thread so the caller can cancel between rounds; XGBoost's
 //! own OpenMP threads never call back into the caller.
 
-use super::{check_range, Model, TrainContext};
+use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -57,18 +57,13 @@ impl Params {
     pub(super) fn validate(&self) -> Result<()> {
         check_range("n_estimators", self.n_estimators, 1, 100_000)?;
         check_range("max_depth", self.max_depth, 0, 64)?;
-        check_range("learning_rate", self.learning_rate, f64::MIN_POSITIVE, 1.0)?;
-        check_range("subsample", self.subsample, f64::MIN_POSITIVE, 1.0)?;
-        check_range(
-            "colsample_bytree",
-            self.colsample_bytree,
-            f64::MIN_POSITIVE,
-            1.0,
-        )?;
-        check_range("min_child_weight", self.min_child_weight, 0.0, f64::MAX)?;
-        check_range("gamma", self.gamma, 0.0, f64::MAX)?;
-        check_range("reg_lambda", self.reg_lambda, 0.0, f64::MAX)?;
-        check_range("reg_alpha", self.reg_alpha, 0.0, f64::MAX)?;
+        check_fraction("learning_rate", self.learning_rate)?;
+        check_fraction("subsample", self.subsample)?;
+        check_fraction("colsample_bytree", self.colsample_bytree)?;
+        check_at_least("min_child_weight", self.min_child_weight, 0.0)?;
+        check_at_least("gamma", self.gamma, 0.0)?;
+        check_at_least("reg_lambda", self.reg_lambda, 0.0)?;
+        check_at_least("reg_alpha", self.reg_alpha, 0.0)?;
         match self.tree_method.as_deref() {
             None | Some("hist" | "approx" | "exact" | "auto") => Ok(()),
             Some(m) => Err(Error::invalid(format!(

@@ -88,7 +88,10 @@ pub fn choose(
             Some(a) => Error::not_found(format!(
                 "project \"{project}\" has no model trained with algorithm \"{a}\""
             ))
-            .with_hint("see SELECT algorithm FROM pgml.trained_models WHERE name = the project"),
+            .with_hint(format!(
+                "see SELECT DISTINCT algorithm FROM pgml.trained_models WHERE name = '{}'",
+                project.replace('\'', "''")
+            )),
             None => Error::not_found(format!("project \"{project}\" has no trained models")),
         });
     }

@@ -1,0 +1,72 @@
+-- Every user mistake is an error with a real SQLSTATE, a message naming the value, and a
+-- hint where one helps; nothing is changed by a failed call.
+CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE hint text;
+BEGIN
+  EXECUTE sql;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+  RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN E'\nHINT: ' || hint ELSE '' END;
+END $$;
+SET client_min_messages = warning;
+SELECT * FROM pgml.load_dataset('iris');
+SELECT * FROM pgml.train('Iris', 'classification', 'pgml.iris', 'target');
+CREATE TABLE empty_table (x real, y real);
+CREATE TABLE null_labels AS SELECT x::real, CASE WHEN x = 5 THEN NULL ELSE x % 2 END AS y FROM generate_series(1, 10) x;
+CREATE TABLE null_features AS SELECT CASE WHEN x = 3 THEN NULL ELSE x END::real AS x, (x % 2)::int AS y FROM generate_series(1, 10) x;
+CREATE TABLE ragged (v real[], y int);
+INSERT INTO ragged VALUES ('{1,2}', 0), ('{1,2,3}', 1);
+CREATE TABLE dates (d date, y int);
+INSERT INTO dates VALUES ('2024-01-01', 0), ('2024-01-02', 1);
+
+\pset format unaligned
+\pset tuples_only on
+-- datasets
+SELECT pg_temp.try($$SELECT pgml.load_dataset('titanic')$$);
+-- projects, relations, columns
+SELECT pg_temp.try($$SELECT pgml.predict('Nope', ARRAY[1, 2, 3, 4]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.deploy('Nope')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'no_such_table', 'y')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'pgml.iris', 'species')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'pgml.iris; DROP TABLE pgml.iris', 'target')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'empty_table', 'y')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'null_labels', 'y')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'null_features', 'y')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'ragged', 'y')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification', 'dates', 'y')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', relation_name => 'pgml.iris', y_column_name => 'target')$$);
+SELECT pg_temp.try($$SELECT pgml.train('New', 'classification')$$);
+-- tasks, algorithms, hyperparameters
+SELECT pg_temp.try($$SELECT pgml.train('New', 'clasification', 'pgml.iris', 'target')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', 'regression', 'pgml.iris', 'target')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'svm')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'kmeans')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'xgboost', hyperparams => '{"max_depth": "deep"}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'xgboost', hyperparams => '{"learning_rate": 2}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'random_forest', hyperparams => '{"n_estimators": 0}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', hyperparams => '[1, 2]')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', test_size => 1.5)$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', test_sampling => 'first')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', runtime => 'java')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', search => 'grid')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', preprocess => '{"sepal_length": {"scale": "standard"}}')$$);
+-- predictions
+SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, 2]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, NULL, 3, 4]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.predict(424242, ARRAY[1, 2, 3, 4]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.predict_batch('Iris', ARRAY[1, 2, 3, 4, 5]::real[])$$);
+-- deployment
+SELECT pg_temp.try($$SELECT pgml.deploy('Iris', 'newest')$$);
+SELECT pg_temp.try($$SELECT pgml.deploy('Iris', 'rollback')$$);
+SELECT pg_temp.try($$SELECT pgml.deploy('Iris', 'best_score', 'xgboost')$$);
+SELECT pg_temp.try($$SELECT pgml.deploy(424242)$$);
+SELECT pg_temp.try($$SELECT pgml.train('Undeployed', 'classification', 'pgml.iris', 'target', automatic_deploy => false)$$);
+SELECT pg_temp.try($$SELECT pgml.predict('Undeployed', ARRAY[1, 2, 3, 4]::real[])$$);
+\pset format aligned
+\pset tuples_only off
+-- nothing changed by the failed calls (the Undeployed project trained, without deploying)
+SELECT name FROM pgml.projects ORDER BY id;
+SELECT count(*) AS models FROM pgml.models;
+SELECT count(*) AS deployments FROM pgml.deployments;
+SELECT count(*) AS iris_rows FROM pgml.iris;
