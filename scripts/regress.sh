@@ -11,6 +11,8 @@ mkdir -p "$OUT"
 PG_REGRESS=$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress
 tests=$(cd "$DIR/sql" && ls *.sql | sed 's/\.sql$//')
 status=0
+crashes() { grep -c "terminated by signal" "$PGLOG/postgres.log" 2>/dev/null || true; }
+crashes_before=$(crashes)
 for t in $tests; do
   # one fresh database per file, so each file's registry starts empty
   "$PG_REGRESS" --inputdir="$DIR" --outputdir="$OUT" --host="$PGHOST" --port="$PGPORT" --user=postgres \
@@ -20,6 +22,11 @@ for t in $tests; do
   }
   grep -E "^(ok|not ok|test) " "$OUT/$t.log" || true
 done
+# A backend that crashes while exiting leaves no trace in the results: check the server log.
+if [ "$(crashes)" != "$crashes_before" ]; then
+  echo "regress: a backend crashed during the run:"; grep -B2 -A2 "terminated by signal" "$PGLOG/postgres.log" | tail -20
+  status=1
+fi
 if [ "${1:-}" = "--accept" ]; then
   mkdir -p "$DIR/expected"
   for t in $tests; do cp "$OUT/results/$t.out" "$DIR/expected/$t.out"; done

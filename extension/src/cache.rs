@@ -15,11 +15,16 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 thread_local! {
     static DEPLOYED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
-    static MODELS: RefCell<HashMap<i64, Rc<LoadedModel>>> = RefCell::new(HashMap::new());
+    // Never dropped: at backend exit, libxgboost's own thread-local state is torn down before
+    // Rust's thread-local destructors would free the boosters, and freeing them then
+    // segfaults. The process is exiting; the OS reclaims the memory.
+    static MODELS: ManuallyDrop<RefCell<HashMap<i64, Rc<LoadedModel>>>> =
+        ManuallyDrop::new(RefCell::new(HashMap::new()));
     static DEPLOYMENTS_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
 

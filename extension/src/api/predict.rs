@@ -115,3 +115,13 @@ fn batch(project_name: &str, features: Vec<Option<f32>>) -> Result<SetOfIterator
     let x = model.matrix(self::features(features, |v| v)?)?;
     Ok(SetOfIterator::new(model.predict(&x)?))
 }
+
+/// The benchmark baseline (bench/predict.sh): takes predict's arguments, converts them the
+/// same way, and predicts nothing. Not part of the PostgresML API.
+#[pg_extern(stable, parallel_safe)]
+fn _pgml_noop_predict(project_name: &str, features: Vec<Option<f32>>) -> f32 {
+    let _ = project_name;
+    self::features(features, |v| v)
+        .map(|f| f.len() as f32 * 0.0)
+        .or_raise()
+}

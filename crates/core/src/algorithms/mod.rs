@@ -6,6 +6,7 @@ mod kmeans;
 mod lbfgs;
 mod linear;
 mod xgboost;
+mod xgboost_native;
 
 use crate::data::Matrix;
 use crate::error::{Error, Result};

@@ -2,6 +2,7 @@
 //! one at a time on the calling thread so the caller can cancel between rounds; XGBoost's
 //! own OpenMP threads never call back into the caller.
 
+use super::xgboost_native::NativeTrees;
 use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
@@ -73,9 +74,11 @@ impl Params {
     }
 }
 
-/// A booster behind a mutex: XGBoost's predict mutates the learner, so it is `Send` only.
+/// A booster behind a mutex (XGBoost's predict mutates the learner, so it is `Send` only),
+/// and its trees compiled for fast prediction.
 pub(super) struct XgbModel {
     booster: Mutex<Booster>,
+    native: Option<NativeTrees>,
     /// 0 for regression, otherwise the number of classes.
     classes: usize,
 }
@@ -136,35 +139,75 @@ pub(super) fn train(
         (ctx.on_step)();
         booster.update(&dtrain, round as i32).map_err(xgb_err)?;
     }
-    Ok(Box::new(XgbModel {
-        booster: Mutex::new(booster),
-        classes,
-    }))
+    Ok(Box::new(XgbModel::new(booster, classes)?))
 }
 
 /// Bytes: the class count (0 = regression) as 4 little-endian bytes, then XGBoost's own
 /// UBJ model.
 pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
-    if bytes.len() < 4 {
-        return Err(Error::Internal("truncated XGBoost model".into()));
-    }
-    let (count, model) = bytes.split_at(4);
-    let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
-    let booster = Booster::load_buffer(model).map_err(xgb_err)?;
-    Ok(Box::new(XgbModel {
-        booster: Mutex::new(booster),
-        classes,
-    }))
+    Ok(Box::new(XgbModel::from_bytes(bytes)?))
 }
 
 impl XgbModel {
-    fn raw(&self, x: &Matrix) -> Result<Vec<f32>> {
+    fn from_bytes(bytes: &[u8]) -> Result<XgbModel> {
+        if bytes.len() < 4 {
+            return Err(Error::Internal("truncated XGBoost model".into()));
+        }
+        let (count, model) = bytes.split_at(4);
+        let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
+        let booster = Booster::load_buffer(model).map_err(xgb_err)?;
+        XgbModel::new(booster, classes)
+    }
+
+    fn new(booster: Booster, classes: usize) -> Result<XgbModel> {
+        let outputs = if classes > 2 { classes } else { 1 };
+        let json = booster.save_buffer(false).map_err(xgb_err)?;
+        let mut native = NativeTrees::from_json(&json, outputs)?;
+        if let Some(trees) = native.as_mut() {
+            let model: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+            let features = model["learner"]["learner_model_param"]["num_feature"]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0usize);
+            let zeros = vec![0.0f32; features.max(1)];
+            let dmat = DMatrix::from_dense(&zeros, 1).map_err(xgb_err)?;
+            trees.calibrate(&zeros, &booster.predict_margin(&dmat).map_err(xgb_err)?);
+        }
+        Ok(XgbModel {
+            booster: Mutex::new(booster),
+            native,
+            classes,
+        })
+    }
+
+    fn library_predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let dmat = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
         let booster = self
             .booster
             .lock()
             .map_err(|_| Error::Internal("poisoned model lock".into()))?;
         booster.predict(&dmat).map_err(xgb_err)
+    }
+
+    /// What XGBoost's `predict` returns: values, P(class 1), or `rows × k` probabilities.
+    fn raw(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let Some(trees) = &self.native else {
+            return self.library_predict(x);
+        };
+        let mut out = Vec::with_capacity(x.rows * self.classes.max(1));
+        for i in 0..x.rows {
+            let margin = trees.margin(x.row(i));
+            match self.classes {
+                0 => out.push(margin[0]),
+                2 => out.push(1.0 / (1.0 + (-margin[0]).exp())),
+                _ => {
+                    let max = margin.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                    let sum: f32 = margin.iter().map(|m| (m - max).exp()).sum();
+                    out.extend(margin.iter().map(|m| (m - max).exp() / sum));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -198,5 +241,78 @@ impl Model for XgbModel {
         let mut out = (self.classes as u32).to_le_bytes().to_vec();
         out.extend(booster.save_buffer(true).map_err(xgb_err)?);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::testdata::load as dataset;
+    use crate::data::{class_labels, encode_classes};
+
+    fn check(name: &str, task: Task, hyperparams: serde_json::Value) {
+        let (x, y) = dataset(name);
+        let classes = if task == Task::Classification {
+            class_labels(&y).len()
+        } else {
+            0
+        };
+        let y = if classes > 0 {
+            encode_classes(&y, &class_labels(&y))
+        } else {
+            y
+        };
+        let params: Params = serde_json::from_value(hyperparams).unwrap();
+        let mut ctx = TrainContext {
+            seed: 1,
+            on_step: &mut || {},
+        };
+        let bytes = train(task, params, &x, &y, classes, &mut ctx)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let model = XgbModel::from_bytes(&bytes).unwrap();
+        assert!(model.native.is_some(), "{name}: trees not compiled");
+        let ours = model.raw(&x).unwrap();
+        let library = model.library_predict(&x).unwrap();
+        assert_eq!(ours.len(), library.len());
+        let worst = ours
+            .iter()
+            .zip(&library)
+            .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+            .fold(0.0, f32::max);
+        assert!(
+            worst < 1e-5,
+            "{name}: native and library predictions differ by {worst}"
+        );
+    }
+
+    #[test]
+    fn native_trees_predict_what_the_library_predicts() {
+        check(
+            "iris",
+            Task::Classification,
+            serde_json::json!({"n_estimators": 30}),
+        );
+        check(
+            "digits",
+            Task::Classification,
+            serde_json::json!({"n_estimators": 20, "max_depth": 4}),
+        );
+        check(
+            "breast_cancer",
+            Task::Classification,
+            serde_json::json!({"n_estimators": 50}),
+        );
+        check(
+            "diabetes",
+            Task::Regression,
+            serde_json::json!({"n_estimators": 100}),
+        );
+        check(
+            "wine",
+            Task::Classification,
+            serde_json::json!({"n_estimators": 10, "subsample": 0.5}),
+        );
     }
 }
