@@ -1,6 +1,6 @@
 //! The per-backend model cache and its invalidation.
 //!
-//! Two maps: project name → deployed model id, and model id → loaded model. Models never
+//! Two maps: project name → deployed model, and model id → loaded model. Models never
 //! change once trained, so the second map needs no invalidation. The first is cleared by a
 //! relcache callback whenever a deploy anywhere invalidates `pgml.deployments`. Deploys send
 //! that invalidation transactionally: other backends receive it only after the deploying
@@ -19,7 +19,7 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 thread_local! {
-    static DEPLOYED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+    static DEPLOYED: RefCell<HashMap<String, Rc<LoadedModel>>> = RefCell::new(HashMap::new());
     // Never dropped: at backend exit, libxgboost's own thread-local state is torn down before
     // Rust's thread-local destructors would free the boosters, and freeing them then
     // segfaults. The process is exiting; the OS reclaims the memory.
@@ -77,13 +77,12 @@ pub fn deployments_changed() -> Result<()> {
 pub fn deployed(project_name: &str) -> Result<Rc<LoadedModel>> {
     // Cheap when nothing is pending: a check of the shared invalidation queue.
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    if let Some(id) = DEPLOYED.with(|d| d.borrow().get(project_name).copied()) {
-        return model(id);
+    if let Some(m) = DEPLOYED.with(|d| d.borrow().get(project_name).cloned()) {
+        return Ok(m);
     }
     deployments_oid()?;
-    let id = store::deployed_model_id(project_name)?;
-    let loaded = model(id)?;
-    DEPLOYED.with(|d| d.borrow_mut().insert(project_name.to_string(), id));
+    let loaded = model(store::deployed_model_id(project_name)?)?;
+    DEPLOYED.with(|d| d.borrow_mut().insert(project_name.to_string(), loaded.clone()));
     Ok(loaded)
 }
 

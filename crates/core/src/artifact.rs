@@ -81,34 +81,49 @@ impl LoadedModel {
         Matrix::new(values, n)
     }
 
+    /// Checks that a row has exactly this model's number of features.
+    fn check_row(&self, len: usize) -> Result<()> {
+        let n = self.header.num_features;
+        if len != n {
+            return Err(
+                Error::data(format!("the model expects {n} features, got {len}"))
+                    .with_hint("pass the features in the order of the training relation's columns"),
+            );
+        }
+        Ok(())
+    }
+
     /// Checks that `values` is exactly one row of this model's features.
     pub fn one_row(&self, values: Vec<f32>) -> Result<Matrix> {
-        let n = self.header.num_features;
-        if values.len() != n {
-            return Err(Error::data(format!(
-                "the model expects {n} features, got {}",
-                values.len()
-            ))
-            .with_hint("pass the features in the order of the training relation's columns"));
+        self.check_row(values.len())?;
+        Matrix::new(values, self.header.num_features)
+    }
+
+    /// The prediction for one row, in the user's label for classification.
+    pub fn predict_one(&self, row: &[f32]) -> Result<f32> {
+        self.check_row(row.len())?;
+        Ok(self.label(self.model.predict_row(row)?))
+    }
+
+    fn label(&self, raw: f32) -> f32 {
+        if self.header.task == Task::Classification {
+            self.header
+                .classes
+                .get(raw as usize)
+                .copied()
+                .unwrap_or(f32::NAN)
+        } else {
+            raw
         }
-        Matrix::new(values, n)
     }
 
     /// One prediction per row, in the user's labels for classification.
     pub fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
-        let raw = self.model.predict(x)?;
-        if self.header.task != Task::Classification {
-            return Ok(raw);
-        }
-        Ok(raw
+        Ok(self
+            .model
+            .predict(x)?
             .into_iter()
-            .map(|c| {
-                self.header
-                    .classes
-                    .get(c as usize)
-                    .copied()
-                    .unwrap_or(f32::NAN)
-            })
+            .map(|raw| self.label(raw))
             .collect())
     }
 

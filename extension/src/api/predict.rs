@@ -26,8 +26,7 @@ fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Resu
 }
 
 fn one(model: &LoadedModel, x: Vec<f32>) -> Result<f32> {
-    let m = model.one_row(x)?;
-    Ok(model.predict(&m)?[0])
+    Ok(model.predict_one(&x)?)
 }
 
 fn by_project(project: &str, x: Result<Vec<f32>>) -> f32 {

@@ -406,6 +406,20 @@ impl Forest {
 }
 
 impl Model for Forest {
+    fn predict_row(&self, row: &[f32]) -> Result<f32> {
+        if !self.classification {
+            let sum: f32 = self.trees.iter().map(|t| t.leaf(row, 1)[0]).sum();
+            return Ok(sum / self.trees.len() as f32);
+        }
+        let mut acc = vec![0.0f32; self.width];
+        for tree in &self.trees {
+            for (a, v) in acc.iter_mut().zip(tree.leaf(row, self.width)) {
+                *a += v;
+            }
+        }
+        Ok(super::argmax_rows(&acc, self.width)[0])
+    }
+
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let avg = self.average(x);
         Ok(if self.classification {

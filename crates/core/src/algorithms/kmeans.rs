@@ -184,6 +184,11 @@ fn update(x: &Matrix, labels: &[usize], centers: &mut [f32], k: usize) -> f64 {
 }
 
 impl Model for KMeans {
+    fn predict_row(&self, row: &[f32]) -> Result<f32> {
+        let k = self.centers.len() / self.cols;
+        Ok(nearest(row, &self.centers, k, self.cols).0 as f32)
+    }
+
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let k = self.centers.len() / self.cols;
         Ok((0..x.rows)

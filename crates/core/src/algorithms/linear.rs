@@ -96,6 +96,13 @@ impl Model for Linear {
         }
     }
 
+    fn predict_row(&self, row: &[f32]) -> Result<f32> {
+        Ok(match self {
+            Linear::Regression(m) => m.predict_row(row),
+            Linear::Logistic(m) => m.predict_row(row),
+        })
+    }
+
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         match self {
             Linear::Logistic(m) => Ok(m.proba(x)),
@@ -171,6 +178,11 @@ impl Ols {
         };
         let intercept = my - coef.iter().zip(&mx).map(|(c, m)| c * m).sum::<f64>();
         Ok(Ols { coef, intercept })
+    }
+
+    fn predict_row(&self, row: &[f32]) -> f32 {
+        let s: f64 = row.iter().zip(&self.coef).map(|(v, c)| *v as f64 * c).sum();
+        (s + self.intercept) as f32
     }
 
     fn predict(&self, x: &Matrix) -> Vec<f32> {
@@ -308,6 +320,36 @@ impl Logistic {
             weights,
             classes,
         }
+    }
+
+    /// The most probable class of one row, without allocating: the argmax of the scores is
+    /// the argmax of their softmax, and a positive binary score means class 1.
+    fn predict_row(&self, row: &[f32]) -> f32 {
+        let cols = row.len();
+        let stride = cols + 1;
+        let score = |o: usize| -> f64 {
+            let wo = &self.weights[o * stride..(o + 1) * stride];
+            let dot: f64 = row
+                .iter()
+                .zip(&self.mean)
+                .zip(&self.scale)
+                .zip(wo)
+                .map(|(((v, m), s), w)| (*v as f64 - m) / s * w)
+                .sum();
+            wo[cols] + dot
+        };
+        let outputs = Logistic::outputs(self.classes);
+        if outputs == 1 {
+            return if score(0) > 0.0 { 1.0 } else { 0.0 };
+        }
+        let mut best = (0, f64::NEG_INFINITY);
+        for o in 0..outputs {
+            let s = score(o);
+            if s > best.1 {
+                best = (o, s);
+            }
+        }
+        best.0 as f32
     }
 
     fn proba(&self, x: &Matrix) -> Vec<f32> {

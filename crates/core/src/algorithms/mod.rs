@@ -18,6 +18,16 @@ use serde::de::DeserializeOwned;
 pub trait Model: Send {
     /// One value per row: a class index, a regression value or a cluster index.
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>>;
+    /// The prediction for one row: the per-call path of `pgml.predict`, so implementations
+    /// avoid allocating where they can.
+    fn predict_row(&self, row: &[f32]) -> Result<f32> {
+        let x = Matrix {
+            data: row.to_vec(),
+            rows: 1,
+            cols: row.len(),
+        };
+        Ok(self.predict(&x)?[0])
+    }
     /// Row-major class probabilities (`rows × k`), for classifiers.
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         let _ = x;

@@ -212,6 +212,23 @@ impl XgbModel {
 }
 
 impl Model for XgbModel {
+    fn predict_row(&self, row: &[f32]) -> Result<f32> {
+        let Some(trees) = &self.native else {
+            let x = Matrix {
+                data: row.to_vec(),
+                rows: 1,
+                cols: row.len(),
+            };
+            return Ok(self.predict(&x)?[0]);
+        };
+        let margin = trees.margin(row);
+        Ok(match self.classes {
+            0 => margin[0],
+            2 => (margin[0] > 0.0) as u8 as f32,
+            _ => super::argmax_rows(&margin, margin.len())[0],
+        })
+    }
+
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let raw = self.raw(x)?;
         Ok(match self.classes {
