@@ -218,7 +218,7 @@ pub(crate) fn check_fraction(name: &str, value: f64) -> Result<()> {
 
 /// Checks a strictly positive hyperparameter.
 pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
-    if !(value > 0.0) {
+    if value.is_nan() || value <= 0.0 {
         return Err(Error::invalid(format!(
             "hyperparameter {name} must be greater than 0, got {value}"
         )));
