@@ -82,7 +82,10 @@ pub fn deployed(project_name: &str) -> Result<Rc<LoadedModel>> {
     }
     deployments_oid()?;
     let loaded = model(store::deployed_model_id(project_name)?)?;
-    DEPLOYED.with(|d| d.borrow_mut().insert(project_name.to_string(), loaded.clone()));
+    DEPLOYED.with(|d| {
+        d.borrow_mut()
+            .insert(project_name.to_string(), loaded.clone())
+    });
     Ok(loaded)
 }
 
