@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql regress-accept bench reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency regress-accept bench reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
@@ -43,10 +43,14 @@ test-pg: setup
 test-sql: test-pg db
 	@bash scripts/regress.sh
 
+# Several connections at once: cross-session visibility and a deploy storm.
+test-concurrency: test-pg db
+	@bash scripts/test-concurrency.sh
+
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql
+test: lint test-core test-pg test-sql test-concurrency
 	@echo "make test: all passed"
 
 bench: db

@@ -39,10 +39,7 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
 /// Called once per backend when the library loads.
 pub fn register_invalidation_callback() {
     unsafe {
-        pg_sys::CacheRegisterRelcacheCallback(
-            Some(on_relcache_invalidation),
-            pg_sys::Datum::from(0),
-        );
+        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache_invalidation), pg_sys::Datum::from(0));
     }
 }
 
@@ -82,10 +79,7 @@ pub fn deployed(project_name: &str) -> Result<Rc<LoadedModel>> {
     }
     deployments_oid()?;
     let loaded = model(store::deployed_model_id(project_name)?)?;
-    DEPLOYED.with(|d| {
-        d.borrow_mut()
-            .insert(project_name.to_string(), loaded.clone())
-    });
+    DEPLOYED.with(|d| d.borrow_mut().insert(project_name.to_string(), loaded.clone()));
     Ok(loaded)
 }
 

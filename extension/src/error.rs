@@ -16,11 +16,7 @@ pub type Result<T> = std::result::Result<T, SqlError>;
 
 impl SqlError {
     pub fn new(code: PgSqlErrorCode, message: impl Into<String>) -> SqlError {
-        SqlError {
-            code,
-            message: message.into(),
-            hint: None,
-        }
+        SqlError { code, message: message.into(), hint: None }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> SqlError {
@@ -59,11 +55,7 @@ impl From<pgml_core::Error> for SqlError {
             E::NotFound { .. } => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             E::Internal(_) => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         };
-        SqlError {
-            code,
-            hint: e.hint().map(str::to_string),
-            message: e.to_string(),
-        }
+        SqlError { code, hint: e.hint().map(str::to_string), message: e.to_string() }
     }
 }
 

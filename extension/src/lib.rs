@@ -9,6 +9,7 @@ mod api;
 mod cache;
 mod error;
 mod relation;
+mod row;
 mod store;
 
 ::pgrx::pg_module_magic!(name, version);

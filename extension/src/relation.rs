@@ -2,34 +2,12 @@
 //! (`to_regclass`, search_path) and reach the query only as quoted identifiers.
 
 use crate::error::{Result, SqlError};
+use crate::store::first_row;
+pub use pgml_core::data::schema::{FeatureColumn as Column, FeatureKind as Kind};
 use pgml_core::data::Matrix;
 use pgml_core::Task;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use serde::{Deserialize, Serialize};
-
-/// How a column becomes features.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Numeric,
-    Boolean,
-    Array,
-    Categorical,
-}
-
-/// A feature column as recorded in `pgml.snapshots.columns`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Column {
-    pub name: String,
-    pub pg_type: String,
-    pub kind: Kind,
-    /// Features the column contributes (array length, or 1).
-    pub size: usize,
-    /// Categorical levels in code order (the training rows' distinct values, sorted).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub levels: Vec<String>,
-}
 
 /// The training data read from a relation.
 pub struct Data {
@@ -46,23 +24,18 @@ pub fn quote_ident(name: &str) -> String {
 
 /// Resolves a relation name to its quoted, schema-qualified form and its oid.
 fn resolve(relation_name: &str) -> Result<(pg_sys::Oid, String)> {
-    let row = Spi::connect(|c| -> Result<Option<(pg_sys::Oid, String)>> {
-        let t = c.select(
-            "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.oid = to_regclass($1)",
-            None,
-            &[relation_name.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let r = t.first();
-        Ok(Some((
-            r.get(1)?.unwrap_or(pg_sys::InvalidOid),
-            r.get(2)?.unwrap_or_default(),
-        )))
-    })?;
+    let row = first_row(
+        "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = to_regclass($1)",
+        &[relation_name.into()],
+        |r| {
+            Ok((
+                r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::InvalidOid),
+                r.get::<String>(2)?.unwrap_or_default(),
+            ))
+        },
+    )?;
     row.ok_or_else(|| {
         SqlError::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
@@ -129,43 +102,34 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task) -> Result<Data
     let attrs = attributes(oid)?;
     let mut label_expr = None;
     if let Some(label) = label {
-        let (_, pg_type, category, is_array) =
-            attrs.iter().find(|a| a.0 == label).ok_or_else(|| {
-                SqlError::new(
-                    PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-                    format!("column \"{label}\" does not exist in relation {qualified}"),
-                )
-                .hint(format!(
-                    "the relation's columns are: {}",
-                    attrs
-                        .iter()
-                        .map(|a| a.0.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
+        let (_, pg_type, category, is_array) = attrs.iter().find(|a| a.0 == label).ok_or_else(|| {
+            SqlError::new(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                format!("column \"{label}\" does not exist in relation {qualified}"),
+            )
+            .hint(format!(
+                "the relation's columns are: {}",
+                attrs.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
         label_expr = Some(match (category.as_str(), is_array) {
             ("N", false) => format!("{}::float4", quote_ident(label)),
             ("B", false) => format!("{}::int::float4", quote_ident(label)),
             _ => {
                 return Err(SqlError::new(
                     PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                    format!("label column \"{label}\" has type {pg_type}; a {} label must be numeric or boolean", task.name()),
+                    format!(
+                        "label column \"{label}\" has type {pg_type}; a {} label must be numeric or boolean",
+                        task.name()
+                    ),
                 ))
             }
         });
     }
     let mut columns = Vec::new();
-    for (name, pg_type, category, is_array) in attrs.iter().filter(|a| Some(a.0.as_str()) != label)
-    {
+    for (name, pg_type, category, is_array) in attrs.iter().filter(|a| Some(a.0.as_str()) != label) {
         let kind = kind_of(name, pg_type, category, *is_array)?;
-        columns.push(Column {
-            name: name.clone(),
-            pg_type: pg_type.clone(),
-            kind,
-            size: 1,
-            levels: vec![],
-        });
+        columns.push(Column { name: name.clone(), pg_type: pg_type.clone(), kind, size: 1, levels: vec![] });
     }
     if columns.is_empty() {
         return Err(SqlError::new(
@@ -186,12 +150,7 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task) -> Result<Data
     }
     let width: usize = columns.iter().map(|c| c.size).sum();
     let x = Matrix::new(x, width)?;
-    Ok(Data {
-        qualified,
-        columns,
-        x,
-        y,
-    })
+    Ok(Data { qualified, columns, x, y })
 }
 
 fn null_error(column: &str, label: bool) -> SqlError {
@@ -203,11 +162,7 @@ fn null_error(column: &str, label: bool) -> SqlError {
 }
 
 /// Runs the query and flattens its rows; categorical columns get their levels here.
-fn load_rows(
-    query: &str,
-    columns: &mut [Column],
-    label: Option<&str>,
-) -> Result<(Vec<f32>, Vec<f32>)> {
+fn load_rows(query: &str, columns: &mut [Column], label: Option<&str>) -> Result<(Vec<f32>, Vec<f32>)> {
     let mut raw_text: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
     let mut x = Vec::new();
     let mut y = Vec::new();
@@ -217,10 +172,9 @@ fn load_rows(
             for (i, col) in columns.iter_mut().enumerate() {
                 let ord = i + 1;
                 match col.kind {
-                    Kind::Numeric | Kind::Boolean => x.push(
-                        row.get::<f32>(ord)?
-                            .ok_or_else(|| null_error(&col.name, false))?,
-                    ),
+                    Kind::Numeric | Kind::Boolean => {
+                        x.push(row.get::<f32>(ord)?.ok_or_else(|| null_error(&col.name, false))?)
+                    }
                     Kind::Array => {
                         let values: Vec<Option<f32>> =
                             row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
@@ -243,18 +197,14 @@ fn load_rows(
                         }
                     }
                     Kind::Categorical => {
-                        let v: String =
-                            row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
+                        let v: String = row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
                         raw_text[i].push(v);
                         x.push(f32::NAN); // encoded below, once the levels are known
                     }
                 }
             }
             if let Some(label) = label {
-                y.push(
-                    row.get::<f32>(columns.len() + 1)?
-                        .ok_or_else(|| null_error(label, true))?,
-                );
+                y.push(row.get::<f32>(columns.len() + 1)?.ok_or_else(|| null_error(label, true))?);
             }
         }
         Ok(())

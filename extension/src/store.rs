@@ -4,8 +4,26 @@
 use crate::error::{Result, SqlError};
 use pgml_core::lifecycle::deploy::{Candidate, Strategy};
 use pgml_core::Task;
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
+use pgrx::spi::SpiTupleTable;
 use pgrx::JsonB;
+
+/// Runs a read-only query and reads its first row with `read`; None when there is no row
+/// (`Spi::get_one*` would return an error for that).
+pub fn first_row<T>(
+    query: &str,
+    args: &[DatumWithOid],
+    read: impl FnOnce(&SpiTupleTable) -> Result<T>,
+) -> Result<Option<T>> {
+    Spi::connect(|c| {
+        let t = c.select(query, Some(1), args)?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        read(&t.first()).map(Some)
+    })
+}
 
 /// A project row.
 pub struct Project {
@@ -21,29 +39,10 @@ pub struct Snapshot {
 }
 
 pub fn find_project(name: &str) -> Result<Option<Project>> {
-    let row = Spi::connect(|c| -> Result<Option<(i64, String)>> {
-        let t = c.select(
-            "SELECT id, task::text FROM pgml.projects WHERE name = $1",
-            Some(1),
-            &[name.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let r = t.first();
-        Ok(Some((
-            r.get(1)?.unwrap_or_default(),
-            r.get(2)?.unwrap_or_default(),
-        )))
+    let row = first_row("SELECT id, task::text FROM pgml.projects WHERE name = $1", &[name.into()], |r| {
+        Ok((r.get::<i64>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default()))
     })?;
-    row.map(|(id, task)| {
-        Ok(Project {
-            id,
-            name: name.to_string(),
-            task: Task::parse(&task)?,
-        })
-    })
-    .transpose()
+    row.map(|(id, task)| Ok(Project { id, name: name.to_string(), task: Task::parse(&task)? })).transpose()
 }
 
 pub fn project(name: &str) -> Result<Project> {
@@ -60,40 +59,23 @@ pub fn create_project(name: &str, task: Task) -> Result<Project> {
         "INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) RETURNING id",
         &[name.into(), task.name().into()],
     )?;
-    Ok(Project {
-        id: id.unwrap_or_default(),
-        name: name.to_string(),
-        task,
-    })
+    Ok(Project { id: id.unwrap_or_default(), name: name.to_string(), task })
 }
 
 /// Serialises deployments of one project: the row lock is held to the end of the transaction.
 pub fn lock_project(id: i64) -> Result<()> {
-    Spi::run_with_args(
-        "SELECT 1 FROM pgml.projects WHERE id = $1 FOR UPDATE",
-        &[id.into()],
-    )?;
+    Spi::run_with_args("SELECT 1 FROM pgml.projects WHERE id = $1 FOR UPDATE", &[id.into()])?;
     Ok(())
 }
 
 pub fn last_snapshot(project_id: i64) -> Result<Option<Snapshot>> {
-    Spi::connect(|c| {
-        let t = c.select(
-            "SELECT s.relation_name, s.y_column_name[1]
-             FROM pgml.snapshots s JOIN pgml.models m ON m.snapshot_id = s.id
-             WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
-            None,
-            &[project_id.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let r = t.first();
-        Ok(Some(Snapshot {
-            relation_name: r.get(1)?.unwrap_or_default(),
-            y_column_name: r.get(2)?,
-        }))
-    })
+    first_row(
+        "SELECT s.relation_name, s.y_column_name[1]
+         FROM pgml.snapshots s JOIN pgml.models m ON m.snapshot_id = s.id
+         WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
+        &[project_id.into()],
+        |r| Ok(Snapshot { relation_name: r.get(1)?.unwrap_or_default(), y_column_name: r.get(2)? }),
+    )
 }
 
 pub fn insert_snapshot(
@@ -160,21 +142,13 @@ pub fn insert_model(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
 
 /// The model serving a project now, with its key metric.
 pub fn deployed(project: &Project) -> Result<Option<(i64, Option<f64>)>> {
-    Spi::connect(|c| {
-        let t = c.select(
-            "SELECT d.model_id, (m.metrics ->> $2)::float8
-             FROM pgml.current_deployments d JOIN pgml.models m ON m.id = d.model_id
-             WHERE d.project_id = $1",
-            None,
-            &[project.id.into(), project.task.key_metric().into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let r = t.first();
-        Ok(r.get::<i64>(1)?
-            .map(|id| (id, r.get::<f64>(2).ok().flatten().filter(|v| v.is_finite()))))
-    })
+    first_row(
+        "SELECT d.model_id, (m.metrics ->> $2)::float8
+         FROM pgml.current_deployments d JOIN pgml.models m ON m.id = d.model_id
+         WHERE d.project_id = $1",
+        &[project.id.into(), project.task.key_metric().into()],
+        |r| Ok((r.get::<i64>(1)?.unwrap_or_default(), r.get::<f64>(2)?.filter(|v| v.is_finite()))),
+    )
 }
 
 /// The project's models in creation order, with their key metric compared as a number.
@@ -205,8 +179,7 @@ pub fn history(project_id: i64) -> Result<Vec<i64>> {
             None,
             &[project_id.into()],
         )?;
-        t.map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
-            .collect()
+        t.map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default())).collect()
     })
 }
 
@@ -219,12 +192,7 @@ pub fn insert_deployment(
     Spi::run_with_args(
         "INSERT INTO pgml.deployments (project_id, model_id, strategy, replaced_model_id)
          VALUES ($1, $2, $3::pgml.strategy, $4)",
-        &[
-            project_id.into(),
-            model_id.into(),
-            strategy.name().into(),
-            replaced.into(),
-        ],
+        &[project_id.into(), model_id.into(), strategy.name().into(), replaced.into()],
     )?;
     Ok(())
 }
@@ -236,26 +204,13 @@ pub struct ModelInfo {
 }
 
 pub fn model_info(model_id: i64) -> Result<ModelInfo> {
-    let row = Spi::connect(|c| -> Result<Option<(String, String)>> {
-        let t = c.select(
-            "SELECT p.name, m.algorithm FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE m.id = $1",
-            None,
-            &[model_id.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        let r = t.first();
-        Ok(Some((
-            r.get(1)?.unwrap_or_default(),
-            r.get(2)?.unwrap_or_default(),
-        )))
-    })?;
+    let row = first_row(
+        "SELECT p.name, m.algorithm FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE m.id = $1",
+        &[model_id.into()],
+        |r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())),
+    )?;
     let (name, algorithm) = row.ok_or_else(|| unknown_model(model_id))?;
-    Ok(ModelInfo {
-        project: project(&name)?,
-        algorithm,
-    })
+    Ok(ModelInfo { project: project(&name)?, algorithm })
 }
 
 pub fn unknown_model(model_id: i64) -> SqlError {
@@ -264,18 +219,12 @@ pub fn unknown_model(model_id: i64) -> SqlError {
 }
 
 pub fn model_bytes(model_id: i64) -> Result<Vec<u8>> {
-    let bytes: Option<Vec<u8>> = Spi::connect(|c| -> Result<Option<Vec<u8>>> {
-        let t = c.select(
-            "SELECT data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part LIMIT 1",
-            None,
-            &[model_id.into()],
-        )?;
-        if t.is_empty() {
-            return Ok(None);
-        }
-        Ok(t.first().get(1)?)
-    })?;
-    bytes.ok_or_else(|| unknown_model(model_id))
+    let bytes = first_row(
+        "SELECT data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part LIMIT 1",
+        &[model_id.into()],
+        |r| Ok(r.get::<Vec<u8>>(1)?),
+    )?;
+    bytes.flatten().ok_or_else(|| unknown_model(model_id))
 }
 
 /// The model deployed for a project name, for the predict path's cache.

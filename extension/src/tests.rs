@@ -7,21 +7,15 @@ mod tests {
     use pgrx::prelude::*;
 
     fn one_f32(sql: &str) -> f32 {
-        Spi::get_one::<f32>(sql)
-            .expect("query failed")
-            .expect("NULL result")
+        Spi::get_one::<f32>(sql).expect("query failed").expect("NULL result")
     }
 
     fn one_i64(sql: &str) -> i64 {
-        Spi::get_one::<i64>(sql)
-            .expect("query failed")
-            .expect("NULL result")
+        Spi::get_one::<i64>(sql).expect("query failed").expect("NULL result")
     }
 
     fn one_bool(sql: &str) -> bool {
-        Spi::get_one::<bool>(sql)
-            .expect("query failed")
-            .expect("NULL result")
+        Spi::get_one::<bool>(sql).expect("query failed").expect("NULL result")
     }
 
     fn train_iris(algorithm: &str, hyperparams: &str) -> bool {
@@ -37,19 +31,10 @@ mod tests {
     fn load_dataset_creates_postgresml_tables() {
         Spi::run("SELECT pgml.load_dataset('digits')").unwrap();
         assert_eq!(one_i64("SELECT count(*) FROM pgml.digits"), 1797);
-        assert_eq!(
-            one_i64("SELECT array_ndims(image)::int8 FROM pgml.digits LIMIT 1"),
-            2
-        );
+        assert_eq!(one_i64("SELECT array_ndims(image)::int8 FROM pgml.digits LIMIT 1"), 2);
         Spi::run("SELECT pgml.load_dataset('breast_cancer')").unwrap();
-        assert_eq!(
-            one_i64("SELECT count(*) FILTER (WHERE malignant) FROM pgml.breast_cancer"),
-            212
-        );
-        assert_eq!(
-            one_i64("SELECT rows FROM pgml.load_dataset('iris', \"limit\" => 10)"),
-            10
-        );
+        assert_eq!(one_i64("SELECT count(*) FILTER (WHERE malignant) FROM pgml.breast_cancer"), 212);
+        assert_eq!(one_i64("SELECT rows FROM pgml.load_dataset('iris', \"limit\" => 10)"), 10);
     }
 
     #[pg_test]
@@ -75,26 +60,16 @@ mod tests {
         assert_eq!(one_i64("SELECT count(*) FROM pgml.deployments"), 1);
         // One depth-1 tree can name at most two of the three species (macro F1 <= 2/3): worse,
         // so it never replaces the deployed model.
-        assert!(!train_iris(
-            "random_forest",
-            r#"{"n_estimators": 1, "max_depth": 1}"#
-        ));
+        assert!(!train_iris("random_forest", r#"{"n_estimators": 1, "max_depth": 1}"#));
+        assert_eq!(one_i64("SELECT count(*) FROM pgml.trained_models WHERE deployed"), 1);
         assert_eq!(
-            one_i64("SELECT count(*) FROM pgml.trained_models WHERE deployed"),
-            1
-        );
-        assert_eq!(
-            Spi::get_one::<String>("SELECT strategy::text FROM pgml.deployments")
-                .unwrap()
-                .unwrap(),
+            Spi::get_one::<String>("SELECT strategy::text FROM pgml.deployments").unwrap().unwrap(),
             "new_score"
         );
     }
 
     fn proba(sql: &str) -> Vec<f32> {
-        Spi::get_one::<Vec<f32>>(sql)
-            .expect("query failed")
-            .expect("NULL result")
+        Spi::get_one::<Vec<f32>>(sql).expect("query failed").expect("NULL result")
     }
 
     #[pg_test]
@@ -109,22 +84,13 @@ mod tests {
         let stump = proba(&format!("SELECT pgml.predict_proba({stump_id}, {row})"));
         assert_ne!(linear, stump);
         // The cache holds the linear model now...
-        assert_eq!(
-            proba(&format!("SELECT pgml.predict_proba('iris', {row})")),
-            linear
-        );
+        assert_eq!(proba(&format!("SELECT pgml.predict_proba('iris', {row})")), linear);
         // ...and serves the stump from the statement after its deploy.
         Spi::run(&format!("SELECT pgml.deploy({stump_id})")).unwrap();
-        assert_eq!(
-            proba(&format!("SELECT pgml.predict_proba('iris', {row})")),
-            stump
-        );
+        assert_eq!(proba(&format!("SELECT pgml.predict_proba('iris', {row})")), stump);
         Spi::run("SELECT pgml.deploy('iris', 'rollback')").unwrap();
         assert_eq!(one_i64("SELECT id FROM pgml.deployed_models"), linear_id);
-        assert_eq!(
-            proba(&format!("SELECT pgml.predict_proba('iris', {row})")),
-            linear
-        );
+        assert_eq!(proba(&format!("SELECT pgml.predict_proba('iris', {row})")), linear);
     }
 
     #[pg_test]

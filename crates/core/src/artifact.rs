@@ -5,6 +5,7 @@
 //! the JSON header, then the algorithm's own bytes.
 
 use crate::algorithms::{Algorithm, Model};
+use crate::data::schema::FeatureColumn;
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -22,6 +23,9 @@ pub struct Header {
     /// The label of each class index (classification only).
     #[serde(default)]
     pub classes: Vec<f32>,
+    /// The columns the features came from, for predictions from a row.
+    #[serde(default)]
+    pub features: Vec<FeatureColumn>,
 }
 
 /// A model ready to predict.
@@ -62,8 +66,7 @@ impl LoadedModel {
         if body.len() < len {
             return Err(corrupt("truncated header"));
         }
-        let header: Header =
-            serde_json::from_slice(&body[..len]).map_err(|e| corrupt(&e.to_string()))?;
+        let header: Header = serde_json::from_slice(&body[..len]).map_err(|e| corrupt(&e.to_string()))?;
         let model = Algorithm::parse(&header.algorithm)?.load(&body[len..])?;
         Ok(LoadedModel { header, model })
     }
@@ -85,10 +88,8 @@ impl LoadedModel {
     fn check_row(&self, len: usize) -> Result<()> {
         let n = self.header.num_features;
         if len != n {
-            return Err(
-                Error::data(format!("the model expects {n} features, got {len}"))
-                    .with_hint("pass the features in the order of the training relation's columns"),
-            );
+            return Err(Error::data(format!("the model expects {n} features, got {len}"))
+                .with_hint("pass the features in the order of the training relation's columns"));
         }
         Ok(())
     }
@@ -107,11 +108,7 @@ impl LoadedModel {
 
     fn label(&self, raw: f32) -> f32 {
         if self.header.task == Task::Classification {
-            self.header
-                .classes
-                .get(raw as usize)
-                .copied()
-                .unwrap_or(f32::NAN)
+            self.header.classes.get(raw as usize).copied().unwrap_or(f32::NAN)
         } else {
             raw
         }
@@ -119,12 +116,7 @@ impl LoadedModel {
 
     /// One prediction per row, in the user's labels for classification.
     pub fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
-        Ok(self
-            .model
-            .predict(x)?
-            .into_iter()
-            .map(|raw| self.label(raw))
-            .collect())
+        Ok(self.model.predict(x)?.into_iter().map(|raw| self.label(raw)).collect())
     }
 
     /// Class probabilities, `rows × classes`, in ascending label order.

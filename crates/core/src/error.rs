@@ -6,28 +6,16 @@
 pub enum Error {
     /// A caller-supplied value is invalid (bad hyperparameter, bad option, bad shape).
     #[error("{message}")]
-    InvalidArgument {
-        message: String,
-        hint: Option<String>,
-    },
+    InvalidArgument { message: String, hint: Option<String> },
     /// The request is understood but not supported (unknown algorithm, task/algorithm mismatch).
     #[error("{message}")]
-    Unsupported {
-        message: String,
-        hint: Option<String>,
-    },
+    Unsupported { message: String, hint: Option<String> },
     /// The data cannot be used (empty, NULL labels, wrong feature count).
     #[error("{message}")]
-    Data {
-        message: String,
-        hint: Option<String>,
-    },
+    Data { message: String, hint: Option<String> },
     /// Something asked for does not exist (no earlier deployment to roll back to, no candidate).
     #[error("{message}")]
-    NotFound {
-        message: String,
-        hint: Option<String>,
-    },
+    NotFound { message: String, hint: Option<String> },
     /// A failure inside a library or our own code: a bug or a resource problem, not the user's.
     #[error("{0}")]
     Internal(String),
@@ -35,28 +23,16 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(message: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            message: message.into(),
-            hint: None,
-        }
+        Error::InvalidArgument { message: message.into(), hint: None }
     }
     pub fn unsupported(message: impl Into<String>) -> Self {
-        Error::Unsupported {
-            message: message.into(),
-            hint: None,
-        }
+        Error::Unsupported { message: message.into(), hint: None }
     }
     pub fn data(message: impl Into<String>) -> Self {
-        Error::Data {
-            message: message.into(),
-            hint: None,
-        }
+        Error::Data { message: message.into(), hint: None }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Error::NotFound {
-            message: message.into(),
-            hint: None,
-        }
+        Error::NotFound { message: message.into(), hint: None }
     }
 
     /// Attaches a hint telling the user what to do instead.

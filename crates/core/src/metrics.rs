@@ -16,11 +16,7 @@ pub fn regression(y_true: &[f32], y_pred: &[f32]) -> Metrics {
         ss_tot += (t - mean).powi(2);
         abs += (t - p).abs();
     }
-    let r2 = if ss_tot > 0.0 {
-        1.0 - ss_res / ss_tot
-    } else {
-        f64::NAN
-    };
+    let r2 = if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { f64::NAN };
     Metrics::from([
         ("r2".into(), r2),
         ("mean_absolute_error".into(), abs / n),
@@ -47,16 +43,8 @@ pub fn classification(y_true: &[f32], y_pred: &[f32], binary_proba: Option<&[f32
             }
         }
         let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-        let recall = if tp + fneg > 0.0 {
-            tp / (tp + fneg)
-        } else {
-            0.0
-        };
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
+        let recall = if tp + fneg > 0.0 { tp / (tp + fneg) } else { 0.0 };
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
         p_sum += precision;
         r_sum += recall;
         f_sum += f1;
@@ -99,12 +87,7 @@ pub fn roc_auc(y_true: &[f32], score: &[f32]) -> f64 {
     if pos == 0.0 || neg == 0.0 {
         return f64::NAN;
     }
-    let rank_sum: f64 = y_true
-        .iter()
-        .zip(&ranks)
-        .filter(|(&y, _)| y == 1.0)
-        .map(|(_, r)| r)
-        .sum();
+    let rank_sum: f64 = y_true.iter().zip(&ranks).filter(|(&y, _)| y == 1.0).map(|(_, r)| r).sum();
     (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 

@@ -15,22 +15,15 @@ pub enum Task {
 
 impl Task {
     /// Every task, in the order PostgresML lists them.
-    pub const ALL: [Task; 4] = [
-        Task::Regression,
-        Task::Classification,
-        Task::Clustering,
-        Task::Decomposition,
-    ];
+    pub const ALL: [Task; 4] =
+        [Task::Regression, Task::Classification, Task::Clustering, Task::Decomposition];
 
     /// Parses a task name as PostgresML spells it.
     pub fn parse(name: &str) -> Result<Task> {
-        Task::ALL
-            .into_iter()
-            .find(|t| t.name() == name)
-            .ok_or_else(|| {
-                Error::invalid(format!("unknown task \"{name}\""))
-                    .with_hint("use one of: regression, classification, clustering, decomposition")
-            })
+        Task::ALL.into_iter().find(|t| t.name() == name).ok_or_else(|| {
+            Error::invalid(format!("unknown task \"{name}\""))
+                .with_hint("use one of: regression, classification, clustering, decomposition")
+        })
     }
 
     /// The name stored in the registry.

@@ -3,6 +3,7 @@
 
 use crate::algorithms::{Algorithm, TrainContext};
 use crate::artifact::{Header, LoadedModel};
+use crate::data::schema::FeatureColumn;
 use crate::data::split::{split, Sampling};
 use crate::data::{class_labels, encode_classes, select, Matrix};
 use crate::error::{Error, Result};
@@ -19,6 +20,8 @@ pub struct TrainRequest<'a> {
     pub x: Matrix,
     /// One label per row (empty for unsupervised tasks).
     pub y: Vec<f32>,
+    /// The columns the features came from (empty when not from a relation).
+    pub features: Vec<FeatureColumn>,
     pub test_size: f32,
     pub sampling: Sampling,
     pub seed: u64,
@@ -32,45 +35,22 @@ pub struct TrainOutcome {
 
 /// Splits, trains on the training part and scores on the test part.
 pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcome> {
-    let TrainRequest {
-        task,
-        algorithm,
-        hyperparams,
-        x,
-        y,
-        test_size,
-        sampling,
-        seed,
-    } = req;
+    let TrainRequest { task, algorithm, hyperparams, x, y, features, test_size, sampling, seed } = req;
     algorithm.validate(task, hyperparams)?;
     if x.rows == 0 {
-        return Err(
-            Error::data("the relation has no rows").with_hint("a training needs at least 2 rows")
-        );
+        return Err(Error::data("the relation has no rows").with_hint("a training needs at least 2 rows"));
     }
     if task.is_supervised() && y.len() != x.rows {
-        return Err(Error::Internal(format!(
-            "{} labels for {} rows",
-            y.len(),
-            x.rows
-        )));
+        return Err(Error::Internal(format!("{} labels for {} rows", y.len(), x.rows)));
     }
-    let classes = if task == Task::Classification {
-        class_labels(&y)
-    } else {
-        Vec::new()
-    };
+    let classes = if task == Task::Classification { class_labels(&y) } else { Vec::new() };
     if task == Task::Classification && classes.len() < 2 {
         return Err(Error::data(format!(
             "classification needs at least two classes, the label has only {}",
             classes.first().map_or("none".into(), |c| c.to_string())
         )));
     }
-    let y = if task == Task::Classification {
-        encode_classes(&y, &classes)
-    } else {
-        y
-    };
+    let y = if task == Task::Classification { encode_classes(&y, &classes) } else { y };
     let stratify = (task == Task::Classification).then_some(y.as_slice());
     let parts = split(x.rows, test_size, sampling, stratify, seed)?;
     let (x_train, x_test) = (x.select(&parts.train), x.select(&parts.test));
@@ -82,14 +62,7 @@ pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcom
 
     let started = Instant::now();
     let mut ctx = TrainContext { seed, on_step };
-    let model = algorithm.train(
-        task,
-        hyperparams,
-        &x_train,
-        &y_train,
-        classes.len(),
-        &mut ctx,
-    )?;
+    let model = algorithm.train(task, hyperparams, &x_train, &y_train, classes.len(), &mut ctx)?;
     let fit_time = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -114,16 +87,8 @@ pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcom
     metrics.insert("fit_time".into(), fit_time);
     metrics.insert("score_time".into(), started.elapsed().as_secs_f64());
 
-    let header = Header {
-        algorithm: algorithm.name().into(),
-        task,
-        num_features: x.cols,
-        classes,
-    };
-    Ok(TrainOutcome {
-        model: LoadedModel::new(header, model),
-        metrics,
-    })
+    let header = Header { algorithm: algorithm.name().into(), task, num_features: x.cols, classes, features };
+    Ok(TrainOutcome { model: LoadedModel::new(header, model), metrics })
 }
 
 #[cfg(test)]
@@ -133,24 +98,16 @@ mod tests {
     use crate::lifecycle::deploy::key_metric;
     use serde_json::json;
 
-    fn run(
-        dataset: &str,
-        algorithm: &str,
-        hyperparams: serde_json::Value,
-        seed: u64,
-    ) -> TrainOutcome {
+    fn run(dataset: &str, algorithm: &str, hyperparams: serde_json::Value, seed: u64) -> TrainOutcome {
         let (x, y) = load(dataset);
-        let task = if dataset == "diabetes" {
-            Task::Regression
-        } else {
-            Task::Classification
-        };
+        let task = if dataset == "diabetes" { Task::Regression } else { Task::Classification };
         let req = TrainRequest {
             task,
             algorithm: Algorithm::parse(algorithm).unwrap(),
             hyperparams: &hyperparams,
             x,
             y,
+            features: vec![],
             test_size: 0.25,
             sampling: Sampling::Stratified,
             seed,
@@ -164,23 +121,15 @@ mod tests {
     fn quality_matches_the_python_reference() {
         let mut failures = Vec::new();
         for &(dataset, algorithm, reference) in REFERENCE {
-            let task = if dataset == "diabetes" {
-                Task::Regression
-            } else {
-                Task::Classification
-            };
+            let task = if dataset == "diabetes" { Task::Regression } else { Task::Classification };
             let scores: Vec<f64> = (0..5)
-                .map(|seed| {
-                    key_metric(task, &run(dataset, algorithm, json!({}), seed).metrics).unwrap()
-                })
+                .map(|seed| key_metric(task, &run(dataset, algorithm, json!({}), seed).metrics).unwrap())
                 .collect();
             let mean = scores.iter().sum::<f64>() / scores.len() as f64;
             let tolerance = if task == Task::Regression { 0.06 } else { 0.03 };
             println!("{dataset:14} {algorithm:14} {mean:.4} (reference {reference:.4})");
             if mean < reference - tolerance {
-                failures.push(format!(
-                    "{dataset}/{algorithm}: {mean:.4} < {reference:.4} - {tolerance}"
-                ));
+                failures.push(format!("{dataset}/{algorithm}: {mean:.4} < {reference:.4} - {tolerance}"));
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
@@ -198,30 +147,15 @@ mod tests {
     fn models_predict_the_same_after_a_round_trip_through_bytes() {
         let (x, _) = load("iris");
         for algorithm in ["linear", "random_forest", "xgboost"] {
-            let hp = if algorithm == "linear" {
-                json!({})
-            } else {
-                json!({"n_estimators": 10})
-            };
+            let hp = if algorithm == "linear" { json!({}) } else { json!({"n_estimators": 10}) };
             let out = run("iris", algorithm, hp, 2);
             let bytes = out.model.to_bytes().unwrap();
             let back = LoadedModel::from_bytes(&bytes).unwrap();
             assert_eq!(back.header, out.model.header);
-            assert_eq!(
-                back.predict(&x).unwrap(),
-                out.model.predict(&x).unwrap(),
-                "{algorithm}"
-            );
-            assert_eq!(
-                back.predict_proba(&x).unwrap(),
-                out.model.predict_proba(&x).unwrap()
-            );
+            assert_eq!(back.predict(&x).unwrap(), out.model.predict(&x).unwrap(), "{algorithm}");
+            assert_eq!(back.predict_proba(&x).unwrap(), out.model.predict_proba(&x).unwrap());
             // predictions are the user's labels
-            assert!(back
-                .predict(&x)
-                .unwrap()
-                .iter()
-                .all(|p| [0.0, 1.0, 2.0].contains(p)));
+            assert!(back.predict(&x).unwrap().iter().all(|p| [0.0, 1.0, 2.0].contains(p)));
         }
     }
 
@@ -236,6 +170,7 @@ mod tests {
                     hyperparams: &hp,
                     x: load("iris").0,
                     y: vec![],
+                    features: vec![],
                     test_size: 0.25,
                     sampling: Sampling::Random,
                     seed,
@@ -259,39 +194,19 @@ mod tests {
     #[test]
     fn bad_hyperparameters_fail_before_training() {
         let check = |algorithm: &str, hp: serde_json::Value, needle: &str| {
-            let err = Algorithm::parse(algorithm)
-                .unwrap()
-                .validate(Task::Classification, &hp)
-                .unwrap_err();
+            let err = Algorithm::parse(algorithm).unwrap().validate(Task::Classification, &hp).unwrap_err();
             assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
             assert!(err.to_string().contains(needle), "{err} lacks {needle}");
         };
-        check(
-            "xgboost",
-            json!({"n_estimator": 10}),
-            "unknown field `n_estimator`",
-        );
+        check("xgboost", json!({"n_estimator": 10}), "unknown field `n_estimator`");
         check("xgboost", json!({"max_depth": "deep"}), "invalid type");
-        check(
-            "xgboost",
-            json!({"learning_rate": 0}),
-            "learning_rate must be greater than 0 and at most 1",
-        );
-        check(
-            "random_forest",
-            json!({"max_features": "half"}),
-            "max_features",
-        );
+        check("xgboost", json!({"learning_rate": 0}), "learning_rate must be greater than 0 and at most 1");
+        check("random_forest", json!({"max_features": "half"}), "max_features");
         check("linear", json!({"C": -1}), "C must be greater than 0");
-        let err = Algorithm::Kmeans
-            .validate(Task::Regression, &json!({}))
-            .unwrap_err();
+        let err = Algorithm::Kmeans.validate(Task::Regression, &json!({})).unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }));
         assert!(err.hint().unwrap().contains("linear"));
-        assert!(matches!(
-            Algorithm::parse("svm"),
-            Err(Error::Unsupported { .. })
-        ));
+        assert!(matches!(Algorithm::parse("svm"), Err(Error::Unsupported { .. })));
     }
 
     #[test]
@@ -303,13 +218,12 @@ mod tests {
             hyperparams: &hp,
             x: Matrix::new(vec![1.0, 2.0, 3.0, 4.0], 1).unwrap(),
             y,
+            features: vec![],
             test_size: 0.25,
             sampling: Sampling::Random,
             seed: 0,
         };
-        let Err(err) = train(req(vec![1.0; 4]), &mut || {}) else {
-            panic!("trained on one class")
-        };
+        let Err(err) = train(req(vec![1.0; 4]), &mut || {}) else { panic!("trained on one class") };
         assert!(err.to_string().contains("at least two classes"), "{err}");
     }
 }

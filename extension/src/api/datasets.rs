@@ -7,10 +7,7 @@ use pgrx::JsonB;
 
 const DATASETS: &[(&str, &str)] = &[
     ("iris", include_str!("../../../datasets/iris.csv")),
-    (
-        "breast_cancer",
-        include_str!("../../../datasets/breast_cancer.csv"),
-    ),
+    ("breast_cancer", include_str!("../../../datasets/breast_cancer.csv")),
     ("digits", include_str!("../../../datasets/digits.csv")),
     ("diabetes", include_str!("../../../datasets/diabetes.csv")),
     ("wine", include_str!("../../../datasets/wine.csv")),
@@ -64,24 +61,14 @@ fn load(
     let table = format!("pgml.{name}");
     let columns: Vec<String> = header
         .iter()
-        .map(|c| {
-            format!(
-                "{} {}",
-                crate::relation::quote_ident(c),
-                column_type(name, c)
-            )
-        })
+        .map(|c| format!("{} {}", crate::relation::quote_ident(c), column_type(name, c)))
         .collect();
     Spi::run(&format!("DROP TABLE IF EXISTS {table}"))?;
     Spi::run(&format!("CREATE TABLE {table} ({})", columns.join(", ")))?;
-    let rows: Vec<&str> = lines
-        .take(limit.map_or(usize::MAX, |l| l as usize))
-        .collect();
+    let rows: Vec<&str> = lines.take(limit.map_or(usize::MAX, |l| l as usize)).collect();
     for chunk in rows.chunks(BATCH) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|line| format!("({})", literals(line).join(", ")))
-            .collect();
+        let values: Vec<String> =
+            chunk.iter().map(|line| format!("({})", literals(line).join(", "))).collect();
         Spi::run(&format!("INSERT INTO {table} VALUES {}", values.join(", ")))?;
     }
     Ok(TableIterator::once((table, rows.len() as i64)))
@@ -100,8 +87,5 @@ fn literals(line: &str) -> Vec<String> {
         }
     }
     fields.push(current);
-    fields
-        .into_iter()
-        .map(|f| format!("'{}'", f.replace('\'', "''")))
-        .collect()
+    fields.into_iter().map(|f| format!("'{}'", f.replace('\'', "''"))).collect()
 }

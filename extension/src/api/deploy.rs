@@ -2,19 +2,13 @@
 //! `pgml_core::lifecycle::deploy`; this file feeds them from the registry.
 
 use crate::cache;
-use crate::error::{OrRaise, Result};
+use crate::error::{OrRaise, Result, SqlError};
 use crate::store::{self, Project};
 use pgml_core::lifecycle::deploy::{choose, Strategy};
 use pgrx::prelude::*;
 
-type DeployRow = TableIterator<
-    'static,
-    (
-        name!(project, String),
-        name!(strategy, String),
-        name!(algorithm, String),
-    ),
->;
+type DeployRow =
+    TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))>;
 
 /// Records a deployment of `model_id` and invalidates every backend's cache at commit.
 /// The caller holds the project's lock (`store::lock_project`).
@@ -31,14 +25,7 @@ fn deploy_strategy(
     project_name: &str,
     strategy: default!(&str, "'best_score'"),
     algorithm: default!(Option<&str>, "NULL"),
-) -> TableIterator<
-    'static,
-    (
-        name!(project, String),
-        name!(strategy, String),
-        name!(algorithm, String),
-    ),
-> {
+) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
     by_strategy(project_name, strategy, algorithm).or_raise()
 }
 
@@ -50,30 +37,15 @@ fn by_strategy(project_name: &str, strategy: &str, algorithm: Option<&str>) -> R
     let history = store::history(project.id)?;
     let id = choose(strategy, project_name, &candidates, &history, algorithm)?;
     record(&project, id, strategy)?;
-    let algorithm = candidates
-        .into_iter()
-        .find(|c| c.id == id)
-        .map(|c| c.algorithm)
-        .unwrap_or_default();
-    Ok(TableIterator::once((
-        project.name,
-        strategy.name().to_string(),
-        algorithm,
-    )))
+    let algorithm = candidates.into_iter().find(|c| c.id == id).map(|c| c.algorithm).unwrap_or_default();
+    Ok(TableIterator::once((project.name, strategy.name().to_string(), algorithm)))
 }
 
 /// Deploys one model by id (strategy `specific`).
 #[pg_extern(name = "deploy")]
 fn deploy_model(
     model_id: i64,
-) -> TableIterator<
-    'static,
-    (
-        name!(project, String),
-        name!(strategy, String),
-        name!(algorithm, String),
-    ),
-> {
+) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
     by_id(model_id).or_raise()
 }
 
@@ -81,9 +53,31 @@ fn by_id(model_id: i64) -> Result<DeployRow> {
     let info = store::model_info(model_id)?;
     store::lock_project(info.project.id)?;
     record(&info.project, model_id, Strategy::Specific)?;
-    Ok(TableIterator::once((
-        info.project.name,
-        Strategy::Specific.name().to_string(),
-        info.algorithm,
-    )))
+    Ok(TableIterator::once((info.project.name, Strategy::Specific.name().to_string(), info.algorithm)))
+}
+
+/// Deploys one model by id, checking that it belongs to the named project (strategy
+/// `specific`): a guard against deploying another project's model by a mistyped id.
+#[pg_extern(name = "deploy")]
+fn deploy_project_model(
+    project_name: &str,
+    model_id: i64,
+) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
+    checked_by_id(project_name, model_id).or_raise()
+}
+
+fn checked_by_id(project_name: &str, model_id: i64) -> Result<DeployRow> {
+    let project = store::project(project_name)?;
+    let info = store::model_info(model_id)?;
+    if info.project.id != project.id {
+        return Err(SqlError::invalid(format!(
+            "model {model_id} belongs to project \"{}\", not \"{project_name}\"",
+            info.project.name
+        ))
+        .hint(format!(
+            "see SELECT id, algorithm FROM pgml.trained_models WHERE name = '{}'",
+            project_name.replace('\'', "''")
+        )));
+    }
+    by_id(model_id)
 }

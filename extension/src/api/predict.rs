@@ -5,7 +5,7 @@ use crate::cache;
 use crate::error::{OrRaise, Result, SqlError};
 use pgml_core::artifact::LoadedModel;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
+use pgrx::{AnyNumeric, PgSqlErrorCode};
 use std::rc::Rc;
 
 /// Features as f32, refusing NULL elements.
@@ -30,60 +30,67 @@ fn one(model: &LoadedModel, x: Vec<f32>) -> Result<f32> {
 }
 
 fn by_project(project: &str, x: Result<Vec<f32>>) -> f32 {
-    x.and_then(|x| one(&*cache::deployed(project)?, x))
-        .or_raise()
+    x.and_then(|x| one(&*cache::deployed(project)?, x)).or_raise()
 }
 
 fn by_id(model_id: i64, x: Result<Vec<f32>>) -> f32 {
     x.and_then(|x| one(&*cache::model(model_id)?, x)).or_raise()
 }
 
+/// `pgml.predict(project_name | model_id, features <type>[])` for every array type PostgresML
+/// accepts; each converts its elements to f32 and shares one code path.
+macro_rules! predict_arrays {
+    ($($by_project:ident, $by_model:ident: $t:ty => $convert:expr;)*) => {$(
+        #[pg_extern(name = "predict", stable, parallel_safe)]
+        fn $by_project(project_name: &str, features: Vec<Option<$t>>) -> f32 {
+            by_project(project_name, self::features(features, $convert))
+        }
+
+        #[pg_extern(name = "predict", stable, parallel_safe)]
+        fn $by_model(model_id: i64, features: Vec<Option<$t>>) -> f32 {
+            by_id(model_id, self::features(features, $convert))
+        }
+    )*};
+}
+
+predict_arrays! {
+    predict_f32, predict_model_f32: f32 => |v| v;
+    predict_f64, predict_model_f64: f64 => |v| v as f32;
+    predict_i16, predict_model_i16: i16 => f32::from;
+    predict_i32, predict_model_i32: i32 => |v| v as f32;
+    predict_i64, predict_model_i64: i64 => |v| v as f32;
+    predict_bool, predict_model_bool: bool => |v| if v { 1.0 } else { 0.0 };
+}
+
+/// Untyped literals (`ARRAY[5.1, 3.5]`) are numeric[]: an exact overload keeps the call
+/// unambiguous among the real[] / float8[] / row overloads.
 #[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_f32(project_name: &str, features: Vec<Option<f32>>) -> f32 {
-    by_project(project_name, self::features(features, |v| v))
+fn predict_numeric(project_name: &str, features: Vec<Option<AnyNumeric>>) -> f32 {
+    by_project(project_name, numeric_features(features))
 }
 
 #[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_f64(project_name: &str, features: Vec<Option<f64>>) -> f32 {
-    by_project(project_name, self::features(features, |v| v as f32))
+fn predict_model_numeric(model_id: i64, features: Vec<Option<AnyNumeric>>) -> f32 {
+    by_id(model_id, numeric_features(features))
 }
 
-#[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_i16(project_name: &str, features: Vec<Option<i16>>) -> f32 {
-    by_project(project_name, self::features(features, |v| v as f32))
+fn numeric_features(values: Vec<Option<AnyNumeric>>) -> Result<Vec<f32>> {
+    let values: Vec<Option<f32>> =
+        values.into_iter().map(|v| v.map(crate::row::numeric).transpose()).collect::<Result<_>>()?;
+    features(values, |v| v)
 }
 
+/// Prediction from a row value (a table row, `ROW(...)` or a composite): the model's
+/// training columns are looked up by name.
 #[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_i32(project_name: &str, features: Vec<Option<i32>>) -> f32 {
-    by_project(project_name, self::features(features, |v| v as f32))
+fn predict_row(project_name: &str, row: pgrx::AnyElement) -> f32 {
+    row_prediction(project_name, &row).or_raise()
 }
 
-#[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_i64(project_name: &str, features: Vec<Option<i64>>) -> f32 {
-    by_project(project_name, self::features(features, |v| v as f32))
-}
-
-#[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_bool(project_name: &str, features: Vec<Option<bool>>) -> f32 {
-    by_project(
-        project_name,
-        self::features(features, |v| if v { 1.0 } else { 0.0 }),
-    )
-}
-
-#[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_model_f32(model_id: i64, features: Vec<Option<f32>>) -> f32 {
-    by_id(model_id, self::features(features, |v| v))
-}
-
-#[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_model_f64(model_id: i64, features: Vec<Option<f64>>) -> f32 {
-    by_id(model_id, self::features(features, |v| v as f32))
-}
-
-#[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_model_i32(model_id: i64, features: Vec<Option<i32>>) -> f32 {
-    by_id(model_id, self::features(features, |v| v as f32))
+fn row_prediction(project_name: &str, row: &pgrx::AnyElement) -> Result<f32> {
+    let model = cache::deployed(project_name)?;
+    let x = crate::row::features(&model.header.features, row)?;
+    Ok(model.predict_one(&x)?)
 }
 
 /// Class probabilities of one row, in ascending label order.
@@ -120,7 +127,5 @@ fn batch(project_name: &str, features: Vec<Option<f32>>) -> Result<SetOfIterator
 #[pg_extern(stable, parallel_safe)]
 fn _pgml_noop_predict(project_name: &str, features: Vec<Option<f32>>) -> f32 {
     let _ = project_name;
-    self::features(features, |v| v)
-        .map(|f| f.len() as f32 * 0.0)
-        .or_raise()
+    self::features(features, |v| v).map(|f| f.len() as f32 * 0.0).or_raise()
 }

@@ -16,12 +16,7 @@ use serde_json::json;
 
 type TrainRow = TableIterator<
     'static,
-    (
-        name!(project, String),
-        name!(task, String),
-        name!(algorithm, String),
-        name!(deployed, bool),
-    ),
+    (name!(project, String), name!(task, String), name!(algorithm, String), name!(deployed, bool)),
 >;
 
 /// Every model of every project splits its data with this seed, so models trained on the same
@@ -48,12 +43,7 @@ fn train(
     preprocess: default!(JsonB, "'{}'"),
 ) -> TableIterator<
     'static,
-    (
-        name!(project, String),
-        name!(task, String),
-        name!(algorithm, String),
-        name!(deployed, bool),
-    ),
+    (name!(project, String), name!(task, String), name!(algorithm, String), name!(deployed, bool)),
 > {
     let args = Args {
         project_name,
@@ -100,41 +90,27 @@ fn run(a: Args) -> Result<TrainRow> {
     let existing = store::find_project(a.project_name)?;
     let task = resolve_task(a.project_name, a.task, existing.as_ref())?;
     if !a.hyperparams.is_object() {
-        return Err(SqlError::invalid(format!(
-            "hyperparams must be a JSON object, got {}",
-            a.hyperparams
-        )));
+        return Err(SqlError::invalid(format!("hyperparams must be a JSON object, got {}", a.hyperparams)));
     }
     algorithm.validate(task, &a.hyperparams)?;
     let last = match &existing {
         Some(p) => store::last_snapshot(p.id)?,
         None => None,
     };
-    let relation_name = a
-        .relation_name
-        .map(str::to_string)
-        .or_else(|| last.as_ref().map(|s| s.relation_name.clone()));
+    let relation_name =
+        a.relation_name.map(str::to_string).or_else(|| last.as_ref().map(|s| s.relation_name.clone()));
     let relation_name = relation_name.ok_or_else(|| {
         SqlError::invalid(format!(
             "relation_name is required to train the new project \"{}\"",
             a.project_name
         ))
     })?;
-    let y_column = a
-        .y_column_name
-        .map(str::to_string)
-        .or_else(|| last.as_ref().and_then(|s| s.y_column_name.clone()));
+    let y_column =
+        a.y_column_name.map(str::to_string).or_else(|| last.as_ref().and_then(|s| s.y_column_name.clone()));
     if task.is_supervised() && y_column.is_none() {
-        return Err(SqlError::invalid(format!(
-            "y_column_name is required for a {} project",
-            task.name()
-        )));
+        return Err(SqlError::invalid(format!("y_column_name is required for a {} project", task.name())));
     }
-    let label = if task.is_supervised() {
-        y_column.as_deref()
-    } else {
-        None
-    };
+    let label = if task.is_supervised() { y_column.as_deref() } else { None };
 
     let data = relation::read(&relation_name, label, task)?;
     let analysis = json!({ "rows": data.x.rows, "features": data.x.cols });
@@ -144,6 +120,7 @@ fn run(a: Args) -> Result<TrainRow> {
         hyperparams: &a.hyperparams,
         x: data.x,
         y: data.y,
+        features: data.columns.clone(),
         test_size: a.test_size,
         sampling,
         seed: SPLIT_SEED,
@@ -167,14 +144,7 @@ fn run(a: Args) -> Result<TrainRow> {
     let metrics_json = json!(outcome
         .metrics
         .iter()
-        .map(|(k, v)| (
-            k.clone(),
-            if v.is_finite() {
-                json!(v)
-            } else {
-                serde_json::Value::Null
-            }
-        ))
+        .map(|(k, v)| (k.clone(), if v.is_finite() { json!(v) } else { serde_json::Value::Null }))
         .collect::<serde_json::Map<_, _>>());
     let model_id = store::insert_model(
         NewModel {
@@ -190,27 +160,21 @@ fn run(a: Args) -> Result<TrainRow> {
         },
         outcome.model.to_bytes()?,
     )?;
-    let deployed = auto_deploy(
-        &project,
-        model_id,
-        key_metric(task, &outcome.metrics),
-        a.automatic_deploy,
-    )?;
-    Ok(TableIterator::once((
-        project.name,
-        task.name().to_string(),
-        algorithm.name().to_string(),
-        deployed,
-    )))
+    let deployed = auto_deploy(&project, model_id, key_metric(task, &outcome.metrics), a.automatic_deploy)?;
+    Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
 }
 
 /// Options accepted for compatibility that this build does not act on refuse or say so.
 fn check_options(a: &Args) -> Result<()> {
     match a.runtime {
         None | Some("rust") => {}
-        Some("python") => notice!("pgml-rs runs every algorithm natively in Rust; runtime => 'python' is accepted and ignored"),
+        Some("python") => notice!(
+            "pgml-rs runs every algorithm natively in Rust; runtime => 'python' is accepted and ignored"
+        ),
         Some(other) => {
-            return Err(SqlError::invalid(format!("unknown runtime \"{other}\"")).hint("use 'rust' or 'python'"))
+            return Err(
+                SqlError::invalid(format!("unknown runtime \"{other}\"")).hint("use 'rust' or 'python'")
+            )
         }
     }
     if let Some(search) = a.search {
@@ -218,32 +182,26 @@ fn check_options(a: &Args) -> Result<()> {
             pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("hyperparameter search \"{search}\" is not supported yet"),
         )
-        .hint(
-            "train once per hyperparameter combination and deploy with strategy => 'best_score'",
-        ));
+        .hint("train once per hyperparameter combination and deploy with strategy => 'best_score'"));
     }
     if a.preprocess.as_object().is_some_and(|o| !o.is_empty()) {
         return Err(SqlError::new(
             pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             "preprocess is not supported yet",
         )
-        .hint(
-            "prepare the columns in a view (COALESCE for missing values, arithmetic for scaling)",
-        ));
+        .hint("prepare the columns in a view (COALESCE for missing values, arithmetic for scaling)"));
     }
     if a.materialize_snapshot {
-        notice!("materialize_snapshot is not supported yet; the snapshot records the relation name and columns");
+        notice!(
+            "materialize_snapshot is not supported yet; the snapshot records the relation name and columns"
+        );
     }
     Ok(())
 }
 
 /// The project's task: the stored one for an existing project (a different one is refused),
 /// the argument for a new project.
-fn resolve_task(
-    project_name: &str,
-    task: Option<&str>,
-    existing: Option<&Project>,
-) -> Result<Task> {
+fn resolve_task(project_name: &str, task: Option<&str>, existing: Option<&Project>) -> Result<Task> {
     let requested = task.map(Task::parse).transpose()?;
     match (existing, requested) {
         (Some(p), Some(t)) if p.task != t => Err(SqlError::invalid(format!(
@@ -254,10 +212,10 @@ fn resolve_task(
         .hint("use another project name for another task")),
         (Some(p), _) => Ok(p.task),
         (None, Some(t)) => Ok(t),
-        (None, None) => Err(SqlError::invalid(format!(
-            "task is required to train the new project \"{project_name}\""
-        ))
-        .hint("pass task => 'regression', 'classification' or 'clustering'")),
+        (None, None) => {
+            Err(SqlError::invalid(format!("task is required to train the new project \"{project_name}\""))
+                .hint("pass task => 'regression', 'classification' or 'clustering'"))
+        }
     }
 }
 

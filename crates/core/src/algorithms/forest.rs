@@ -69,7 +69,9 @@ impl Params {
                 "hyperparameter max_features must be \"sqrt\", \"log2\", a count or a fraction, got \"{n}\""
             ))),
             Some(MaxFeatures::Fraction(f)) => check_fraction("max_features", *f),
-            Some(MaxFeatures::Count(0)) => Err(Error::invalid("hyperparameter max_features must be at least 1")),
+            Some(MaxFeatures::Count(0)) => {
+                Err(Error::invalid("hyperparameter max_features must be at least 1"))
+            }
             _ => Ok(()),
         }
     }
@@ -131,21 +133,10 @@ pub(super) fn train(
         } else {
             (0..x.rows).collect()
         };
-        let builder = Builder {
-            x,
-            y,
-            width,
-            classification,
-            mtry,
-            params: &params,
-        };
+        let builder = Builder { x, y, width, classification, mtry, params: &params };
         trees.push(builder.build(rows, &mut rng));
     }
-    Ok(Box::new(Forest {
-        trees,
-        width,
-        classification,
-    }))
+    Ok(Box::new(Forest { trees, width, classification }))
 }
 
 struct Builder<'a> {
@@ -165,13 +156,8 @@ struct Best {
 
 impl Builder<'_> {
     fn build(&self, mut rows: Vec<usize>, rng: &mut ChaCha8Rng) -> Tree {
-        let mut tree = Tree {
-            feature: vec![],
-            threshold: vec![],
-            left: vec![],
-            right: vec![],
-            values: vec![],
-        };
+        let mut tree =
+            Tree { feature: vec![], threshold: vec![], left: vec![], right: vec![], values: vec![] };
         // (node, start, end, depth) of nodes still to split.
         let mut stack = vec![(0usize, 0usize, rows.len(), 0usize)];
         tree.push_node();
@@ -187,8 +173,7 @@ impl Builder<'_> {
             };
             match split {
                 Some(best) => {
-                    let mid =
-                        start + partition(part, |&r| self.x.row(r)[best.feature] <= best.threshold);
+                    let mid = start + partition(part, |&r| self.x.row(r)[best.feature] <= best.threshold);
                     let (l, r) = (tree.push_node(), tree.push_node());
                     tree.feature[node] = best.feature as u32;
                     tree.threshold[node] = best.threshold;
@@ -250,11 +235,7 @@ impl Builder<'_> {
                     if threshold >= pairs[i + 1].0 {
                         threshold = pairs[i].0;
                     }
-                    best = Some(Best {
-                        feature,
-                        threshold,
-                        score,
-                    });
+                    best = Some(Best { feature, threshold, score });
                 }
             }
         }
@@ -265,18 +246,8 @@ impl Builder<'_> {
 /// Running statistics of the left and right child while the split point moves right.
 /// Scores are proportional to the weighted child impurity (lower is better).
 enum Impurity {
-    Gini {
-        left: Vec<f64>,
-        right: Vec<f64>,
-        n_left: f64,
-        n_right: f64,
-    },
-    Mse {
-        sum_left: f64,
-        sum_right: f64,
-        n_left: f64,
-        n_right: f64,
-    },
+    Gini { left: Vec<f64>, right: Vec<f64>, n_left: f64, n_right: f64 },
+    Mse { sum_left: f64, sum_right: f64, n_left: f64, n_right: f64 },
 }
 
 impl Impurity {
@@ -287,42 +258,22 @@ impl Impurity {
             for p in pairs {
                 right[p.1 as usize] += 1.0;
             }
-            Impurity::Gini {
-                left: vec![0.0; width],
-                right,
-                n_left: 0.0,
-                n_right: n,
-            }
+            Impurity::Gini { left: vec![0.0; width], right, n_left: 0.0, n_right: n }
         } else {
             let sum: f64 = pairs.iter().map(|p| p.1 as f64).sum();
-            Impurity::Mse {
-                sum_left: 0.0,
-                sum_right: sum,
-                n_left: 0.0,
-                n_right: n,
-            }
+            Impurity::Mse { sum_left: 0.0, sum_right: sum, n_left: 0.0, n_right: n }
         }
     }
 
     fn move_left(&mut self, y: f32) {
         match self {
-            Impurity::Gini {
-                left,
-                right,
-                n_left,
-                n_right,
-            } => {
+            Impurity::Gini { left, right, n_left, n_right } => {
                 left[y as usize] += 1.0;
                 right[y as usize] -= 1.0;
                 *n_left += 1.0;
                 *n_right -= 1.0;
             }
-            Impurity::Mse {
-                sum_left,
-                sum_right,
-                n_left,
-                n_right,
-            } => {
+            Impurity::Mse { sum_left, sum_right, n_left, n_right } => {
                 *sum_left += y as f64;
                 *sum_right -= y as f64;
                 *n_left += 1.0;
@@ -334,22 +285,14 @@ impl Impurity {
     fn children_score(&self) -> f64 {
         match self {
             // n·gini = n - Σc²/n for each child.
-            Impurity::Gini {
-                left,
-                right,
-                n_left,
-                n_right,
-            } => {
+            Impurity::Gini { left, right, n_left, n_right } => {
                 let sq = |v: &[f64]| v.iter().map(|c| c * c).sum::<f64>();
                 (n_left - sq(left) / n_left) + (n_right - sq(right) / n_right)
             }
             // Sum of squared errors minus the constant Σy²: -(S_l²/n_l + S_r²/n_r).
-            Impurity::Mse {
-                sum_left,
-                sum_right,
-                n_left,
-                n_right,
-            } => -(sum_left * sum_left / n_left + sum_right * sum_right / n_right),
+            Impurity::Mse { sum_left, sum_right, n_left, n_right } => {
+                -(sum_left * sum_left / n_left + sum_right * sum_right / n_right)
+            }
         }
     }
 }
@@ -422,11 +365,7 @@ impl Model for Forest {
 
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let avg = self.average(x);
-        Ok(if self.classification {
-            super::argmax_rows(&avg, self.width)
-        } else {
-            avg
-        })
+        Ok(if self.classification { super::argmax_rows(&avg, self.width) } else { avg })
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {

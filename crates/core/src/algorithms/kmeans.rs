@@ -83,10 +83,7 @@ pub(super) fn train(params: Params, x: &Matrix, ctx: &mut TrainContext) -> Resul
         }
     }
     let centers = best.map(|b| b.1).unwrap_or_default();
-    Ok(Box::new(KMeans {
-        centers,
-        cols: x.cols,
-    }))
+    Ok(Box::new(KMeans { centers, cols: x.cols }))
 }
 
 fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
@@ -98,10 +95,7 @@ fn mean_variance(x: &Matrix) -> f64 {
     let mut total = 0.0;
     for j in 0..x.cols {
         let mean = (0..x.rows).map(|i| x.row(i)[j] as f64).sum::<f64>() / n;
-        total += (0..x.rows)
-            .map(|i| (x.row(i)[j] as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n;
+        total += (0..x.rows).map(|i| (x.row(i)[j] as f64 - mean).powi(2)).sum::<f64>() / n;
     }
     total / x.cols as f64
 }
@@ -111,9 +105,7 @@ fn mean_variance(x: &Matrix) -> f64 {
 fn init_plus_plus(x: &Matrix, k: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     let trials = 2 + (k as f64).ln() as usize;
     let mut centers = x.row(rng.gen_range(0..x.rows)).to_vec();
-    let mut d2: Vec<f64> = (0..x.rows)
-        .map(|i| sq_dist(x.row(i), &centers[..x.cols]))
-        .collect();
+    let mut d2: Vec<f64> = (0..x.rows).map(|i| sq_dist(x.row(i), &centers[..x.cols])).collect();
     for _ in 1..k {
         let mut best: Option<(f64, usize, Vec<f64>)> = None;
         for _ in 0..trials {
@@ -122,11 +114,7 @@ fn init_plus_plus(x: &Matrix, k: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
                 Err(_) => rng.gen_range(0..x.rows), // all points coincide with centres
             };
             let c = x.row(candidate);
-            let next: Vec<f64> = d2
-                .iter()
-                .enumerate()
-                .map(|(i, d)| d.min(sq_dist(x.row(i), c)))
-                .collect();
+            let next: Vec<f64> = d2.iter().enumerate().map(|(i, d)| d.min(sq_dist(x.row(i), c))).collect();
             let potential: f64 = next.iter().sum();
             if best.as_ref().is_none_or(|b| potential < b.0) {
                 best = Some((potential, candidate, next));
@@ -154,9 +142,13 @@ fn assign(x: &Matrix, centers: &[f32], k: usize) -> (Vec<usize>, f64) {
 }
 
 fn nearest(row: &[f32], centers: &[f32], k: usize, cols: usize) -> (usize, f64) {
-    (0..k)
-        .map(|c| (c, sq_dist(row, &centers[c * cols..(c + 1) * cols])))
-        .fold((0, f64::INFINITY), |b, c| if c.1 < b.1 { c } else { b })
+    (0..k).map(|c| (c, sq_dist(row, &centers[c * cols..(c + 1) * cols]))).fold((0, f64::INFINITY), |b, c| {
+        if c.1 < b.1 {
+            c
+        } else {
+            b
+        }
+    })
 }
 
 /// Moves each centre to the mean of its rows; returns the total squared shift.
@@ -191,9 +183,7 @@ impl Model for KMeans {
 
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let k = self.centers.len() / self.cols;
-        Ok((0..x.rows)
-            .map(|i| nearest(x.row(i), &self.centers, k, self.cols).0 as f32)
-            .collect())
+        Ok((0..x.rows).map(|i| nearest(x.row(i), &self.centers, k, self.cols).0 as f32).collect())
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

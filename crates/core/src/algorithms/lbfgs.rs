@@ -49,11 +49,8 @@ pub fn minimize(
             s_hist.clear();
             y_hist.clear();
         }
-        let mut step = if s_hist.is_empty() {
-            1.0 / g.iter().map(|v| v * v).sum::<f64>().sqrt().max(1.0)
-        } else {
-            1.0
-        };
+        let mut step =
+            if s_hist.is_empty() { 1.0 / g.iter().map(|v| v * v).sum::<f64>().sqrt().max(1.0) } else { 1.0 };
         let mut accepted = false;
         for _ in 0..40 {
             for i in 0..n {
@@ -113,9 +110,6 @@ mod tests {
             (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
         };
         let x = minimize(f, vec![-1.2, 1.0], 500, 1e-8, &mut || {});
-        assert!(
-            (x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4,
-            "{x:?}"
-        );
+        assert!((x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4, "{x:?}");
     }
 }

@@ -63,22 +63,16 @@ pub(super) fn train(
 ) -> Result<Box<dyn Model>> {
     if task == Task::Classification {
         let p: LogisticParams = parse(Algorithm::Linear, hyperparams)?;
-        Ok(Box::new(Linear::Logistic(Logistic::fit(
-            &p, x, y, classes, ctx,
-        ))))
+        Ok(Box::new(Linear::Logistic(Logistic::fit(&p, x, y, classes, ctx))))
     } else {
         let p: RegressionParams = parse(Algorithm::Linear, hyperparams)?;
-        Ok(Box::new(Linear::Regression(Ols::fit(
-            p.fit_intercept,
-            x,
-            y,
-        )?)))
+        Ok(Box::new(Linear::Regression(Ols::fit(p.fit_intercept, x, y)?)))
     }
 }
 
 pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
-    let model: Linear = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Internal(format!("corrupt linear model: {e}")))?;
+    let model: Linear =
+        serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("corrupt linear model: {e}")))?;
     Ok(Box::new(model))
 }
 
@@ -138,12 +132,7 @@ impl Ols {
         let mut a = vec![0.0; p * p];
         let mut b = vec![0.0; p];
         for (i, yi) in y.iter().enumerate() {
-            let row: Vec<f64> = x
-                .row(i)
-                .iter()
-                .zip(&mx)
-                .map(|(v, m)| *v as f64 - m)
-                .collect();
+            let row: Vec<f64> = x.row(i).iter().zip(&mx).map(|(v, m)| *v as f64 - m).collect();
             let t = *yi as f64 - my;
             for j in 0..p {
                 b[j] += row[j] * t;
@@ -165,15 +154,9 @@ impl Ols {
             if let Some(c) = solve_spd(&a, &b, p, ridge) {
                 break c;
             }
-            ridge = if ridge == 0.0 {
-                trace * 1e-12
-            } else {
-                ridge * 100.0
-            };
+            ridge = if ridge == 0.0 { trace * 1e-12 } else { ridge * 100.0 };
             if ridge > trace {
-                return Err(Error::data(
-                    "the features are degenerate: least squares has no solution",
-                ));
+                return Err(Error::data("the features are degenerate: least squares has no solution"));
             }
         };
         let intercept = my - coef.iter().zip(&mx).map(|(c, m)| c * m).sum::<f64>();
@@ -188,12 +171,7 @@ impl Ols {
     fn predict(&self, x: &Matrix) -> Vec<f32> {
         (0..x.rows)
             .map(|i| {
-                let s: f64 = x
-                    .row(i)
-                    .iter()
-                    .zip(&self.coef)
-                    .map(|(v, c)| *v as f64 * c)
-                    .sum();
+                let s: f64 = x.row(i).iter().zip(&self.coef).map(|(v, c)| *v as f64 * c).sum();
                 (s + self.intercept) as f32
             })
             .collect()
@@ -247,13 +225,7 @@ impl Logistic {
         }
     }
 
-    fn fit(
-        p: &LogisticParams,
-        x: &Matrix,
-        y: &[f32],
-        classes: usize,
-        ctx: &mut TrainContext,
-    ) -> Logistic {
+    fn fit(p: &LogisticParams, x: &Matrix, y: &[f32], classes: usize, ctx: &mut TrainContext) -> Logistic {
         let (mean, scale) = standardizer(x);
         let z = standardize(x, &mean, &scale);
         let cols = x.cols;
@@ -307,19 +279,8 @@ impl Logistic {
             }
             loss
         };
-        let weights = lbfgs::minimize(
-            objective,
-            vec![0.0; outputs * stride],
-            p.max_iter,
-            p.tol,
-            ctx.on_step,
-        );
-        Logistic {
-            mean,
-            scale,
-            weights,
-            classes,
-        }
+        let weights = lbfgs::minimize(objective, vec![0.0; outputs * stride], p.max_iter, p.tol, ctx.on_step);
+        Logistic { mean, scale, weights, classes }
     }
 
     /// The most probable class of one row, without allocating: the argmax of the scores is
@@ -397,23 +358,14 @@ fn standardizer(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
             *s += (*v as f64 - m).powi(2) / n;
         }
     }
-    let scale = var
-        .into_iter()
-        .map(|v| if v > 1e-24 { v.sqrt() } else { 1.0 })
-        .collect();
+    let scale = var.into_iter().map(|v| if v > 1e-24 { v.sqrt() } else { 1.0 }).collect();
     (mean, scale)
 }
 
 fn standardize(x: &Matrix, mean: &[f64], scale: &[f64]) -> Vec<f64> {
     let mut z = Vec::with_capacity(x.data.len());
     for i in 0..x.rows {
-        z.extend(
-            x.row(i)
-                .iter()
-                .zip(mean)
-                .zip(scale)
-                .map(|((v, m), s)| (*v as f64 - m) / s),
-        );
+        z.extend(x.row(i).iter().zip(mean).zip(scale).map(|((v, m), s)| (*v as f64 - m) / s));
     }
     z
 }

@@ -21,19 +21,13 @@ pub trait Model: Send {
     /// The prediction for one row: the per-call path of `pgml.predict`, so implementations
     /// avoid allocating where they can.
     fn predict_row(&self, row: &[f32]) -> Result<f32> {
-        let x = Matrix {
-            data: row.to_vec(),
-            rows: 1,
-            cols: row.len(),
-        };
+        let x = Matrix { data: row.to_vec(), rows: 1, cols: row.len() };
         Ok(self.predict(&x)?[0])
     }
     /// Row-major class probabilities (`rows × k`), for classifiers.
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         let _ = x;
-        Err(Error::unsupported(
-            "this model does not produce probabilities",
-        ))
+        Err(Error::unsupported("this model does not produce probabilities"))
     }
     /// The bytes stored in the registry; `Algorithm::load` reads them back.
     fn to_bytes(&self) -> Result<Vec<u8>>;
@@ -57,26 +51,17 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    const ALL: [Algorithm; 4] = [
-        Algorithm::Linear,
-        Algorithm::Xgboost,
-        Algorithm::RandomForest,
-        Algorithm::Kmeans,
-    ];
+    const ALL: [Algorithm; 4] =
+        [Algorithm::Linear, Algorithm::Xgboost, Algorithm::RandomForest, Algorithm::Kmeans];
 
     /// Parses a PostgresML algorithm name.
     pub fn parse(name: &str) -> Result<Algorithm> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name() == name)
-            .ok_or_else(|| {
-                Error::unsupported(format!("algorithm \"{name}\" is not supported")).with_hint(
-                    format!(
-                        "supported algorithms: {}",
-                        Algorithm::ALL.map(Algorithm::name).join(", ")
-                    ),
-                )
-            })
+        Algorithm::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
+            Error::unsupported(format!("algorithm \"{name}\" is not supported")).with_hint(format!(
+                "supported algorithms: {}",
+                Algorithm::ALL.map(Algorithm::name).join(", ")
+            ))
+        })
     }
 
     /// The name stored in the registry.
@@ -94,11 +79,8 @@ impl Algorithm {
         if self.supports(task) {
             return Ok(());
         }
-        let fitting: Vec<&str> = Algorithm::ALL
-            .into_iter()
-            .filter(|a| a.supports(task))
-            .map(Algorithm::name)
-            .collect();
+        let fitting: Vec<&str> =
+            Algorithm::ALL.into_iter().filter(|a| a.supports(task)).map(Algorithm::name).collect();
         Err(Error::unsupported(format!(
             "algorithm \"{}\" does not support the task \"{}\"",
             self.name(),
@@ -144,12 +126,8 @@ impl Algorithm {
         self.validate(task, hyperparams)?;
         match self {
             Algorithm::Linear => linear::train(task, hyperparams, x, y, classes, ctx),
-            Algorithm::Xgboost => {
-                xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx)
-            }
-            Algorithm::RandomForest => {
-                forest::train(task, parse(self, hyperparams)?, x, y, classes, ctx)
-            }
+            Algorithm::Xgboost => xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::RandomForest => forest::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
         }
     }
@@ -168,11 +146,7 @@ impl Algorithm {
 /// Parses a hyperparameter object into a typed struct; unknown keys and wrong types are
 /// errors naming the algorithm.
 fn parse<T: DeserializeOwned>(algorithm: Algorithm, hyperparams: &serde_json::Value) -> Result<T> {
-    let value = if hyperparams.is_null() {
-        serde_json::json!({})
-    } else {
-        hyperparams.clone()
-    };
+    let value = if hyperparams.is_null() { serde_json::json!({}) } else { hyperparams.clone() };
     serde_json::from_value(value)
         .map_err(|e| Error::invalid(format!("invalid hyperparams for {}: {e}", algorithm.name())))
 }
@@ -193,15 +167,9 @@ pub(crate) fn check_range<T: PartialOrd + std::fmt::Display>(
 }
 
 /// Checks a hyperparameter that has only a lower bound.
-pub(crate) fn check_at_least<T: PartialOrd + std::fmt::Display>(
-    name: &str,
-    value: T,
-    min: T,
-) -> Result<()> {
+pub(crate) fn check_at_least<T: PartialOrd + std::fmt::Display>(name: &str, value: T, min: T) -> Result<()> {
     if value < min {
-        return Err(Error::invalid(format!(
-            "hyperparameter {name} must be at least {min}, got {value}"
-        )));
+        return Err(Error::invalid(format!("hyperparameter {name} must be at least {min}, got {value}")));
     }
     Ok(())
 }
@@ -219,16 +187,14 @@ pub(crate) fn check_fraction(name: &str, value: f64) -> Result<()> {
 /// Checks a strictly positive hyperparameter.
 pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
     if value.is_nan() || value <= 0.0 {
-        return Err(Error::invalid(format!(
-            "hyperparameter {name} must be greater than 0, got {value}"
-        )));
+        return Err(Error::invalid(format!("hyperparameter {name} must be greater than 0, got {value}")));
     }
     Ok(())
 }
 
 fn from_json<M: DeserializeOwned + Model + 'static>(bytes: &[u8]) -> Result<Box<dyn Model>> {
-    let model: M = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Internal(format!("corrupt model bytes: {e}")))?;
+    let model: M =
+        serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("corrupt model bytes: {e}")))?;
     Ok(Box::new(model))
 }
 

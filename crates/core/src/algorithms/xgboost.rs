@@ -97,13 +97,9 @@ pub(super) fn train(
 ) -> Result<Box<dyn Model>> {
     let mut dtrain = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
     dtrain.set_labels(y).map_err(xgb_err)?;
-    let mut booster = Booster::new_with_cached_dmats(&BoosterParameters::default(), &[&dtrain])
-        .map_err(xgb_err)?;
-    let classes = if task == Task::Classification {
-        classes.max(2)
-    } else {
-        0
-    };
+    let mut booster =
+        Booster::new_with_cached_dmats(&BoosterParameters::default(), &[&dtrain]).map_err(xgb_err)?;
+    let classes = if task == Task::Classification { classes.max(2) } else { 0 };
     let objective = match classes {
         0 => "reg:squarederror",
         2 => "binary:logistic",
@@ -120,10 +116,7 @@ pub(super) fn train(
         ("lambda", params.reg_lambda.to_string()),
         ("alpha", params.reg_alpha.to_string()),
         ("seed", params.random_state.unwrap_or(ctx.seed).to_string()),
-        (
-            "tree_method",
-            params.tree_method.clone().unwrap_or_else(|| "hist".into()),
-        ),
+        ("tree_method", params.tree_method.clone().unwrap_or_else(|| "hist".into())),
         ("verbosity", "0".to_string()),
     ];
     if classes > 2 {
@@ -173,19 +166,12 @@ impl XgbModel {
             let dmat = DMatrix::from_dense(&zeros, 1).map_err(xgb_err)?;
             trees.calibrate(&zeros, &booster.predict_margin(&dmat).map_err(xgb_err)?);
         }
-        Ok(XgbModel {
-            booster: Mutex::new(booster),
-            native,
-            classes,
-        })
+        Ok(XgbModel { booster: Mutex::new(booster), native, classes })
     }
 
     fn library_predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         let dmat = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
-        let booster = self
-            .booster
-            .lock()
-            .map_err(|_| Error::Internal("poisoned model lock".into()))?;
+        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
         booster.predict(&dmat).map_err(xgb_err)
     }
 
@@ -214,11 +200,7 @@ impl XgbModel {
 impl Model for XgbModel {
     fn predict_row(&self, row: &[f32]) -> Result<f32> {
         let Some(trees) = &self.native else {
-            let x = Matrix {
-                data: row.to_vec(),
-                rows: 1,
-                cols: row.len(),
-            };
+            let x = Matrix { data: row.to_vec(), rows: 1, cols: row.len() };
             return Ok(self.predict(&x)?[0]);
         };
         let margin = trees.margin(row);
@@ -233,10 +215,7 @@ impl Model for XgbModel {
         let raw = self.raw(x)?;
         Ok(match self.classes {
             0 => raw,
-            2 => raw
-                .iter()
-                .map(|p| if *p > 0.5 { 1.0 } else { 0.0 })
-                .collect(),
+            2 => raw.iter().map(|p| if *p > 0.5 { 1.0 } else { 0.0 }).collect(),
             k => super::argmax_rows(&raw, k),
         })
     }
@@ -251,10 +230,7 @@ impl Model for XgbModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        let booster = self
-            .booster
-            .lock()
-            .map_err(|_| Error::Internal("poisoned model lock".into()))?;
+        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
         let mut out = (self.classes as u32).to_le_bytes().to_vec();
         out.extend(booster.save_buffer(true).map_err(xgb_err)?);
         Ok(out)
@@ -269,67 +245,27 @@ mod tests {
 
     fn check(name: &str, task: Task, hyperparams: serde_json::Value) {
         let (x, y) = dataset(name);
-        let classes = if task == Task::Classification {
-            class_labels(&y).len()
-        } else {
-            0
-        };
-        let y = if classes > 0 {
-            encode_classes(&y, &class_labels(&y))
-        } else {
-            y
-        };
+        let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
+        let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
         let params: Params = serde_json::from_value(hyperparams).unwrap();
-        let mut ctx = TrainContext {
-            seed: 1,
-            on_step: &mut || {},
-        };
-        let bytes = train(task, params, &x, &y, classes, &mut ctx)
-            .unwrap()
-            .to_bytes()
-            .unwrap();
+        let mut ctx = TrainContext { seed: 1, on_step: &mut || {} };
+        let bytes = train(task, params, &x, &y, classes, &mut ctx).unwrap().to_bytes().unwrap();
         let model = XgbModel::from_bytes(&bytes).unwrap();
         assert!(model.native.is_some(), "{name}: trees not compiled");
         let ours = model.raw(&x).unwrap();
         let library = model.library_predict(&x).unwrap();
         assert_eq!(ours.len(), library.len());
-        let worst = ours
-            .iter()
-            .zip(&library)
-            .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
-            .fold(0.0, f32::max);
-        assert!(
-            worst < 1e-5,
-            "{name}: native and library predictions differ by {worst}"
-        );
+        let worst =
+            ours.iter().zip(&library).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0, f32::max);
+        assert!(worst < 1e-5, "{name}: native and library predictions differ by {worst}");
     }
 
     #[test]
     fn native_trees_predict_what_the_library_predicts() {
-        check(
-            "iris",
-            Task::Classification,
-            serde_json::json!({"n_estimators": 30}),
-        );
-        check(
-            "digits",
-            Task::Classification,
-            serde_json::json!({"n_estimators": 20, "max_depth": 4}),
-        );
-        check(
-            "breast_cancer",
-            Task::Classification,
-            serde_json::json!({"n_estimators": 50}),
-        );
-        check(
-            "diabetes",
-            Task::Regression,
-            serde_json::json!({"n_estimators": 100}),
-        );
-        check(
-            "wine",
-            Task::Classification,
-            serde_json::json!({"n_estimators": 10, "subsample": 0.5}),
-        );
+        check("iris", Task::Classification, serde_json::json!({"n_estimators": 30}));
+        check("digits", Task::Classification, serde_json::json!({"n_estimators": 20, "max_depth": 4}));
+        check("breast_cancer", Task::Classification, serde_json::json!({"n_estimators": 50}));
+        check("diabetes", Task::Regression, serde_json::json!({"n_estimators": 100}));
+        check("wine", Task::Classification, serde_json::json!({"n_estimators": 10, "subsample": 0.5}));
     }
 }

@@ -25,16 +25,8 @@ impl Tree {
         let mut node = 0usize;
         while self.left[node] >= 0 {
             let v = row[self.feature[node] as usize];
-            let go_left = if v.is_nan() {
-                self.default_left[node]
-            } else {
-                v < self.value[node]
-            };
-            node = if go_left {
-                self.left[node]
-            } else {
-                self.right[node]
-            } as usize;
+            let go_left = if v.is_nan() { self.default_left[node] } else { v < self.value[node] };
+            node = if go_left { self.left[node] } else { self.right[node] } as usize;
         }
         self.value[node]
     }
@@ -58,10 +50,7 @@ fn numbers<T>(tree: &Value, key: &str, convert: impl Fn(&Value) -> Option<T>) ->
         .as_array()
         .ok_or_else(|| Error::Internal(format!("XGBoost tree field {key} is not an array")))?
         .iter()
-        .map(|v| {
-            convert(v)
-                .ok_or_else(|| Error::Internal(format!("bad value in XGBoost tree field {key}")))
-        })
+        .map(|v| convert(v).ok_or_else(|| Error::Internal(format!("bad value in XGBoost tree field {key}"))))
         .collect()
 }
 
@@ -70,16 +59,14 @@ impl NativeTrees {
     /// not cover (categorical splits, vector leaves, parallel trees); those predict through
     /// the library.
     pub(super) fn from_json(json: &[u8], outputs: usize) -> Result<Option<NativeTrees>> {
-        let model: Value = serde_json::from_slice(json)
-            .map_err(|e| Error::Internal(format!("XGBoost model JSON: {e}")))?;
+        let model: Value =
+            serde_json::from_slice(json).map_err(|e| Error::Internal(format!("XGBoost model JSON: {e}")))?;
         let booster = field(&model, &["learner", "gradient_booster"])?;
         if booster.get("name").and_then(Value::as_str) != Some("gbtree") {
             return Ok(None);
         }
         let m = field(booster, &["model"])?;
-        let parallel = field(m, &["gbtree_model_param", "num_parallel_tree"])?
-            .as_str()
-            .unwrap_or("1");
+        let parallel = field(m, &["gbtree_model_param", "num_parallel_tree"])?.as_str().unwrap_or("1");
         if parallel != "1" {
             return Ok(None);
         }
@@ -87,9 +74,7 @@ impl NativeTrees {
         let mut trees = Vec::new();
         for t in field(m, &["trees"])?.as_array().into_iter().flatten() {
             let split_type = numbers(t, "split_type", Value::as_u64)?;
-            let leaf_size = field(t, &["tree_param", "size_leaf_vector"])?
-                .as_str()
-                .unwrap_or("1");
+            let leaf_size = field(t, &["tree_param", "size_leaf_vector"])?.as_str().unwrap_or("1");
             if split_type.iter().any(|&s| s != 0) || !(leaf_size == "1" || leaf_size == "0") {
                 return Ok(None);
             }
@@ -104,11 +89,7 @@ impl NativeTrees {
         if groups.len() != trees.len() || groups.iter().any(|&g| g >= outputs) {
             return Ok(None);
         }
-        Ok(Some(NativeTrees {
-            trees,
-            groups,
-            intercept: vec![0.0; outputs],
-        }))
+        Ok(Some(NativeTrees { trees, groups, intercept: vec![0.0; outputs] }))
     }
 
     /// Sets the intercept so that `margin(row)` equals the library's `margin` for that row.

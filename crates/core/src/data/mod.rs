@@ -1,5 +1,6 @@
 //! In-memory data: a dense row-major feature matrix and the train/test split.
 
+pub mod schema;
 pub mod split;
 
 use crate::error::{Error, Result};
@@ -25,11 +26,7 @@ impl Matrix {
             ))
             .with_hint("every row must have the same number of features"));
         }
-        Ok(Matrix {
-            rows: data.len() / cols,
-            cols,
-            data,
-        })
+        Ok(Matrix { rows: data.len() / cols, cols, data })
     }
 
     /// One row.
@@ -43,11 +40,7 @@ impl Matrix {
         for &r in rows {
             data.extend_from_slice(self.row(r));
         }
-        Matrix {
-            data,
-            rows: rows.len(),
-            cols: self.cols,
-        }
+        Matrix { data, rows: rows.len(), cols: self.cols }
     }
 }
 
@@ -67,7 +60,5 @@ pub fn class_labels(y: &[f32]) -> Vec<f32> {
 
 /// Replaces each label by its index in `classes` (which must contain every label).
 pub fn encode_classes(y: &[f32], classes: &[f32]) -> Vec<f32> {
-    y.iter()
-        .map(|v| classes.binary_search_by(|c| c.total_cmp(v)).unwrap_or(0) as f32)
-        .collect()
+    y.iter().map(|v| classes.binary_search_by(|c| c.total_cmp(v)).unwrap_or(0) as f32).collect()
 }

@@ -74,10 +74,9 @@ pub fn split(
     let n_test = test_rows(rows, test_size)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let split = match (sampling, stratify_on) {
-        (Sampling::Last, _) => Split {
-            train: (0..rows - n_test).collect(),
-            test: (rows - n_test..rows).collect(),
-        },
+        (Sampling::Last, _) => {
+            Split { train: (0..rows - n_test).collect(), test: (rows - n_test..rows).collect() }
+        }
         (Sampling::Stratified, Some(labels)) => stratified(labels, n_test, &mut rng),
         _ => {
             let mut idx: Vec<usize> = (0..rows).collect();
@@ -174,14 +173,8 @@ mod tests {
 
     #[test]
     fn bad_sizes_are_refused() {
-        assert!(matches!(
-            test_rows(10, 0.0),
-            Err(Error::InvalidArgument { .. })
-        ));
-        assert!(matches!(
-            test_rows(10, 1.0),
-            Err(Error::InvalidArgument { .. })
-        ));
+        assert!(matches!(test_rows(10, 0.0), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(test_rows(10, 1.0), Err(Error::InvalidArgument { .. })));
         assert!(matches!(test_rows(1, 0.5), Err(Error::Data { .. })));
     }
 }

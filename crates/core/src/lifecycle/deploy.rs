@@ -52,10 +52,7 @@ pub struct Candidate {
 
 /// The task's key metric from a metrics map; NaN and infinities count as missing.
 pub fn key_metric(task: Task, metrics: &Metrics) -> Option<f64> {
-    metrics
-        .get(task.key_metric())
-        .copied()
-        .filter(|v| v.is_finite())
+    metrics.get(task.key_metric()).copied().filter(|v| v.is_finite())
 }
 
 /// Whether a new model replaces the deployed one at train time: the first model deploys;
@@ -79,19 +76,17 @@ pub fn choose(
     history: &[i64],
     algorithm: Option<&str>,
 ) -> Result<i64> {
-    let pool: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| algorithm.is_none_or(|a| c.algorithm == a))
-        .collect();
+    let pool: Vec<&Candidate> =
+        candidates.iter().filter(|c| algorithm.is_none_or(|a| c.algorithm == a)).collect();
     if pool.is_empty() {
         return Err(match algorithm {
-            Some(a) => Error::not_found(format!(
-                "project \"{project}\" has no model trained with algorithm \"{a}\""
-            ))
-            .with_hint(format!(
-                "see SELECT DISTINCT algorithm FROM pgml.trained_models WHERE name = '{}'",
-                project.replace('\'', "''")
-            )),
+            Some(a) => {
+                Error::not_found(format!("project \"{project}\" has no model trained with algorithm \"{a}\""))
+                    .with_hint(format!(
+                        "see SELECT DISTINCT algorithm FROM pgml.trained_models WHERE name = '{}'",
+                        project.replace('\'', "''")
+                    ))
+            }
             None => Error::not_found(format!("project \"{project}\" has no trained models")),
         });
     }
@@ -104,9 +99,7 @@ pub fn choose(
             .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
             .map(|(_, id)| id)
             .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no model of project \"{project}\" has a key metric to compare"
-                ))
+                Error::not_found(format!("no model of project \"{project}\" has a key metric to compare"))
             }),
         Strategy::Rollback => {
             let current = history.first().copied();
@@ -122,10 +115,9 @@ pub fn choose(
                     .with_hint("deploy a model with pgml.deploy(model_id) or the most_recent strategy")
                 })
         }
-        Strategy::NewScore | Strategy::Specific => Err(Error::Internal(format!(
-            "{} is not a choosing strategy",
-            strategy.name()
-        ))),
+        Strategy::NewScore | Strategy::Specific => {
+            Err(Error::Internal(format!("{} is not a choosing strategy", strategy.name())))
+        }
     }
 }
 
@@ -134,64 +126,30 @@ mod tests {
     use super::*;
 
     fn c(id: i64, algorithm: &str, key: Option<f64>) -> Candidate {
-        Candidate {
-            id,
-            algorithm: algorithm.into(),
-            key_metric: key,
-        }
+        Candidate { id, algorithm: algorithm.into(), key_metric: key }
     }
 
     #[test]
     fn best_score_compares_numbers_not_text() {
         // As text, "-0.5" > "-10" and "9.5" > "10.1": numeric comparison must win.
-        let models = [
-            c(1, "linear", Some(-10.0)),
-            c(2, "linear", Some(-0.5)),
-            c(3, "xgboost", Some(0.0)),
-        ];
-        assert_eq!(
-            choose(Strategy::BestScore, "p", &models, &[], None).unwrap(),
-            3
-        );
+        let models = [c(1, "linear", Some(-10.0)), c(2, "linear", Some(-0.5)), c(3, "xgboost", Some(0.0))];
+        assert_eq!(choose(Strategy::BestScore, "p", &models, &[], None).unwrap(), 3);
         let models = [c(1, "linear", Some(9.5)), c(2, "xgboost", Some(10.1))];
-        assert_eq!(
-            choose(Strategy::BestScore, "p", &models, &[], None).unwrap(),
-            2
-        );
-        assert_eq!(
-            choose(Strategy::BestScore, "p", &models, &[], Some("linear")).unwrap(),
-            1
-        );
+        assert_eq!(choose(Strategy::BestScore, "p", &models, &[], None).unwrap(), 2);
+        assert_eq!(choose(Strategy::BestScore, "p", &models, &[], Some("linear")).unwrap(), 1);
     }
 
     #[test]
     fn best_score_skips_missing_metrics_and_breaks_ties_by_recency() {
-        let models = [
-            c(1, "linear", Some(0.9)),
-            c(2, "linear", None),
-            c(3, "linear", Some(0.9)),
-        ];
-        assert_eq!(
-            choose(Strategy::BestScore, "p", &models, &[], None).unwrap(),
-            3
-        );
+        let models = [c(1, "linear", Some(0.9)), c(2, "linear", None), c(3, "linear", Some(0.9))];
+        assert_eq!(choose(Strategy::BestScore, "p", &models, &[], None).unwrap(), 3);
     }
 
     #[test]
     fn most_recent_honours_the_algorithm_filter() {
-        let models = [
-            c(1, "linear", None),
-            c(2, "xgboost", None),
-            c(3, "linear", None),
-        ];
-        assert_eq!(
-            choose(Strategy::MostRecent, "p", &models, &[], None).unwrap(),
-            3
-        );
-        assert_eq!(
-            choose(Strategy::MostRecent, "p", &models, &[], Some("xgboost")).unwrap(),
-            2
-        );
+        let models = [c(1, "linear", None), c(2, "xgboost", None), c(3, "linear", None)];
+        assert_eq!(choose(Strategy::MostRecent, "p", &models, &[], None).unwrap(), 3);
+        assert_eq!(choose(Strategy::MostRecent, "p", &models, &[], Some("xgboost")).unwrap(), 2);
         let err = choose(Strategy::MostRecent, "p", &models, &[], Some("kmeans")).unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }));
         assert!(err.to_string().contains("kmeans"));
@@ -199,11 +157,7 @@ mod tests {
 
     #[test]
     fn two_rollbacks_return_to_the_start() {
-        let models = [
-            c(1, "linear", None),
-            c(2, "linear", None),
-            c(3, "linear", None),
-        ];
+        let models = [c(1, "linear", None), c(2, "linear", None), c(3, "linear", None)];
         // deployed 1, then 2, then 3 (newest first)
         let mut history = vec![3, 2, 1];
         let back = choose(Strategy::Rollback, "p", &models, &history, None).unwrap();
@@ -216,10 +170,7 @@ mod tests {
     #[test]
     fn rollback_skips_repeats_of_the_current_model() {
         let models = [c(1, "linear", None), c(2, "linear", None)];
-        assert_eq!(
-            choose(Strategy::Rollback, "p", &models, &[2, 2, 1], None).unwrap(),
-            1
-        );
+        assert_eq!(choose(Strategy::Rollback, "p", &models, &[2, 2, 1], None).unwrap(), 1);
         assert!(matches!(
             choose(Strategy::Rollback, "p", &models, &[2, 2], None),
             Err(Error::NotFound { .. })
@@ -246,10 +197,7 @@ mod tests {
 
     #[test]
     fn only_choosing_strategies_can_be_requested() {
-        assert_eq!(
-            Strategy::parse_requested("rollback").unwrap(),
-            Strategy::Rollback
-        );
+        assert_eq!(Strategy::parse_requested("rollback").unwrap(), Strategy::Rollback);
         let err = Strategy::parse_requested("newest").unwrap_err();
         assert!(err.to_string().contains("newest"));
         assert!(Strategy::parse_requested("specific").is_err());

@@ -19,6 +19,7 @@ SELECT * FROM pgml.deploy('Iris', strategy => 'most_recent', algorithm => 'linea
 SELECT * FROM pgml.deploy('Iris', strategy => 'rollback');
 SELECT * FROM pgml.deploy('Iris', strategy => 'rollback');
 SELECT * FROM pgml.deploy(2);
+SELECT * FROM pgml.deploy('Iris', 2);
 SELECT id, name, algorithm FROM pgml.deployed_models;
 
 -- Every deployment records the strategy actually used, who, and what it replaced.

@@ -55,14 +55,21 @@ SELECT pg_temp.try($$SELECT pgml.train('Iris', preprocess => '{"sepal_length": {
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, 2]::real[])$$);
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, NULL, 3, 4]::real[])$$);
 SELECT pg_temp.try($$SELECT pgml.predict(424242, ARRAY[1, 2, 3, 4]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.predict('Iris', ROW(5.1, 3.5, 1.4, 0.2))$$);
+SELECT pg_temp.try($$SELECT pgml.predict('Iris', r) FROM (SELECT 5.1 AS sepal_length, 'wide' AS sepal_width, 1.4 AS petal_length, 0.2 AS petal_width) r$$);
+SELECT pg_temp.try($$SELECT pgml.predict('Iris', r) FROM (SELECT 5.1 AS sepal_length, 3.5 AS sepal_width, NULL::real AS petal_length, 0.2 AS petal_width) r$$);
+SELECT pg_temp.try($$SELECT pgml.predict('Iris', 'text'::text)$$);
 SELECT pg_temp.try($$SELECT pgml.predict_batch('Iris', ARRAY[1, 2, 3, 4, 5]::real[])$$);
 -- deployment
 SELECT pg_temp.try($$SELECT pgml.deploy('Iris', 'newest')$$);
 SELECT pg_temp.try($$SELECT pgml.deploy('Iris', 'rollback')$$);
 SELECT pg_temp.try($$SELECT pgml.deploy('Iris', 'best_score', 'xgboost')$$);
 SELECT pg_temp.try($$SELECT pgml.deploy(424242)$$);
+SELECT pg_temp.try($$SELECT pgml.deploy('Iris', 424242)$$);
+SELECT pg_temp.try($$SELECT pgml.deploy('Nope', 1)$$);
 SELECT pg_temp.try($$SELECT pgml.train('Undeployed', 'classification', 'pgml.iris', 'target', automatic_deploy => false)$$);
 SELECT pg_temp.try($$SELECT pgml.predict('Undeployed', ARRAY[1, 2, 3, 4]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.deploy('Iris', (SELECT max(id) FROM pgml.models))$$);
 \pset format aligned
 \pset tuples_only off
 -- nothing changed by the failed calls (the Undeployed project trained, without deploying)

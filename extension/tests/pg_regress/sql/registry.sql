@@ -64,6 +64,13 @@ SELECT pgml.predict('Cancer', ARRAY(SELECT unnest(ARRAY["mean radius", "mean tex
 FROM pgml.breast_cancer LIMIT 2;
 SELECT pgml.predict('Digits', (SELECT array_agg(v) FROM unnest(image) v)) AS predicted, target
 FROM pgml.digits ORDER BY ctid DESC LIMIT 3;
+-- untyped numeric literals resolve too
+SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]) AS numeric_array;
+-- a row of the training relation: its columns are found by name (the label is ignored)
+SELECT target, pgml.predict('Iris', iris) AS predicted_from_row,
+       pgml.predict('Iris', iris) = pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) AS same
+FROM pgml.iris iris WHERE ctid IN ('(0,1)', '(0,75)', '(0,140)') ORDER BY target;
+SELECT pgml.predict('Digits', d) AS from_row, target FROM pgml.digits d ORDER BY ctid DESC LIMIT 3;
 SELECT round(pgml.predict('Diabetes', ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6])::numeric, 0) BETWEEN 25 AND 346 AS in_range
 FROM pgml.diabetes LIMIT 2;
 
@@ -80,5 +87,9 @@ INSERT INTO shop."Orders" SELECT (ARRAY['north', 'south', 'east'])[1 + i % 3], (
        (i % 3 = 0) <> (i % 17 > 12) FROM generate_series(1, 300) i;
 SET search_path = shop, public;
 SELECT * FROM pgml.train('Returns', 'classification', '"Orders"', 'returned', algorithm => 'random_forest');
+SELECT count(*) AS rows, count(*) FILTER (WHERE pgml.predict('Returns', o) = returned::int) > 200 AS mostly_right
+FROM "Orders" o;
 RESET search_path;
 SELECT relation_name, columns->0->'levels' AS region_levels FROM pgml.snapshots ORDER BY id DESC LIMIT 1;
+-- a region never seen in training is a missing value, not an error
+SELECT pgml.predict('Returns', ROW('west', 3.0, true, NULL)::shop."Orders") IN (0, 1) AS predicted;
