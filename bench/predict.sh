@@ -26,13 +26,13 @@ tps() { "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$1"
 echo "SELECT pgml._pgml_noop_predict('bench', ARRAY[5.9, 3.0, 5.1, 1.8]::real[]);" > "$TMP/noop.sql"
 echo "== 1. per-call predict under pgbench (prepared, 2 clients, ${SECONDS_PER_RUN}s each)"
 noop=$(tps "$TMP/noop.sql")
-printf "   %-32s %8d TPS\n" "no-op (same arguments)" "$noop"
+printf "   %-38s %8d TPS\n" "no-op (same arguments)" "$noop"
 for id in $(q -c "SELECT id FROM pgml.models ORDER BY id"); do
   name=$(q -c "SELECT algorithm || ' (' || coalesce(hyperparams->>'n_estimators' || ' trees', 'default') || ')' FROM pgml.models WHERE id = $id")
   q -c "SELECT pgml.deploy($id)" >/dev/null
   echo "SELECT pgml.predict('bench', ARRAY[5.9, 3.0, 5.1, 1.8]::real[]);" > "$TMP/predict.sql"
   pred=$(tps "$TMP/predict.sql")
-  printf "   pgml.predict, %-18s %8d TPS   ratio %s  (target >= 0.8)\n" "$name" "$pred" "$(ratio "$pred" "$noop")"
+  printf "   pgml.predict, %-24s %8d TPS   ratio %s  (target >= 0.8)\n" "$name" "$pred" "$(ratio "$pred" "$noop")"
 done
 
 echo "== 2. predict over a ${ROWS}-row table (one backend, no parallel workers)"
@@ -40,12 +40,12 @@ q -c "DROP TABLE IF EXISTS big" -c "CREATE TABLE big AS SELECT (4 + random() * 4
       (1 + random() * 6)::real AS c, (random() * 2.5)::real AS d FROM generate_series(1, $ROWS)" -c "VACUUM ANALYZE big"
 ms() { q -c "SET max_parallel_workers_per_gather = 0" -c "\\timing on" -c "$1" | awk '/^Time:/ {print $2}'; }
 scan_noop=$(ms "SELECT sum(pgml._pgml_noop_predict('bench', ARRAY[a, b, c, d])) FROM big")
-printf "   %-32s %8.0f ms\n" "scan + no-op" "$scan_noop"
+printf "   %-40s %8.0f ms\n" "scan + no-op" "$scan_noop"
 for id in $(q -c "SELECT id FROM pgml.models ORDER BY id"); do
   name=$(q -c "SELECT algorithm || ' (' || coalesce(hyperparams->>'n_estimators' || ' trees', 'default') || ')' FROM pgml.models WHERE id = $id")
   q -c "SELECT pgml.deploy($id)" >/dev/null
   scan_pred=$(ms "SELECT sum(pgml.predict('bench', ARRAY[a, b, c, d])) FROM big")
-  printf "   scan + predict, %-16s %8.0f ms   ratio %sx  (target <= 1.5x)\n" "$name" "$scan_pred" "$(ratio "$scan_pred" "$scan_noop")"
+  printf "   scan + predict, %-24s %8.0f ms   ratio %sx  (target <= 1.5x)\n" "$name" "$scan_pred" "$(ratio "$scan_pred" "$scan_noop")"
 done
 
 echo "== 3. deploy latency and cross-session visibility"
