@@ -20,8 +20,9 @@ SELECT t.id, t.name, t.algorithm, t.deployed,
 FROM pgml.trained_models t JOIN pgml.models m USING (id) ORDER BY t.id;
 
 \echo '== 4. Predict from SQL with the deployed model'
-SELECT target, pgml.predict('Iris Flowers', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) AS predicted
-FROM pgml.iris WHERE ctid IN ('(0,1)', '(0,60)', '(0,120)');
+SELECT target, pgml.predict('Iris Flowers', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) AS from_array,
+       pgml.predict('Iris Flowers', iris) AS from_row
+FROM pgml.iris iris WHERE ctid IN ('(0,1)', '(0,60)', '(0,120)');
 SELECT pgml.predict_proba('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[]) AS class_probabilities;
 
 \echo '== 5. Deploy by strategy'
