@@ -7,6 +7,7 @@
 pub mod algorithms;
 pub mod artifact;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod lifecycle;
 pub mod metrics;

@@ -3,9 +3,10 @@
 
 use crate::algorithms::{Algorithm, TrainContext};
 use crate::artifact::{Header, LoadedModel};
-use crate::data::schema::FeatureColumn;
+use crate::data::schema::{feature_names, FeatureColumn, FeatureKind};
 use crate::data::split::{split, Sampling};
 use crate::data::{class_labels, encode_classes, select, Matrix};
+use crate::drift::{categorical_reference, numeric_reference, FeatureReference};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
 use crate::task::Task;
@@ -27,10 +28,14 @@ pub struct TrainRequest<'a> {
     pub seed: u64,
 }
 
-/// A trained model with its test metrics.
+/// A trained model with its test metrics and the references drift is measured against.
 pub struct TrainOutcome {
     pub model: LoadedModel,
     pub metrics: Metrics,
+    /// One per feature, from the training rows.
+    pub feature_references: Vec<FeatureReference>,
+    /// The model's predictions on the test rows.
+    pub prediction_reference: FeatureReference,
 }
 
 /// Splits, trains on the training part and scores on the test part.
@@ -88,7 +93,47 @@ pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcom
     metrics.insert("score_time".into(), started.elapsed().as_secs_f64());
 
     let header = Header { algorithm: algorithm.name().into(), task, num_features: x.cols, classes, features };
-    Ok(TrainOutcome { model: LoadedModel::new(header, model), metrics })
+    let feature_references = references(&header.features, &x_train);
+    let prediction_reference = if task == Task::Regression {
+        numeric_reference("prediction", &predicted)
+    } else {
+        let labels: Vec<Option<String>> = predicted
+            .iter()
+            .map(|&p| Some(header.classes.get(p as usize).copied().unwrap_or(p).to_string()))
+            .collect();
+        categorical_reference("prediction", &labels)
+    };
+    Ok(TrainOutcome {
+        model: LoadedModel::new(header, model),
+        metrics,
+        feature_references,
+        prediction_reference,
+    })
+}
+
+/// Reference statistics of every feature of the training rows; categorical codes are
+/// turned back into their levels.
+fn references(schema: &[FeatureColumn], x: &Matrix) -> Vec<FeatureReference> {
+    let names = feature_names(schema, x.cols);
+    let mut kinds = Vec::with_capacity(x.cols);
+    for c in schema {
+        for _ in 0..c.size {
+            kinds.push(c);
+        }
+    }
+    (0..x.cols)
+        .map(|j| {
+            let column: Vec<f32> = (0..x.rows).map(|i| x.row(i)[j]).collect();
+            match kinds.get(j) {
+                Some(c) if c.kind == FeatureKind::Categorical => {
+                    let levels: Vec<Option<String>> =
+                        column.iter().map(|&code| c.levels.get(code as usize).cloned()).collect();
+                    categorical_reference(&names[j], &levels)
+                }
+                _ => numeric_reference(&names[j], &column),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -139,6 +184,11 @@ mod tests {
     fn binary_classification_reports_auc_and_log_loss() {
         let out = run("breast_cancer", "linear", json!({}), 1);
         assert!(out.metrics["roc_auc"] > 0.97, "{:?}", out.metrics);
+        // drift references: one per feature from the 426 training rows, and the test predictions
+        assert_eq!(out.feature_references.len(), 30);
+        assert_eq!(out.feature_references[0].name, "f1");
+        assert_eq!(out.feature_references[0].rows, 426);
+        assert_eq!(out.prediction_reference.categorical.as_ref().unwrap().values().sum::<u64>(), 143);
         assert!(out.metrics["log_loss"] < 0.2, "{:?}", out.metrics);
         assert!(out.metrics.contains_key("fit_time") && out.metrics.contains_key("score_time"));
     }

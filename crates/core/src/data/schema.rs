@@ -38,6 +38,21 @@ impl FeatureColumn {
     }
 }
 
+/// The name of every feature a schema produces: the column name, or `name[i]` (1-based) for
+/// the elements of an array column. Without a schema, `f1`, `f2`, ….
+pub fn feature_names(columns: &[FeatureColumn], width: usize) -> Vec<String> {
+    if columns.is_empty() {
+        return (1..=width).map(|i| format!("f{i}")).collect();
+    }
+    columns
+        .iter()
+        .flat_map(|c| match c.kind {
+            FeatureKind::Array => (1..=c.size).map(|i| format!("{}[{i}]", c.name)).collect(),
+            _ => vec![c.name.clone()],
+        })
+        .collect()
+}
+
 /// The number of features a schema produces.
 pub fn width(columns: &[FeatureColumn]) -> usize {
     columns.iter().map(|c| c.size).sum()
