@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency regress-accept bench reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule regress-accept bench reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
@@ -47,10 +47,14 @@ test-sql: test-pg db
 test-concurrency: test-pg db
 	@bash scripts/test-concurrency.sh
 
+# pg_cron really runs a retraining, a failing retraining and a drift check (1-2 minutes).
+test-schedule: test-pg db
+	@bash scripts/test-schedule.sh
+
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency
+test: lint test-core test-pg test-sql test-concurrency test-schedule
 	@echo "make test: all passed"
 
 bench: db

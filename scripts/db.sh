@@ -25,6 +25,9 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 shared_preload_libraries = 'pg_cron'
 cron.database_name = '$DBNAME'
+# jobs run in background workers: no connection, so no password or socket to configure
+cron.use_background_workers = on
+max_worker_processes = 16
 CONF
 fi
 if ! "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
@@ -33,5 +36,6 @@ fi
 if [ "$(psql -X -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")" != 1 ]; then
   psql -X -q -d postgres -c "CREATE DATABASE $DBNAME"
 fi
-psql -X -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS pgml"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "SET client_min_messages = warning" \
+  -c "CREATE EXTENSION IF NOT EXISTS pg_cron" -c "CREATE EXTENSION IF NOT EXISTS pgml"
 uri "$DBNAME"

@@ -114,3 +114,110 @@ JOIN pgml.projects p ON p.id = d.project_id
 JOIN pgml.models m ON m.id = d.model_id
 WINDOW w AS (PARTITION BY d.project_id ORDER BY d.created_at, d.id)
 ORDER BY p.name, d.created_at, d.id;
+
+-- pgml-rs: drift. Reference statistics of each model's training rows and test predictions,
+-- kept so drift can be measured later without the original rows.
+CREATE TABLE pgml.drift_references (
+    model_id BIGINT PRIMARY KEY REFERENCES pgml.models (id) ON DELETE CASCADE,
+    features JSONB NOT NULL,
+    predictions JSONB NOT NULL,
+    created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp()
+);
+
+-- Per-project drift thresholds (keys of pgml-core's Thresholds; missing keys keep defaults).
+CREATE TABLE pgml.drift_settings (
+    project_id BIGINT PRIMARY KEY REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    thresholds JSONB NOT NULL,
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp()
+);
+
+-- pgml-rs: scheduled retraining and drift checks with pg_cron.
+CREATE TABLE pgml.schedules (
+    id BIGSERIAL PRIMARY KEY,
+    project_name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('training', 'drift')),
+    schedule TEXT NOT NULL,
+    job_name TEXT NOT NULL UNIQUE,
+    -- training: the arguments of pgml.train (NULL = pgml.train's default / the last snapshot)
+    relation_name TEXT,
+    y_column_name TEXT,
+    algorithm TEXT,
+    hyperparams JSONB,
+    test_size REAL,
+    test_sampling TEXT,
+    created_by NAME NOT NULL DEFAULT session_user,
+    created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (project_name, kind)
+);
+
+-- Every scheduled run, so a failed retraining is visible without reading server logs.
+CREATE TABLE pgml.scheduled_runs (
+    id BIGSERIAL PRIMARY KEY,
+    schedule_id BIGINT REFERENCES pgml.schedules (id) ON DELETE SET NULL,
+    project_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+    finished_at TIMESTAMP WITHOUT TIME ZONE,
+    outcome TEXT NOT NULL DEFAULT 'running' CHECK (outcome IN ('running', 'succeeded', 'failed')),
+    model_id BIGINT REFERENCES pgml.models (id) ON DELETE SET NULL,
+    deployed BOOLEAN,
+    dataset_drifted BOOLEAN,
+    details JSONB,
+    error TEXT
+);
+CREATE INDEX scheduled_runs_project_idx ON pgml.scheduled_runs (project_name, started_at);
+
+-- What pg_cron runs: one training (or drift check) recorded in pgml.scheduled_runs, the
+-- failure included (the inner block's rollback keeps the run row).
+CREATE FUNCTION pgml._pgml_run_schedule(schedule_id BIGINT) RETURNS VOID
+LANGUAGE plpgsql AS $$
+DECLARE
+    s pgml.schedules;
+    run_id BIGINT;
+    result RECORD;
+BEGIN
+    SELECT * INTO s FROM pgml.schedules WHERE id = schedule_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pgml schedule % does not exist', schedule_id;
+    END IF;
+    INSERT INTO pgml.scheduled_runs (schedule_id, project_name, kind)
+    VALUES (s.id, s.project_name, s.kind) RETURNING id INTO run_id;
+    BEGIN
+        IF s.kind = 'training' THEN
+            SELECT * INTO result FROM pgml.train(
+                s.project_name,
+                relation_name => s.relation_name,
+                y_column_name => s.y_column_name,
+                algorithm => COALESCE(s.algorithm, 'linear'),
+                hyperparams => COALESCE(s.hyperparams, '{}'),
+                test_size => COALESCE(s.test_size, 0.25),
+                test_sampling => COALESCE(s.test_sampling, 'stratified'),
+                automatic_deploy => true);
+            UPDATE pgml.scheduled_runs SET outcome = 'succeeded', finished_at = clock_timestamp(),
+                deployed = result.deployed,
+                model_id = (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+                            WHERE p.name = s.project_name)
+            WHERE id = run_id;
+        ELSE
+            UPDATE pgml.scheduled_runs r SET outcome = 'succeeded', finished_at = clock_timestamp(),
+                model_id = d.model_id, dataset_drifted = d.dataset_drifted, details = d.details
+            FROM (SELECT min(model_id) AS model_id, bool_or(dataset_drifted) AS dataset_drifted,
+                         jsonb_agg(jsonb_build_object('feature', feature, 'drifted', drifted,
+                               'psi', psi, 'ks_p_value', ks_p_value, 'js_distance', js_distance)) AS details
+                  FROM pgml.drift(s.project_name, s.relation_name)) d
+            WHERE r.id = run_id;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        UPDATE pgml.scheduled_runs SET outcome = 'failed', finished_at = clock_timestamp(), error = SQLERRM
+        WHERE id = run_id;
+    END;
+END $$;
+
+CREATE VIEW pgml.training_schedules AS
+SELECT s.project_name, s.schedule, s.job_name, s.relation_name, s.y_column_name, s.algorithm, s.hyperparams,
+       s.created_by, s.created_at, r.started_at AS last_run_at, r.outcome AS last_outcome,
+       r.model_id AS last_model_id, r.deployed AS last_deployed, r.error AS last_error
+FROM pgml.schedules s
+LEFT JOIN LATERAL (SELECT * FROM pgml.scheduled_runs r WHERE r.schedule_id = s.id ORDER BY r.id DESC LIMIT 1) r ON true
+WHERE s.kind = 'training'
+ORDER BY s.project_name;

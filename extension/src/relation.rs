@@ -230,3 +230,70 @@ fn encode_categoricals(columns: &mut [Column], raw_text: &[Vec<String>], x: &mut
         offset += col.size;
     }
 }
+
+/// One feature's current values: numbers (NaN = missing) or category text (None = missing).
+pub enum CurrentFeature {
+    Numeric(Vec<f32>),
+    Categorical(Vec<Option<String>>),
+}
+
+/// A model's features read from any relation that has the training columns (found by name).
+/// Unlike training, NULLs are kept: drift reports them as missing values.
+pub struct CurrentData {
+    pub rows: usize,
+    /// One per flattened feature, in the model's feature order.
+    pub features: Vec<CurrentFeature>,
+}
+
+pub fn read_current(relation_name: &str, schema: &[Column]) -> Result<CurrentData> {
+    let (oid, qualified) = resolve(relation_name)?;
+    let attrs = attributes(oid)?;
+    if let Some(col) = schema.iter().find(|c| !attrs.iter().any(|a| a.0 == c.name)) {
+        return Err(SqlError::new(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!("relation {qualified} has no column \"{}\", which the model was trained on", col.name),
+        ));
+    }
+    let mut features: Vec<CurrentFeature> = schema
+        .iter()
+        .flat_map(|c| {
+            (0..c.size).map(move |_| match c.kind {
+                Kind::Categorical => CurrentFeature::Categorical(Vec::new()),
+                _ => CurrentFeature::Numeric(Vec::new()),
+            })
+        })
+        .collect();
+    let exprs: Vec<String> = schema.iter().map(feature_expr).collect();
+    let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
+    let mut rows = 0;
+    Spi::connect(|c| -> Result<()> {
+        for row in c.select(&query, None, &[])? {
+            rows += 1;
+            let mut f = 0;
+            for (i, col) in schema.iter().enumerate() {
+                let values: Vec<Option<f32>> = match col.kind {
+                    Kind::Categorical => {
+                        if let CurrentFeature::Categorical(v) = &mut features[f] {
+                            v.push(row.get::<String>(i + 1)?);
+                        }
+                        f += 1;
+                        continue;
+                    }
+                    Kind::Array => {
+                        let v: Option<Vec<Option<f32>>> = row.get(i + 1)?;
+                        (0..col.size).map(|e| v.as_ref().and_then(|v| v.get(e).copied().flatten())).collect()
+                    }
+                    Kind::Numeric | Kind::Boolean => vec![row.get::<f32>(i + 1)?],
+                };
+                for v in values {
+                    if let CurrentFeature::Numeric(out) = &mut features[f] {
+                        out.push(v.unwrap_or(f32::NAN));
+                    }
+                    f += 1;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(CurrentData { rows, features })
+}

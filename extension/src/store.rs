@@ -235,3 +235,46 @@ pub fn deployed_model_id(project_name: &str) -> Result<i64> {
             .hint("deploy one with pgml.deploy(project_name, strategy) or pgml.deploy(model_id)")
     })
 }
+
+pub fn insert_drift_reference(
+    model_id: i64,
+    features: serde_json::Value,
+    predictions: serde_json::Value,
+) -> Result<()> {
+    Spi::run_with_args(
+        "INSERT INTO pgml.drift_references (model_id, features, predictions) VALUES ($1, $2, $3)",
+        &[model_id.into(), JsonB(features).into(), JsonB(predictions).into()],
+    )?;
+    Ok(())
+}
+
+/// A model's drift references: (features, predictions).
+pub fn drift_reference(model_id: i64) -> Result<Option<(serde_json::Value, serde_json::Value)>> {
+    first_row(
+        "SELECT features, predictions FROM pgml.drift_references WHERE model_id = $1",
+        &[model_id.into()],
+        |r| {
+            let json =
+                |i| -> Result<serde_json::Value> { Ok(r.get::<JsonB>(i)?.map(|j| j.0).unwrap_or_default()) };
+            Ok((json(1)?, json(2)?))
+        },
+    )
+}
+
+pub fn drift_settings(project_id: i64) -> Result<serde_json::Value> {
+    let v = first_row(
+        "SELECT thresholds FROM pgml.drift_settings WHERE project_id = $1",
+        &[project_id.into()],
+        |r| Ok(r.get::<JsonB>(1)?.map(|j| j.0)),
+    )?;
+    Ok(v.flatten().unwrap_or(serde_json::Value::Null))
+}
+
+pub fn set_drift_settings(project_id: i64, thresholds: serde_json::Value) -> Result<()> {
+    Spi::run_with_args(
+        "INSERT INTO pgml.drift_settings (project_id, thresholds) VALUES ($1, $2)
+         ON CONFLICT (project_id) DO UPDATE SET thresholds = EXCLUDED.thresholds, updated_at = clock_timestamp()",
+        &[project_id.into(), JsonB(thresholds).into()],
+    )?;
+    Ok(())
+}

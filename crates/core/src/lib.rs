@@ -11,6 +11,7 @@ pub mod drift;
 pub mod error;
 pub mod lifecycle;
 pub mod metrics;
+pub mod schedule;
 pub mod task;
 pub mod training;
 

@@ -3,5 +3,7 @@
 
 mod datasets;
 mod deploy;
+mod drift;
 mod predict;
+mod schedule;
 mod train;

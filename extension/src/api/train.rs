@@ -160,6 +160,11 @@ fn run(a: Args) -> Result<TrainRow> {
         },
         outcome.model.to_bytes()?,
     )?;
+    store::insert_drift_reference(
+        model_id,
+        serde_json::to_value(&outcome.feature_references).unwrap_or_default(),
+        serde_json::to_value(&outcome.prediction_reference).unwrap_or_default(),
+    )?;
     let deployed = auto_deploy(&project, model_id, key_metric(task, &outcome.metrics), a.automatic_deploy)?;
     Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
 }
