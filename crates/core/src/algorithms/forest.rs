@@ -99,14 +99,20 @@ pub(super) struct Forest {
     classification: bool,
 }
 
-/// One tree in flat arrays. `feature[i] == u32::MAX` marks a leaf whose values start at
-/// `left[i] * width` in `values`.
+/// One node; `feature == LEAF` marks a leaf whose values start at `left * width` in the
+/// tree's `values`. Nodes are packed so a step of the walk reads one struct.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+struct Node {
+    feature: u32,
+    threshold: f32,
+    left: u32,
+    right: u32,
+}
+
+/// One tree: its nodes (the root first) and the leaves' values.
 #[derive(Serialize, Deserialize)]
 struct Tree {
-    feature: Vec<u32>,
-    threshold: Vec<f32>,
-    left: Vec<u32>,
-    right: Vec<u32>,
+    nodes: Vec<Node>,
     values: Vec<f32>,
 }
 
@@ -156,8 +162,7 @@ struct Best {
 
 impl Builder<'_> {
     fn build(&self, mut rows: Vec<usize>, rng: &mut ChaCha8Rng) -> Tree {
-        let mut tree =
-            Tree { feature: vec![], threshold: vec![], left: vec![], right: vec![], values: vec![] };
+        let mut tree = Tree { nodes: vec![], values: vec![] };
         // (node, start, end, depth) of nodes still to split.
         let mut stack = vec![(0usize, 0usize, rows.len(), 0usize)];
         tree.push_node();
@@ -175,15 +180,17 @@ impl Builder<'_> {
                 Some(best) => {
                     let mid = start + partition(part, |&r| self.x.row(r)[best.feature] <= best.threshold);
                     let (l, r) = (tree.push_node(), tree.push_node());
-                    tree.feature[node] = best.feature as u32;
-                    tree.threshold[node] = best.threshold;
-                    tree.left[node] = l as u32;
-                    tree.right[node] = r as u32;
+                    tree.nodes[node] = Node {
+                        feature: best.feature as u32,
+                        threshold: best.threshold,
+                        left: l as u32,
+                        right: r as u32,
+                    };
                     stack.push((r, mid, end, depth + 1));
                     stack.push((l, start, mid, depth + 1));
                 }
                 None => {
-                    tree.left[node] = (tree.values.len() / self.width) as u32;
+                    tree.nodes[node].left = (tree.values.len() / self.width) as u32;
                     tree.values.extend(self.leaf_values(part));
                 }
             }
@@ -311,23 +318,17 @@ fn partition(rows: &mut [usize], pred: impl Fn(&usize) -> bool) -> usize {
 
 impl Tree {
     fn push_node(&mut self) -> usize {
-        self.feature.push(LEAF);
-        self.threshold.push(0.0);
-        self.left.push(0);
-        self.right.push(0);
-        self.feature.len() - 1
+        self.nodes.push(Node { feature: LEAF, threshold: 0.0, left: 0, right: 0 });
+        self.nodes.len() - 1
     }
 
     fn leaf<'t>(&'t self, row: &[f32], width: usize) -> &'t [f32] {
-        let mut node = 0;
-        while self.feature[node] != LEAF {
-            node = if row[self.feature[node] as usize] <= self.threshold[node] {
-                self.left[node]
-            } else {
-                self.right[node]
-            } as usize;
+        let mut node = self.nodes[0];
+        while node.feature != LEAF {
+            let next = if row[node.feature as usize] <= node.threshold { node.left } else { node.right };
+            node = self.nodes[next as usize];
         }
-        let start = self.left[node] as usize * width;
+        let start = node.left as usize * width;
         &self.values[start..start + width]
     }
 }
