@@ -49,7 +49,14 @@ FROM pgml.trained_models t JOIN pgml.models m USING (id) WHERE t.name = 'Diabete
 SELECT round(pgml.predict('Diabetes', ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6])::numeric, 1) AS predicted, target
 FROM pgml.diabetes LIMIT 3;
 
-\echo '== 9. Mistakes get clear errors, not crashes'
+\echo '== 9. Drift: new measurements against the statistics kept from the training rows'
+CREATE TABLE iris_next_season AS
+SELECT sepal_length + 1.5 AS sepal_length, sepal_width, petal_length * 1.3 AS petal_length, petal_width FROM pgml.iris;
+SELECT feature, kind, round(psi::numeric, 3) AS psi, round(ks_p_value::numeric, 4) AS ks_p_value,
+       round(js_distance::numeric, 3) AS js_distance, drifted, drift_share, dataset_drifted
+FROM pgml.drift('Iris Flowers', 'iris_next_season');
+
+\echo '== 10. Mistakes get clear errors, not crashes'
 \set ON_ERROR_STOP off
 SELECT pgml.predict('Iris Flowers', ARRAY[1.0, 2.0]::real[]);
 SELECT * FROM pgml.train('Iris Flowers', algorithm => 'xgboost', hyperparams => '{"n_estimator": 10}');
