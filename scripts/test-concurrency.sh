@@ -47,9 +47,13 @@ tell "BEGIN; SELECT pgml.deploy(1); SELECT pgml.predict_proba('conc', $probe); R
 [ "$(ask)" = "$a2" ] || fail "a rolled-back deploy was served"
 tell "SELECT pgml.deploy(1);"
 [ "$(ask)" = "$a1" ] || fail "an autocommitted deploy was not served by the next statement"
+tell "INSERT INTO pgml.deployments (project_id, model_id, strategy, replaced_model_id) SELECT id, 2, 'specific', 1 FROM pgml.projects;"
+[ "$(ask)" = "$a2" ] || fail "a hand-written deployment row was not served by the next statement"
+tell "SELECT pgml.deploy(1);"
+[ "$(ask)" = "$a1" ] || fail "the redeploy was not served"
 exec 3>&- 5>&-
 wait
-echo "   ok: served from the first statement after commit; uncommitted and rolled-back deploys never served"
+echo "   ok: served from the first statement after commit (pgml.deploy or a hand-written row); uncommitted and rolled-back deploys never served"
 
 echo "== 2. ${SECONDS_STORM}s of predictions (2 clients) during rollbacks and aborted deploys (2 clients)"
 q -c "CREATE TABLE committed_answers AS SELECT pgml.predict_proba(id, $probe) AS proba FROM pgml.models WHERE id IN (1, 2)"
@@ -72,6 +76,6 @@ same=$(q -c "SELECT count(*) FROM pgml.deployments WHERE strategy = 'rollback' A
 [ "$broken" = 0 ] || fail "$broken deployment row(s) do not replace the previous row's model"
 [ "$aborted" = 0 ] || fail "an aborted deploy left $aborted row(s)"
 [ "$same" = 0 ] || fail "$same rollback(s) redeployed the model they replaced"
-[ "$deployments" = $((storm + 3)) ] || fail "expected $((storm + 3)) deployments, found $deployments"
+[ "$deployments" = $((storm + 5)) ] || fail "expected $((storm + 5)) deployments, found $deployments"
 echo "   ok: $predictions predictions, 0 errors, all from committed models; $storm rollbacks and $storm aborted deploys; history chained in order"
 echo "test-concurrency: 2 passed, 0 failed"

@@ -221,3 +221,15 @@ FROM pgml.schedules s
 LEFT JOIN LATERAL (SELECT * FROM pgml.scheduled_runs r WHERE r.schedule_id = s.id ORDER BY r.id DESC LIMIT 1) r ON true
 WHERE s.kind = 'training'
 ORDER BY s.project_name;
+
+-- Any change of pgml.deployments (pgml.deploy, a hand-written INSERT, a project's cascaded
+-- DELETE) tells every backend's model cache, transactionally, that deployments changed.
+CREATE FUNCTION pgml._pgml_deployments_changed_trigger() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pgml._pgml_deployments_changed();
+    RETURN NULL;
+END $$;
+CREATE TRIGGER deployments_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.deployments
+FOR EACH STATEMENT EXECUTE FUNCTION pgml._pgml_deployments_changed_trigger();

@@ -10,12 +10,17 @@ use pgrx::prelude::*;
 type DeployRow =
     TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))>;
 
-/// Records a deployment of `model_id` and invalidates every backend's cache at commit.
-/// The caller holds the project's lock (`store::lock_project`).
+/// Records a deployment of `model_id`; the table's trigger invalidates every backend's cache
+/// at commit. The caller holds the project's lock (`store::lock_project`).
 pub(crate) fn record(project: &Project, model_id: i64, strategy: Strategy) -> Result<()> {
     let replaced = store::deployed(project)?.map(|(id, _)| id);
-    store::insert_deployment(project.id, model_id, strategy, replaced)?;
-    cache::deployments_changed()
+    store::insert_deployment(project.id, model_id, strategy, replaced)
+}
+
+/// Called by the statement trigger on pgml.deployments (bootstrap.sql).
+#[pg_extern]
+fn _pgml_deployments_changed() {
+    cache::deployments_changed().or_raise()
 }
 
 /// Deploys the model a strategy picks: `most_recent`, `best_score` (numeric comparison of

@@ -46,6 +46,10 @@ ROLLBACK TO SAVEPOINT s;
 SELECT pgml.predict_proba('Iris', ARRAY[5.9, 3.0, 5.1, 1.8]::real[]) = pgml.predict_proba(2, ARRAY[5.9, 3.0, 5.1, 1.8]::real[]) AS serves_model_2_after_savepoint;
 COMMIT;
 
+-- A hand-written deployment row is served too (the table's trigger invalidates the caches).
+INSERT INTO pgml.deployments (project_id, model_id, strategy) SELECT project_id, 3, 'specific' FROM pgml.models WHERE id = 3;
+SELECT pgml.predict_proba('Iris', ARRAY[5.9, 3.0, 5.1, 1.8]::real[]) = pgml.predict_proba(3, ARRAY[5.9, 3.0, 5.1, 1.8]::real[]) AS serves_model_3;
+
 -- Numeric, not textual, comparison of the key metric (PostgresML sorts metrics->>'r2' as text).
 CREATE TABLE noisy AS SELECT i::real AS x, (i % 7 - 3 + (i % 5) * 0.1)::real AS y FROM generate_series(1, 60) i;
 SELECT * FROM pgml.train('Noisy', 'regression', 'noisy', 'y', algorithm => 'xgboost', hyperparams => '{"n_estimators": 3, "max_depth": 1}');
@@ -56,3 +60,8 @@ FROM pgml.models m JOIN pgml.trained_models d USING (id) WHERE d.name = 'Noisy' 
 SELECT (SELECT max(id) FROM pgml.models m2 WHERE (m2.metrics->>'r2')::float8 = (
           SELECT max((metrics->>'r2')::float8) FROM pgml.models m3 JOIN pgml.projects p ON p.id = m3.project_id WHERE p.name = 'Noisy'))
        = (SELECT id FROM pgml.deployed_models WHERE name = 'Noisy') AS deployed_is_numerically_best;
+
+-- A deleted project stops serving at once, even from this session's cache.
+SELECT pgml.predict('Noisy', ARRAY[10]::real[]) IS NOT NULL AS served;
+DELETE FROM pgml.projects WHERE name = 'Noisy';
+SELECT pgml.predict('Noisy', ARRAY[10]::real[]);
