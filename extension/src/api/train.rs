@@ -93,7 +93,38 @@ fn run(a: Args) -> Result<TrainRow> {
         return Err(SqlError::invalid(format!("hyperparams must be a JSON object, got {}", a.hyperparams)));
     }
     algorithm.validate(task, &a.hyperparams)?;
-    let last = match &existing {
+    let (relation_name, y_column) = source(&a, task, existing.as_ref())?;
+    let label = if task.is_supervised() { y_column.as_deref() } else { None };
+
+    let mut data = relation::read(&relation_name, label, task)?;
+    let analysis = json!({ "rows": data.x.rows, "features": data.x.cols });
+    let req = TrainRequest {
+        task,
+        algorithm,
+        hyperparams: &a.hyperparams,
+        x: std::mem::take(&mut data.x),
+        y: std::mem::take(&mut data.y),
+        features: data.columns.clone(),
+        test_size: a.test_size,
+        sampling,
+        seed: SPLIT_SEED,
+    };
+    let outcome = training::train(req, &mut || {
+        pgrx::check_for_interrupts!();
+    })?;
+
+    let project = match existing {
+        Some(p) => p,
+        None => store::create_project(a.project_name, task)?,
+    };
+    let model_id = store_outcome(&a, &project, &data, y_column.as_deref(), sampling, analysis, &outcome)?;
+    let deployed = auto_deploy(&project, model_id, key_metric(task, &outcome.metrics), a.automatic_deploy)?;
+    Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
+}
+
+/// The relation and label to read: the arguments, else the project's last snapshot's.
+fn source(a: &Args, task: Task, existing: Option<&Project>) -> Result<(String, Option<String>)> {
+    let last = match existing {
         Some(p) => store::last_snapshot(p.id)?,
         None => None,
     };
@@ -110,50 +141,41 @@ fn run(a: Args) -> Result<TrainRow> {
     if task.is_supervised() && y_column.is_none() {
         return Err(SqlError::invalid(format!("y_column_name is required for a {} project", task.name())));
     }
-    let label = if task.is_supervised() { y_column.as_deref() } else { None };
+    Ok((relation_name, y_column))
+}
 
-    let data = relation::read(&relation_name, label, task)?;
-    let analysis = json!({ "rows": data.x.rows, "features": data.x.cols });
-    let req = TrainRequest {
-        task,
-        algorithm,
-        hyperparams: &a.hyperparams,
-        x: data.x,
-        y: data.y,
-        features: data.columns.clone(),
-        test_size: a.test_size,
-        sampling,
-        seed: SPLIT_SEED,
-    };
-    let outcome = training::train(req, &mut || {
-        pgrx::check_for_interrupts!();
-    })?;
-
-    let project = match existing {
-        Some(p) => p,
-        None => store::create_project(a.project_name, task)?,
-    };
+/// Stores the snapshot, the model with its bytes and metrics (NaN as JSON null), and its
+/// drift references; returns the model id.
+fn store_outcome(
+    a: &Args,
+    project: &Project,
+    data: &relation::Data,
+    y_column: Option<&str>,
+    sampling: Sampling,
+    analysis: serde_json::Value,
+    outcome: &training::TrainOutcome,
+) -> Result<i64> {
     let snapshot_id = store::insert_snapshot(
         &data.qualified,
-        y_column.as_deref(),
+        y_column,
         a.test_size,
         sampling.name(),
         serde_json::to_value(&data.columns).unwrap_or_default(),
         analysis,
     )?;
-    let metrics_json = json!(outcome
+    let metrics: serde_json::Map<_, _> = outcome
         .metrics
         .iter()
         .map(|(k, v)| (k.clone(), if v.is_finite() { json!(v) } else { serde_json::Value::Null }))
-        .collect::<serde_json::Map<_, _>>());
+        .collect();
     let model_id = store::insert_model(
         NewModel {
             project_id: project.id,
             snapshot_id,
             num_features: outcome.model.header.num_features as i32,
-            algorithm: algorithm.name(),
+            algorithm: &outcome.model.header.algorithm,
             hyperparams: a.hyperparams.clone(),
-            metrics: metrics_json,
+            metrics: serde_json::Value::Object(metrics),
             search: a.search,
             search_params: a.search_params.clone(),
             search_args: a.search_args.clone(),
@@ -165,8 +187,7 @@ fn run(a: Args) -> Result<TrainRow> {
         serde_json::to_value(&outcome.feature_references).unwrap_or_default(),
         serde_json::to_value(&outcome.prediction_reference).unwrap_or_default(),
     )?;
-    let deployed = auto_deploy(&project, model_id, key_metric(task, &outcome.metrics), a.automatic_deploy)?;
-    Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
+    Ok(model_id)
 }
 
 /// Options accepted for compatibility that this build does not act on refuse or say so.
