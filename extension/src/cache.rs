@@ -3,8 +3,9 @@
 //! Two maps: project name → deployed model, and model id → loaded model. Models never
 //! change once trained, so the second map needs no invalidation. The first is cleared by a
 //! relcache callback whenever `pgml.deployments` changes anywhere: the table's statement
-//! trigger sends a relcache invalidation for it. PostgreSQL delivers it transactionally: other backends receive it only after the deploying
-//! transaction commits (and never if it aborts), and every predict first accepts pending
+//! trigger sends a relcache invalidation for it. PostgreSQL delivers it transactionally:
+//! other backends receive it only after the deploying transaction commits (and never if it
+//! aborts), and every predict first accepts pending
 //! invalidations, so a committed deploy is seen by the next statement while an aborted one
 //! never serves. The hot path costs a hash lookup and no SQL.
 

@@ -229,11 +229,31 @@ pub fn model_bytes(model_id: i64) -> Result<Vec<u8>> {
 
 /// The model deployed for a project name, for the predict path's cache.
 pub fn deployed_model_id(project_name: &str) -> Result<i64> {
-    let project = project(project_name)?;
-    deployed(&project)?.map(|(id, _)| id).ok_or_else(|| {
-        SqlError::undefined(format!("project \"{project_name}\" has no deployed model"))
+    serving_model(&project(project_name)?)
+}
+
+/// The model a project serves now; an error when it has none.
+pub fn serving_model(project: &Project) -> Result<i64> {
+    deployed(project)?.map(|(id, _)| id).ok_or_else(|| {
+        SqlError::undefined(format!("project \"{}\" has no deployed model", project.name))
             .hint("deploy one with pgml.deploy(project_name, strategy) or pgml.deploy(model_id)")
     })
+}
+
+/// A model that must belong to `project`: a guard against another project's mistyped id.
+pub fn model_of(project: &Project, model_id: i64) -> Result<ModelInfo> {
+    let info = model_info(model_id)?;
+    if info.project.id != project.id {
+        return Err(SqlError::invalid(format!(
+            "model {model_id} belongs to project \"{}\", not \"{}\"",
+            info.project.name, project.name
+        ))
+        .hint(format!(
+            "see SELECT id, algorithm FROM pgml.trained_models WHERE name = '{}'",
+            project.name.replace('\'', "''")
+        )));
+    }
+    Ok(info)
 }
 
 pub fn insert_drift_reference(

@@ -2,7 +2,7 @@
 //! `pgml_core::lifecycle::deploy`; this file feeds them from the registry.
 
 use crate::cache;
-use crate::error::{OrRaise, Result, SqlError};
+use crate::error::{OrRaise, Result};
 use crate::store::{self, Project};
 use pgml_core::lifecycle::deploy::{choose, Strategy};
 use pgrx::prelude::*;
@@ -55,7 +55,10 @@ fn deploy_model(
 }
 
 fn by_id(model_id: i64) -> Result<DeployRow> {
-    let info = store::model_info(model_id)?;
+    specific(model_id, store::model_info(model_id)?)
+}
+
+fn specific(model_id: i64, info: store::ModelInfo) -> Result<DeployRow> {
     store::lock_project(info.project.id)?;
     record(&info.project, model_id, Strategy::Specific)?;
     Ok(TableIterator::once((info.project.name, Strategy::Specific.name().to_string(), info.algorithm)))
@@ -73,16 +76,5 @@ fn deploy_project_model(
 
 fn checked_by_id(project_name: &str, model_id: i64) -> Result<DeployRow> {
     let project = store::project(project_name)?;
-    let info = store::model_info(model_id)?;
-    if info.project.id != project.id {
-        return Err(SqlError::invalid(format!(
-            "model {model_id} belongs to project \"{}\", not \"{project_name}\"",
-            info.project.name
-        ))
-        .hint(format!(
-            "see SELECT id, algorithm FROM pgml.trained_models WHERE name = '{}'",
-            project_name.replace('\'', "''")
-        )));
-    }
-    by_id(model_id)
+    specific(model_id, store::model_of(&project, model_id)?)
 }

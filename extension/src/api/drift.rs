@@ -116,17 +116,8 @@ fn measure(
 /// The model asked for (which must belong to the project), or the deployed one.
 fn resolve_model(project: &Project, model_id: Option<i64>) -> Result<i64> {
     match model_id {
-        Some(id) => {
-            let info = store::model_info(id)?;
-            if info.project.id != project.id {
-                return Err(SqlError::invalid(format!(
-                    "model {id} belongs to project \"{}\", not \"{}\"",
-                    info.project.name, project.name
-                )));
-            }
-            Ok(id)
-        }
-        None => store::deployed_model_id(&project.name),
+        Some(id) => store::model_of(project, id).map(|_| id),
+        None => store::serving_model(project),
     }
 }
 

@@ -25,16 +25,12 @@ fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Resu
         .collect()
 }
 
-fn one(model: &LoadedModel, x: Vec<f32>) -> Result<f32> {
-    Ok(model.predict_one(&x)?)
-}
-
 fn by_project(project: &str, x: Result<Vec<f32>>) -> f32 {
-    x.and_then(|x| one(&*cache::deployed(project)?, x)).or_raise()
+    x.and_then(|x| Ok(cache::deployed(project)?.predict_one(&x)?)).or_raise()
 }
 
 fn by_id(model_id: i64, x: Result<Vec<f32>>) -> f32 {
-    x.and_then(|x| one(&*cache::model(model_id)?, x)).or_raise()
+    x.and_then(|x| Ok(cache::model(model_id)?.predict_one(&x)?)).or_raise()
 }
 
 /// `pgml.predict(project_name | model_id, features <type>[])` for every array type PostgresML
