@@ -13,6 +13,8 @@ tests=$(cd "$DIR/sql" && ls *.sql | sed 's/\.sql$//')
 status=0
 crashes() { grep -c "terminated by signal" "$PGLOG/postgres.log" 2>/dev/null || true; }
 crashes_before=$(crashes)
+# pg_regress feeds each file to psql on standard input: `\ir include/...` resolves from here.
+cd "$DIR/sql"
 for t in $tests; do
   # one fresh database per file, so each file's registry starts empty
   "$PG_REGRESS" --inputdir="$DIR" --outputdir="$OUT" --host="$PGHOST" --port="$PGPORT" --user=postgres \

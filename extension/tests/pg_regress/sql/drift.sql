@@ -49,15 +49,7 @@ FROM pgml.drift('Orders', 'orders_now') WHERE feature = 'region';
 -- Mistakes
 \pset format unaligned
 \pset tuples_only on
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE hint text;
-BEGIN
-  EXECUTE sql;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-  RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN E'\nHINT: ' || hint ELSE '' END;
-END $$;
+\ir include/try.sql
 SELECT pg_temp.try($$SELECT * FROM pgml.drift('Nope', 'pgml.iris')$$);
 SELECT pg_temp.try($$SELECT * FROM pgml.drift('Iris', 'orders')$$);
 SELECT pg_temp.try($$SELECT * FROM pgml.drift('Iris', 'pgml.iris', model_id => (SELECT max(id) FROM pgml.models))$$);

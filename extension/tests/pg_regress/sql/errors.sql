@@ -1,14 +1,6 @@
 -- Every user mistake is an error with a real SQLSTATE, a message naming the value, and a
 -- hint where one helps; nothing is changed by a failed call.
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE hint text;
-BEGIN
-  EXECUTE sql;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-  RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN E'\nHINT: ' || hint ELSE '' END;
-END $$;
+\ir include/try.sql
 SET client_min_messages = warning;
 SELECT * FROM pgml.load_dataset('iris');
 SELECT * FROM pgml.train('Iris', 'classification', 'pgml.iris', 'target');
