@@ -5,7 +5,7 @@
 //! the JSON header, then the algorithm's own bytes.
 
 use crate::algorithms::{Algorithm, Model};
-use crate::data::schema::FeatureColumn;
+use crate::data::schema::{self, FeatureColumn};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -26,6 +26,18 @@ pub struct Header {
     /// The columns the features came from, for predictions from a row.
     #[serde(default)]
     pub features: Vec<FeatureColumn>,
+}
+
+impl Header {
+    /// The features the model expects, as a caller passes them: `a, b, c[1], c[2]`.
+    pub fn feature_list(&self) -> String {
+        let names = schema::feature_names(&self.features, self.num_features);
+        let shown: Vec<&str> = names.iter().take(12).map(String::as_str).collect();
+        match names.len() - shown.len() {
+            0 => shown.join(", "),
+            more => format!("{}, … ({more} more)", shown.join(", ")),
+        }
+    }
 }
 
 /// A model ready to predict.
@@ -76,7 +88,8 @@ impl LoadedModel {
         let n = self.header.num_features;
         if values.is_empty() || !values.len().is_multiple_of(n) {
             return Err(Error::data(format!(
-                "the model expects {n} features per row, got {} value(s)",
+                "the model expects {n} features per row ({}), got {} value(s)",
+                self.header.feature_list(),
                 values.len()
             ))
             .with_hint("pass the features in the order of the training relation's columns"));
@@ -88,8 +101,11 @@ impl LoadedModel {
     fn check_row(&self, len: usize) -> Result<()> {
         let n = self.header.num_features;
         if len != n {
-            return Err(Error::data(format!("the model expects {n} features, got {len}"))
-                .with_hint("pass the features in the order of the training relation's columns"));
+            return Err(Error::data(format!(
+                "the model expects {n} features ({}), got {len}",
+                self.header.feature_list()
+            ))
+            .with_hint("pass the features in the order of the training relation's columns"));
         }
         Ok(())
     }

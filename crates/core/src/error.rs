@@ -16,6 +16,13 @@ pub enum Error {
     /// Something asked for does not exist (no earlier deployment to roll back to, no candidate).
     #[error("{message}")]
     NotFound { message: String, hint: Option<String> },
+    /// The request is valid but the objects involved are not in a state that allows it (a
+    /// promotion gate failed, a model still serves a stage).
+    #[error("{message}")]
+    Refused { message: String, hint: Option<String> },
+    /// The caller's role may not do this (approve its own request, override a gate).
+    #[error("{message}")]
+    Forbidden { message: String, hint: Option<String> },
     /// A failure inside a library or our own code: a bug or a resource problem, not the user's.
     #[error("{0}")]
     Internal(String),
@@ -34,6 +41,12 @@ impl Error {
     pub fn not_found(message: impl Into<String>) -> Self {
         Error::NotFound { message: message.into(), hint: None }
     }
+    pub fn refused(message: impl Into<String>) -> Self {
+        Error::Refused { message: message.into(), hint: None }
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Error::Forbidden { message: message.into(), hint: None }
+    }
 
     /// Attaches a hint telling the user what to do instead.
     pub fn with_hint(mut self, text: impl Into<String>) -> Self {
@@ -41,7 +54,9 @@ impl Error {
             Error::InvalidArgument { hint, .. }
             | Error::Unsupported { hint, .. }
             | Error::Data { hint, .. }
-            | Error::NotFound { hint, .. } => *hint = Some(text.into()),
+            | Error::NotFound { hint, .. }
+            | Error::Refused { hint, .. }
+            | Error::Forbidden { hint, .. } => *hint = Some(text.into()),
             Error::Internal(_) => {}
         }
         self
@@ -53,7 +68,9 @@ impl Error {
             Error::InvalidArgument { hint, .. }
             | Error::Unsupported { hint, .. }
             | Error::Data { hint, .. }
-            | Error::NotFound { hint, .. } => hint.as_deref(),
+            | Error::NotFound { hint, .. }
+            | Error::Refused { hint, .. }
+            | Error::Forbidden { hint, .. } => hint.as_deref(),
             Error::Internal(_) => None,
         }
     }

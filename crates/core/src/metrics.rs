@@ -1,9 +1,20 @@
 //! Test-set metrics with PostgresML's names and scikit-learn's definitions.
 
+use crate::task::Task;
 use std::collections::BTreeMap;
 
 /// Metric name → value, as stored in `pgml.models.metrics`.
 pub type Metrics = BTreeMap<String, f64>;
+
+/// The metrics training records for a task (besides `fit_time` and `score_time`).
+pub fn names(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::Regression => &["r2", "mean_absolute_error", "mean_squared_error"],
+        Task::Classification => &["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
+        Task::Clustering => &["silhouette"],
+        Task::Decomposition => &[],
+    }
+}
 
 /// `r2`, `mean_absolute_error`, `mean_squared_error`. `r2` is NaN for a constant target.
 pub fn regression(y_true: &[f32], y_pred: &[f32]) -> Metrics {

@@ -14,6 +14,8 @@ pub enum Strategy {
     Rollback,
     /// A model chosen by id.
     Specific,
+    /// A model promoted to a stage by `pgml.promote` or an approved promotion request.
+    Promote,
 }
 
 impl Strategy {
@@ -37,6 +39,7 @@ impl Strategy {
             Strategy::BestScore => "best_score",
             Strategy::Rollback => "rollback",
             Strategy::Specific => "specific",
+            Strategy::Promote => "promote",
         }
     }
 }
@@ -115,7 +118,7 @@ pub fn choose(
                     .with_hint("deploy a model with pgml.deploy(model_id) or the most_recent strategy")
                 })
         }
-        Strategy::NewScore | Strategy::Specific => {
+        Strategy::NewScore | Strategy::Specific | Strategy::Promote => {
             Err(Error::Internal(format!("{} is not a choosing strategy", strategy.name())))
         }
     }
