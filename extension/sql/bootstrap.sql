@@ -4,7 +4,8 @@
 CREATE TYPE pgml.task AS ENUM ('regression', 'classification', 'decomposition', 'clustering');
 CREATE TYPE pgml.sampling AS ENUM ('random', 'last', 'stratified');
 CREATE TYPE pgml.runtime AS ENUM ('python', 'rust');
-CREATE TYPE pgml.strategy AS ENUM ('new_score', 'best_score', 'most_recent', 'rollback', 'specific');
+CREATE TYPE pgml.strategy AS ENUM ('new_score', 'best_score', 'most_recent', 'rollback', 'specific',
+    'promote'); -- pgml-rs: 'promote' (a model promoted from another stage or by request)
 
 CREATE TABLE pgml.projects (
     id BIGSERIAL PRIMARY KEY,
@@ -48,17 +49,39 @@ CREATE TABLE pgml.models (
 CREATE INDEX models_project_id_idx ON pgml.models (project_id);
 CREATE INDEX models_snapshot_id_idx ON pgml.models (snapshot_id);
 
+-- pgml-rs: the named stages of each project ('staging' and 'production' from the start).
+CREATE TABLE pgml.stages (
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    created_by NAME NOT NULL DEFAULT current_user,
+    created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (project_id, name)
+);
+
+CREATE FUNCTION pgml._pgml_default_stages() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO pgml.stages (project_id, name) VALUES (NEW.id, 'staging'), (NEW.id, 'production');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER projects_default_stages AFTER INSERT ON pgml.projects
+FOR EACH ROW EXECUTE FUNCTION pgml._pgml_default_stages();
+
 CREATE TABLE pgml.deployments (
     id BIGSERIAL PRIMARY KEY,
     project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
     model_id BIGINT NOT NULL REFERENCES pgml.models (id) ON DELETE CASCADE,
     strategy pgml.strategy,
     created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
-    -- pgml-rs: who deployed, and the model this deployment replaced (NULL for the first).
-    deployed_by NAME NOT NULL DEFAULT session_user,
-    replaced_model_id BIGINT REFERENCES pgml.models (id) ON DELETE SET NULL
+    -- pgml-rs: who deployed, and the model this deployment replaced in its stage (NULL for
+    -- the first), and the stage (PostgresML's only one is 'production').
+    deployed_by NAME NOT NULL DEFAULT current_user,
+    replaced_model_id BIGINT REFERENCES pgml.models (id) ON DELETE SET NULL,
+    stage TEXT NOT NULL DEFAULT 'production',
+    FOREIGN KEY (project_id, stage) REFERENCES pgml.stages (project_id, name) ON DELETE CASCADE
 );
 CREATE INDEX deployments_project_id_created_at_idx ON pgml.deployments (project_id, created_at);
+CREATE INDEX deployments_project_id_stage_idx ON pgml.deployments (project_id, stage, created_at);
 CREATE INDEX deployments_model_id_idx ON pgml.deployments (model_id);
 
 CREATE TABLE pgml.files (
@@ -72,11 +95,17 @@ CREATE TABLE pgml.files (
 );
 CREATE UNIQUE INDEX files_model_id_path_part_idx ON pgml.files (model_id, path, part);
 
--- The deployment in force per project is its newest row (ids break clock ties).
-CREATE VIEW pgml.current_deployments AS
-SELECT DISTINCT ON (project_id) id, project_id, model_id, strategy, created_at, deployed_by
+-- The deployment in force per project and stage is its newest row (ids break clock ties).
+CREATE VIEW pgml.stage_deployments AS
+SELECT DISTINCT ON (project_id, stage) id, project_id, stage, model_id, strategy, created_at, deployed_by
 FROM pgml.deployments
-ORDER BY project_id, created_at DESC, id DESC;
+ORDER BY project_id, stage, created_at DESC, id DESC;
+
+-- PostgresML's view: what production serves.
+CREATE VIEW pgml.current_deployments AS
+SELECT id, project_id, model_id, strategy, created_at, deployed_by
+FROM pgml.stage_deployments
+WHERE stage = 'production';
 
 CREATE VIEW pgml.trained_models AS
 SELECT m.id, p.name, p.task, m.algorithm, m.runtime, m.created_at,
@@ -104,16 +133,16 @@ LEFT JOIN pgml.snapshots s ON s.id = m.snapshot_id
 ORDER BY d.created_at DESC;
 
 -- pgml-rs: the deployment history with who, why, and what each deployment replaced, and
--- the interval each model served (served_until NULL = serving now).
+-- the interval each model served its stage (served_until NULL = serving now).
 CREATE VIEW pgml.deployment_history AS
-SELECT d.id, p.name AS project, d.model_id, m.algorithm, d.strategy, d.deployed_by,
+SELECT d.id, p.name AS project, d.stage, d.model_id, m.algorithm, d.strategy, d.deployed_by,
        d.replaced_model_id, d.created_at AS deployed_at,
        lead(d.created_at) OVER w AS served_until
 FROM pgml.deployments d
 JOIN pgml.projects p ON p.id = d.project_id
 JOIN pgml.models m ON m.id = d.model_id
-WINDOW w AS (PARTITION BY d.project_id ORDER BY d.created_at, d.id)
-ORDER BY p.name, d.created_at, d.id;
+WINDOW w AS (PARTITION BY d.project_id, d.stage ORDER BY d.created_at, d.id)
+ORDER BY p.name, d.stage, d.created_at, d.id;
 
 -- pgml-rs: drift. Reference statistics of each model's training rows and test predictions,
 -- kept so drift can be measured later without the original rows.

@@ -1,6 +1,6 @@
 //! The per-backend model cache and its invalidation.
 //!
-//! Two maps: project name → deployed model, and model id → loaded model. Models never
+//! Two maps: (project name, stage) → deployed model, and model id → loaded model. Models never
 //! change once trained, so the second map needs no invalidation. The first is cleared by a
 //! relcache callback whenever `pgml.deployments` changes anywhere: the table's statement
 //! trigger sends a relcache invalidation for it. PostgreSQL delivers it transactionally:
@@ -20,7 +20,8 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 thread_local! {
-    static DEPLOYED: RefCell<HashMap<String, Rc<LoadedModel>>> = RefCell::new(HashMap::new());
+    // project → stage → model: two lookups by &str, no allocation per predict
+    static DEPLOYED: RefCell<HashMap<String, HashMap<String, Rc<LoadedModel>>>> = RefCell::new(HashMap::new());
     // Never dropped: at backend exit, libxgboost's own thread-local state is torn down before
     // Rust's thread-local destructors would free the boosters, and freeing them then
     // segfaults. The process is exiting; the OS reclaims the memory.
@@ -71,16 +72,18 @@ pub fn deployments_changed() -> Result<()> {
     Ok(())
 }
 
-/// The model deployed for a project.
-pub fn deployed(project_name: &str) -> Result<Rc<LoadedModel>> {
+/// The model deployed to a project's stage.
+pub fn deployed(project_name: &str, stage: &str) -> Result<Rc<LoadedModel>> {
     // Cheap when nothing is pending: a check of the shared invalidation queue.
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    if let Some(m) = DEPLOYED.with(|d| d.borrow().get(project_name).cloned()) {
+    if let Some(m) = DEPLOYED.with(|d| d.borrow().get(project_name).and_then(|s| s.get(stage)).cloned()) {
         return Ok(m);
     }
     deployments_oid()?;
-    let loaded = model(store::deployed_model_id(project_name)?)?;
-    DEPLOYED.with(|d| d.borrow_mut().insert(project_name.to_string(), loaded.clone()));
+    let loaded = model(store::deployed_model_id(project_name, stage)?)?;
+    DEPLOYED.with(|d| {
+        d.borrow_mut().entry(project_name.to_string()).or_default().insert(stage.to_string(), loaded.clone())
+    });
     Ok(loaded)
 }
 

@@ -53,6 +53,8 @@ impl From<pgml_core::Error> for SqlError {
             E::Unsupported { .. } => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             E::Data { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
             E::NotFound { .. } => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            E::Refused { .. } => PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            E::Forbidden { .. } => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             E::Internal(_) => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         };
         SqlError { code, hint: e.hint().map(str::to_string), message: e.to_string() }

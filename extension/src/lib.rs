@@ -8,6 +8,8 @@ use pgrx::prelude::*;
 mod api;
 mod cache;
 mod error;
+mod lifecycle;
+mod privilege;
 mod relation;
 mod row;
 mod store;
@@ -15,6 +17,8 @@ mod store;
 ::pgrx::pg_module_magic!(name, version);
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+pgrx::extension_sql_file!("../sql/lifecycle.sql", name = "lifecycle", requires = ["bootstrap"]);
+pgrx::extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

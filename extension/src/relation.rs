@@ -45,6 +45,12 @@ fn resolve(relation_name: &str) -> Result<(pg_sys::Oid, String)> {
     })
 }
 
+/// A relation's quoted, schema-qualified name, so a stored name keeps meaning the same
+/// relation whatever the search_path of a later session.
+pub fn qualified_name(relation_name: &str) -> Result<String> {
+    resolve(relation_name).map(|(_, name)| name)
+}
+
 /// (name, type, element type category) of each column, in attribute order.
 fn attributes(oid: pg_sys::Oid) -> Result<Vec<(String, String, String, bool)>> {
     Spi::connect(|c| {

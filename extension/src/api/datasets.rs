@@ -2,6 +2,7 @@
 //! (datasets/*.csv) and compiled into the extension, so nothing is downloaded.
 
 use crate::error::{OrRaise, Result, SqlError};
+use crate::privilege::as_owner;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -63,14 +64,20 @@ fn load(
         .iter()
         .map(|c| format!("{} {}", crate::relation::quote_ident(c), column_type(name, c)))
         .collect();
-    Spi::run(&format!("DROP TABLE IF EXISTS {table}"))?;
-    Spi::run(&format!("CREATE TABLE {table} ({})", columns.join(", ")))?;
     let rows: Vec<&str> = lines.take(limit.map_or(usize::MAX, |l| l as usize)).collect();
-    for chunk in rows.chunks(BATCH) {
-        let values: Vec<String> =
-            chunk.iter().map(|line| format!("({})", literals(line).join(", "))).collect();
-        Spi::run(&format!("INSERT INTO {table} VALUES {}", values.join(", ")))?;
-    }
+    // The tables live in the extension's schema, which only its owner may create in; every
+    // pgml role may read them.
+    as_owner(|| {
+        Spi::run(&format!("DROP TABLE IF EXISTS {table}"))?;
+        Spi::run(&format!("CREATE TABLE {table} ({})", columns.join(", ")))?;
+        for chunk in rows.chunks(BATCH) {
+            let values: Vec<String> =
+                chunk.iter().map(|line| format!("({})", literals(line).join(", "))).collect();
+            Spi::run(&format!("INSERT INTO {table} VALUES {}", values.join(", ")))?;
+        }
+        Spi::run(&format!("GRANT SELECT ON {table} TO pgml_predictor"))?;
+        Ok(())
+    })?;
     Ok(TableIterator::once((table, rows.len() as i64)))
 }
 

@@ -1,21 +1,16 @@
-//! `pgml.deploy`: by strategy or by model id. The rules live in
-//! `pgml_core::lifecycle::deploy`; this file feeds them from the registry.
+//! `pgml.deploy`: by strategy or by model id, to a stage (`production` when none is named,
+//! PostgresML's only one). The strategies live in `pgml_core::lifecycle::deploy`, the gates
+//! in `crate::lifecycle`; this file feeds them from the registry.
 
 use crate::cache;
-use crate::error::{OrRaise, Result};
+use crate::error::{OrRaise, Result, SqlError};
+use crate::lifecycle::{self, Overrides};
 use crate::store::{self, Project};
 use pgml_core::lifecycle::deploy::{choose, Strategy};
 use pgrx::prelude::*;
 
 type DeployRow =
     TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))>;
-
-/// Records a deployment of `model_id`; the table's trigger invalidates every backend's cache
-/// at commit. The caller holds the project's lock (`store::lock_project`).
-pub(crate) fn record(project: &Project, model_id: i64, strategy: Strategy) -> Result<()> {
-    let replaced = store::deployed(project)?.map(|(id, _)| id);
-    store::insert_deployment(project.id, model_id, strategy, replaced)
-}
 
 /// Called by the statement trigger on pgml.deployments (bootstrap.sql).
 #[pg_extern]
@@ -30,38 +25,67 @@ fn deploy_strategy(
     project_name: &str,
     strategy: default!(&str, "'best_score'"),
     algorithm: default!(Option<&str>, "NULL"),
+    stage: default!(&str, "'production'"),
 ) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
-    by_strategy(project_name, strategy, algorithm).or_raise()
+    by_strategy(project_name, strategy, algorithm, stage).or_raise()
 }
 
-fn by_strategy(project_name: &str, strategy: &str, algorithm: Option<&str>) -> Result<DeployRow> {
+fn by_strategy(
+    project_name: &str,
+    strategy: &str,
+    algorithm: Option<&str>,
+    stage: &str,
+) -> Result<DeployRow> {
     let strategy = Strategy::parse_requested(strategy)?;
     let project = store::project(project_name)?;
+    store::check_stage(&project, stage)?;
     store::lock_project(project.id)?;
     let candidates = store::candidates(&project)?;
-    let history = store::history(project.id)?;
+    let history = store::history(project.id, stage)?;
     let id = choose(strategy, project_name, &candidates, &history, algorithm)?;
-    record(&project, id, strategy)?;
+    put(&project, stage, id, strategy)?;
     let algorithm = candidates.into_iter().find(|c| c.id == id).map(|c| c.algorithm).unwrap_or_default();
     Ok(TableIterator::once((project.name, strategy.name().to_string(), algorithm)))
+}
+
+/// Puts a model on a stage through the stage's gates. A rollback returns to a model that
+/// served the stage before, so only its schema is checked: it is the emergency lever.
+fn put(project: &Project, stage: &str, model_id: i64, strategy: Strategy) -> Result<()> {
+    let assessment = lifecycle::assess(project, stage, model_id, strategy != Strategy::Rollback)?;
+    lifecycle::admit(&assessment, project, stage, model_id, Overrides::default())?;
+    if assessment.approvals > 0 {
+        return Err(SqlError::from(pgml_core::Error::refused(format!(
+            "stage \"{stage}\" of project \"{}\" needs {} approval(s) before model {model_id} serves it",
+            project.name, assessment.approvals
+        )))
+        .hint(format!(
+            "request them with SELECT * FROM pgml.promote('{}', {model_id}, '{stage}')",
+            project.name.replace('\'', "''")
+        )));
+    }
+    lifecycle::place(project, stage, model_id, strategy, &assessment, Overrides::default())
 }
 
 /// Deploys one model by id (strategy `specific`).
 #[pg_extern(name = "deploy")]
 fn deploy_model(
     model_id: i64,
+    stage: default!(&str, "'production'"),
 ) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
-    by_id(model_id).or_raise()
+    by_id(model_id, stage).or_raise()
 }
 
-fn by_id(model_id: i64) -> Result<DeployRow> {
-    specific(model_id, store::model_info(model_id)?)
+fn by_id(model_id: i64, stage: &str) -> Result<DeployRow> {
+    let project = store::model_info(model_id)?.project;
+    specific(&project, model_id, stage)
 }
 
-fn specific(model_id: i64, info: store::ModelInfo) -> Result<DeployRow> {
-    store::lock_project(info.project.id)?;
-    record(&info.project, model_id, Strategy::Specific)?;
-    Ok(TableIterator::once((info.project.name, Strategy::Specific.name().to_string(), info.algorithm)))
+fn specific(project: &Project, model_id: i64, stage: &str) -> Result<DeployRow> {
+    let info = lifecycle::check_model(project, model_id)?;
+    store::check_stage(project, stage)?;
+    store::lock_project(project.id)?;
+    put(project, stage, model_id, Strategy::Specific)?;
+    Ok(TableIterator::once((project.name.clone(), Strategy::Specific.name().to_string(), info.algorithm)))
 }
 
 /// Deploys one model by id, checking that it belongs to the named project (strategy
@@ -70,11 +94,7 @@ fn specific(model_id: i64, info: store::ModelInfo) -> Result<DeployRow> {
 fn deploy_project_model(
     project_name: &str,
     model_id: i64,
+    stage: default!(&str, "'production'"),
 ) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
-    checked_by_id(project_name, model_id).or_raise()
-}
-
-fn checked_by_id(project_name: &str, model_id: i64) -> Result<DeployRow> {
-    let project = store::project(project_name)?;
-    specific(model_id, store::model_of(&project, model_id)?)
+    specific(&store::project(project_name).or_raise(), model_id, stage).or_raise()
 }

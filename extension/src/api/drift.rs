@@ -9,6 +9,7 @@ use crate::store::{self, Project};
 use pgml_core::artifact::LoadedModel;
 use pgml_core::data::schema::FeatureKind;
 use pgml_core::drift::{compare, dataset_drift, Current, FeatureDrift, FeatureReference, Thresholds};
+use pgml_core::lifecycle::gates::{DriftOutcome, PRODUCTION};
 use pgml_core::Task;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -113,12 +114,20 @@ fn measure(
     Ok(drifts.into_iter().map(|d| row(d, model_id, share, dataset_drifted)).collect())
 }
 
-/// The model asked for (which must belong to the project), or the deployed one.
+/// The model asked for (which must belong to the project), or the one production serves.
 fn resolve_model(project: &Project, model_id: Option<i64>) -> Result<i64> {
     match model_id {
         Some(id) => store::model_of(project, id).map(|_| id),
-        None => store::serving_model(project),
+        None => store::serving_model(project, PRODUCTION),
     }
+}
+
+/// Whether a model sees dataset drift on a relation, with the project's thresholds: the
+/// promotion gate of a policy with a drift relation.
+pub(crate) fn outcome(project: &Project, relation_name: &str, model_id: i64) -> Result<DriftOutcome> {
+    let rows = measure(&project.name, relation_name, Some(model_id), &serde_json::Value::Null)?;
+    let (share, dataset_drifted) = rows.first().map_or((0.0, false), |r| (r.12, r.13));
+    Ok(DriftOutcome { dataset_drifted, share })
 }
 
 fn as_current(values: &CurrentFeature) -> Current<'_> {

@@ -3,7 +3,9 @@
 
 mod datasets;
 mod deploy;
-mod drift;
+pub(crate) mod drift;
+mod models;
 mod predict;
+mod promote;
 mod schedule;
 mod train;

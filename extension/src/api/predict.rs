@@ -1,5 +1,6 @@
-//! `pgml.predict`, `pgml.predict_proba`, `pgml.predict_batch`: by project (the deployed
-//! model, cached per backend) or by model id. STABLE: the answer depends on the registry.
+//! `pgml.predict`, `pgml.predict_proba`, `pgml.predict_batch`: by project (the model its
+//! stage serves — `production` unless a stage is named — cached per backend) or by model id.
+//! STABLE: the answer depends on the registry.
 
 use crate::cache;
 use crate::error::{OrRaise, Result, SqlError};
@@ -25,8 +26,18 @@ fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Resu
         .collect()
 }
 
-fn by_project(project: &str, x: Result<Vec<f32>>) -> f32 {
-    x.and_then(|x| Ok(cache::deployed(project)?.predict_one(&x)?)).or_raise()
+fn by_project(project: &str, stage: &str, x: Result<Vec<f32>>) -> f32 {
+    x.and_then(|x| served(project, stage, |m| m.predict_one(&x))).or_raise()
+}
+
+/// Runs `predict` with the model a stage serves.
+fn served<T>(
+    project: &str,
+    stage: &str,
+    predict: impl FnOnce(&LoadedModel) -> pgml_core::Result<T>,
+) -> Result<T> {
+    let model = cache::deployed(project, stage)?;
+    Ok(predict(&model)?)
 }
 
 fn by_id(model_id: i64, x: Result<Vec<f32>>) -> f32 {
@@ -38,8 +49,8 @@ fn by_id(model_id: i64, x: Result<Vec<f32>>) -> f32 {
 macro_rules! predict_arrays {
     ($($by_project:ident, $by_model:ident: $t:ty => $convert:expr;)*) => {$(
         #[pg_extern(name = "predict", stable, parallel_safe)]
-        fn $by_project(project_name: &str, features: Vec<Option<$t>>) -> f32 {
-            by_project(project_name, self::features(features, $convert))
+        fn $by_project(project_name: &str, features: Vec<Option<$t>>, stage: default!(&str, "'production'")) -> f32 {
+            by_project(project_name, stage, self::features(features, $convert))
         }
 
         #[pg_extern(name = "predict", stable, parallel_safe)]
@@ -61,8 +72,12 @@ predict_arrays! {
 /// Untyped literals (`ARRAY[5.1, 3.5]`) are numeric[]: an exact overload keeps the call
 /// unambiguous among the real[] / float8[] / row overloads.
 #[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_numeric(project_name: &str, features: Vec<Option<AnyNumeric>>) -> f32 {
-    by_project(project_name, numeric_features(features))
+fn predict_numeric(
+    project_name: &str,
+    features: Vec<Option<AnyNumeric>>,
+    stage: default!(&str, "'production'"),
+) -> f32 {
+    by_project(project_name, stage, numeric_features(features))
 }
 
 #[pg_extern(name = "predict", stable, parallel_safe)]
@@ -79,20 +94,26 @@ fn numeric_features(values: Vec<Option<AnyNumeric>>) -> Result<Vec<f32>> {
 /// Prediction from a row value (a table row, `ROW(...)` or a composite): the model's
 /// training columns are looked up by name.
 #[pg_extern(name = "predict", stable, parallel_safe)]
-fn predict_row(project_name: &str, row: pgrx::AnyElement) -> f32 {
-    row_prediction(project_name, &row).or_raise()
+fn predict_row(project_name: &str, row: pgrx::AnyElement, stage: default!(&str, "'production'")) -> f32 {
+    row_prediction(project_name, &row, stage).or_raise()
 }
 
-fn row_prediction(project_name: &str, row: &pgrx::AnyElement) -> Result<f32> {
-    let model = cache::deployed(project_name)?;
+fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str) -> Result<f32> {
+    let model = cache::deployed(project_name, stage)?;
     let x = crate::row::features(&model.header.features, row)?;
     Ok(model.predict_one(&x)?)
 }
 
 /// Class probabilities of one row, in ascending label order.
 #[pg_extern(stable, parallel_safe)]
-fn predict_proba(project_name: &str, features: Vec<Option<f32>>) -> Vec<f32> {
-    proba(cache::deployed(project_name), features).or_raise()
+fn predict_proba(
+    project_name: &str,
+    features: Vec<Option<f32>>,
+    stage: default!(&str, "'production'"),
+) -> Vec<f32> {
+    self::features(features, |v| v)
+        .and_then(|x| served(project_name, stage, |m| m.predict_proba(&m.one_row(x)?)))
+        .or_raise()
 }
 
 #[pg_extern(name = "predict_proba", stable, parallel_safe)]
@@ -108,14 +129,15 @@ fn proba(model: Result<Rc<LoadedModel>>, features: Vec<Option<f32>>) -> Result<V
 
 /// Predictions for many rows passed as one flat array (row after row).
 #[pg_extern(stable, parallel_safe)]
-fn predict_batch(project_name: &str, features: Vec<Option<f32>>) -> SetOfIterator<'static, f32> {
-    batch(project_name, features).or_raise()
-}
-
-fn batch(project_name: &str, features: Vec<Option<f32>>) -> Result<SetOfIterator<'static, f32>> {
-    let model = cache::deployed(project_name)?;
-    let x = model.matrix(self::features(features, |v| v)?)?;
-    Ok(SetOfIterator::new(model.predict(&x)?))
+fn predict_batch(
+    project_name: &str,
+    features: Vec<Option<f32>>,
+    stage: default!(&str, "'production'"),
+) -> SetOfIterator<'static, f32> {
+    self::features(features, |v| v)
+        .and_then(|x| served(project_name, stage, |m| m.predict(&m.matrix(x)?)))
+        .map(SetOfIterator::new)
+        .or_raise()
 }
 
 /// The benchmark baseline (bench/predict.sh): takes predict's arguments, converts them the

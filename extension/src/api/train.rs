@@ -1,13 +1,14 @@
 //! `pgml.train`: read the relation, train in the core, store the model, and deploy it if
 //! its key metric beats the deployed model's.
 
-use super::deploy::record;
 use crate::error::{OrRaise, Result, SqlError};
+use crate::lifecycle::{self, Overrides};
 use crate::relation;
-use crate::store::{self, NewModel, Project};
+use crate::store::{self, Event, NewModel, Project};
 use pgml_core::algorithms::Algorithm;
 use pgml_core::data::split::Sampling;
 use pgml_core::lifecycle::deploy::{key_metric, should_auto_deploy, Strategy};
+use pgml_core::lifecycle::gates::PRODUCTION;
 use pgml_core::training::{self, TrainRequest};
 use pgml_core::Task;
 use pgrx::prelude::*;
@@ -187,6 +188,18 @@ fn store_outcome(
         serde_json::to_value(&outcome.feature_references).unwrap_or_default(),
         serde_json::to_value(&outcome.prediction_reference).unwrap_or_default(),
     )?;
+    let key = project.task.key_metric();
+    store::audit(Event {
+        event: "train",
+        project: Some(&project.name),
+        model_id: Some(model_id),
+        stage: None,
+        details: json!({
+            "algorithm": outcome.model.header.algorithm,
+            "relation": data.qualified,
+            key: outcome.metrics.get(key).filter(|v| v.is_finite()),
+        }),
+    })?;
     Ok(model_id)
 }
 
@@ -245,17 +258,32 @@ fn resolve_task(project_name: &str, task: Option<&str>, existing: Option<&Projec
     }
 }
 
-/// Deploys the new model if its key metric strictly beats the deployed model's.
+/// Deploys the new model to production if its key metric strictly beats the serving
+/// model's and it passes production's gates; says why not when the gates stop it.
 fn auto_deploy(project: &Project, model_id: i64, key: Option<f64>, enabled: bool) -> Result<bool> {
     if !enabled {
         notice!("automatic_deploy is false: model {model_id} was trained but not deployed");
         return Ok(false);
     }
     store::lock_project(project.id)?;
-    let current = store::deployed(project)?.map(|(_, metric)| metric);
+    let current = store::deployed(project, PRODUCTION)?.map(|(_, metric)| metric);
     if !should_auto_deploy(current, key) {
         return Ok(false);
     }
-    record(project, model_id, Strategy::NewScore)?;
+    let a = lifecycle::assess(project, PRODUCTION, model_id, true)?;
+    if let Err(refusal) = lifecycle::admit(&a, project, PRODUCTION, model_id, Overrides::default()) {
+        notice!("model {model_id} was not deployed automatically: {}", refusal.message);
+        return Ok(false);
+    }
+    if a.approvals > 0 {
+        notice!(
+            "model {model_id} passes the gates of production but needs {} approval(s); request them with \
+             pgml.promote('{}', {model_id})",
+            a.approvals,
+            project.name.replace('\'', "''")
+        );
+        return Ok(false);
+    }
+    lifecycle::place(project, PRODUCTION, model_id, Strategy::NewScore, &a, Overrides::default())?;
     Ok(true)
 }

@@ -1,8 +1,15 @@
 //! Registry reads and writes over SPI. Every query is parameterised; identifiers never come
-//! from user text except through `relation.rs`'s quoting.
+//! from user text except through `relation.rs`'s quoting. Reads run as the caller (the
+//! registry is readable by every pgml role); every write runs as the extension's owner
+//! (`privilege::as_owner`), so roles cannot write the registry except through these functions.
+
+mod lifecycle;
+pub use lifecycle::*;
 
 use crate::error::{Result, SqlError};
+use crate::privilege::{as_owner, caller};
 use pgml_core::lifecycle::deploy::{Candidate, Strategy};
+use pgml_core::lifecycle::gates::PRODUCTION;
 use pgml_core::Task;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -18,6 +25,22 @@ pub fn first_row<T>(
 ) -> Result<Option<T>> {
     Spi::connect(|c| {
         let t = c.select(query, Some(1), args)?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        read(&t.first()).map(Some)
+    })
+}
+
+/// `first_row` for a statement that locks or writes (`FOR UPDATE`, `RETURNING`): SPI runs
+/// `first_row`'s queries read-only.
+pub fn first_row_mut<T>(
+    query: &str,
+    args: &[DatumWithOid],
+    read: impl FnOnce(&SpiTupleTable) -> Result<T>,
+) -> Result<Option<T>> {
+    Spi::connect_mut(|c| {
+        let t = c.update(query, Some(1), args)?;
         if t.is_empty() {
             return Ok(None);
         }
@@ -55,17 +78,21 @@ pub fn unknown_project(name: &str) -> SqlError {
 }
 
 pub fn create_project(name: &str, task: Task) -> Result<Project> {
-    let id: Option<i64> = Spi::get_one_with_args(
-        "INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) RETURNING id",
-        &[name.into(), task.name().into()],
-    )?;
+    let id: Option<i64> = as_owner(|| {
+        Ok(Spi::get_one_with_args(
+            "INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) RETURNING id",
+            &[name.into(), task.name().into()],
+        )?)
+    })?;
     Ok(Project { id: id.unwrap_or_default(), name: name.to_string(), task })
 }
 
 /// Serialises deployments of one project: the row lock is held to the end of the transaction.
 pub fn lock_project(id: i64) -> Result<()> {
-    Spi::run_with_args("SELECT 1 FROM pgml.projects WHERE id = $1 FOR UPDATE", &[id.into()])?;
-    Ok(())
+    as_owner(|| {
+        Spi::run_with_args("SELECT 1 FROM pgml.projects WHERE id = $1 FOR UPDATE", &[id.into()])?;
+        Ok(())
+    })
 }
 
 pub fn last_snapshot(project_id: i64) -> Result<Option<Snapshot>> {
@@ -87,7 +114,8 @@ pub fn insert_snapshot(
     analysis: serde_json::Value,
 ) -> Result<i64> {
     let y: Option<Vec<String>> = y_column_name.map(|y| vec![y.to_string()]);
-    let id: Option<i64> = Spi::get_one_with_args(
+    let id: Option<i64> = as_owner(|| {
+        Ok(Spi::get_one_with_args(
         "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)
          VALUES ($1, $2, $3, $4::pgml.sampling, 'snapshotted', $5, $6) RETURNING id",
         &[
@@ -98,7 +126,8 @@ pub fn insert_snapshot(
             JsonB(columns).into(),
             JsonB(analysis).into(),
         ],
-    )?;
+    )?)
+    })?;
     Ok(id.unwrap_or_default())
 }
 
@@ -116,6 +145,10 @@ pub struct NewModel<'a> {
 }
 
 pub fn insert_model(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
+    as_owner(|| insert_model_as_owner(m, bytes))
+}
+
+fn insert_model_as_owner(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
     let id: Option<i64> = Spi::get_one_with_args(
         "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, runtime, hyperparams,
                                   status, metrics, search, search_params, search_args)
@@ -140,22 +173,24 @@ pub fn insert_model(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
     Ok(id)
 }
 
-/// The model serving a project now, with its key metric.
-pub fn deployed(project: &Project) -> Result<Option<(i64, Option<f64>)>> {
+/// The model serving a project's stage now, with its key metric.
+pub fn deployed(project: &Project, stage: &str) -> Result<Option<(i64, Option<f64>)>> {
     first_row(
-        "SELECT d.model_id, (m.metrics ->> $2)::float8
-         FROM pgml.current_deployments d JOIN pgml.models m ON m.id = d.model_id
-         WHERE d.project_id = $1",
-        &[project.id.into(), project.task.key_metric().into()],
+        "SELECT d.model_id, (m.metrics ->> $3)::float8
+         FROM pgml.stage_deployments d JOIN pgml.models m ON m.id = d.model_id
+         WHERE d.project_id = $1 AND d.stage = $2",
+        &[project.id.into(), stage.into(), project.task.key_metric().into()],
         |r| Ok((r.get::<i64>(1)?.unwrap_or_default(), r.get::<f64>(2)?.filter(|v| v.is_finite()))),
     )
 }
 
-/// The project's models in creation order, with their key metric compared as a number.
+/// The project's models in creation order, with their key metric compared as a number;
+/// archived models are not candidates.
 pub fn candidates(project: &Project) -> Result<Vec<Candidate>> {
     Spi::connect(|c| {
         let t = c.select(
-            "SELECT id, algorithm, (metrics ->> $2)::float8 FROM pgml.models WHERE project_id = $1 ORDER BY id",
+            "SELECT id, algorithm, (metrics ->> $2)::float8 FROM pgml.models
+             WHERE project_id = $1 AND status <> 'archived' ORDER BY id",
             None,
             &[project.id.into(), project.task.key_metric().into()],
         )?;
@@ -171,46 +206,77 @@ pub fn candidates(project: &Project) -> Result<Vec<Candidate>> {
     })
 }
 
-/// Deployed model ids, newest first.
-pub fn history(project_id: i64) -> Result<Vec<i64>> {
+/// The model ids deployed to a stage, newest first.
+pub fn history(project_id: i64, stage: &str) -> Result<Vec<i64>> {
     Spi::connect(|c| {
         let t = c.select(
-            "SELECT model_id FROM pgml.deployments WHERE project_id = $1 ORDER BY created_at DESC, id DESC",
+            "SELECT model_id FROM pgml.deployments WHERE project_id = $1 AND stage = $2
+             ORDER BY created_at DESC, id DESC",
             None,
-            &[project_id.into()],
+            &[project_id.into(), stage.into()],
         )?;
         t.map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default())).collect()
     })
 }
 
-pub fn insert_deployment(
-    project_id: i64,
-    model_id: i64,
-    strategy: Strategy,
-    replaced: Option<i64>,
-) -> Result<()> {
-    Spi::run_with_args(
-        "INSERT INTO pgml.deployments (project_id, model_id, strategy, replaced_model_id)
-         VALUES ($1, $2, $3::pgml.strategy, $4)",
-        &[project_id.into(), model_id.into(), strategy.name().into(), replaced.into()],
-    )?;
-    Ok(())
+/// A deployment row: `model_id` now serves `stage`, put there by the caller.
+pub struct NewDeployment<'a> {
+    pub project_id: i64,
+    pub stage: &'a str,
+    pub model_id: i64,
+    pub strategy: Strategy,
+    pub replaced: Option<i64>,
 }
 
-/// A model's project and algorithm.
+pub fn insert_deployment(d: NewDeployment) -> Result<()> {
+    let who = caller();
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO pgml.deployments (project_id, stage, model_id, strategy, replaced_model_id, deployed_by)
+             VALUES ($1, $2, $3, $4::pgml.strategy, $5, $6)",
+            &[
+                d.project_id.into(),
+                d.stage.into(),
+                d.model_id.into(),
+                d.strategy.name().into(),
+                d.replaced.into(),
+                who.into(),
+            ],
+        )?;
+        Ok(())
+    })
+}
+
+/// A model's project, algorithm, status and metrics.
 pub struct ModelInfo {
     pub project: Project,
     pub algorithm: String,
+    pub archived: bool,
+    pub metrics: pgml_core::metrics::Metrics,
 }
 
 pub fn model_info(model_id: i64) -> Result<ModelInfo> {
     let row = first_row(
-        "SELECT p.name, m.algorithm FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE m.id = $1",
+        "SELECT p.name, m.algorithm, m.status = 'archived', m.metrics
+         FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE m.id = $1",
         &[model_id.into()],
-        |r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())),
+        |r| {
+            Ok((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<bool>(3)?.unwrap_or(false),
+                r.get::<JsonB>(4)?.map(|j| j.0),
+            ))
+        },
     )?;
-    let (name, algorithm) = row.ok_or_else(|| unknown_model(model_id))?;
-    Ok(ModelInfo { project: project(&name)?, algorithm })
+    let (name, algorithm, archived, metrics) = row.ok_or_else(|| unknown_model(model_id))?;
+    Ok(ModelInfo { project: project(&name)?, algorithm, archived, metrics: numeric_metrics(metrics) })
+}
+
+/// The numbers of a metrics JSON object (NaN is stored as null and dropped here).
+fn numeric_metrics(json: Option<serde_json::Value>) -> pgml_core::metrics::Metrics {
+    let Some(serde_json::Value::Object(map)) = json else { return Default::default() };
+    map.into_iter().filter_map(|(k, v)| v.as_f64().map(|v| (k, v))).collect()
 }
 
 pub fn unknown_model(model_id: i64) -> SqlError {
@@ -227,16 +293,23 @@ pub fn model_bytes(model_id: i64) -> Result<Vec<u8>> {
     bytes.flatten().ok_or_else(|| unknown_model(model_id))
 }
 
-/// The model deployed for a project name, for the predict path's cache.
-pub fn deployed_model_id(project_name: &str) -> Result<i64> {
-    serving_model(&project(project_name)?)
+/// The model deployed to a project's stage, for the predict path's cache.
+pub fn deployed_model_id(project_name: &str, stage: &str) -> Result<i64> {
+    serving_model(&project(project_name)?, stage)
 }
 
-/// The model a project serves now; an error when it has none.
-pub fn serving_model(project: &Project) -> Result<i64> {
-    deployed(project)?.map(|(id, _)| id).ok_or_else(|| {
+/// The model a project's stage serves now; an error when it has none.
+pub fn serving_model(project: &Project, stage: &str) -> Result<i64> {
+    if let Some((id, _)) = deployed(project, stage)? {
+        return Ok(id);
+    }
+    check_stage(project, stage)?;
+    Err(if stage == PRODUCTION {
         SqlError::undefined(format!("project \"{}\" has no deployed model", project.name))
             .hint("deploy one with pgml.deploy(project_name, strategy) or pgml.deploy(model_id)")
+    } else {
+        SqlError::undefined(format!("stage \"{stage}\" of project \"{}\" serves no model", project.name))
+            .hint("deploy one with pgml.deploy(project_name, strategy, stage => ...) or promote one with pgml.promote")
     })
 }
 
@@ -261,11 +334,13 @@ pub fn insert_drift_reference(
     features: serde_json::Value,
     predictions: serde_json::Value,
 ) -> Result<()> {
-    Spi::run_with_args(
-        "INSERT INTO pgml.drift_references (model_id, features, predictions) VALUES ($1, $2, $3)",
-        &[model_id.into(), JsonB(features).into(), JsonB(predictions).into()],
-    )?;
-    Ok(())
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO pgml.drift_references (model_id, features, predictions) VALUES ($1, $2, $3)",
+            &[model_id.into(), JsonB(features).into(), JsonB(predictions).into()],
+        )?;
+        Ok(())
+    })
 }
 
 /// A model's drift references: (features, predictions).
@@ -291,10 +366,12 @@ pub fn drift_settings(project_id: i64) -> Result<serde_json::Value> {
 }
 
 pub fn set_drift_settings(project_id: i64, thresholds: serde_json::Value) -> Result<()> {
-    Spi::run_with_args(
-        "INSERT INTO pgml.drift_settings (project_id, thresholds) VALUES ($1, $2)
-         ON CONFLICT (project_id) DO UPDATE SET thresholds = EXCLUDED.thresholds, updated_at = clock_timestamp()",
-        &[project_id.into(), JsonB(thresholds).into()],
-    )?;
-    Ok(())
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO pgml.drift_settings (project_id, thresholds) VALUES ($1, $2)
+             ON CONFLICT (project_id) DO UPDATE SET thresholds = EXCLUDED.thresholds, updated_at = clock_timestamp()",
+            &[project_id.into(), JsonB(thresholds).into()],
+        )?;
+        Ok(())
+    })
 }

@@ -1,0 +1,65 @@
+-- pgml-rs: the roles of the lifecycle and what each may do. Roles are cluster-wide, so they
+-- are created only when missing (another database may have installed the extension first).
+--
+--   pgml_predictor  predicts; reads the registry (every other pgml role has its privileges)
+--   pgml_trainer    trains (reading the relations it may read), loads datasets, measures
+--                   drift, schedules retraining
+--   pgml_deployer   deploys, rolls back, promotes, archives and deletes models
+--   pgml_approver   approves or rejects promotion requests
+--   pgml_admin      all of the above, sets stages and promotion policies, forces promotions
+--
+-- Functions run with the caller's privileges; the registry is written by the functions
+-- alone (as the extension's owner, see extension/src/privilege.rs), so these roles only
+-- SELECT it, and the database refuses everything else with SQLSTATE 42501.
+DO $$
+DECLARE
+    r TEXT;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['pgml_predictor', 'pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT unnest(ARRAY['pgml_trainer', 'pgml_deployer', 'pgml_approver']) LOOP
+        IF NOT pg_has_role(r, 'pgml_predictor', 'MEMBER') THEN
+            EXECUTE format('GRANT pgml_predictor TO %I', r);
+        END IF;
+        IF NOT pg_has_role('pgml_admin', r, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO pgml_admin', r);
+        END IF;
+    END LOOP;
+END $$;
+
+GRANT USAGE ON SCHEMA pgml TO pgml_predictor;
+GRANT SELECT ON ALL TABLES IN SCHEMA pgml TO pgml_predictor;
+-- schedules are pg_cron jobs of the role that creates them; their runs record themselves
+GRANT INSERT, UPDATE, DELETE ON pgml.schedules, pgml.scheduled_runs TO pgml_trainer;
+GRANT USAGE ON SEQUENCE pgml.schedules_id_seq, pgml.scheduled_runs_id_seq TO pgml_trainer;
+
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgml FROM PUBLIC;
+DO $$
+DECLARE
+    f REGPROCEDURE;
+    r TEXT;
+BEGIN
+    FOR f, r IN
+        SELECT p.oid::regprocedure, g.role
+        FROM pg_proc p
+        JOIN (VALUES
+            ('predict', 'pgml_predictor'), ('predict_proba', 'pgml_predictor'),
+            ('predict_batch', 'pgml_predictor'), ('_pgml_noop_predict', 'pgml_predictor'),
+            ('served_at', 'pgml_predictor'),
+            ('train', 'pgml_trainer'), ('load_dataset', 'pgml_trainer'), ('drift', 'pgml_trainer'),
+            ('set_drift_thresholds', 'pgml_trainer'), ('schedule_training', 'pgml_trainer'),
+            ('unschedule_training', 'pgml_trainer'), ('schedule_drift_check', 'pgml_trainer'),
+            ('unschedule_drift_check', 'pgml_trainer'), ('_pgml_run_schedule', 'pgml_trainer'),
+            ('deploy', 'pgml_deployer'), ('promote', 'pgml_deployer'),
+            ('archive_model', 'pgml_deployer'), ('delete_model', 'pgml_deployer'),
+            ('approve', 'pgml_approver'), ('reject', 'pgml_approver'),
+            ('add_stage', 'pgml_admin'), ('set_promotion_policy', 'pgml_admin')
+        ) AS g (fn, role) ON g.fn = p.proname
+        WHERE p.pronamespace = 'pgml'::regnamespace
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, r);
+    END LOOP;
+END $$;

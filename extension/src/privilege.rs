@@ -1,0 +1,83 @@
+//! Who is calling, and the one way the registry is written.
+//!
+//! The database decides what a role may do: `EXECUTE` on each SQL function is granted to the
+//! role that needs it (`sql/privileges.sql`), and ordinary roles may only read the registry.
+//! The registry is written by our own functions only, as the extension's owner — the way a
+//! `SECURITY DEFINER` function runs, but switched around the writes alone, so a training
+//! relation is still read with the caller's own privileges, and the caller's role is still
+//! known to record who did what.
+
+use crate::error::Result;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::cell::Cell;
+use std::ffi::CStr;
+
+thread_local! {
+    static OWNER: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    /// The caller while `as_owner` runs (InvalidOid outside it).
+    static OUTER: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+}
+
+/// The role calling the SQL function (the `SET ROLE` in force, as `current_user`).
+pub fn caller_oid() -> pg_sys::Oid {
+    let outer = OUTER.with(Cell::get);
+    if outer != pg_sys::InvalidOid {
+        outer
+    } else {
+        unsafe { pg_sys::GetUserId() }
+    }
+}
+
+/// The calling role's name, as recorded in `deployed_by`, `requested_by` and the audit trail.
+pub fn caller() -> String {
+    let name = unsafe { CStr::from_ptr(pg_sys::GetUserNameFromId(caller_oid(), false)) };
+    name.to_string_lossy().into_owned()
+}
+
+/// Whether the caller has the privileges of `role` (superusers have every role's).
+pub fn caller_has_role(role: &str) -> Result<bool> {
+    let member: Option<bool> =
+        Spi::get_one_with_args("SELECT pg_has_role($1, $2, 'USAGE')", &[caller_oid().into(), role.into()])?;
+    Ok(member.unwrap_or(false))
+}
+
+fn owner() -> Result<pg_sys::Oid> {
+    let known = OWNER.with(Cell::get);
+    if known != pg_sys::InvalidOid {
+        return Ok(known);
+    }
+    let oid: Option<pg_sys::Oid> = Spi::get_one("SELECT extowner FROM pg_extension WHERE extname = 'pgml'")?;
+    let oid = oid.unwrap_or(pg_sys::InvalidOid);
+    OWNER.with(|c| c.set(oid));
+    Ok(oid)
+}
+
+/// Restores the caller's identity, also when an error unwinds through `as_owner`.
+struct Restore {
+    user: pg_sys::Oid,
+    context: i32,
+    outer: pg_sys::Oid,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
+        OUTER.with(|c| c.set(self.outer));
+    }
+}
+
+/// Runs registry writes as the extension's owner. Only fixed, parameterised statements of
+/// `store` run inside: never user SQL, never a user relation.
+pub fn as_owner<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
+    let owner = owner()?;
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    let outer = OUTER.with(Cell::get);
+    let _restore = Restore { user, context, outer };
+    if outer == pg_sys::InvalidOid {
+        OUTER.with(|c| c.set(user));
+    }
+    unsafe { pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32) };
+    write()
+}
