@@ -56,7 +56,40 @@ SELECT feature, kind, round(psi::numeric, 3) AS psi, round(ks_p_value::numeric, 
        round(js_distance::numeric, 3) AS js_distance, drifted, drift_share, dataset_drifted
 FROM pgml.drift('Iris Flowers', 'iris_next_season');
 
-\echo '== 10. Mistakes get clear errors, not crashes'
+\echo '== 10. Stages and gates: a model reaches production only through its policy and an approval'
+-- two people: one trains and asks, another approves (the extension's roles, granted to them)
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_ana') THEN CREATE ROLE demo_ana; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_ben') THEN CREATE ROLE demo_ben; END IF;
+END $$;
+GRANT pgml_trainer, pgml_deployer TO demo_ana;
+GRANT pgml_approver TO demo_ben;
+SELECT pgml.set_promotion_policy('Iris Flowers', 'production',
+    min_metrics => '{"accuracy": 0.8, "f1": 0.8}', min_improvement => 0.0, approvals => 1) AS production_policy;
+SET ROLE demo_ana;
+SELECT * FROM pgml.train('Iris Flowers', algorithm => 'random_forest', hyperparams => '{"n_estimators": 1, "max_depth": 1}', automatic_deploy => false);
+SELECT * FROM pgml.deploy('Iris Flowers', 'most_recent', stage => 'staging');
+\set ON_ERROR_STOP off
+SELECT * FROM pgml.promote('Iris Flowers', from_stage => 'staging', to_stage => 'production');
+\set ON_ERROR_STOP on
+SELECT * FROM pgml.deploy('Iris Flowers', 'best_score', stage => 'staging');
+SELECT * FROM pgml.promote('Iris Flowers', from_stage => 'staging', to_stage => 'production');
+\set ON_ERROR_STOP off
+SELECT * FROM pgml.approve((SELECT max(id) FROM pgml.promotion_requests));
+\set ON_ERROR_STOP on
+RESET ROLE;
+SET ROLE demo_ben;
+SELECT * FROM pgml.approve((SELECT max(id) FROM pgml.promotion_requests), comment => 'metrics and schema checked');
+RESET ROLE;
+SELECT project, stage, model_id, algorithm, strategy, deployed_by FROM pgml.stages_overview WHERE project = 'Iris Flowers';
+SELECT pgml.predict('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[], stage => 'staging') AS staging_says,
+       pgml.predict('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[]) AS production_says;
+
+\echo '== 11. The audit trail: every lifecycle event, who, when (append-only)'
+SELECT to_char(at, 'HH24:MI:SS.MS') AS at, event, role, model_id, stage FROM pgml.audit_log
+WHERE project = 'Iris Flowers' ORDER BY id DESC LIMIT 8;
+
+\echo '== 12. Mistakes get clear errors, not crashes'
 \set ON_ERROR_STOP off
 SELECT pgml.predict('Iris Flowers', ARRAY[1.0, 2.0]::real[]);
 SELECT * FROM pgml.train('Iris Flowers', algorithm => 'xgboost', hyperparams => '{"n_estimator": 10}');

@@ -53,28 +53,49 @@ fn owner() -> Result<pg_sys::Oid> {
     Ok(oid)
 }
 
-/// Restores the caller's identity, also when an error unwinds through `as_owner`.
+/// Restores the caller's identity and settings, also when an error unwinds through
+/// `as_owner`.
 struct Restore {
     user: pg_sys::Oid,
     context: i32,
     outer: pg_sys::Oid,
+    guc_level: i32,
 }
 
 impl Drop for Restore {
     fn drop(&mut self) {
+        // On an error, the (sub)transaction's abort pops the settings level itself.
+        if !std::thread::panicking() {
+            unsafe { pg_sys::AtEOXact_GUC(true, self.guc_level) };
+        }
         unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
         OUTER.with(|c| c.set(self.outer));
     }
 }
 
 /// Runs registry writes as the extension's owner. Only fixed, parameterised statements of
-/// `store` run inside: never user SQL, never a user relation.
+/// `store` run inside: never user SQL, never a user relation. As PostgreSQL does for a
+/// `SECURITY DEFINER` function with `SET search_path`, the search_path is pinned to
+/// pg_catalog meanwhile, so no function or operator a caller created can run as the owner.
 pub fn as_owner<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
     let owner = owner()?;
     let (mut user, mut context) = (pg_sys::InvalidOid, 0);
     unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
     let outer = OUTER.with(Cell::get);
-    let _restore = Restore { user, context, outer };
+    let guc_level = unsafe { pg_sys::NewGUCNestLevel() };
+    let _restore = Restore { user, context, outer, guc_level };
+    unsafe {
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+    }
     if outer == pg_sys::InvalidOid {
         OUTER.with(|c| c.set(user));
     }

@@ -122,7 +122,9 @@ mod tests {
         one_f32("SELECT pgml.predict('nope', ARRAY[1.0]::real[])");
     }
 
-    #[pg_test(error = "the model expects 4 features, got 2")]
+    #[pg_test(
+        error = "the model expects 4 features (sepal_length, sepal_width, petal_length, petal_width), got 2"
+    )]
     fn wrong_feature_count_is_an_error() {
         Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
         train_iris("linear", "{}");

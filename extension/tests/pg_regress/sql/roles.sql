@@ -127,3 +127,17 @@ FROM pgml.audit_log WHERE project = 'Iris' ORDER BY id;
 SELECT model_id, event, deployed_by FROM pgml.served_at('Iris', clock_timestamp());
 SELECT model_id, event, deployed_by
 FROM pgml.served_at('Iris', (SELECT at FROM pgml.audit_log WHERE event = 'reject'));
+
+-- A caller's search_path cannot smuggle its own functions into the registry writes, which
+-- run as the extension's owner (archive_model's UPDATE calls clock_timestamp()).
+CREATE SCHEMA alice_tools AUTHORIZATION pgml_test_alice;
+SET ROLE pgml_test_alice;
+CREATE FUNCTION alice_tools.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql
+AS $$ BEGIN RAISE EXCEPTION 'hijacked: running as %', current_user; END $$;
+SET search_path = alice_tools, pg_catalog, public;
+SELECT pg_temp.try($$SELECT clock_timestamp()$$) AS alice_sees_her_function;
+SELECT * FROM pgml.train('Iris', algorithm => 'linear', hyperparams => '{"C": 0.5}', automatic_deploy => false);
+SELECT pgml.archive_model((SELECT max(id) FROM pgml.models)) AS archived;
+RESET search_path;
+RESET ROLE;
+SELECT id, status FROM pgml.models ORDER BY id;
