@@ -62,7 +62,7 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_ana') THEN CREATE ROLE demo_ana; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_ben') THEN CREATE ROLE demo_ben; END IF;
 END $$;
-GRANT pgml_trainer, pgml_deployer TO demo_ana;
+GRANT pgml_trainer, pgml_deployer, pgml_approver TO demo_ana;
 GRANT pgml_approver TO demo_ben;
 SELECT pgml.set_promotion_policy('Iris Flowers', 'production',
     min_metrics => '{"accuracy": 0.8, "f1": 0.8}', min_improvement => 0.0, approvals => 1) AS production_policy;
