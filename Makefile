@@ -3,13 +3,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule regress-accept bench reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve regress-accept bench bench-serve serve reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
 	@echo "make test   - fmt, clippy, core tests, in-database tests, SQL regression files"
 	@echo "make db     - start the project cluster; prints its URI last (make db-stop stops it)"
-	@echo "make bench  - predict benchmarks (bench/README.md)"
+	@echo "make bench  - predict benchmarks (bench/README.md); make bench-serve - HTTP benchmark"
+	@echo "make serve  - the HTTP server (pgml-serve) on the project cluster"
 
 setup:
 	@bash scripts/setup.sh
@@ -51,14 +52,26 @@ test-concurrency: test-pg db
 test-schedule: test-pg db
 	@bash scripts/test-schedule.sh
 
+# pgml-serve: router tests (no socket), the binary with curl, schemathesis, graceful shutdown.
+test-serve: test-pg db
+	@bash scripts/test-serve.sh
+
+# The HTTP server in the foreground on the project cluster (PGML_SERVE_* variables configure it).
+serve: db
+	cargo run --release -p pgml-serve
+
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve
 	@echo "make test: all passed"
 
 bench: db
 	@bash bench/predict.sh
+
+# pgml-serve against a Python microservice (wrk), and pgbench on pgml.predict for the same model.
+bench-serve: db
+	@bash bench/serve.sh
 
 reference:
 	@bash bench/reference/run.sh

@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 thread_local! {
     // project → stage → model: two lookups by &str, no allocation per predict
-    static DEPLOYED: RefCell<HashMap<String, HashMap<String, Rc<LoadedModel>>>> = RefCell::new(HashMap::new());
+    static DEPLOYED: RefCell<HashMap<String, HashMap<String, (i64, Rc<LoadedModel>)>>> = RefCell::new(HashMap::new());
     // Never dropped: at backend exit, libxgboost's own thread-local state is torn down before
     // Rust's thread-local destructors would free the boosters, and freeing them then
     // segfaults. The process is exiting; the OS reclaims the memory.
@@ -74,17 +74,23 @@ pub fn deployments_changed() -> Result<()> {
 
 /// The model deployed to a project's stage.
 pub fn deployed(project_name: &str, stage: &str) -> Result<Rc<LoadedModel>> {
+    deployed_with_id(project_name, stage).map(|(_, m)| m)
+}
+
+/// The model deployed to a project's stage, with its id.
+pub fn deployed_with_id(project_name: &str, stage: &str) -> Result<(i64, Rc<LoadedModel>)> {
     // Cheap when nothing is pending: a check of the shared invalidation queue.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     if let Some(m) = DEPLOYED.with(|d| d.borrow().get(project_name).and_then(|s| s.get(stage)).cloned()) {
         return Ok(m);
     }
     deployments_oid()?;
-    let loaded = model(store::deployed_model_id(project_name, stage)?)?;
+    let id = store::deployed_model_id(project_name, stage)?;
+    let entry = (id, model(id)?);
     DEPLOYED.with(|d| {
-        d.borrow_mut().entry(project_name.to_string()).or_default().insert(stage.to_string(), loaded.clone())
+        d.borrow_mut().entry(project_name.to_string()).or_default().insert(stage.to_string(), entry.clone())
     });
-    Ok(loaded)
+    Ok(entry)
 }
 
 /// A model by id, loaded once per backend.

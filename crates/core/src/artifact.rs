@@ -40,6 +40,40 @@ impl Header {
     }
 }
 
+impl Header {
+    /// Rows of features given by name (`names` per row, `values` row after row), in this
+    /// model's order: every feature must be named exactly once; unknown names are refused, so
+    /// a caller of another schema gets an error rather than a prediction.
+    pub fn order_named(&self, names: &[String], values: &[f32]) -> Result<Vec<f32>> {
+        let expected = schema::feature_names(&self.features, self.num_features);
+        let hint = || format!("this model takes: {}", self.feature_list());
+        if let Some(unknown) = names.iter().find(|n| !expected.contains(n)) {
+            return Err(Error::data(format!("the model has no feature \"{unknown}\"")).with_hint(hint()));
+        }
+        let mut position = Vec::with_capacity(expected.len());
+        for name in &expected {
+            let mut at = names.iter().enumerate().filter(|(_, n)| *n == name).map(|(i, _)| i);
+            match (at.next(), at.next()) {
+                (Some(i), None) => position.push(i),
+                (None, _) => {
+                    return Err(Error::data(format!("feature \"{name}\" is missing")).with_hint(hint()))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(Error::data(format!("feature \"{name}\" is given twice")).with_hint(hint()))
+                }
+            }
+        }
+        if names.is_empty() || !values.len().is_multiple_of(names.len()) {
+            return Err(Error::data(format!(
+                "{} value(s) do not make whole rows of {} named features",
+                values.len(),
+                names.len()
+            )));
+        }
+        Ok(values.chunks(names.len()).flat_map(|row| position.iter().map(move |&i| row[i])).collect())
+    }
+}
+
 /// A model ready to predict.
 pub struct LoadedModel {
     pub header: Header,
@@ -145,5 +179,39 @@ impl LoadedModel {
             .with_hint("use pgml.predict"));
         }
         self.model.predict_proba(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_features_are_put_in_the_models_order() {
+        use crate::data::schema::{FeatureColumn, FeatureKind};
+        let col = |name: &str, kind, size| FeatureColumn {
+            name: name.into(),
+            pg_type: "real".into(),
+            kind,
+            size,
+            levels: vec![],
+        };
+        let header = Header {
+            algorithm: "linear".into(),
+            task: Task::Regression,
+            num_features: 3,
+            classes: vec![],
+            features: vec![col("a", FeatureKind::Numeric, 1), col("v", FeatureKind::Array, 2)],
+        };
+        let names: Vec<String> = ["v[2]", "a", "v[1]"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            header.order_named(&names, &[3.0, 1.0, 2.0, 6.0, 4.0, 5.0]).unwrap(),
+            [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+        );
+        let err = header.order_named(&names[..2], &[1.0, 2.0]).unwrap_err().to_string();
+        assert_eq!(err, "feature \"v[1]\" is missing");
+        let mut extra = names.clone();
+        extra.push("b".into());
+        assert!(header.order_named(&extra, &[0.0; 4]).unwrap_err().to_string().contains("no feature \"b\""));
     }
 }

@@ -140,6 +140,41 @@ fn predict_batch(
         .or_raise()
 }
 
+/// What pgml-serve calls: predictions (or class probabilities) for rows given as one flat
+/// array, in the model's order or by feature name (`names`, the same for every row), with the
+/// id of the model that answered, read atomically with the predictions. `width` is the number
+/// of values per row in `predictions` (1, or the number of classes).
+#[pg_extern(stable, parallel_safe)]
+fn _pgml_serve_predict(
+    project_name: &str,
+    stage: &str,
+    features: Vec<Option<f32>>,
+    names: Option<Vec<String>>,
+    proba: bool,
+) -> TableIterator<'static, (name!(model_id, i64), name!(width, i32), name!(predictions, Vec<f32>))> {
+    serve(project_name, stage, features, names, proba).map(TableIterator::once).or_raise()
+}
+
+fn serve(
+    project_name: &str,
+    stage: &str,
+    features: Vec<Option<f32>>,
+    names: Option<Vec<String>>,
+    proba: bool,
+) -> Result<(i64, i32, Vec<f32>)> {
+    let (id, model) = cache::deployed_with_id(project_name, stage)?;
+    let mut x = self::features(features, |v| v)?;
+    if let Some(names) = names {
+        x = model.header.order_named(&names, &x)?;
+    }
+    let x = model.matrix(x)?;
+    if proba {
+        let width = model.header.classes.len().max(1) as i32;
+        return Ok((id, width, model.predict_proba(&x)?));
+    }
+    Ok((id, 1, model.predict(&x)?))
+}
+
 /// The benchmark baseline (bench/predict.sh): takes predict's arguments, converts them the
 /// same way, and predicts nothing. Not part of the PostgresML API.
 #[pg_extern(stable, parallel_safe)]

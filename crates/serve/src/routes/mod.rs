@@ -1,0 +1,6 @@
+//! The handlers, one file per topic.
+
+pub mod lifecycle;
+pub mod ops;
+pub mod predict;
+pub mod registry;

@@ -1,0 +1,195 @@
+//! `POST /v1/projects/{project}/predict` and `/predict_proba`: one instance or a batch, as
+//! arrays in the model's feature order or as objects keyed by feature name. The database maps
+//! names to the serving model's order and names the model that answered, in one statement, so
+//! a deploy between two requests never pairs one model's order with another model.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tokio_postgres::types::Type;
+use utoipa::ToSchema;
+
+/// Features of one instance or of a batch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Features {
+    /// One instance, in the model's feature order.
+    Row(Vec<f32>),
+    /// A batch of instances, each in the model's feature order.
+    Rows(Vec<Vec<f32>>),
+    /// One instance by feature name (array elements as `name[1]`, `name[2]`, …).
+    Named(BTreeMap<String, f32>),
+    /// A batch of instances by feature name, each with the same names.
+    NamedRows(Vec<BTreeMap<String, f32>>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PredictRequest {
+    pub features: Features,
+    /// The stage whose model answers (default `production`).
+    #[serde(default)]
+    pub stage: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PredictResponse {
+    pub project: String,
+    pub stage: String,
+    /// The model that answered.
+    pub model_id: i64,
+    /// One prediction per instance (null where the model could not answer, e.g. NaN).
+    pub predictions: Vec<Option<f32>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbaResponse {
+    pub project: String,
+    pub stage: String,
+    pub model_id: i64,
+    /// Per instance, the class probabilities in ascending label order.
+    pub probabilities: Vec<Vec<Option<f32>>>,
+}
+
+/// Flat values row after row, and the feature names when given by name.
+fn flatten(features: Features) -> ApiResult<(Vec<f32>, Option<Vec<String>>)> {
+    match features {
+        Features::Row(row) => Ok((row, None)),
+        Features::Rows(rows) => {
+            let width = rows.first().map_or(0, Vec::len);
+            if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != width) {
+                return Err(ApiError::bad_request(format!(
+                    "instance {} has {} features, instance 1 has {width}",
+                    i + 1,
+                    r.len()
+                )));
+            }
+            Ok((rows.into_iter().flatten().collect(), None))
+        }
+        Features::Named(row) => Ok((row.values().copied().collect(), Some(row.into_keys().collect()))),
+        Features::NamedRows(rows) => {
+            let names: Vec<String> = rows.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();
+            let mut values = Vec::with_capacity(rows.len() * names.len());
+            for (i, row) in rows.iter().enumerate() {
+                if !row.keys().eq(names.iter()) {
+                    return Err(ApiError::bad_request(format!(
+                        "instance {} names other features than instance 1",
+                        i + 1
+                    )));
+                }
+                values.extend(row.values().copied());
+            }
+            Ok((values, Some(names)))
+        }
+    }
+}
+
+/// (model id, values per instance, values) from the database.
+async fn serve(
+    state: &AppState,
+    role: &str,
+    project: &str,
+    req: PredictRequest,
+    proba: bool,
+) -> ApiResult<(String, i64, usize, Vec<f32>)> {
+    let stage = req.stage.unwrap_or_else(|| "production".to_string());
+    let (values, names) = flatten(req.features)?;
+    let rows = state
+        .db
+        .query(
+            role,
+            "SELECT model_id, width, predictions FROM pgml._pgml_serve_predict($1, $2, $3, $4, $5)",
+            &[
+                (&project, Type::TEXT),
+                (&stage, Type::TEXT),
+                (&values, Type::FLOAT4_ARRAY),
+                (&names, Type::TEXT_ARRAY),
+                (&proba, Type::BOOL),
+            ],
+        )
+        .await?;
+    let row = rows.first().ok_or_else(|| ApiError::internal("_pgml_serve_predict returned no row"))?;
+    let (model_id, width, predictions): (i64, i32, Vec<f32>) = (row.get(0), row.get(1), row.get(2));
+    state.metrics.served(project, &stage, model_id);
+    Ok((stage, model_id, width.max(1) as usize, predictions))
+}
+
+fn number(v: f32) -> Option<f32> {
+    v.is_finite().then_some(v)
+}
+
+/// Predictions of the model a project's stage serves.
+#[utoipa::path(post, path = "/v1/projects/{project}/predict", tag = "predict",
+    params(("project" = String, Path, description = "The project name")),
+    request_body = PredictRequest,
+    responses((status = 200, description = "One prediction per instance", body = PredictResponse)),
+    security(("bearer" = [])))]
+pub async fn predict(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<PredictRequest>, JsonRejection>,
+) -> ApiResult<Json<PredictResponse>> {
+    let Path(project) = path?;
+    let Json(req) = body?;
+    let (stage, model_id, _, values) = serve(&state, &caller.role, &project, req, false).await?;
+    Ok(Json(PredictResponse {
+        project,
+        stage,
+        model_id,
+        predictions: values.into_iter().map(number).collect(),
+    }))
+}
+
+/// Class probabilities from the model a project's stage serves.
+#[utoipa::path(post, path = "/v1/projects/{project}/predict_proba", tag = "predict",
+    params(("project" = String, Path, description = "The project name")),
+    request_body = PredictRequest,
+    responses((status = 200, description = "Class probabilities per instance", body = ProbaResponse)),
+    security(("bearer" = [])))]
+pub async fn predict_proba(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<PredictRequest>, JsonRejection>,
+) -> ApiResult<Json<ProbaResponse>> {
+    let Path(project) = path?;
+    let Json(req) = body?;
+    let (stage, model_id, width, values) = serve(&state, &caller.role, &project, req, true).await?;
+    let probabilities = values.chunks(width).map(|c| c.iter().copied().map(number).collect()).collect();
+    Ok(Json(ProbaResponse { project, stage, model_id, probabilities }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Features {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn every_shape_of_features_flattens_row_after_row() {
+        assert_eq!(flatten(parse("[1, 2]")).unwrap(), (vec![1.0, 2.0], None));
+        assert_eq!(flatten(parse("[[1, 2], [3, 4]]")).unwrap(), (vec![1.0, 2.0, 3.0, 4.0], None));
+        let (values, names) = flatten(parse(r#"{"b": 2, "a": 1}"#)).unwrap();
+        assert_eq!((values, names.unwrap()), (vec![1.0, 2.0], vec!["a".to_string(), "b".to_string()]));
+        let (values, names) = flatten(parse(r#"[{"b": 2, "a": 1}, {"a": 3, "b": 4}]"#)).unwrap();
+        assert_eq!(
+            (values, names.unwrap()),
+            (vec![1.0, 2.0, 3.0, 4.0], vec!["a".to_string(), "b".to_string()])
+        );
+    }
+
+    #[test]
+    fn ragged_batches_are_refused_before_the_database() {
+        let err = flatten(parse("[[1, 2, 3], [4, 5, 6, 7, 8]]")).unwrap_err();
+        assert_eq!(err.message, "instance 2 has 5 features, instance 1 has 3");
+        let err = flatten(parse(r#"[{"a": 1}, {"b": 1}]"#)).unwrap_err();
+        assert_eq!(err.message, "instance 2 names other features than instance 1");
+    }
+}

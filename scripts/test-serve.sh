@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# pgml-serve against the project cluster, on a fresh database: the router tests (cargo test,
+# app().oneshot, no socket), then the binary on a port: curl, a schemathesis run against its
+# /openapi.json that must find no server error and no schema violation, and a graceful
+# shutdown with a request in flight.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DB=pgml_serve_test
+PORT=${PGML_SERVE_TEST_PORT:-18080}
+SCHEMATHESIS_VERSION=4.32.5
+export PGML_SERVE_TEST_DATABASE_URL=$(uri $DB)
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+psql -X -q -d $DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
+
+echo "== router tests (no socket)"
+if ! cargo test -q -p pgml-serve >"$ROOT/.build/serve-cargo-test.log" 2>&1; then
+  cat "$ROOT/.build/serve-cargo-test.log"; echo "test-serve: FAILED: router tests"; exit 1
+fi
+grep -E "^test result" "$ROOT/.build/serve-cargo-test.log" | sed 's/^/   /'
+
+echo "== the binary on 127.0.0.1:$PORT"
+cargo build -q -p pgml-serve
+BIN=$ROOT/target/debug/pgml-serve
+predictor=$("$BIN" token create --database-url "$PGML_SERVE_TEST_DATABASE_URL" --name "schemathesis-$$" --role serve_test_predictor)
+LOG=$ROOT/.build/serve-test.log
+"$BIN" --database-url "$PGML_SERVE_TEST_DATABASE_URL" --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+fail() { echo "test-serve: FAILED: $*"; tail -5 "$LOG"; exit 1; }
+out=$(curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_iris/predict" -H "Authorization: Bearer $predictor" \
+  -H 'Content-Type: application/json' -d '{"features": {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}}')
+want=$(psql -X -At -d $DB -c "SELECT pgml.predict('serve_iris', ARRAY[6.3, 3.3, 6.0, 2.5]::real[])")
+[ "$out" = "{\"project\":\"serve_iris\",\"stage\":\"production\",\"model_id\":1,\"predictions\":[$want.0]}" ] \
+  || [ "$out" = "{\"project\":\"serve_iris\",\"stage\":\"production\",\"model_id\":1,\"predictions\":[$want]}" ] \
+  || fail "curl predict answered $out (SQL says $want)"
+echo "   ok: curl predict = SQL predict ($out)"
+grep -q '"message":"pgml-serve listening"' "$LOG" || fail "no structured (JSON) start log line"
+
+echo "== schemathesis $SCHEMATHESIS_VERSION against /openapi.json"
+VENV=$ROOT/.build/venv-schemathesis
+if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version | grep -q "$SCHEMATHESIS_VERSION"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+"$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" -H "Authorization: Bearer $predictor" \
+  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+  --max-examples 50 --seed 1 >"$ROOT/.build/schemathesis.log" 2>&1 \
+  || { tail -60 "$ROOT/.build/schemathesis.log"; fail "schemathesis found failures"; }
+grep -E "generated, .* passed|test cases" "$ROOT/.build/schemathesis.log" | sed 's/^/   /' || true
+grep -q '"level":"ERROR"' "$LOG" && fail "the server logged an internal error"
+
+echo "== graceful shutdown with a request in flight"
+# a 200-instance batch uploaded at 2 KB/s: still arriving when SIGTERM comes
+batch=$(python3 -c 'print("{\"features\": [" + ", ".join(["[5.1, 3.5, 1.4, 0.2]"] * 200) + "]}")')
+curl -s -o /dev/null -w "%{http_code}" --limit-rate 2k -X POST "http://127.0.0.1:$PORT/v1/projects/serve_iris/predict" \
+  -H "Authorization: Bearer $predictor" -H 'Content-Type: application/json' -d "$batch" >"$ROOT/.build/inflight.code" &
+sleep 1
+kill -TERM $pid
+wait $pid || fail "pgml-serve exited with status $? on SIGTERM"
+trap - EXIT
+wait
+grep -q '"message":"pgml-serve stopped"' "$LOG" || fail "no clean stop logged"
+[ "$(cat "$ROOT/.build/inflight.code")" = 200 ] || fail "the request in flight got $(cat "$ROOT/.build/inflight.code")"
+echo "   ok: the request in flight was answered (200), then the server stopped cleanly"
+echo "test-serve: all passed"
