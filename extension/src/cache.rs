@@ -19,9 +19,12 @@ use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
+/// A stage's model and its id.
+type Deployed = (i64, Rc<LoadedModel>);
+
 thread_local! {
     // project → stage → model: two lookups by &str, no allocation per predict
-    static DEPLOYED: RefCell<HashMap<String, HashMap<String, (i64, Rc<LoadedModel>)>>> = RefCell::new(HashMap::new());
+    static DEPLOYED: RefCell<HashMap<String, HashMap<String, Deployed>>> = RefCell::new(HashMap::new());
     // Never dropped: at backend exit, libxgboost's own thread-local state is torn down before
     // Rust's thread-local destructors would free the boosters, and freeing them then
     // segfaults. The process is exiting; the OS reclaims the memory.
@@ -78,7 +81,7 @@ pub fn deployed(project_name: &str, stage: &str) -> Result<Rc<LoadedModel>> {
 }
 
 /// The model deployed to a project's stage, with its id.
-pub fn deployed_with_id(project_name: &str, stage: &str) -> Result<(i64, Rc<LoadedModel>)> {
+pub fn deployed_with_id(project_name: &str, stage: &str) -> Result<Deployed> {
     // Cheap when nothing is pending: a check of the shared invalidation queue.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     if let Some(m) = DEPLOYED.with(|d| d.borrow().get(project_name).and_then(|s| s.get(stage)).cloned()) {
