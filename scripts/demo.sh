@@ -1,10 +1,47 @@
 #!/usr/bin/env bash
 # The walkthrough of `make demo`: a fresh database on the project cluster, a dataset, three
 # algorithms, the registry, predictions, deployment by strategy and rollback, drift, stages
-# with gates and an approval, the audit trail.
+# with gates and an approval, the audit trail; then pgml-serve answering over HTTP (curl).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS pgml_demo" -c "CREATE DATABASE pgml_demo"
 psql -X -q -v ON_ERROR_STOP=1 -d pgml_demo -f "$ROOT/scripts/demo.sql"
+
+echo
+echo "== 13. The same project over HTTP: pgml-serve, a token mapped to a PostgreSQL role, curl"
+cargo build --release -q -p pgml-serve
+SERVE=$ROOT/target/release/pgml-serve
+PORT=${PGML_DEMO_PORT:-8080}
+URL=$(uri pgml_demo)
+psql -X -q -d pgml_demo -c "SET client_min_messages = warning" \
+  -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_app') THEN CREATE ROLE demo_app; END IF; END \$\$" \
+  -c "GRANT pgml_predictor TO demo_app"
+TOKEN=$("$SERVE" token create --database-url "$URL" --name "demo-app-$(date +%s)" --role demo_app)
+echo "\$ pgml-serve token create --name demo-app --role demo_app    # prints the token once; stored hashed"
+"$SERVE" --database-url "$URL" --listen "127.0.0.1:$PORT" --log-format text >"$ROOT/.build/demo-serve.log" 2>&1 &
+SERVE_PID=$!
+trap 'kill $SERVE_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+# prints the command as it could be typed (arguments with spaces quoted, the token hidden), then runs it
+show() {
+  local shown="\$ curl" arg
+  for arg in "$@"; do case $arg in *[\ \"{]*) shown+=" '$arg'" ;; *) shown+=" $arg" ;; esac; done
+  echo "${shown//$TOKEN/\$TOKEN}"; curl -s "$@"; echo
+}
+show -X POST "http://127.0.0.1:$PORT/v1/projects/Iris%20Flowers/predict" -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' -d '{"features": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]}'
+show -X POST "http://127.0.0.1:$PORT/v1/projects/Iris%20Flowers/predict_proba" -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' -d '{"features": {"sepal_length": 6.3, "sepal_width": 2.5, "petal_length": 4.9, "petal_width": 1.5}}'
+echo "-- a rollback in SQL; the same URL answers with the other model from the next request"
+psql -X -q -d pgml_demo -c "SELECT * FROM pgml.deploy('Iris Flowers', strategy => 'rollback')"
+show -X POST "http://127.0.0.1:$PORT/v1/projects/Iris%20Flowers/predict" -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' -d '{"features": [5.1, 3.5, 1.4, 0.2]}'
+echo "-- the token's role may predict, not deploy: the database says so"
+show -X POST "http://127.0.0.1:$PORT/v1/projects/Iris%20Flowers/deploy" -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' -d '{"strategy": "best_score"}'
+echo "\$ curl http://127.0.0.1:$PORT/metrics   # Prometheus text; the model each project's stage served:"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep '^pgml_served_model_id'
+kill -TERM $SERVE_PID; wait $SERVE_PID || true
+trap - EXIT
 echo
 echo "The demo database stays up: psql $(uri pgml_demo)"
