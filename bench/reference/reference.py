@@ -10,7 +10,7 @@ import csv, pathlib, statistics, warnings
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge, RidgeClassifier
 from sklearn.metrics import f1_score, r2_score, silhouette_score
 from sklearn.model_selection import train_test_split
 from xgboost import XGBClassifier, XGBRegressor
@@ -28,9 +28,10 @@ def load(name, label):
     return x, y
 
 CLS = {"linear": lambda s: LogisticRegression(), "random_forest": lambda s: RandomForestClassifier(random_state=s),
-       "xgboost": lambda s: XGBClassifier(random_state=s)}
+       "xgboost": lambda s: XGBClassifier(random_state=s), "ridge": lambda s: RidgeClassifier()}
 REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: RandomForestRegressor(random_state=s),
-       "xgboost": lambda s: XGBRegressor(random_state=s)}
+       "xgboost": lambda s: XGBRegressor(random_state=s), "ridge": lambda s: Ridge(), "lasso": lambda s: Lasso(),
+       "elastic_net": lambda s: ElasticNet()}
 
 for name, label, task in [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
                           ("wine", "target", "c"), ("diabetes", "target", "r")]:

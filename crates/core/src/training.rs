@@ -75,11 +75,12 @@ pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcom
     let mut metrics = match task {
         Task::Regression => metrics::regression(&y_test, &predicted),
         Task::Classification => {
-            let binary = if classes.len() == 2 {
-                let proba = model.predict_proba(&x_test)?;
-                Some(proba.chunks(2).map(|p| p[1]).collect::<Vec<f32>>())
-            } else {
-                None
+            // roc_auc and log_loss need probabilities: a model without them (ridge) skips them
+            let binary = match classes.len() {
+                2 => {
+                    model.predict_proba(&x_test).ok().map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>())
+                }
+                _ => None,
             };
             metrics::classification(&y_test, &predicted, binary.as_deref())
         }

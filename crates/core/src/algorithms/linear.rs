@@ -109,61 +109,35 @@ impl Model for Linear {
     }
 }
 
-/// Ordinary least squares, solved by Cholesky on the centred normal equations.
+/// Least squares, solved by Cholesky on the centred normal equations; with `alpha > 0` the
+/// L2-penalised (ridge) solution, the intercept unpenalised, as scikit-learn's `Ridge`.
 #[derive(Serialize, Deserialize)]
-struct Ols {
+pub(super) struct Ols {
     coef: Vec<f64>,
     intercept: f64,
 }
 
 impl Ols {
     fn fit(fit_intercept: bool, x: &Matrix, y: &[f32]) -> Result<Ols> {
-        let p = x.cols;
-        let n = x.rows as f64;
-        let (mut mx, mut my) = (vec![0.0; p], 0.0);
-        if fit_intercept {
-            for (i, yi) in y.iter().enumerate() {
-                for (m, v) in mx.iter_mut().zip(x.row(i)) {
-                    *m += *v as f64 / n;
-                }
-                my += *yi as f64 / n;
-            }
-        }
-        let mut a = vec![0.0; p * p];
-        let mut b = vec![0.0; p];
-        for (i, yi) in y.iter().enumerate() {
-            let row: Vec<f64> = x.row(i).iter().zip(&mx).map(|(v, m)| *v as f64 - m).collect();
-            let t = *yi as f64 - my;
-            for j in 0..p {
-                b[j] += row[j] * t;
-                for k in 0..=j {
-                    a[j * p + k] += row[j] * row[k];
-                }
-            }
-        }
-        for j in 0..p {
-            for k in 0..j {
-                a[k * p + j] = a[j * p + k];
-            }
-        }
-        // A collinear design makes A singular: a vanishing ridge gives the minimum-norm-like
-        // solution instead of an error, as lstsq would.
-        let trace = (0..p).map(|j| a[j * p + j]).sum::<f64>().max(1e-300);
-        let mut ridge = 0.0;
-        let coef = loop {
-            if let Some(c) = solve_spd(&a, &b, p, ridge) {
-                break c;
-            }
-            ridge = if ridge == 0.0 { trace * 1e-12 } else { ridge * 100.0 };
-            if ridge > trace {
-                return Err(Error::data("the features are degenerate: least squares has no solution"));
-            }
-        };
-        let intercept = my - coef.iter().zip(&mx).map(|(c, m)| c * m).sum::<f64>();
-        Ok(Ols { coef, intercept })
+        let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+        Ok(least_squares(fit_intercept, x, &[target], 0.0)?.remove(0))
     }
 
-    fn predict_row(&self, row: &[f32]) -> f32 {
+    pub(super) fn new(coef: Vec<f64>, intercept: f64) -> Ols {
+        Ols { coef, intercept }
+    }
+
+    #[cfg(test)]
+    pub(super) fn coef(&self) -> &[f64] {
+        &self.coef
+    }
+
+    #[cfg(test)]
+    pub(super) fn intercept(&self) -> f64 {
+        self.intercept
+    }
+
+    pub(super) fn predict_row(&self, row: &[f32]) -> f32 {
         let s: f64 = row.iter().zip(&self.coef).map(|(v, c)| *v as f64 * c).sum();
         (s + self.intercept) as f32
     }
@@ -176,6 +150,69 @@ impl Ols {
             })
             .collect()
     }
+}
+
+/// Least squares of several targets on the same features: the centred Gram matrix is built
+/// once. `alpha` is the ridge penalty (0: ordinary least squares, where a collinear design
+/// gets a vanishing ridge instead of an error, as lstsq would).
+pub(super) fn least_squares(
+    fit_intercept: bool,
+    x: &Matrix,
+    targets: &[Vec<f64>],
+    alpha: f64,
+) -> Result<Vec<Ols>> {
+    let p = x.cols;
+    let n = x.rows as f64;
+    let mut mx = vec![0.0; p];
+    if fit_intercept {
+        for i in 0..x.rows {
+            for (m, v) in mx.iter_mut().zip(x.row(i)) {
+                *m += *v as f64 / n;
+            }
+        }
+    }
+    let mut a = vec![0.0; p * p];
+    let mut row = vec![0.0; p];
+    for i in 0..x.rows {
+        for ((r, v), m) in row.iter_mut().zip(x.row(i)).zip(&mx) {
+            *r = *v as f64 - m;
+        }
+        for j in 0..p {
+            for k in 0..=j {
+                a[j * p + k] += row[j] * row[k];
+            }
+        }
+    }
+    for j in 0..p {
+        for k in 0..j {
+            a[k * p + j] = a[j * p + k];
+        }
+    }
+    let trace = (0..p).map(|j| a[j * p + j]).sum::<f64>().max(1e-300);
+    targets
+        .iter()
+        .map(|y| {
+            let my = if fit_intercept { y.iter().sum::<f64>() / n } else { 0.0 };
+            let mut b = vec![0.0; p];
+            for (i, yi) in y.iter().enumerate() {
+                for ((bj, v), m) in b.iter_mut().zip(x.row(i)).zip(&mx) {
+                    *bj += (*v as f64 - m) * (yi - my);
+                }
+            }
+            let mut ridge = alpha;
+            let coef = loop {
+                if let Some(c) = solve_spd(&a, &b, p, ridge) {
+                    break c;
+                }
+                ridge = if ridge == 0.0 { trace * 1e-12 } else { ridge * 100.0 };
+                if ridge > trace.max(alpha * 1e6) {
+                    return Err(Error::data("the features are degenerate: least squares has no solution"));
+                }
+            };
+            let intercept = my - coef.iter().zip(&mx).map(|(c, m)| c * m).sum::<f64>();
+            Ok(Ols { coef, intercept })
+        })
+        .collect()
 }
 
 /// Solves (A + ridge·I) x = b for symmetric positive definite A by Cholesky; None if not SPD.

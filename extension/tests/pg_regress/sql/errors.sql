@@ -33,6 +33,8 @@ SELECT pg_temp.try($$SELECT pgml.train('New', 'classification')$$);
 SELECT pg_temp.try($$SELECT pgml.train('New', 'clasification', 'pgml.iris', 'target')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', 'regression', 'pgml.iris', 'target')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'svm')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'xgbost')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'lasso')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'kmeans')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'xgboost', hyperparams => '{"max_depth": "deep"}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'xgboost', hyperparams => '{"learning_rate": 2}')$$);

@@ -1,0 +1,31 @@
+-- The penalised linear models (scikit-learn's Ridge / RidgeClassifier, Lasso, ElasticNet; their
+-- coefficients are checked equal to scikit-learn's in crates/core), and the algorithms of
+-- PostgresML this build does not provide yet: 0A000 naming the closest supported ones.
+\ir include/try.sql
+SET client_min_messages = warning;
+SELECT * FROM pgml.load_dataset('diabetes');
+SELECT * FROM pgml.load_dataset('iris');
+SELECT * FROM pgml.train('Diabetes', 'regression', 'pgml.diabetes', 'target');
+SELECT * FROM pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": 0.1}');
+SELECT * FROM pgml.train('Diabetes', algorithm => 'lasso', hyperparams => '{"alpha": 0.1}');
+SELECT * FROM pgml.train('Diabetes', algorithm => 'elastic_net', hyperparams => '{"alpha": 0.001, "l1_ratio": 0.7}');
+SELECT id, algorithm, hyperparams, round((metrics->>'r2')::numeric, 3) AS r2 FROM pgml.models ORDER BY id;
+-- every model of the project answers close to the others on a training row
+SELECT m.algorithm, round(pgml.predict(m.id, ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6])::numeric, 0) AS predicted, target
+FROM pgml.models m, (SELECT * FROM pgml.diabetes LIMIT 1) d ORDER BY m.id;
+SELECT * FROM pgml.deploy('Diabetes', 'best_score');
+
+-- RidgeClassifier: a decision function, no probabilities (so no roc_auc or log_loss either)
+SELECT * FROM pgml.train('Iris', 'classification', 'pgml.iris', 'target', algorithm => 'ridge');
+SELECT round((metrics->>'f1')::numeric, 3) AS f1, metrics ? 'roc_auc' AS has_auc FROM pgml.models WHERE algorithm = 'ridge' AND project_id = 2;
+SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) AS setosa, pgml.predict('Iris', ARRAY[6.3, 3.3, 6.0, 2.5]::real[]) AS virginica;
+
+\pset format unaligned
+\pset tuples_only on
+SELECT pg_temp.try($$SELECT pgml.predict_proba('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'lasso')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lasso', hyperparams => '{"l1_ratio": 0.5}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": -1}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'dbscan')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
