@@ -12,6 +12,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod metrics;
 pub mod schedule;
+pub mod search;
 pub mod task;
 pub mod training;
 

@@ -9,6 +9,7 @@ use crate::data::{class_labels, encode_classes, select, Matrix};
 use crate::drift::{categorical_reference, numeric_reference, FeatureReference};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
+use crate::search::{self, Search};
 use crate::task::Task;
 use std::time::Instant;
 
@@ -26,6 +27,9 @@ pub struct TrainRequest<'a> {
     pub test_size: f32,
     pub sampling: Sampling,
     pub seed: u64,
+    /// Cross-validated hyperparameter search on the training rows; the best combination is
+    /// refit on the whole training split.
+    pub search: Option<Search>,
 }
 
 /// A trained model with its test metrics and the references drift is measured against.
@@ -36,11 +40,21 @@ pub struct TrainOutcome {
     pub feature_references: Vec<FeatureReference>,
     /// The model's predictions on the test rows.
     pub prediction_reference: FeatureReference,
+    /// The hyperparameters the model was trained with (the search's best, if any).
+    pub hyperparams: serde_json::Value,
+    /// Every searched combination's cross-validation scores (`metrics.search_results`).
+    pub search_results: Option<serde_json::Value>,
 }
 
-/// Splits, trains on the training part and scores on the test part.
-pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcome> {
-    let TrainRequest { task, algorithm, hyperparams, x, y, features, test_size, sampling, seed } = req;
+/// Splits, trains on the training part (after a search, if asked for) and scores on the test
+/// part. `on_step` is called between steps so the caller can cancel; `report` hears progress.
+pub fn train(
+    req: TrainRequest,
+    on_step: &mut dyn FnMut(),
+    report: &mut dyn FnMut(String),
+) -> Result<TrainOutcome> {
+    let TrainRequest { task, algorithm, hyperparams, x, y, features, test_size, sampling, seed, search } =
+        req;
     algorithm.validate(task, hyperparams)?;
     if x.rows == 0 {
         return Err(Error::data("the relation has no rows").with_hint("a training needs at least 2 rows"));
@@ -65,9 +79,20 @@ pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcom
         (Vec::new(), Vec::new())
     };
 
-    let started = Instant::now();
     let mut ctx = TrainContext { seed, on_step };
-    let model = algorithm.train(task, hyperparams, &x_train, &y_train, classes.len(), &mut ctx)?;
+    let (hyperparams, search_results) = match &search {
+        None => (hyperparams.clone(), None),
+        Some(s) => {
+            let out = search::run(s, task, algorithm, &x_train, &y_train, classes.len(), &mut ctx, report)?;
+            report(format!(
+                "search: refitting the best combination on the whole training split: {}",
+                out.best
+            ));
+            (out.best, Some(out.results))
+        }
+    };
+    let started = Instant::now();
+    let model = algorithm.train(task, &hyperparams, &x_train, &y_train, classes.len(), &mut ctx)?;
     let fit_time = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -109,6 +134,8 @@ pub fn train(req: TrainRequest, on_step: &mut dyn FnMut()) -> Result<TrainOutcom
         metrics,
         feature_references,
         prediction_reference,
+        hyperparams,
+        search_results,
     })
 }
 
@@ -157,8 +184,9 @@ mod tests {
             test_size: 0.25,
             sampling: Sampling::Stratified,
             seed,
+            search: None,
         };
-        train(req, &mut || {}).unwrap()
+        train(req, &mut || {}, &mut |_| {}).unwrap()
     }
 
     /// Every algorithm reaches its scikit-learn / XGBoost reference within the tolerance,
@@ -225,13 +253,54 @@ mod tests {
                     test_size: 0.25,
                     sampling: Sampling::Random,
                     seed,
+                    search: None,
                 };
-                train(req, &mut || {}).unwrap().metrics["silhouette"]
+                train(req, &mut || {}, &mut |_| {}).unwrap().metrics["silhouette"]
             })
             .collect();
         let mean = scores.iter().sum::<f64>() / scores.len() as f64;
         // scikit-learn: 0.558 mean test-split silhouette over 10 seeds (bench/reference).
         assert!(mean > 0.53, "{mean} from {scores:?}");
+    }
+
+    #[test]
+    fn a_search_refits_the_best_combination_and_keeps_every_score() {
+        let (x, y) = load("diabetes");
+        let base = json!({});
+        let search = Search::parse(
+            "grid",
+            &json!({"alpha": [0.001, 1.0, 10.0]}),
+            &json!({"cv": 3}),
+            &base,
+            Algorithm::Ridge,
+            Task::Regression,
+            0,
+        )
+        .unwrap();
+        let req = TrainRequest {
+            task: Task::Regression,
+            algorithm: Algorithm::Ridge,
+            hyperparams: &base,
+            x,
+            y,
+            features: vec![],
+            test_size: 0.25,
+            sampling: Sampling::Stratified,
+            seed: 3,
+            search: Some(search),
+        };
+        let mut notes = Vec::new();
+        let out = train(req, &mut || {}, &mut |n| notes.push(n)).unwrap();
+        // heavy shrinkage loses on these small-scaled features: the lightest penalty wins
+        assert_eq!(out.hyperparams, json!({"alpha": 0.001}));
+        let results = out.search_results.unwrap();
+        assert_eq!(results["rank_test_score"], json!([1, 2, 3]));
+        assert_eq!(results["fold_scores"][0].as_array().unwrap().len(), 3);
+        assert_eq!(notes.len(), 4, "{notes:?}");
+        assert!(notes[3].contains("refitting"), "{notes:?}");
+        // the refit model is the unsearched model with the best alpha
+        let plain = run("diabetes", "ridge", json!({"alpha": 0.001}), 3);
+        assert_eq!(out.metrics["r2"], plain.metrics["r2"]);
     }
 
     #[test]
@@ -273,8 +342,11 @@ mod tests {
             test_size: 0.25,
             sampling: Sampling::Random,
             seed: 0,
+            search: None,
         };
-        let Err(err) = train(req(vec![1.0; 4]), &mut || {}) else { panic!("trained on one class") };
+        let Err(err) = train(req(vec![1.0; 4]), &mut || {}, &mut |_| {}) else {
+            panic!("trained on one class")
+        };
         assert!(err.to_string().contains("at least two classes"), "{err}");
     }
 }

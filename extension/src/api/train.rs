@@ -9,6 +9,7 @@ use pgml_core::algorithms::Algorithm;
 use pgml_core::data::split::Sampling;
 use pgml_core::lifecycle::deploy::{key_metric, should_auto_deploy, Strategy};
 use pgml_core::lifecycle::gates::PRODUCTION;
+use pgml_core::search::Search;
 use pgml_core::training::{self, TrainRequest};
 use pgml_core::Task;
 use pgrx::prelude::*;
@@ -94,6 +95,12 @@ fn run(a: Args) -> Result<TrainRow> {
         return Err(SqlError::invalid(format!("hyperparams must be a JSON object, got {}", a.hyperparams)));
     }
     algorithm.validate(task, &a.hyperparams)?;
+    let search = a
+        .search
+        .map(|kind| {
+            Search::parse(kind, &a.search_params, &a.search_args, &a.hyperparams, algorithm, task, SPLIT_SEED)
+        })
+        .transpose()?;
     let (relation_name, y_column) = source(&a, task, existing.as_ref())?;
     let label = if task.is_supervised() { y_column.as_deref() } else { None };
 
@@ -109,10 +116,15 @@ fn run(a: Args) -> Result<TrainRow> {
         test_size: a.test_size,
         sampling,
         seed: SPLIT_SEED,
+        search,
     };
-    let outcome = training::train(req, &mut || {
-        pgrx::check_for_interrupts!();
-    })?;
+    let outcome = training::train(
+        req,
+        &mut || {
+            pgrx::check_for_interrupts!();
+        },
+        &mut |progress| notice!("{progress}"),
+    )?;
 
     let project = match existing {
         Some(p) => p,
@@ -164,18 +176,21 @@ fn store_outcome(
         serde_json::to_value(&data.columns).unwrap_or_default(),
         analysis,
     )?;
-    let metrics: serde_json::Map<_, _> = outcome
+    let mut metrics: serde_json::Map<_, _> = outcome
         .metrics
         .iter()
         .map(|(k, v)| (k.clone(), if v.is_finite() { json!(v) } else { serde_json::Value::Null }))
         .collect();
+    if let Some(results) = &outcome.search_results {
+        metrics.insert("search_results".into(), results.clone());
+    }
     let model_id = store::insert_model(
         NewModel {
             project_id: project.id,
             snapshot_id,
             num_features: outcome.model.header.num_features as i32,
             algorithm: &outcome.model.header.algorithm,
-            hyperparams: a.hyperparams.clone(),
+            hyperparams: outcome.hyperparams.clone(),
             metrics: serde_json::Value::Object(metrics),
             search: a.search,
             search_params: a.search_params.clone(),
@@ -215,13 +230,6 @@ fn check_options(a: &Args) -> Result<()> {
                 SqlError::invalid(format!("unknown runtime \"{other}\"")).hint("use 'rust' or 'python'")
             )
         }
-    }
-    if let Some(search) = a.search {
-        return Err(SqlError::new(
-            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("hyperparameter search \"{search}\" is not supported yet"),
-        )
-        .hint("train once per hyperparameter combination and deploy with strategy => 'best_score'"));
     }
     if a.preprocess.as_object().is_some_and(|o| !o.is_empty()) {
         return Err(SqlError::new(
