@@ -102,8 +102,10 @@ fn feature_expr(col: &Column) -> String {
     }
 }
 
-/// Reads the relation: every column but the label is a feature, in attribute order.
-pub fn read(relation_name: &str, label: Option<&str>, task: Task) -> Result<Data> {
+/// Reads the relation: every column but the label is a feature, in attribute order. NULLs of
+/// the `imputed` columns become missing values (NaN) for preprocessing to fill; NULLs anywhere
+/// else are refused.
+pub fn read(relation_name: &str, label: Option<&str>, task: Task, imputed: &[String]) -> Result<Data> {
     let (oid, qualified) = resolve(relation_name)?;
     let attrs = attributes(oid)?;
     let mut label_expr = None;
@@ -146,7 +148,7 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task) -> Result<Data
     let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
     exprs.extend(label_expr);
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    let (x, y) = load_rows(&query, &mut columns, label)?;
+    let (x, y) = load_rows(&query, &mut columns, label, imputed)?;
     if y.is_empty() && x.is_empty() {
         return Err(SqlError::new(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
@@ -168,8 +170,16 @@ fn null_error(column: &str, label: bool) -> SqlError {
 }
 
 /// Runs the query and flattens its rows; categorical columns get their levels here.
-fn load_rows(query: &str, columns: &mut [Column], label: Option<&str>) -> Result<(Vec<f32>, Vec<f32>)> {
-    let mut raw_text: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
+fn load_rows(
+    query: &str,
+    columns: &mut [Column],
+    label: Option<&str>,
+    imputed: &[String],
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let nullable: Vec<bool> = columns.iter().map(|c| imputed.contains(&c.name)).collect();
+    let missing =
+        |i: usize, name: &str| if nullable[i] { Ok(f32::NAN) } else { Err(null_error(name, false)) };
+    let mut raw_text: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
     let mut x = Vec::new();
     let mut y = Vec::new();
     Spi::connect(|c| -> Result<()> {
@@ -178,9 +188,10 @@ fn load_rows(query: &str, columns: &mut [Column], label: Option<&str>) -> Result
             for (i, col) in columns.iter_mut().enumerate() {
                 let ord = i + 1;
                 match col.kind {
-                    Kind::Numeric | Kind::Boolean => {
-                        x.push(row.get::<f32>(ord)?.ok_or_else(|| null_error(&col.name, false))?)
-                    }
+                    Kind::Numeric | Kind::Boolean => x.push(match row.get::<f32>(ord)? {
+                        Some(v) => v,
+                        None => missing(i, &col.name)?,
+                    }),
                     Kind::Array => {
                         let values: Vec<Option<f32>> =
                             row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
@@ -199,11 +210,17 @@ fn load_rows(query: &str, columns: &mut [Column], label: Option<&str>) -> Result
                             ));
                         }
                         for v in values {
-                            x.push(v.ok_or_else(|| null_error(&col.name, false))?);
+                            x.push(match v {
+                                Some(v) => v,
+                                None => missing(i, &col.name)?,
+                            });
                         }
                     }
                     Kind::Categorical => {
-                        let v: String = row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
+                        let v: Option<String> = row.get(ord)?;
+                        if v.is_none() {
+                            missing(i, &col.name)?;
+                        }
                         raw_text[i].push(v);
                         x.push(f32::NAN); // encoded below, once the levels are known
                     }
@@ -219,17 +236,19 @@ fn load_rows(query: &str, columns: &mut [Column], label: Option<&str>) -> Result
     Ok((x, y))
 }
 
-/// Replaces the placeholders of categorical columns by level codes.
-fn encode_categoricals(columns: &mut [Column], raw_text: &[Vec<String>], x: &mut [f32]) {
+/// Replaces the placeholders of categorical columns by level codes (a NULL stays missing).
+fn encode_categoricals(columns: &mut [Column], raw_text: &[Vec<Option<String>>], x: &mut [f32]) {
     let width: usize = columns.iter().map(|c| c.size).sum();
     let mut offset = 0;
     for (i, col) in columns.iter_mut().enumerate() {
         if col.kind == Kind::Categorical {
-            let mut levels = raw_text[i].clone();
+            let mut levels: Vec<String> = raw_text[i].iter().flatten().cloned().collect();
             levels.sort();
             levels.dedup();
             for (row, v) in raw_text[i].iter().enumerate() {
-                x[row * width + offset] = levels.binary_search(v).unwrap_or(0) as f32;
+                if let Some(v) = v {
+                    x[row * width + offset] = levels.binary_search(v).unwrap_or(0) as f32;
+                }
             }
             col.levels = levels;
         }

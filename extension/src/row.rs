@@ -4,6 +4,7 @@
 
 use crate::error::{Result, SqlError};
 use crate::relation::{Column, Kind};
+use pgml_core::artifact::LoadedModel;
 use pgrx::datum::TryFromDatumError;
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
@@ -12,14 +13,16 @@ use std::num::NonZeroUsize;
 
 type Tuple<'a> = PgHeapTuple<'a, AllocatedByRust>;
 
-/// The feature vector of a row.
-pub fn features(schema: &[Column], value: &AnyElement) -> Result<Vec<f32>> {
+/// The raw feature vector of a row for `model`; a NULL is a missing value where the model
+/// imputes that feature, an error elsewhere.
+pub fn features(model: &LoadedModel, value: &AnyElement) -> Result<Vec<f32>> {
     let oid = value.oid();
+    let schema = &model.header.features;
     if unsafe { pg_sys::type_is_rowtype(oid) } {
         let tuple: Tuple = unsafe { PgHeapTuple::from_composite_datum(value.datum()) };
         let mut out = Vec::with_capacity(schema.iter().map(|c| c.size).sum());
         for column in schema {
-            push(&tuple, column, &mut out)?;
+            push(&tuple, column, &mut out, &|i| model.imputes(i))?;
         }
         return Ok(out);
     }
@@ -61,7 +64,9 @@ where
 }
 
 /// Appends the features of one schema column, read from the row by name.
-fn push(tuple: &Tuple, column: &Column, out: &mut Vec<f32>) -> Result<()> {
+fn push(tuple: &Tuple, column: &Column, out: &mut Vec<f32>, imputes: &dyn Fn(usize) -> bool) -> Result<()> {
+    let missing =
+        |out: &Vec<f32>, what: &str| if imputes(out.len()) { Ok(f32::NAN) } else { Err(null(what)) };
     let name = column.name.as_str();
     let (attno, att) = tuple.get_attribute_by_name(name).ok_or_else(|| {
         SqlError::new(
@@ -74,11 +79,18 @@ fn push(tuple: &Tuple, column: &Column, out: &mut Vec<f32>) -> Result<()> {
     let what = format!("column \"{name}\" of the row");
     match column.kind {
         Kind::Numeric | Kind::Boolean => {
-            out.push(scalar(tuple, attno, typ, name)?.ok_or_else(|| null(&what))?)
+            let v = match scalar(tuple, attno, typ, name)? {
+                Some(v) => v,
+                None => missing(out, &what)?,
+            };
+            out.push(v)
         }
         Kind::Categorical => {
-            let text: String = get(tuple, attno, name)?.ok_or_else(|| null(&what))?;
-            out.push(column.level_code(&text));
+            let v = match get::<String>(tuple, attno, name)? {
+                Some(text) => column.level_code(&text),
+                None => missing(out, &what)?,
+            };
+            out.push(v);
         }
         Kind::Array => {
             let values = array(tuple, attno, typ, name)?.ok_or_else(|| null(&what))?;
@@ -89,7 +101,11 @@ fn push(tuple: &Tuple, column: &Column, out: &mut Vec<f32>) -> Result<()> {
                 ));
             }
             for v in values {
-                out.push(v.ok_or_else(|| null(&format!("an element of {what}")))?);
+                let v = match v {
+                    Some(v) => v,
+                    None => missing(out, &format!("an element of {what}"))?,
+                };
+                out.push(v);
             }
         }
     }

@@ -5,6 +5,7 @@
 //! the JSON header, then the algorithm's own bytes.
 
 use crate::algorithms::{Algorithm, Model};
+use crate::data::preprocess::Preprocessor;
 use crate::data::schema::{self, FeatureColumn};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
@@ -26,6 +27,10 @@ pub struct Header {
     /// The columns the features came from, for predictions from a row.
     #[serde(default)]
     pub features: Vec<FeatureColumn>,
+    /// Imputation, encoding and scaling fitted on the training rows; applied to the raw
+    /// features (`num_features` of them) on every predict path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<Preprocessor>,
 }
 
 impl Header {
@@ -153,7 +158,28 @@ impl LoadedModel {
     /// The prediction for one row, in the user's label for classification.
     pub fn predict_one(&self, row: &[f32]) -> Result<f32> {
         self.check_row(row.len())?;
-        Ok(self.label(self.model.predict_row(row)?))
+        let raw = match &self.header.preprocess {
+            None => self.model.predict_row(row)?,
+            Some(p) => {
+                let mut input = Vec::with_capacity(p.width());
+                p.transform_row(row, &mut input);
+                self.model.predict_row(&input)?
+            }
+        };
+        Ok(self.label(raw))
+    }
+
+    /// Whether a missing value (NULL) of raw feature `i` is imputed rather than refused.
+    pub fn imputes(&self, i: usize) -> bool {
+        self.header.preprocess.as_ref().is_some_and(|p| p.imputes(i))
+    }
+
+    /// The model's input for raw rows.
+    fn input<'a>(&self, x: &'a Matrix) -> Result<std::borrow::Cow<'a, Matrix>> {
+        Ok(match &self.header.preprocess {
+            None => std::borrow::Cow::Borrowed(x),
+            Some(p) => std::borrow::Cow::Owned(p.transform(x)?),
+        })
     }
 
     fn label(&self, raw: f32) -> f32 {
@@ -166,7 +192,8 @@ impl LoadedModel {
 
     /// One prediction per row, in the user's labels for classification.
     pub fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
-        Ok(self.model.predict(x)?.into_iter().map(|raw| self.label(raw)).collect())
+        let input = self.input(x)?;
+        Ok(self.model.predict(&input)?.into_iter().map(|raw| self.label(raw)).collect())
     }
 
     /// Class probabilities, `rows × classes`, in ascending label order.
@@ -178,7 +205,8 @@ impl LoadedModel {
             ))
             .with_hint("use pgml.predict"));
         }
-        self.model.predict_proba(x)
+        let input = self.input(x)?;
+        self.model.predict_proba(&input)
     }
 }
 
@@ -202,6 +230,7 @@ mod tests {
             num_features: 3,
             classes: vec![],
             features: vec![col("a", FeatureKind::Numeric, 1), col("v", FeatureKind::Array, 2)],
+            preprocess: None,
         };
         let names: Vec<String> = ["v[2]", "a", "v[1]"].iter().map(|s| s.to_string()).collect();
         assert_eq!(

@@ -3,6 +3,7 @@
 
 use crate::algorithms::{Algorithm, TrainContext};
 use crate::artifact::{Header, LoadedModel};
+use crate::data::preprocess::{Preprocessor, Spec};
 use crate::data::schema::{feature_names, FeatureColumn, FeatureKind};
 use crate::data::split::{split, Sampling};
 use crate::data::{class_labels, encode_classes, select, Matrix};
@@ -30,6 +31,8 @@ pub struct TrainRequest<'a> {
     /// Cross-validated hyperparameter search on the training rows; the best combination is
     /// refit on the whole training split.
     pub search: Option<Search>,
+    /// Per-column preprocessing, fitted on the training rows.
+    pub preprocess: Spec,
 }
 
 /// A trained model with its test metrics and the references drift is measured against.
@@ -53,8 +56,19 @@ pub fn train(
     on_step: &mut dyn FnMut(),
     report: &mut dyn FnMut(String),
 ) -> Result<TrainOutcome> {
-    let TrainRequest { task, algorithm, hyperparams, x, y, features, test_size, sampling, seed, search } =
-        req;
+    let TrainRequest {
+        task,
+        algorithm,
+        hyperparams,
+        x,
+        y,
+        features,
+        test_size,
+        sampling,
+        seed,
+        search,
+        preprocess,
+    } = req;
     algorithm.validate(task, hyperparams)?;
     if x.rows == 0 {
         return Err(Error::data("the relation has no rows").with_hint("a training needs at least 2 rows"));
@@ -72,11 +86,20 @@ pub fn train(
     let y = if task == Task::Classification { encode_classes(&y, &classes) } else { y };
     let stratify = (task == Task::Classification).then_some(y.as_slice());
     let parts = split(x.rows, test_size, sampling, stratify, seed)?;
-    let (x_train, x_test) = (x.select(&parts.train), x.select(&parts.test));
+    let (raw_train, raw_test) = (x.select(&parts.train), x.select(&parts.test));
     let (y_train, y_test) = if task.is_supervised() {
         (select(&y, &parts.train), select(&y, &parts.test))
     } else {
         (Vec::new(), Vec::new())
+    };
+    let preprocessor = if preprocess.is_empty() {
+        None
+    } else {
+        Some(Preprocessor::fit(&preprocess, &features, &raw_train, &y_train)?)
+    };
+    let (x_train, x_test) = match &preprocessor {
+        None => (raw_train.clone(), raw_test),
+        Some(p) => (p.transform(&raw_train)?, p.transform(&raw_test)?),
     };
 
     let mut ctx = TrainContext { seed, on_step };
@@ -118,8 +141,15 @@ pub fn train(
     metrics.insert("fit_time".into(), fit_time);
     metrics.insert("score_time".into(), started.elapsed().as_secs_f64());
 
-    let header = Header { algorithm: algorithm.name().into(), task, num_features: x.cols, classes, features };
-    let feature_references = references(&header.features, &x_train);
+    let header = Header {
+        algorithm: algorithm.name().into(),
+        task,
+        num_features: x.cols,
+        classes,
+        features,
+        preprocess: preprocessor,
+    };
+    let feature_references = references(&header.features, &raw_train);
     let prediction_reference = if task == Task::Regression {
         numeric_reference("prediction", &predicted)
     } else {
@@ -185,6 +215,7 @@ mod tests {
             sampling: Sampling::Stratified,
             seed,
             search: None,
+            preprocess: Spec::default(),
         };
         train(req, &mut || {}, &mut |_| {}).unwrap()
     }
@@ -254,6 +285,7 @@ mod tests {
                     sampling: Sampling::Random,
                     seed,
                     search: None,
+                    preprocess: Spec::default(),
                 };
                 train(req, &mut || {}, &mut |_| {}).unwrap().metrics["silhouette"]
             })
@@ -288,6 +320,7 @@ mod tests {
             sampling: Sampling::Stratified,
             seed: 3,
             search: Some(search),
+            preprocess: Spec::default(),
         };
         let mut notes = Vec::new();
         let out = train(req, &mut || {}, &mut |n| notes.push(n)).unwrap();
@@ -343,6 +376,7 @@ mod tests {
             sampling: Sampling::Random,
             seed: 0,
             search: None,
+            preprocess: Spec::default(),
         };
         let Err(err) = train(req(vec![1.0; 4]), &mut || {}, &mut |_| {}) else {
             panic!("trained on one class")

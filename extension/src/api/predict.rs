@@ -9,39 +9,54 @@ use pgrx::prelude::*;
 use pgrx::{AnyNumeric, PgSqlErrorCode};
 use std::rc::Rc;
 
-/// Features as f32, refusing NULL elements.
-fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Result<Vec<f32>> {
+/// Features as f32; a NULL stays None until the model says whether it imputes it.
+fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Vec<Option<f32>> {
+    values.into_iter().map(|v| v.map(&convert)).collect()
+}
+
+/// The raw features for `model`: a NULL is a missing value (NaN) where the model imputes that
+/// feature (its `preprocess`), an error anywhere else.
+fn complete(values: Vec<Option<f32>>, model: Option<&LoadedModel>) -> Result<Vec<f32>> {
+    let width = model.map_or(1, |m| m.header.num_features.max(1));
     values
         .into_iter()
         .enumerate()
-        .map(|(i, v)| {
-            v.map(&convert).ok_or_else(|| {
-                SqlError::new(
-                    PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                    format!("feature {} is NULL", i + 1),
-                )
-                .hint("replace missing values before predicting, for example with COALESCE")
-            })
+        .map(|(i, v)| match v {
+            Some(v) => Ok(v),
+            None if model.is_some_and(|m| m.imputes(i % width)) => Ok(f32::NAN),
+            None => Err(SqlError::new(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                format!("feature {} is NULL", i + 1),
+            )
+            .hint("replace missing values before predicting (COALESCE), or train with preprocess => impute")),
         })
         .collect()
 }
 
-fn by_project(project: &str, stage: &str, x: Result<Vec<f32>>) -> f32 {
-    x.and_then(|x| served(project, stage, |m| m.predict_one(&x))).or_raise()
+fn by_project(project: &str, stage: &str, values: Result<Vec<Option<f32>>>) -> f32 {
+    values.and_then(|v| served(project, stage, v, |m, x| m.predict_one(&x))).or_raise()
 }
 
-/// Runs `predict` with the model a stage serves.
+/// Runs `predict` with the model a stage serves, on the features completed for it.
 fn served<T>(
     project: &str,
     stage: &str,
-    predict: impl FnOnce(&LoadedModel) -> pgml_core::Result<T>,
+    values: Vec<Option<f32>>,
+    predict: impl FnOnce(&LoadedModel, Vec<f32>) -> pgml_core::Result<T>,
 ) -> Result<T> {
     let model = cache::deployed(project, stage)?;
-    Ok(predict(&model)?)
+    let x = complete(values, Some(&model))?;
+    Ok(predict(&model, x)?)
 }
 
-fn by_id(model_id: i64, x: Result<Vec<f32>>) -> f32 {
-    x.and_then(|x| Ok(cache::model(model_id)?.predict_one(&x)?)).or_raise()
+fn by_id(model_id: i64, values: Result<Vec<Option<f32>>>) -> f32 {
+    values
+        .and_then(|v| {
+            let model = cache::model(model_id)?;
+            let x = complete(v, Some(&model))?;
+            Ok(model.predict_one(&x)?)
+        })
+        .or_raise()
 }
 
 /// `pgml.predict(project_name | model_id, features <type>[])` for every array type PostgresML
@@ -50,12 +65,12 @@ macro_rules! predict_arrays {
     ($($by_project:ident, $by_model:ident: $t:ty => $convert:expr;)*) => {$(
         #[pg_extern(name = "predict", stable, parallel_safe)]
         fn $by_project(project_name: &str, features: Vec<Option<$t>>, stage: default!(&str, "'production'")) -> f32 {
-            by_project(project_name, stage, self::features(features, $convert))
+            by_project(project_name, stage, Ok(self::features(features, $convert)))
         }
 
         #[pg_extern(name = "predict", stable, parallel_safe)]
         fn $by_model(model_id: i64, features: Vec<Option<$t>>) -> f32 {
-            by_id(model_id, self::features(features, $convert))
+            by_id(model_id, Ok(self::features(features, $convert)))
         }
     )*};
 }
@@ -85,10 +100,8 @@ fn predict_model_numeric(model_id: i64, features: Vec<Option<AnyNumeric>>) -> f3
     by_id(model_id, numeric_features(features))
 }
 
-fn numeric_features(values: Vec<Option<AnyNumeric>>) -> Result<Vec<f32>> {
-    let values: Vec<Option<f32>> =
-        values.into_iter().map(|v| v.map(crate::row::numeric).transpose()).collect::<Result<_>>()?;
-    features(values, |v| v)
+fn numeric_features(values: Vec<Option<AnyNumeric>>) -> Result<Vec<Option<f32>>> {
+    values.into_iter().map(|v| v.map(crate::row::numeric).transpose()).collect()
 }
 
 /// Prediction from a row value (a table row, `ROW(...)` or a composite): the model's
@@ -100,7 +113,7 @@ fn predict_row(project_name: &str, row: pgrx::AnyElement, stage: default!(&str, 
 
 fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str) -> Result<f32> {
     let model = cache::deployed(project_name, stage)?;
-    let x = crate::row::features(&model.header.features, row)?;
+    let x = crate::row::features(&model, row)?;
     Ok(model.predict_one(&x)?)
 }
 
@@ -111,9 +124,7 @@ fn predict_proba(
     features: Vec<Option<f32>>,
     stage: default!(&str, "'production'"),
 ) -> Vec<f32> {
-    self::features(features, |v| v)
-        .and_then(|x| served(project_name, stage, |m| m.predict_proba(&m.one_row(x)?)))
-        .or_raise()
+    served(project_name, stage, features, |m, x| m.predict_proba(&m.one_row(x)?)).or_raise()
 }
 
 #[pg_extern(name = "predict_proba", stable, parallel_safe)]
@@ -123,7 +134,7 @@ fn predict_proba_model(model_id: i64, features: Vec<Option<f32>>) -> Vec<f32> {
 
 fn proba(model: Result<Rc<LoadedModel>>, features: Vec<Option<f32>>) -> Result<Vec<f32>> {
     let model = model?;
-    let x = model.one_row(self::features(features, |v| v)?)?;
+    let x = model.one_row(complete(features, Some(&model))?)?;
     Ok(model.predict_proba(&x)?)
 }
 
@@ -134,10 +145,7 @@ fn predict_batch(
     features: Vec<Option<f32>>,
     stage: default!(&str, "'production'"),
 ) -> SetOfIterator<'static, f32> {
-    self::features(features, |v| v)
-        .and_then(|x| served(project_name, stage, |m| m.predict(&m.matrix(x)?)))
-        .map(SetOfIterator::new)
-        .or_raise()
+    served(project_name, stage, features, |m, x| m.predict(&m.matrix(x)?)).map(SetOfIterator::new).or_raise()
 }
 
 /// What pgml-serve calls: predictions (or class probabilities) for rows given as one flat
@@ -163,7 +171,7 @@ fn serve(
     proba: bool,
 ) -> Result<(i64, i32, Vec<f32>)> {
     let (id, model) = cache::deployed_with_id(project_name, stage)?;
-    let mut x = self::features(features, |v| v)?;
+    let mut x = complete(features, Some(&model))?;
     if let Some(names) = names {
         x = model.header.order_named(&names, &x)?;
     }
@@ -180,5 +188,5 @@ fn serve(
 #[pg_extern(stable, parallel_safe)]
 fn _pgml_noop_predict(project_name: &str, features: Vec<Option<f32>>) -> f32 {
     let _ = project_name;
-    self::features(features, |v| v).map(|f| f.len() as f32 * 0.0).or_raise()
+    complete(features, None).map(|f| f.len() as f32 * 0.0).or_raise()
 }

@@ -6,6 +6,7 @@ use crate::lifecycle::{self, Overrides};
 use crate::relation;
 use crate::store::{self, Event, NewModel, Project};
 use pgml_core::algorithms::Algorithm;
+use pgml_core::data::preprocess::Spec;
 use pgml_core::data::split::Sampling;
 use pgml_core::lifecycle::deploy::{key_metric, should_auto_deploy, Strategy};
 use pgml_core::lifecycle::gates::PRODUCTION;
@@ -101,10 +102,11 @@ fn run(a: Args) -> Result<TrainRow> {
             Search::parse(kind, &a.search_params, &a.search_args, &a.hyperparams, algorithm, task, SPLIT_SEED)
         })
         .transpose()?;
+    let preprocess = Spec::parse(&a.preprocess)?;
     let (relation_name, y_column) = source(&a, task, existing.as_ref())?;
     let label = if task.is_supervised() { y_column.as_deref() } else { None };
 
-    let mut data = relation::read(&relation_name, label, task)?;
+    let mut data = relation::read(&relation_name, label, task, &preprocess.imputed_columns())?;
     let analysis = json!({ "rows": data.x.rows, "features": data.x.cols });
     let req = TrainRequest {
         task,
@@ -117,6 +119,7 @@ fn run(a: Args) -> Result<TrainRow> {
         sampling,
         seed: SPLIT_SEED,
         search,
+        preprocess,
     };
     let outcome = training::train(
         req,
@@ -230,13 +233,6 @@ fn check_options(a: &Args) -> Result<()> {
                 SqlError::invalid(format!("unknown runtime \"{other}\"")).hint("use 'rust' or 'python'")
             )
         }
-    }
-    if a.preprocess.as_object().is_some_and(|o| !o.is_empty()) {
-        return Err(SqlError::new(
-            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "preprocess is not supported yet",
-        )
-        .hint("prepare the columns in a view (COALESCE for missing values, arithmetic for scaling)"));
     }
     if a.materialize_snapshot {
         notice!(

@@ -1,5 +1,6 @@
 //! In-memory data: a dense row-major feature matrix and the train/test split.
 
+pub mod preprocess;
 pub mod schema;
 pub mod split;
 

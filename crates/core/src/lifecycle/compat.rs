@@ -77,6 +77,7 @@ mod tests {
             num_features: schema::width(&features),
             classes: vec![],
             features,
+            preprocess: None,
         }
     }
 

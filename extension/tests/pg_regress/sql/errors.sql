@@ -44,7 +44,7 @@ SELECT pg_temp.try($$SELECT pgml.train('Iris', test_size => 1.5)$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', test_sampling => 'first')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', runtime => 'java')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', search => 'grid')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Iris', preprocess => '{"sepal_length": {"scale": "standard"}}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', preprocess => '{"sepal_length": {"scale": "z_score"}}')$$);
 -- predictions
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, 2]::real[])$$);
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, NULL, 3, 4]::real[])$$);
