@@ -148,7 +148,7 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task, imputed: &[Str
     let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
     exprs.extend(label_expr);
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    let (x, y) = load_rows(&query, &mut columns, label, imputed)?;
+    let (x, y) = load_rows(&query, &mut columns, label, imputed, estimated_rows(oid)?)?;
     if y.is_empty() && x.is_empty() {
         return Err(SqlError::new(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
@@ -159,6 +159,17 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task, imputed: &[Str
     let width: usize = columns.iter().map(|c| c.size).sum();
     let x = Matrix::new(x, width)?;
     Ok(Data { qualified, columns, x, y })
+}
+
+/// Rows fetched from the cursor at a time.
+const FETCH_ROWS: i64 = 10_000;
+
+/// The planner's row count estimate of a table (0 for a view or a never-analysed table).
+fn estimated_rows(oid: pg_sys::Oid) -> Result<usize> {
+    let n = first_row("SELECT reltuples::float8 FROM pg_class WHERE oid = $1", &[oid.into()], |r| {
+        Ok(r.get::<f64>(1)?.unwrap_or(0.0))
+    })?;
+    Ok(n.unwrap_or(0.0).clamp(0.0, 100_000_000.0) as usize)
 }
 
 fn null_error(column: &str, label: bool) -> SqlError {
@@ -175,60 +186,74 @@ fn load_rows(
     columns: &mut [Column],
     label: Option<&str>,
     imputed: &[String],
+    estimated_rows: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let nullable: Vec<bool> = columns.iter().map(|c| imputed.contains(&c.name)).collect();
     let missing =
         |i: usize, name: &str| if nullable[i] { Ok(f32::NAN) } else { Err(null_error(name, false)) };
     let mut raw_text: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
-    let mut x = Vec::new();
-    let mut y = Vec::new();
+    // sized once from the planner's estimate: growing by doubling would peak at twice the data
+    let mut x = Vec::with_capacity(estimated_rows * columns.len());
+    let mut y = Vec::with_capacity(if label.is_some() { estimated_rows } else { 0 });
+    let mut row_no = 0;
     Spi::connect(|c| -> Result<()> {
-        let table = c.select(query, None, &[])?;
-        for (row_no, row) in table.enumerate() {
-            for (i, col) in columns.iter_mut().enumerate() {
-                let ord = i + 1;
-                match col.kind {
-                    Kind::Numeric | Kind::Boolean => x.push(match row.get::<f32>(ord)? {
-                        Some(v) => v,
-                        None => missing(i, &col.name)?,
-                    }),
-                    Kind::Array => {
-                        let values: Vec<Option<f32>> =
-                            row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
-                        if row_no == 0 {
-                            col.size = values.len();
-                        } else if values.len() != col.size {
-                            return Err(SqlError::new(
-                                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                                format!(
+        // Batches through a cursor: SPI would otherwise hold every row of the relation as a
+        // tuple while we copy them, doubling the peak memory of a training.
+        let mut cursor = c.try_open_cursor(query, &[])?;
+        loop {
+            let batch = cursor.fetch(FETCH_ROWS)?;
+            if batch.is_empty() {
+                break;
+            }
+            for row in batch {
+                for (i, col) in columns.iter_mut().enumerate() {
+                    let ord = i + 1;
+                    match col.kind {
+                        Kind::Numeric | Kind::Boolean => x.push(match row.get::<f32>(ord)? {
+                            Some(v) => v,
+                            None => missing(i, &col.name)?,
+                        }),
+                        Kind::Array => {
+                            let values: Vec<Option<f32>> =
+                                row.get(ord)?.ok_or_else(|| null_error(&col.name, false))?;
+                            if row_no == 0 {
+                                col.size = values.len();
+                            } else if values.len() != col.size {
+                                return Err(SqlError::new(
+                                    PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                                    format!(
                                     "array column \"{}\" has {} elements in row {} but {} in the first row",
                                     col.name,
                                     values.len(),
                                     row_no + 1,
                                     col.size
                                 ),
-                            ));
+                                ));
+                            }
+                            for v in values {
+                                x.push(match v {
+                                    Some(v) => v,
+                                    None => missing(i, &col.name)?,
+                                });
+                            }
                         }
-                        for v in values {
-                            x.push(match v {
-                                Some(v) => v,
-                                None => missing(i, &col.name)?,
-                            });
+                        Kind::Categorical => {
+                            let v: Option<String> = row.get(ord)?;
+                            if v.is_none() {
+                                missing(i, &col.name)?;
+                            }
+                            raw_text[i].push(v);
+                            x.push(f32::NAN); // encoded below, once the levels are known
                         }
-                    }
-                    Kind::Categorical => {
-                        let v: Option<String> = row.get(ord)?;
-                        if v.is_none() {
-                            missing(i, &col.name)?;
-                        }
-                        raw_text[i].push(v);
-                        x.push(f32::NAN); // encoded below, once the levels are known
                     }
                 }
+                if let Some(label) = label {
+                    y.push(row.get::<f32>(columns.len() + 1)?.ok_or_else(|| null_error(label, true))?);
+                }
+                row_no += 1;
             }
-            if let Some(label) = label {
-                y.push(row.get::<f32>(columns.len() + 1)?.ok_or_else(|| null_error(label, true))?);
-            }
+            // this batch's tuples are copied: free them before fetching the next
+            unsafe { pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable) };
         }
         Ok(())
     })?;

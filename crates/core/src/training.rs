@@ -87,6 +87,8 @@ pub fn train(
     let stratify = (task == Task::Classification).then_some(y.as_slice());
     let parts = split(x.rows, test_size, sampling, stratify, seed)?;
     let (raw_train, raw_test) = (x.select(&parts.train), x.select(&parts.test));
+    let num_features = x.cols;
+    drop(x); // the split holds the rows now: keep one copy of the data, not two
     let (y_train, y_test) = if task.is_supervised() {
         (select(&y, &parts.train), select(&y, &parts.test))
     } else {
@@ -97,8 +99,9 @@ pub fn train(
     } else {
         Some(Preprocessor::fit(&preprocess, &features, &raw_train, &y_train)?)
     };
+    let feature_references = references(&features, &raw_train);
     let (x_train, x_test) = match &preprocessor {
-        None => (raw_train.clone(), raw_test),
+        None => (raw_train, raw_test),
         Some(p) => (p.transform(&raw_train)?, p.transform(&raw_test)?),
     };
 
@@ -144,12 +147,11 @@ pub fn train(
     let header = Header {
         algorithm: algorithm.name().into(),
         task,
-        num_features: x.cols,
+        num_features,
         classes,
         features,
         preprocess: preprocessor,
     };
-    let feature_references = references(&header.features, &raw_train);
     let prediction_reference = if task == Task::Regression {
         numeric_reference("prediction", &predicted)
     } else {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Training benchmark of issue 7 (not a test: a shared 2-core machine varies ±25 %). On the
+# same synthetic data (scikit-learn's make_classification / make_regression, BENCH_ROWS x
+# BENCH_COLS, seeded, written once to .build/bench-train), per task and algorithm, in one run:
+#   pgml.train (wall time of the statement: read the table, split, fit, score, store)
+#   vs the Python library (scikit-learn / XGBoost from PyPI: split, fit, score),
+#   vs the same Rust training in memory (crates/core/examples/train_bench.rs: split, fit,
+#   score) — the difference is the cost of reading the table and storing the model;
+# and the backend's peak memory (VmHWM) growth against the data's float32 size.
+# BENCH_ALGORITHMS="linear xgboost" limits the run (random_forest takes minutes).
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+ROWS=${BENCH_ROWS:-100000}
+COLS=${BENCH_COLS:-20}
+DIR=$ROOT/.build/bench-train
+DB=pgml_bench_train
+mkdir -p "$DIR"
+VENV=$ROOT/.build/venv-bench-train
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sklearn, xgboost" 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q scikit-learn==1.9.1 xgboost==3.2.0 numpy
+fi
+PY="$VENV/bin/python $ROOT/bench/train_reference.py"
+[ -f "$DIR/classification-$ROWS-$COLS.csv" ] || {
+  $PY generate "$DIR" "$ROWS" "$COLS"
+  mv "$DIR/classification.csv" "$DIR/classification-$ROWS-$COLS.csv"
+  mv "$DIR/regression.csv" "$DIR/regression-$ROWS-$COLS.csv"
+}
+cargo build --release -q -p pgml-core --example train_bench
+RUST=$ROOT/target/release/examples/train_bench
+
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
+columns=$(seq 1 "$COLS" | sed 's/^/f/; s/$/ real/' | paste -sd, -)
+for task in classification regression; do
+  q -c "CREATE TABLE $task ($columns, label real)" -c "\\copy $task FROM '$DIR/$task-$ROWS-$COLS.csv' CSV HEADER" -c "VACUUM ANALYZE $task"
+done
+vmhwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p'; }
+baseline=$(q -c "SELECT pgml._pgml_noop_predict('x', ARRAY[1]::real[])" -c "SELECT pg_read_file('/proc/self/status')" | vmhwm)
+data_mb=$(awk -v r="$ROWS" -v c="$COLS" 'BEGIN { printf "%.1f", r * c * 4 / 1048576 }')
+
+echo "== training on $ROWS x $COLS ($data_mb MB as float32), 75/25 split, one run each; times in seconds"
+printf "   %-15s %-14s %9s %9s %7s %10s %9s %18s %11s\n" task algorithm pgml.train Python ratio in-memory overhead "metric pgml/Py" "peak/data"
+for task in classification regression; do
+  for spec in "linear|{}" "xgboost|{\"n_estimators\": 100, \"max_depth\": 6}" "random_forest|{\"n_estimators\": 100}"; do
+    algorithm=${spec%%|*}
+    [[ " ${BENCH_ALGORITHMS:-linear xgboost random_forest} " == *" $algorithm "* ]] || continue
+    hp=${spec#*|}
+    key=$([ $task = classification ] && echo f1 || echo r2)
+    out=$(q -c "SELECT extract(epoch FROM clock_timestamp())" \
+            -c "SELECT 1 FROM pgml.train('$task $algorithm', '$task', '$task', 'label', algorithm => '$algorithm', hyperparams => '$hp')" \
+            -c "SELECT extract(epoch FROM clock_timestamp())" -c "SELECT pg_read_file('/proc/self/status')")
+    t0=$(echo "$out" | sed -n 1p); t1=$(echo "$out" | sed -n 3p)
+    peak=$(echo "$out" | vmhwm)
+    pg_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    pg_m=$(q -c "SELECT round((m.metrics->>'$key')::numeric, 4) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+                 WHERE p.name = '$task $algorithm' ORDER BY m.id DESC LIMIT 1")
+    read -r py_s py_m < <($PY fit "$DIR/$task-$ROWS-$COLS.csv" "$task" "$algorithm" "$hp")
+    read -r rs_s rs_m < <("$RUST" "$DIR/$task-$ROWS-$COLS.csv" "$task" "$algorithm" "$hp")
+    printf "   %-15s %-14s %9s %9s %7s %10s %9s %18s %11s\n" "$task" "$algorithm" "$pg_s" "$py_s" \
+      "$(awk -v a="$pg_s" -v b="$py_s" 'BEGIN { printf "%.2fx", a / b }')" "$rs_s" \
+      "$(awk -v a="$pg_s" -v b="$rs_s" 'BEGIN { printf "%.2fx", a / b }')" "$pg_m / $py_m" \
+      "$(awk -v p="$peak" -v b="$baseline" -v d="$data_mb" 'BEGIN { printf "%.1fx", (p - b) / 1024 / d }')"
+  done
+done
+echo "   ratio = pgml.train / Python (target <= 1.0 at equal quality); overhead = pgml.train / the same training in memory"
+echo "   (target <= 1.2); peak/data = the backend's peak RSS growth over the float32 data size (target <= 3)"

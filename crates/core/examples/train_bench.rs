@@ -1,0 +1,48 @@
+//! The in-memory side of bench/train.sh: the same training pgml.train runs (split, fit,
+//! score), on a CSV already in memory, so the difference to pgml.train is the cost of reading
+//! the table and storing the model.
+//!
+//! Usage: train_bench <csv with a header, label last> <task> <algorithm> <hyperparams JSON>
+//! Prints: seconds (fit included, CSV parsing excluded) and the test key metric.
+
+use pgml_core::algorithms::Algorithm;
+use pgml_core::data::split::Sampling;
+use pgml_core::data::Matrix;
+use pgml_core::training::{train, TrainRequest};
+use pgml_core::Task;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, path, task, algorithm, hyperparams] = args.as_slice() else {
+        eprintln!("usage: train_bench <csv> <task> <algorithm> <hyperparams json>");
+        std::process::exit(2);
+    };
+    let text = std::fs::read_to_string(path).expect("the CSV");
+    let (mut x, mut y, mut cols) = (Vec::new(), Vec::new(), 0);
+    for line in text.lines().skip(1) {
+        let fields: Vec<f32> = line.split(',').map(|f| f.parse().expect("a number")).collect();
+        cols = fields.len() - 1;
+        x.extend_from_slice(&fields[..cols]);
+        y.push(fields[cols]);
+    }
+    let task = Task::parse(task).expect("a task");
+    let hyperparams: serde_json::Value = serde_json::from_str(hyperparams).expect("hyperparams JSON");
+    let started = Instant::now();
+    let req = TrainRequest {
+        task,
+        algorithm: Algorithm::parse(algorithm).expect("an algorithm"),
+        hyperparams: &hyperparams,
+        x: Matrix::new(x, cols).expect("a matrix"),
+        y,
+        features: vec![],
+        test_size: 0.25,
+        sampling: Sampling::Stratified,
+        seed: 42,
+        search: None,
+        preprocess: Default::default(),
+    };
+    let out = train(req, &mut || {}, &mut |_| {}).expect("training");
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{seconds:.3} {:.4}", out.metrics[task.key_metric()]);
+}
