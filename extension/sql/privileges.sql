@@ -48,7 +48,7 @@ BEGIN
         JOIN (VALUES
             ('predict', 'pgml_predictor'), ('predict_proba', 'pgml_predictor'),
             ('predict_batch', 'pgml_predictor'), ('_pgml_noop_predict', 'pgml_predictor'),
-            ('_pgml_serve_predict', 'pgml_predictor'),
+            ('_pgml_serve_predict', 'pgml_predictor'), ('decompose', 'pgml_predictor'),
             ('served_at', 'pgml_predictor'),
             ('train', 'pgml_trainer'), ('load_dataset', 'pgml_trainer'), ('drift', 'pgml_trainer'),
             ('set_drift_thresholds', 'pgml_trainer'), ('schedule_training', 'pgml_trainer'),

@@ -196,6 +196,19 @@ impl LoadedModel {
         Ok(self.model.predict(&input)?.into_iter().map(|raw| self.label(raw)).collect())
     }
 
+    /// The components of each row (`rows × k`), for a decomposition.
+    pub fn decompose(&self, x: &Matrix) -> Result<Vec<f32>> {
+        if self.header.task != Task::Decomposition {
+            return Err(Error::unsupported(format!(
+                "pgml.decompose needs a decomposition model, this one is {}",
+                self.header.task.name()
+            ))
+            .with_hint("use pgml.predict"));
+        }
+        let input = self.input(x)?;
+        self.model.decompose(&input)
+    }
+
     /// Class probabilities, `rows × classes`, in ascending label order.
     pub fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         if self.header.task != Task::Classification {

@@ -12,7 +12,7 @@ pub fn names(task: Task) -> &'static [&'static str] {
         Task::Regression => &["r2", "mean_absolute_error", "mean_squared_error"],
         Task::Classification => &["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
         Task::Clustering => &["silhouette"],
-        Task::Decomposition => &[],
+        Task::Decomposition => &["cumulative_explained_variance"],
     }
 }
 

@@ -139,7 +139,7 @@ pub fn train(
             "silhouette".to_string(),
             metrics::silhouette(&x_test.data, x_test.cols, &predicted),
         )]),
-        Task::Decomposition => Metrics::new(),
+        Task::Decomposition => model.fit_metrics(),
     };
     metrics.insert("fit_time".into(), fit_time);
     metrics.insert("score_time".into(), started.elapsed().as_secs_f64());
@@ -152,7 +152,7 @@ pub fn train(
         features,
         preprocess: preprocessor,
     };
-    let prediction_reference = if task == Task::Regression {
+    let prediction_reference = if matches!(task, Task::Regression | Task::Decomposition) {
         numeric_reference("prediction", &predicted)
     } else {
         let labels: Vec<Option<String>> = predicted

@@ -170,7 +170,7 @@ fn predict_complete_rows(model: &LoadedModel, current: &CurrentData) -> Result<P
         }
         out.push(model.predict_one(&row)?);
     }
-    Ok(if model.header.task == Task::Regression {
+    Ok(if matches!(model.header.task, Task::Regression | Task::Decomposition) {
         Predicted::Numbers(out)
     } else {
         Predicted::Labels(out.into_iter().map(|p| Some(p.to_string())).collect())

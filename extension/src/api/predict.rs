@@ -138,6 +138,16 @@ fn proba(model: Result<Rc<LoadedModel>>, features: Vec<Option<f32>>) -> Result<V
     Ok(model.predict_proba(&x)?)
 }
 
+/// The components of one row, from a decomposition project's model (`pca`).
+#[pg_extern(stable, parallel_safe)]
+fn decompose(
+    project_name: &str,
+    vector: Vec<Option<f32>>,
+    stage: default!(&str, "'production'"),
+) -> Vec<f32> {
+    served(project_name, stage, vector, |m, x| m.decompose(&m.one_row(x)?)).or_raise()
+}
+
 /// Predictions for many rows passed as one flat array (row after row).
 #[pg_extern(stable, parallel_safe)]
 fn predict_batch(

@@ -5,6 +5,7 @@ mod forest;
 mod kmeans;
 mod lbfgs;
 mod linear;
+mod pca;
 mod penalized;
 mod xgboost;
 mod xgboost_native;
@@ -30,6 +31,16 @@ pub trait Model: Send {
         let _ = x;
         Err(Error::unsupported("this model does not produce probabilities"))
     }
+    /// Row-major components (`rows × k`), for decompositions.
+    fn decompose(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let _ = x;
+        Err(Error::unsupported("this model is not a decomposition").with_hint("use pgml.predict"))
+    }
+    /// Metrics the fit itself yields (a decomposition's explained variance), beside the
+    /// test-set metrics.
+    fn fit_metrics(&self) -> crate::metrics::Metrics {
+        crate::metrics::Metrics::new()
+    }
     /// The bytes stored in the registry; `Algorithm::load` reads them back.
     fn to_bytes(&self) -> Result<Vec<u8>>;
 }
@@ -52,6 +63,7 @@ pub enum Algorithm {
     Xgboost,
     RandomForest,
     Kmeans,
+    Pca,
 }
 
 /// PostgresML algorithms this build does not provide yet, with the closest ones it does.
@@ -86,11 +98,10 @@ const NOT_YET: &[(&str, &str)] = &[
     ("birch", "kmeans"),
     ("mean_shift", "kmeans"),
     ("dbscan", "kmeans"),
-    ("pca", "none: decomposition is not in this build"),
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 7] = [
+    const ALL: [Algorithm; 8] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -98,6 +109,7 @@ impl Algorithm {
         Algorithm::Xgboost,
         Algorithm::RandomForest,
         Algorithm::Kmeans,
+        Algorithm::Pca,
     ];
 
     /// Parses a PostgresML algorithm name: one of PostgresML's this build lacks is 0A000
@@ -127,6 +139,7 @@ impl Algorithm {
             Algorithm::Xgboost => "xgboost",
             Algorithm::RandomForest => "random_forest",
             Algorithm::Kmeans => "kmeans",
+            Algorithm::Pca => "pca",
         }
     }
 
@@ -153,6 +166,7 @@ impl Algorithm {
     pub fn supports(self, task: Task) -> bool {
         match self {
             Algorithm::Kmeans => task == Task::Clustering,
+            Algorithm::Pca => task == Task::Decomposition,
             Algorithm::Lasso | Algorithm::ElasticNet => task == Task::Regression,
             _ => task.is_supervised(),
         }
@@ -170,6 +184,7 @@ impl Algorithm {
             Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(),
             Algorithm::RandomForest => parse::<forest::Params>(self, hyperparams)?.validate(),
             Algorithm::Kmeans => parse::<kmeans::Params>(self, hyperparams)?.validate(),
+            Algorithm::Pca => parse::<pca::Params>(self, hyperparams)?.validate(),
         }
     }
 
@@ -194,6 +209,7 @@ impl Algorithm {
             Algorithm::Xgboost => xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::RandomForest => forest::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
+            Algorithm::Pca => pca::train(parse(self, hyperparams)?, x, ctx),
         }
     }
 
@@ -207,6 +223,7 @@ impl Algorithm {
             Algorithm::Xgboost => xgboost::load(bytes),
             Algorithm::RandomForest => from_json::<forest::Forest>(bytes),
             Algorithm::Kmeans => from_json::<kmeans::KMeans>(bytes),
+            Algorithm::Pca => from_json::<pca::Pca>(bytes),
         }
     }
 }

@@ -29,3 +29,18 @@ SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperpa
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'dbscan')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
+
+-- Decomposition: pca, pgml.decompose, cumulative_explained_variance (components equal
+-- scikit-learn's in crates/core).
+\pset format aligned
+\pset tuples_only off
+SELECT * FROM pgml.train('Iris PCA', 'decomposition', 'pgml.iris', algorithm => 'pca', hyperparams => '{"n_components": 2}');
+SELECT round((metrics->>'cumulative_explained_variance')::numeric, 3) AS cumulative_explained_variance
+FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'Iris PCA';
+SELECT array_length(pgml.decompose('Iris PCA', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]), 1) AS components,
+       (SELECT array_agg(round(c::numeric, 2)) FROM unnest(pgml.decompose('Iris PCA', ARRAY[6.3, 3.3, 6.0, 2.5, 2]::real[])) c) AS virginica;
+\pset format unaligned
+\pset tuples_only on
+SELECT pg_temp.try($$SELECT pgml.decompose('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris PCA', algorithm => 'pca', hyperparams => '{"n_components": 9}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris PCA', algorithm => 'kmeans')$$);
