@@ -49,6 +49,7 @@ BEGIN
             ('predict', 'pgml_predictor'), ('predict_proba', 'pgml_predictor'),
             ('predict_batch', 'pgml_predictor'), ('_pgml_noop_predict', 'pgml_predictor'),
             ('_pgml_serve_predict', 'pgml_predictor'), ('decompose', 'pgml_predictor'),
+            ('predict_joint', 'pgml_predictor'), ('train_joint', 'pgml_trainer'),
             ('served_at', 'pgml_predictor'),
             ('train', 'pgml_trainer'), ('load_dataset', 'pgml_trainer'), ('drift', 'pgml_trainer'),
             ('set_drift_thresholds', 'pgml_trainer'), ('schedule_training', 'pgml_trainer'),

@@ -105,12 +105,12 @@ fn feature_expr(col: &Column) -> String {
 /// Reads the relation: every column but the label is a feature, in attribute order. NULLs of
 /// the `imputed` columns become missing values (NaN) for preprocessing to fill; NULLs anywhere
 /// else are refused.
-pub fn read(relation_name: &str, label: Option<&str>, task: Task, imputed: &[String]) -> Result<Data> {
+pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[String]) -> Result<Data> {
     let (oid, qualified) = resolve(relation_name)?;
     let attrs = attributes(oid)?;
-    let mut label_expr = None;
-    if let Some(label) = label {
-        let (_, pg_type, category, is_array) = attrs.iter().find(|a| a.0 == label).ok_or_else(|| {
+    let mut label_exprs = Vec::with_capacity(labels.len());
+    for label in labels {
+        let (_, pg_type, category, is_array) = attrs.iter().find(|a| &a.0 == label).ok_or_else(|| {
             SqlError::new(
                 PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
                 format!("column \"{label}\" does not exist in relation {qualified}"),
@@ -120,7 +120,7 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task, imputed: &[Str
                 attrs.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(", ")
             ))
         })?;
-        label_expr = Some(match (category.as_str(), is_array) {
+        label_exprs.push(match (category.as_str(), is_array) {
             ("N", false) => format!("{}::float4", quote_ident(label)),
             ("B", false) => format!("{}::int::float4", quote_ident(label)),
             _ => {
@@ -135,7 +135,7 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task, imputed: &[Str
         });
     }
     let mut columns = Vec::new();
-    for (name, pg_type, category, is_array) in attrs.iter().filter(|a| Some(a.0.as_str()) != label) {
+    for (name, pg_type, category, is_array) in attrs.iter().filter(|a| !labels.contains(&a.0)) {
         let kind = kind_of(name, pg_type, category, *is_array)?;
         columns.push(Column { name: name.clone(), pg_type: pg_type.clone(), kind, size: 1, levels: vec![] });
     }
@@ -146,9 +146,9 @@ pub fn read(relation_name: &str, label: Option<&str>, task: Task, imputed: &[Str
         ));
     }
     let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
-    exprs.extend(label_expr);
+    exprs.extend(label_exprs);
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    let (x, y) = load_rows(&query, &mut columns, label, imputed, estimated_rows(oid)?)?;
+    let (x, y) = load_rows(&query, &mut columns, labels, imputed, estimated_rows(oid)?)?;
     if y.is_empty() && x.is_empty() {
         return Err(SqlError::new(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
@@ -184,7 +184,7 @@ fn null_error(column: &str, label: bool) -> SqlError {
 fn load_rows(
     query: &str,
     columns: &mut [Column],
-    label: Option<&str>,
+    labels: &[String],
     imputed: &[String],
     estimated_rows: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
@@ -194,7 +194,7 @@ fn load_rows(
     let mut raw_text: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
     // sized once from the planner's estimate: growing by doubling would peak at twice the data
     let mut x = Vec::with_capacity(estimated_rows * columns.len());
-    let mut y = Vec::with_capacity(if label.is_some() { estimated_rows } else { 0 });
+    let mut y = Vec::with_capacity(estimated_rows * labels.len());
     let mut row_no = 0;
     Spi::connect(|c| -> Result<()> {
         // Batches through a cursor: SPI would otherwise hold every row of the relation as a
@@ -247,8 +247,8 @@ fn load_rows(
                         }
                     }
                 }
-                if let Some(label) = label {
-                    y.push(row.get::<f32>(columns.len() + 1)?.ok_or_else(|| null_error(label, true))?);
+                for (k, label) in labels.iter().enumerate() {
+                    y.push(row.get::<f32>(columns.len() + 1 + k)?.ok_or_else(|| null_error(label, true))?);
                 }
                 row_no += 1;
             }

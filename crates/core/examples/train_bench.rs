@@ -41,6 +41,7 @@ fn main() {
         seed: 42,
         search: None,
         preprocess: Default::default(),
+        targets: 1,
     };
     let out = train(req, &mut || {}, &mut |_| {}).expect("training");
     let seconds = started.elapsed().as_secs_f64();

@@ -31,6 +31,9 @@ pub struct Header {
     /// features (`num_features` of them) on every predict path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<Preprocessor>,
+    /// The number of targets of a joint (multi-target) model; None for one target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<usize>,
 }
 
 impl Header {
@@ -118,7 +121,11 @@ impl LoadedModel {
             return Err(corrupt("truncated header"));
         }
         let header: Header = serde_json::from_slice(&body[..len]).map_err(|e| corrupt(&e.to_string()))?;
-        let model = Algorithm::parse(&header.algorithm)?.load(&body[len..])?;
+        let algorithm = Algorithm::parse(&header.algorithm)?;
+        let model = match header.targets {
+            Some(_) => crate::algorithms::joint::load(algorithm, &body[len..])?,
+            None => algorithm.load(&body[len..])?,
+        };
         Ok(LoadedModel { header, model })
     }
 
@@ -196,6 +203,16 @@ impl LoadedModel {
         Ok(self.model.predict(&input)?.into_iter().map(|raw| self.label(raw)).collect())
     }
 
+    /// Every target's prediction for each row (`rows × targets`), for a joint model.
+    pub fn predict_joint(&self, x: &Matrix) -> Result<Vec<f32>> {
+        if self.header.targets.is_none() {
+            return Err(Error::unsupported("pgml.predict_joint needs a model trained by pgml.train_joint")
+                .with_hint("use pgml.predict"));
+        }
+        let input = self.input(x)?;
+        self.model.predict_joint(&input)
+    }
+
     /// The components of each row (`rows × k`), for a decomposition.
     pub fn decompose(&self, x: &Matrix) -> Result<Vec<f32>> {
         if self.header.task != Task::Decomposition {
@@ -244,6 +261,7 @@ mod tests {
             classes: vec![],
             features: vec![col("a", FeatureKind::Numeric, 1), col("v", FeatureKind::Array, 2)],
             preprocess: None,
+            targets: None,
         };
         let names: Vec<String> = ["v[2]", "a", "v[1]"].iter().map(|s| s.to_string()).collect();
         assert_eq!(

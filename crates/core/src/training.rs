@@ -1,12 +1,12 @@
 //! One training run from plain data: split, fit, score. The extension reads the relation
 //! and stores the outcome; everything in between happens here.
 
-use crate::algorithms::{Algorithm, TrainContext};
+use crate::algorithms::{joint, Algorithm, TrainContext};
 use crate::artifact::{Header, LoadedModel};
 use crate::data::preprocess::{Preprocessor, Spec};
 use crate::data::schema::{feature_names, FeatureColumn, FeatureKind};
 use crate::data::split::{split, Sampling};
-use crate::data::{class_labels, encode_classes, select, Matrix};
+use crate::data::{class_labels, encode_classes, Matrix};
 use crate::drift::{categorical_reference, numeric_reference, FeatureReference};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
@@ -33,6 +33,8 @@ pub struct TrainRequest<'a> {
     pub search: Option<Search>,
     /// Per-column preprocessing, fitted on the training rows.
     pub preprocess: Spec,
+    /// Labels per row: 1, or more for a joint (multi-target) regression, `y` row-major.
+    pub targets: usize,
 }
 
 /// A trained model with its test metrics and the references drift is measured against.
@@ -68,13 +70,27 @@ pub fn train(
         seed,
         search,
         preprocess,
+        targets,
     } = req;
     algorithm.validate(task, hyperparams)?;
     if x.rows == 0 {
         return Err(Error::data("the relation has no rows").with_hint("a training needs at least 2 rows"));
     }
-    if task.is_supervised() && y.len() != x.rows {
-        return Err(Error::Internal(format!("{} labels for {} rows", y.len(), x.rows)));
+    let targets = targets.max(1);
+    if task.is_supervised() && y.len() != x.rows * targets {
+        return Err(Error::Internal(format!("{} labels for {} rows of {targets}", y.len(), x.rows)));
+    }
+    if targets > 1 && task != Task::Regression {
+        return Err(Error::invalid(format!(
+            "a joint model of {targets} targets must be a regression, not {}",
+            task.name()
+        ))
+        .with_hint("use pgml.train for one label of other tasks"));
+    }
+    if targets > 1 && search.is_some() {
+        return Err(Error::unsupported("hyperparameter search of joint models is not supported").with_hint(
+            "search each target with pgml.train, then train_joint with the best hyperparameters",
+        ));
     }
     let classes = if task == Task::Classification { class_labels(&y) } else { Vec::new() };
     if task == Task::Classification && classes.len() < 2 {
@@ -90,7 +106,7 @@ pub fn train(
     let num_features = x.cols;
     drop(x); // the split holds the rows now: keep one copy of the data, not two
     let (y_train, y_test) = if task.is_supervised() {
-        (select(&y, &parts.train), select(&y, &parts.test))
+        (select_rows(&y, &parts.train, targets), select_rows(&y, &parts.test, targets))
     } else {
         (Vec::new(), Vec::new())
     };
@@ -118,12 +134,17 @@ pub fn train(
         }
     };
     let started = Instant::now();
-    let model = algorithm.train(task, &hyperparams, &x_train, &y_train, classes.len(), &mut ctx)?;
+    let model = if targets > 1 {
+        joint::train(algorithm, &hyperparams, &x_train, &y_train, targets, &mut ctx)?
+    } else {
+        algorithm.train(task, &hyperparams, &x_train, &y_train, classes.len(), &mut ctx)?
+    };
     let fit_time = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
     let predicted = model.predict(&x_test)?;
     let mut metrics = match task {
+        Task::Regression if targets > 1 => joint_metrics(&y_test, &model.predict_joint(&x_test)?, targets),
         Task::Regression => metrics::regression(&y_test, &predicted),
         Task::Classification => {
             // roc_auc and log_loss need probabilities: a model without them (ridge) skips them
@@ -151,6 +172,7 @@ pub fn train(
         classes,
         features,
         preprocess: preprocessor,
+        targets: (targets > 1).then_some(targets),
     };
     let prediction_reference = if matches!(task, Task::Regression | Task::Decomposition) {
         numeric_reference("prediction", &predicted)
@@ -169,6 +191,23 @@ pub fn train(
         hyperparams,
         search_results,
     })
+}
+
+/// The rows `idx` of row-major values with `width` values per row.
+fn select_rows(values: &[f32], idx: &[usize], width: usize) -> Vec<f32> {
+    idx.iter().flat_map(|&i| values[i * width..(i + 1) * width].iter().copied()).collect()
+}
+
+/// Each regression metric averaged over the targets (scikit-learn's `uniform_average`).
+fn joint_metrics(y: &[f32], predicted: &[f32], targets: usize) -> Metrics {
+    let mut sum = Metrics::new();
+    for t in 0..targets {
+        let column = |v: &[f32]| v.iter().skip(t).step_by(targets).copied().collect::<Vec<f32>>();
+        for (k, v) in metrics::regression(&column(y), &column(predicted)) {
+            *sum.entry(k).or_default() += v / targets as f64;
+        }
+    }
+    sum
 }
 
 /// Reference statistics of every feature of the training rows; categorical codes are
@@ -218,6 +257,7 @@ mod tests {
             seed,
             search: None,
             preprocess: Spec::default(),
+            targets: 1,
         };
         train(req, &mut || {}, &mut |_| {}).unwrap()
     }
@@ -288,6 +328,7 @@ mod tests {
                     seed,
                     search: None,
                     preprocess: Spec::default(),
+                    targets: 1,
                 };
                 train(req, &mut || {}, &mut |_| {}).unwrap().metrics["silhouette"]
             })
@@ -323,6 +364,7 @@ mod tests {
             seed: 3,
             search: Some(search),
             preprocess: Spec::default(),
+            targets: 1,
         };
         let mut notes = Vec::new();
         let out = train(req, &mut || {}, &mut |n| notes.push(n)).unwrap();
@@ -336,6 +378,44 @@ mod tests {
         // the refit model is the unsearched model with the best alpha
         let plain = run("diabetes", "ridge", json!({"alpha": 0.001}), 3);
         assert_eq!(out.metrics["r2"], plain.metrics["r2"]);
+    }
+
+    #[test]
+    fn a_joint_model_predicts_every_target_as_its_single_models_do() {
+        // two targets: diabetes' own, and an exact linear function of two of its features
+        let (x, y) = load("diabetes");
+        let y2: Vec<f32> =
+            y.iter().enumerate().flat_map(|(i, &v)| [v, 100.0 * x.row(i)[2] + 50.0 * x.row(i)[3]]).collect();
+        let req = |y: Vec<f32>, targets| TrainRequest {
+            task: Task::Regression,
+            algorithm: Algorithm::Linear,
+            hyperparams: &serde_json::Value::Null,
+            x: x.clone(),
+            y,
+            features: vec![],
+            test_size: 0.25,
+            sampling: Sampling::Random,
+            seed: 5,
+            search: None,
+            preprocess: Spec::default(),
+            targets,
+        };
+        let joint = train(req(y2.clone(), 2), &mut || {}, &mut |_| {}).unwrap();
+        let first = train(req(y.clone(), 1), &mut || {}, &mut |_| {}).unwrap();
+        let both = joint.model.predict_joint(&x).unwrap();
+        let alone = first.model.predict(&x).unwrap();
+        assert_eq!(both.len(), 2 * x.rows);
+        assert!(both.iter().step_by(2).zip(&alone).all(|(a, b)| (a - b).abs() < 1e-3));
+        // the second target is an exact linear function of the features: r2 1 there, so the
+        // average is halfway between the first target's r2 and 1
+        assert!(
+            (joint.metrics["r2"] - (first.metrics["r2"] + 1.0) / 2.0).abs() < 1e-4,
+            "{:?}",
+            joint.metrics
+        );
+        let back = LoadedModel::from_bytes(&joint.model.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.predict_joint(&x).unwrap(), both);
+        assert!(first.model.predict_joint(&x).is_err());
     }
 
     #[test]
@@ -379,6 +459,7 @@ mod tests {
             seed: 0,
             search: None,
             preprocess: Spec::default(),
+            targets: 1,
         };
         let Err(err) = train(req(vec![1.0; 4]), &mut || {}, &mut |_| {}) else {
             panic!("trained on one class")

@@ -138,6 +138,16 @@ fn proba(model: Result<Rc<LoadedModel>>, features: Vec<Option<f32>>) -> Result<V
     Ok(model.predict_proba(&x)?)
 }
 
+/// Every target of one row, from a project trained by `pgml.train_joint`.
+#[pg_extern(stable, parallel_safe)]
+fn predict_joint(
+    project_name: &str,
+    features: Vec<Option<f32>>,
+    stage: default!(&str, "'production'"),
+) -> Vec<f32> {
+    served(project_name, stage, features, |m, x| m.predict_joint(&m.one_row(x)?)).or_raise()
+}
+
 /// The components of one row, from a decomposition project's model (`pca`).
 #[pg_extern(stable, parallel_safe)]
 fn decompose(

@@ -52,7 +52,53 @@ fn train(
         project_name,
         task,
         relation_name,
-        y_column_name,
+        y_columns: y_column_name.map(|y| vec![y.to_string()]),
+        joint: false,
+        algorithm,
+        hyperparams: hyperparams.0,
+        search,
+        search_params: search_params.0,
+        search_args: search_args.0,
+        test_size,
+        test_sampling,
+        runtime,
+        automatic_deploy: automatic_deploy.unwrap_or(true),
+        materialize_snapshot,
+        preprocess: preprocess.0,
+    };
+    run(args).or_raise()
+}
+
+/// Multi-target regression: one model per label column, predicted together by
+/// `pgml.predict_joint`. The other arguments are `pgml.train`'s.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(name = "train_joint")]
+fn train_joint(
+    project_name: &str,
+    task: default!(Option<&str>, "NULL"),
+    relation_name: default!(Option<&str>, "NULL"),
+    y_column_name: default!(Option<Vec<String>>, "NULL"),
+    algorithm: default!(&str, "'linear'"),
+    hyperparams: default!(JsonB, "'{}'"),
+    search: default!(Option<&str>, "NULL"),
+    search_params: default!(JsonB, "'{}'"),
+    search_args: default!(JsonB, "'{}'"),
+    test_size: default!(f32, 0.25),
+    test_sampling: default!(&str, "'stratified'"),
+    runtime: default!(Option<&str>, "NULL"),
+    automatic_deploy: default!(Option<bool>, true),
+    materialize_snapshot: default!(bool, false),
+    preprocess: default!(JsonB, "'{}'"),
+) -> TableIterator<
+    'static,
+    (name!(project, String), name!(task, String), name!(algorithm, String), name!(deployed, bool)),
+> {
+    let args = Args {
+        project_name,
+        task,
+        relation_name,
+        y_columns: y_column_name,
+        joint: true,
         algorithm,
         hyperparams: hyperparams.0,
         search,
@@ -72,7 +118,10 @@ struct Args<'a> {
     project_name: &'a str,
     task: Option<&'a str>,
     relation_name: Option<&'a str>,
-    y_column_name: Option<&'a str>,
+    /// The label column(s); None: the project's last ones.
+    y_columns: Option<Vec<String>>,
+    /// `train_joint`: every label column is a target.
+    joint: bool,
     algorithm: &'a str,
     hyperparams: serde_json::Value,
     search: Option<&'a str>,
@@ -103,10 +152,9 @@ fn run(a: Args) -> Result<TrainRow> {
         })
         .transpose()?;
     let preprocess = Spec::parse(&a.preprocess)?;
-    let (relation_name, y_column) = source(&a, task, existing.as_ref())?;
-    let label = if task.is_supervised() { y_column.as_deref() } else { None };
+    let (relation_name, labels) = source(&a, task, existing.as_ref())?;
 
-    let mut data = relation::read(&relation_name, label, task, &preprocess.imputed_columns())?;
+    let mut data = relation::read(&relation_name, &labels, task, &preprocess.imputed_columns())?;
     let analysis = json!({ "rows": data.x.rows, "features": data.x.cols });
     let req = TrainRequest {
         task,
@@ -120,6 +168,7 @@ fn run(a: Args) -> Result<TrainRow> {
         seed: SPLIT_SEED,
         search,
         preprocess,
+        targets: labels.len().max(1),
     };
     let outcome = training::train(
         req,
@@ -133,13 +182,14 @@ fn run(a: Args) -> Result<TrainRow> {
         Some(p) => p,
         None => store::create_project(a.project_name, task)?,
     };
-    let model_id = store_outcome(&a, &project, &data, y_column.as_deref(), sampling, analysis, &outcome)?;
+    let model_id = store_outcome(&a, &project, &data, &labels, sampling, analysis, &outcome)?;
     let deployed = auto_deploy(&project, model_id, key_metric(task, &outcome.metrics), a.automatic_deploy)?;
     Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
 }
 
-/// The relation and label to read: the arguments, else the project's last snapshot's.
-fn source(a: &Args, task: Task, existing: Option<&Project>) -> Result<(String, Option<String>)> {
+/// The relation and labels to read: the arguments, else the project's last snapshot's. One
+/// label for `train` of a supervised task, two or more for `train_joint`, none otherwise.
+fn source(a: &Args, task: Task, existing: Option<&Project>) -> Result<(String, Vec<String>)> {
     let last = match existing {
         Some(p) => store::last_snapshot(p.id)?,
         None => None,
@@ -152,12 +202,24 @@ fn source(a: &Args, task: Task, existing: Option<&Project>) -> Result<(String, O
             a.project_name
         ))
     })?;
-    let y_column =
-        a.y_column_name.map(str::to_string).or_else(|| last.as_ref().and_then(|s| s.y_column_name.clone()));
-    if task.is_supervised() && y_column.is_none() {
-        return Err(SqlError::invalid(format!("y_column_name is required for a {} project", task.name())));
+    if !task.is_supervised() {
+        return Ok((relation_name, Vec::new()));
     }
-    Ok((relation_name, y_column))
+    let mut labels =
+        a.y_columns.clone().or_else(|| last.map(|s| s.y_column_name)).filter(|l| !l.is_empty()).ok_or_else(
+            || SqlError::invalid(format!("y_column_name is required for a {} project", task.name())),
+        )?;
+    if a.joint && labels.len() < 2 {
+        return Err(SqlError::invalid(format!(
+            "train_joint needs two or more y columns, got {}",
+            labels.len()
+        ))
+        .hint("pass y_column_name => ARRAY['a', 'b'], or use pgml.train for one label"));
+    }
+    if !a.joint {
+        labels.truncate(1);
+    }
+    Ok((relation_name, labels))
 }
 
 /// Stores the snapshot, the model with its bytes and metrics (NaN as JSON null), and its
@@ -166,14 +228,14 @@ fn store_outcome(
     a: &Args,
     project: &Project,
     data: &relation::Data,
-    y_column: Option<&str>,
+    labels: &[String],
     sampling: Sampling,
     analysis: serde_json::Value,
     outcome: &training::TrainOutcome,
 ) -> Result<i64> {
     let snapshot_id = store::insert_snapshot(
         &data.qualified,
-        y_column,
+        labels,
         a.test_size,
         sampling.name(),
         serde_json::to_value(&data.columns).unwrap_or_default(),

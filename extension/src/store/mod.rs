@@ -58,7 +58,8 @@ pub struct Project {
 /// The snapshot a project last trained from.
 pub struct Snapshot {
     pub relation_name: String,
-    pub y_column_name: Option<String>,
+    /// The label columns (one, or several for a joint model).
+    pub y_column_name: Vec<String>,
 }
 
 pub fn find_project(name: &str) -> Result<Option<Project>> {
@@ -97,23 +98,28 @@ pub fn lock_project(id: i64) -> Result<()> {
 
 pub fn last_snapshot(project_id: i64) -> Result<Option<Snapshot>> {
     first_row(
-        "SELECT s.relation_name, s.y_column_name[1]
+        "SELECT s.relation_name, s.y_column_name
          FROM pgml.snapshots s JOIN pgml.models m ON m.snapshot_id = s.id
          WHERE m.project_id = $1 ORDER BY m.id DESC LIMIT 1",
         &[project_id.into()],
-        |r| Ok(Snapshot { relation_name: r.get(1)?.unwrap_or_default(), y_column_name: r.get(2)? }),
+        |r| {
+            Ok(Snapshot {
+                relation_name: r.get(1)?.unwrap_or_default(),
+                y_column_name: r.get::<Vec<String>>(2)?.unwrap_or_default(),
+            })
+        },
     )
 }
 
 pub fn insert_snapshot(
     relation_name: &str,
-    y_column_name: Option<&str>,
+    y_column_name: &[String],
     test_size: f32,
     test_sampling: &str,
     columns: serde_json::Value,
     analysis: serde_json::Value,
 ) -> Result<i64> {
-    let y: Option<Vec<String>> = y_column_name.map(|y| vec![y.to_string()]);
+    let y: Option<Vec<String>> = (!y_column_name.is_empty()).then(|| y_column_name.to_vec());
     let id: Option<i64> = as_owner(|| {
         Ok(Spi::get_one_with_args(
         "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)

@@ -2,6 +2,7 @@
 //! validated hyperparameters; this module parses names and dispatches.
 
 mod forest;
+pub(crate) mod joint;
 mod kmeans;
 mod lbfgs;
 mod linear;
@@ -30,6 +31,10 @@ pub trait Model: Send {
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         let _ = x;
         Err(Error::unsupported("this model does not produce probabilities"))
+    }
+    /// Row-major predictions of every target (`rows × targets`); one target unless joint.
+    fn predict_joint(&self, x: &Matrix) -> Result<Vec<f32>> {
+        self.predict(x)
     }
     /// Row-major components (`rows × k`), for decompositions.
     fn decompose(&self, x: &Matrix) -> Result<Vec<f32>> {

@@ -11,6 +11,10 @@ pub fn schema_diff(serving: &Header, candidate: &Header) -> Vec<String> {
     if serving.task != candidate.task {
         diff.push(format!("task: {} -> {}", serving.task.name(), candidate.task.name()));
     }
+    if serving.targets != candidate.targets {
+        let n = |t: Option<usize>| t.unwrap_or(1);
+        diff.push(format!("targets: {} -> {}", n(serving.targets), n(candidate.targets)));
+    }
     if serving.num_features != candidate.num_features {
         diff.push(format!(
             "features after flattening arrays: {} -> {}",
@@ -78,6 +82,7 @@ mod tests {
             classes: vec![],
             features,
             preprocess: None,
+            targets: None,
         }
     }
 
