@@ -9,7 +9,8 @@ The figures are recorded in crates/core/src/algorithms/testdata.rs.
 import csv, pathlib, statistics, warnings
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.ensemble import (BaggingClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
+                              RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge, RidgeClassifier
 from sklearn.metrics import f1_score, r2_score, silhouette_score
 from sklearn.model_selection import train_test_split
@@ -28,10 +29,12 @@ def load(name, label):
     return x, y
 
 CLS = {"linear": lambda s: LogisticRegression(), "random_forest": lambda s: RandomForestClassifier(random_state=s),
-       "xgboost": lambda s: XGBClassifier(random_state=s), "ridge": lambda s: RidgeClassifier()}
+       "xgboost": lambda s: XGBClassifier(random_state=s), "ridge": lambda s: RidgeClassifier(),
+       "extra_trees": lambda s: ExtraTreesClassifier(random_state=s), "bagging": lambda s: BaggingClassifier(random_state=s)}
 REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: RandomForestRegressor(random_state=s),
        "xgboost": lambda s: XGBRegressor(random_state=s), "ridge": lambda s: Ridge(), "lasso": lambda s: Lasso(),
-       "elastic_net": lambda s: ElasticNet()}
+       "elastic_net": lambda s: ElasticNet(), "extra_trees": lambda s: ExtraTreesRegressor(random_state=s),
+       "bagging": lambda s: BaggingRegressor(random_state=s)}
 
 for name, label, task in [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
                           ("wine", "target", "c"), ("diabetes", "target", "r")]:

@@ -1,6 +1,8 @@
-//! `random_forest`: bagged CART trees with random feature subsets, as scikit-learn's
-//! `RandomForestClassifier` / `RandomForestRegressor` (Gini / squared error, midpoint
-//! thresholds, probabilities averaged over trees).
+//! Ensembles of CART trees, as scikit-learn's (Gini / squared error, probabilities averaged
+//! over trees): `random_forest` (`RandomForest*`: bootstrap rows, random feature subsets,
+//! best midpoint thresholds), `extra_trees` (`ExtraTrees*`: all rows, random feature subsets,
+//! one random threshold per feature), `bagging` (`Bagging*` of decision trees: bootstrap rows,
+//! every feature, 10 trees).
 
 use super::{check_at_least, check_fraction, check_range, to_json, Model, TrainContext};
 use crate::data::Matrix;
@@ -23,8 +25,9 @@ pub(super) enum MaxFeatures {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Params {
-    #[serde(default = "hundred")]
-    n_estimators: usize,
+    /// Default: 100, or 10 for bagging.
+    #[serde(default)]
+    n_estimators: Option<usize>,
     #[serde(default)]
     max_depth: Option<usize>,
     #[serde(default = "two")]
@@ -33,8 +36,9 @@ pub(super) struct Params {
     min_samples_leaf: usize,
     #[serde(default)]
     max_features: Option<MaxFeatures>,
-    #[serde(default = "yes")]
-    bootstrap: bool,
+    /// Default: true for random_forest and bagging, false for extra_trees.
+    #[serde(default)]
+    bootstrap: Option<bool>,
     #[serde(default)]
     random_state: Option<u64>,
     /// Accepted for scikit-learn compatibility; trees are built on the calling thread.
@@ -43,22 +47,18 @@ pub(super) struct Params {
     n_jobs: Option<i64>,
 }
 
-fn hundred() -> usize {
-    100
-}
 fn two() -> usize {
     2
 }
 fn one() -> usize {
     1
 }
-fn yes() -> bool {
-    true
-}
 
 impl Params {
     pub(super) fn validate(&self) -> Result<()> {
-        check_range("n_estimators", self.n_estimators, 1, 10_000)?;
+        if let Some(n) = self.n_estimators {
+            check_range("n_estimators", n, 1, 10_000)?;
+        }
         if let Some(d) = self.max_depth {
             check_range("max_depth", d, 1, 1_000)?;
         }
@@ -76,8 +76,10 @@ impl Params {
         }
     }
 
-    fn features_per_split(&self, task: Task, cols: usize) -> usize {
+    fn features_per_split(&self, kind: Kind, task: Task, cols: usize) -> usize {
         let n = match &self.max_features {
+            // bagging's trees see every feature at every split
+            None if kind == Kind::Bagging => cols,
             // scikit-learn's defaults: sqrt for classification, all features for regression.
             None if task == Task::Classification => (cols as f64).sqrt() as usize,
             None => cols,
@@ -118,7 +120,16 @@ struct Tree {
 
 const LEAF: u32 = u32::MAX;
 
+/// Which ensemble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    RandomForest,
+    ExtraTrees,
+    Bagging,
+}
+
 pub(super) fn train(
+    kind: Kind,
     task: Task,
     params: Params,
     x: &Matrix,
@@ -128,18 +139,21 @@ pub(super) fn train(
 ) -> Result<Box<dyn Model>> {
     let classification = task == Task::Classification;
     let width = if classification { classes.max(2) } else { 1 };
-    let mtry = params.features_per_split(task, x.cols);
+    let mtry = params.features_per_split(kind, task, x.cols);
     let seed = params.random_state.unwrap_or(ctx.seed);
-    let mut trees = Vec::with_capacity(params.n_estimators);
-    for t in 0..params.n_estimators {
+    let n_estimators = params.n_estimators.unwrap_or(if kind == Kind::Bagging { 10 } else { 100 });
+    let bootstrap = params.bootstrap.unwrap_or(kind != Kind::ExtraTrees);
+    let mut trees = Vec::with_capacity(n_estimators);
+    for t in 0..n_estimators {
         (ctx.on_step)();
         let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(t as u64));
-        let rows: Vec<usize> = if params.bootstrap {
+        let rows: Vec<usize> = if bootstrap {
             (0..x.rows).map(|_| rng.gen_range(0..x.rows)).collect()
         } else {
             (0..x.rows).collect()
         };
-        let builder = Builder { x, y, width, classification, mtry, params: &params };
+        let random_thresholds = kind == Kind::ExtraTrees;
+        let builder = Builder { x, y, width, classification, mtry, random_thresholds, params: &params };
         trees.push(builder.build(rows, &mut rng));
     }
     Ok(Box::new(Forest { trees, width, classification }))
@@ -151,6 +165,8 @@ struct Builder<'a> {
     width: usize,
     classification: bool,
     mtry: usize,
+    /// Extra trees: one uniformly drawn threshold per sampled feature, not the best one.
+    random_thresholds: bool,
     params: &'a Params,
 }
 
@@ -216,8 +232,46 @@ impl Builder<'_> {
         }
     }
 
+    /// Extra trees' split: per sampled feature one threshold drawn uniformly between its
+    /// minimum and maximum in the node; the best of those.
+    fn random_split(&self, rows: &[usize], rng: &mut ChaCha8Rng) -> Option<Best> {
+        let min_leaf = self.params.min_samples_leaf;
+        let n = rows.len();
+        let mut best: Option<Best> = None;
+        for feature in sample(rng, self.x.cols, self.mtry) {
+            let values = rows.iter().map(|&r| self.x.row(r)[feature]);
+            let (lo, hi) =
+                values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            if lo >= hi {
+                continue;
+            }
+            let threshold = lo + (hi - lo) * rng.gen::<f32>();
+            let threshold = if threshold >= hi { lo } else { threshold };
+            let mut impurity = Impurity::new(self.classification, self.width, &[]);
+            let mut all = Impurity::new(self.classification, self.width, &[]);
+            for &r in rows {
+                all.move_left(self.y[r]);
+                if self.x.row(r)[feature] <= threshold {
+                    impurity.move_left(self.y[r]);
+                }
+            }
+            let left = impurity.count();
+            if left < min_leaf || n - left < min_leaf {
+                continue;
+            }
+            let score = impurity.score_against(&all);
+            if best.as_ref().is_none_or(|b| score < b.score) {
+                best = Some(Best { feature, threshold, score });
+            }
+        }
+        best
+    }
+
     /// The split of the sampled features with the lowest weighted impurity of the children.
     fn best_split(&self, rows: &[usize], rng: &mut ChaCha8Rng) -> Option<Best> {
+        if self.random_thresholds {
+            return self.random_split(rows, rng);
+        }
         let min_leaf = self.params.min_samples_leaf;
         let n = rows.len();
         let mut best: Option<Best> = None;
@@ -286,6 +340,30 @@ impl Impurity {
                 *n_left += 1.0;
                 *n_right -= 1.0;
             }
+        }
+    }
+
+    fn count(&self) -> usize {
+        match self {
+            Impurity::Gini { n_left, .. } | Impurity::Mse { n_left, .. } => *n_left as usize,
+        }
+    }
+
+    /// `children_score` when `self` has moved the left child's rows and `all` every row of
+    /// the node (extra trees' splits are not found by a sweep).
+    fn score_against(&self, all: &Impurity) -> f64 {
+        match (self, all) {
+            (Impurity::Gini { left, n_left, .. }, Impurity::Gini { left: total, n_left: n, .. }) => {
+                let right: Vec<f64> = total.iter().zip(left).map(|(t, l)| t - l).collect();
+                let n_right = n - n_left;
+                let sq = |v: &[f64]| v.iter().map(|c| c * c).sum::<f64>();
+                (n_left - sq(left) / n_left) + (n_right - sq(&right) / n_right)
+            }
+            (Impurity::Mse { sum_left, n_left, .. }, Impurity::Mse { sum_left: s, n_left: n, .. }) => {
+                let (sum_right, n_right) = (s - sum_left, n - n_left);
+                -(sum_left * sum_left / n_left + sum_right * sum_right / n_right)
+            }
+            _ => f64::INFINITY,
         }
     }
 

@@ -67,6 +67,8 @@ pub enum Algorithm {
     ElasticNet,
     Xgboost,
     RandomForest,
+    ExtraTrees,
+    Bagging,
     Kmeans,
     Pca,
 }
@@ -91,8 +93,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("nu_svm", "linear, xgboost"),
     ("linear_svm", "linear, ridge"),
     ("ada_boost", "xgboost"),
-    ("bagging", "random_forest"),
-    ("extra_trees", "random_forest"),
     ("gradient_boosting_trees", "xgboost"),
     ("hist_gradient_boosting", "xgboost"),
     ("xgboost_random_forest", "random_forest, xgboost"),
@@ -106,13 +106,15 @@ const NOT_YET: &[(&str, &str)] = &[
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 8] = [
+    const ALL: [Algorithm; 10] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
         Algorithm::ElasticNet,
         Algorithm::Xgboost,
         Algorithm::RandomForest,
+        Algorithm::ExtraTrees,
+        Algorithm::Bagging,
         Algorithm::Kmeans,
         Algorithm::Pca,
     ];
@@ -143,6 +145,8 @@ impl Algorithm {
             Algorithm::ElasticNet => "elastic_net",
             Algorithm::Xgboost => "xgboost",
             Algorithm::RandomForest => "random_forest",
+            Algorithm::ExtraTrees => "extra_trees",
+            Algorithm::Bagging => "bagging",
             Algorithm::Kmeans => "kmeans",
             Algorithm::Pca => "pca",
         }
@@ -187,7 +191,9 @@ impl Algorithm {
                 parse::<penalized::SparseParams>(self, hyperparams)?.validate(self)
             }
             Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(),
-            Algorithm::RandomForest => parse::<forest::Params>(self, hyperparams)?.validate(),
+            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
+                parse::<forest::Params>(self, hyperparams)?.validate()
+            }
             Algorithm::Kmeans => parse::<kmeans::Params>(self, hyperparams)?.validate(),
             Algorithm::Pca => parse::<pca::Params>(self, hyperparams)?.validate(),
         }
@@ -212,7 +218,15 @@ impl Algorithm {
                 penalized::train_sparse(self, parse(self, hyperparams)?, x, y, ctx)
             }
             Algorithm::Xgboost => xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
-            Algorithm::RandomForest => forest::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::RandomForest => {
+                forest::train(forest::Kind::RandomForest, task, parse(self, hyperparams)?, x, y, classes, ctx)
+            }
+            Algorithm::ExtraTrees => {
+                forest::train(forest::Kind::ExtraTrees, task, parse(self, hyperparams)?, x, y, classes, ctx)
+            }
+            Algorithm::Bagging => {
+                forest::train(forest::Kind::Bagging, task, parse(self, hyperparams)?, x, y, classes, ctx)
+            }
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
             Algorithm::Pca => pca::train(parse(self, hyperparams)?, x, ctx),
         }
@@ -226,7 +240,9 @@ impl Algorithm {
                 from_json::<penalized::Penalized>(bytes)
             }
             Algorithm::Xgboost => xgboost::load(bytes),
-            Algorithm::RandomForest => from_json::<forest::Forest>(bytes),
+            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
+                from_json::<forest::Forest>(bytes)
+            }
             Algorithm::Kmeans => from_json::<kmeans::KMeans>(bytes),
             Algorithm::Pca => from_json::<pca::Pca>(bytes),
         }

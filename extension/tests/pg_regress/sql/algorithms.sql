@@ -20,6 +20,15 @@ SELECT * FROM pgml.train('Iris', 'classification', 'pgml.iris', 'target', algori
 SELECT round((metrics->>'f1')::numeric, 3) AS f1, metrics ? 'roc_auc' AS has_auc FROM pgml.models WHERE algorithm = 'ridge' AND project_id = 2;
 SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) AS setosa, pgml.predict('Iris', ARRAY[6.3, 3.3, 6.0, 2.5]::real[]) AS virginica;
 
+-- extra_trees (random thresholds, no bootstrap) and bagging (every feature, 10 trees)
+SELECT * FROM pgml.train('Iris', algorithm => 'extra_trees', hyperparams => '{"n_estimators": 20}', automatic_deploy => false);
+SELECT * FROM pgml.train('Iris', algorithm => 'bagging', automatic_deploy => false);
+SELECT algorithm, round((metrics->>'f1')::numeric, 3) > 0.85 AS f1_above_085, metrics ? 'roc_auc' AS has_auc,
+       array_length(pgml.predict_proba(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]), 1) AS classes
+FROM pgml.models WHERE algorithm IN ('extra_trees', 'bagging') ORDER BY id;
+SELECT * FROM pgml.train('Diabetes', algorithm => 'extra_trees', hyperparams => '{"n_estimators": 20, "bootstrap": true}', automatic_deploy => false);
+SELECT round((metrics->>'r2')::numeric, 1) > 0.3 AS r2_above_03 FROM pgml.models WHERE algorithm = 'extra_trees' AND project_id = 1;
+
 \pset format unaligned
 \pset tuples_only on
 SELECT pg_temp.try($$SELECT pgml.predict_proba('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
