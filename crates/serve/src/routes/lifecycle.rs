@@ -210,41 +210,20 @@ pub async fn promote(
     let Path(project) = path?;
     let Json(req) = body?;
     let to = req.to_stage.unwrap_or_else(|| "production".to_string());
-    let rows = match req.model_id {
-        Some(id) => {
-            state
-                .db
-                .query(
-                    &caller.role,
-                    "SELECT * FROM pgml.promote($1::text, $2::bigint, $3::text, $4, $5)",
-                    &[
-                        (&project, Type::TEXT),
-                        (&id, Type::INT8),
-                        (&to, Type::TEXT),
-                        (&req.force, Type::BOOL),
-                        (&req.allow_schema_change, Type::BOOL),
-                    ],
-                )
-                .await?
-        }
-        None => {
-            let from = req.from_stage.unwrap_or_else(|| "staging".to_string());
-            state
-                .db
-                .query(
-                    &caller.role,
-                    "SELECT * FROM pgml.promote($1::text, $2::text, $3::text, $4, $5)",
-                    &[
-                        (&project, Type::TEXT),
-                        (&from, Type::TEXT),
-                        (&to, Type::TEXT),
-                        (&req.force, Type::BOOL),
-                        (&req.allow_schema_change, Type::BOOL),
-                    ],
-                )
-                .await?
-        }
+    let from = req.from_stage.unwrap_or_else(|| "staging".to_string());
+    // pgml.promote(project, model_id, …) or pgml.promote(project, from_stage, …)
+    let (sql, what): (_, crate::db::Param) = match &req.model_id {
+        Some(id) => ("SELECT * FROM pgml.promote($1::text, $2::bigint, $3::text, $4, $5)", (id, Type::INT8)),
+        None => ("SELECT * FROM pgml.promote($1::text, $2::text, $3::text, $4, $5)", (&from, Type::TEXT)),
     };
+    let params = [
+        (&project as _, Type::TEXT),
+        what,
+        (&to as _, Type::TEXT),
+        (&req.force as _, Type::BOOL),
+        (&req.allow_schema_change as _, Type::BOOL),
+    ];
+    let rows = state.db.query(&caller.role, sql, &params).await?;
     let r = rows.first().ok_or_else(|| ApiError::internal("promote returned no row"))?;
     Ok(Json(PromoteResponse {
         project: r.get(0),
