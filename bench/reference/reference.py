@@ -8,7 +8,7 @@ The figures are recorded in crates/core/src/algorithms/testdata.rs.
 """
 import csv, pathlib, statistics, warnings
 import numpy as np
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.ensemble import (BaggingClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge, RidgeClassifier
@@ -50,3 +50,6 @@ x, y = load("iris", "target")
 sil = [silhouette_score(xb, KMeans(3, random_state=s).fit(xa).predict(xb)) for s in range(10)
        for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]]
 print(f"{'iris':14} {'kmeans(k=3)':14} silhouette {statistics.mean(sil):.4f}")
+sil = [silhouette_score(xb, MiniBatchKMeans(3, batch_size=64, random_state=s).fit(xa).predict(xb)) for s in range(10)
+       for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]]
+print(f"{'iris':14} {'mini_batch(k=3)':14} silhouette {statistics.mean(sil):.4f}")

@@ -1,5 +1,6 @@
 //! `kmeans`: k-means++ initialisation and Lloyd iterations, as scikit-learn's `KMeans`
-//! (`n_init` runs, the lowest inertia wins).
+//! (`n_init` runs, the lowest inertia wins); `mini_batch_kmeans`: the same start, then
+//! centres moved by random batches with per-centre learning rates, as `MiniBatchKMeans`.
 
 use super::{check_range, to_json, Model, TrainContext};
 use crate::data::Matrix;
@@ -173,6 +174,82 @@ fn update(x: &Matrix, labels: &[usize], centers: &mut [f32], k: usize) -> f64 {
         }
     }
     moved
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MiniBatchParams {
+    #[serde(default = "eight")]
+    n_clusters: usize,
+    #[serde(default = "batch")]
+    batch_size: usize,
+    /// Passes over the data.
+    #[serde(default = "hundred")]
+    max_iter: usize,
+    #[serde(default = "three")]
+    n_init: usize,
+    #[serde(default)]
+    random_state: Option<u64>,
+}
+
+fn batch() -> usize {
+    1024
+}
+fn hundred() -> usize {
+    100
+}
+fn three() -> usize {
+    3
+}
+
+impl MiniBatchParams {
+    pub(super) fn validate(&self) -> Result<()> {
+        check_range("n_clusters", self.n_clusters, 1, 100_000)?;
+        check_range("batch_size", self.batch_size, 1, 10_000_000)?;
+        check_range("max_iter", self.max_iter, 1, 100_000)?;
+        check_range("n_init", self.n_init, 1, 1_000)
+    }
+}
+
+pub(super) fn train_mini_batch(
+    params: MiniBatchParams,
+    x: &Matrix,
+    ctx: &mut TrainContext,
+) -> Result<Box<dyn Model>> {
+    let k = params.n_clusters;
+    if k > x.rows {
+        return Err(Error::invalid(format!(
+            "hyperparameter n_clusters ({k}) exceeds the number of training rows ({})",
+            x.rows
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(params.random_state.unwrap_or(ctx.seed));
+    let steps = params.max_iter * x.rows.div_ceil(params.batch_size).max(1);
+    let mut best: Option<(f64, Vec<f32>)> = None;
+    for _ in 0..params.n_init {
+        let mut centers = init_plus_plus(x, k, &mut rng);
+        let mut counts = vec![0u64; k];
+        for step in 0..steps {
+            if step % 64 == 0 {
+                (ctx.on_step)();
+            }
+            for _ in 0..params.batch_size {
+                let row = x.row(rng.gen_range(0..x.rows));
+                let (c, _) = nearest(row, &centers, k, x.cols);
+                counts[c] += 1;
+                let eta = 1.0 / counts[c] as f32;
+                for (m, v) in centers[c * x.cols..(c + 1) * x.cols].iter_mut().zip(row) {
+                    *m += eta * (v - *m);
+                }
+            }
+        }
+        let (_, inertia) = assign(x, &centers, k);
+        if best.as_ref().is_none_or(|b| inertia < b.0) {
+            best = Some((inertia, centers));
+        }
+    }
+    let centers = best.map(|b| b.1).unwrap_or_default();
+    Ok(Box::new(KMeans { centers, cols: x.cols }))
 }
 
 impl Model for KMeans {

@@ -70,6 +70,7 @@ pub enum Algorithm {
     ExtraTrees,
     Bagging,
     Kmeans,
+    MiniBatchKmeans,
     Pca,
 }
 
@@ -98,7 +99,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("xgboost_random_forest", "random_forest, xgboost"),
     ("lightgbm", "xgboost"),
     ("catboost", "xgboost"),
-    ("mini_batch_kmeans", "kmeans"),
     ("affinity_propagation", "kmeans"),
     ("birch", "kmeans"),
     ("mean_shift", "kmeans"),
@@ -106,7 +106,7 @@ const NOT_YET: &[(&str, &str)] = &[
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 10] = [
+    const ALL: [Algorithm; 11] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -116,6 +116,7 @@ impl Algorithm {
         Algorithm::ExtraTrees,
         Algorithm::Bagging,
         Algorithm::Kmeans,
+        Algorithm::MiniBatchKmeans,
         Algorithm::Pca,
     ];
 
@@ -148,6 +149,7 @@ impl Algorithm {
             Algorithm::ExtraTrees => "extra_trees",
             Algorithm::Bagging => "bagging",
             Algorithm::Kmeans => "kmeans",
+            Algorithm::MiniBatchKmeans => "mini_batch_kmeans",
             Algorithm::Pca => "pca",
         }
     }
@@ -174,7 +176,7 @@ impl Algorithm {
     /// Whether the algorithm can learn the task.
     pub fn supports(self, task: Task) -> bool {
         match self {
-            Algorithm::Kmeans => task == Task::Clustering,
+            Algorithm::Kmeans | Algorithm::MiniBatchKmeans => task == Task::Clustering,
             Algorithm::Pca => task == Task::Decomposition,
             Algorithm::Lasso | Algorithm::ElasticNet => task == Task::Regression,
             _ => task.is_supervised(),
@@ -195,6 +197,7 @@ impl Algorithm {
                 parse::<forest::Params>(self, hyperparams)?.validate()
             }
             Algorithm::Kmeans => parse::<kmeans::Params>(self, hyperparams)?.validate(),
+            Algorithm::MiniBatchKmeans => parse::<kmeans::MiniBatchParams>(self, hyperparams)?.validate(),
             Algorithm::Pca => parse::<pca::Params>(self, hyperparams)?.validate(),
         }
     }
@@ -228,6 +231,7 @@ impl Algorithm {
                 forest::train(forest::Kind::Bagging, task, parse(self, hyperparams)?, x, y, classes, ctx)
             }
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
+            Algorithm::MiniBatchKmeans => kmeans::train_mini_batch(parse(self, hyperparams)?, x, ctx),
             Algorithm::Pca => pca::train(parse(self, hyperparams)?, x, ctx),
         }
     }
@@ -243,7 +247,7 @@ impl Algorithm {
             Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
                 from_json::<forest::Forest>(bytes)
             }
-            Algorithm::Kmeans => from_json::<kmeans::KMeans>(bytes),
+            Algorithm::Kmeans | Algorithm::MiniBatchKmeans => from_json::<kmeans::KMeans>(bytes),
             Algorithm::Pca => from_json::<pca::Pca>(bytes),
         }
     }

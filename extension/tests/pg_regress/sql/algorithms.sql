@@ -29,6 +29,13 @@ FROM pgml.models WHERE algorithm IN ('extra_trees', 'bagging') ORDER BY id;
 SELECT * FROM pgml.train('Diabetes', algorithm => 'extra_trees', hyperparams => '{"n_estimators": 20, "bootstrap": true}', automatic_deploy => false);
 SELECT round((metrics->>'r2')::numeric, 1) > 0.3 AS r2_above_03 FROM pgml.models WHERE algorithm = 'extra_trees' AND project_id = 1;
 
+-- mini_batch_kmeans: k-means++ then random batches with per-centre learning rates
+SELECT * FROM pgml.train('Iris clusters', 'clustering', 'pgml.iris', algorithm => 'mini_batch_kmeans',
+    hyperparams => '{"n_clusters": 3, "batch_size": 64}');
+SELECT round((metrics->>'silhouette')::numeric, 1) >= 0.5 AS silhouette_at_least_05 FROM pgml.models WHERE algorithm = 'mini_batch_kmeans';
+SELECT count(DISTINCT pgml.predict('Iris clusters', ARRAY[sepal_length, sepal_width, petal_length, petal_width, target]::real[])) AS clusters
+FROM pgml.iris;
+
 \pset format unaligned
 \pset tuples_only on
 SELECT pg_temp.try($$SELECT pgml.predict_proba('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
