@@ -1,6 +1,7 @@
 //! Algorithms behind one trait. Each family lives in its own file with its typed,
 //! validated hyperparameters; this module parses names and dispatches.
 
+mod dbscan;
 mod forest;
 pub(crate) mod joint;
 mod kmeans;
@@ -71,6 +72,7 @@ pub enum Algorithm {
     Bagging,
     Kmeans,
     MiniBatchKmeans,
+    Dbscan,
     Pca,
 }
 
@@ -102,11 +104,10 @@ const NOT_YET: &[(&str, &str)] = &[
     ("affinity_propagation", "kmeans"),
     ("birch", "kmeans"),
     ("mean_shift", "kmeans"),
-    ("dbscan", "kmeans"),
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 11] = [
+    const ALL: [Algorithm; 12] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -117,6 +118,7 @@ impl Algorithm {
         Algorithm::Bagging,
         Algorithm::Kmeans,
         Algorithm::MiniBatchKmeans,
+        Algorithm::Dbscan,
         Algorithm::Pca,
     ];
 
@@ -150,6 +152,7 @@ impl Algorithm {
             Algorithm::Bagging => "bagging",
             Algorithm::Kmeans => "kmeans",
             Algorithm::MiniBatchKmeans => "mini_batch_kmeans",
+            Algorithm::Dbscan => "dbscan",
             Algorithm::Pca => "pca",
         }
     }
@@ -176,7 +179,7 @@ impl Algorithm {
     /// Whether the algorithm can learn the task.
     pub fn supports(self, task: Task) -> bool {
         match self {
-            Algorithm::Kmeans | Algorithm::MiniBatchKmeans => task == Task::Clustering,
+            Algorithm::Kmeans | Algorithm::MiniBatchKmeans | Algorithm::Dbscan => task == Task::Clustering,
             Algorithm::Pca => task == Task::Decomposition,
             Algorithm::Lasso | Algorithm::ElasticNet => task == Task::Regression,
             _ => task.is_supervised(),
@@ -198,6 +201,7 @@ impl Algorithm {
             }
             Algorithm::Kmeans => parse::<kmeans::Params>(self, hyperparams)?.validate(),
             Algorithm::MiniBatchKmeans => parse::<kmeans::MiniBatchParams>(self, hyperparams)?.validate(),
+            Algorithm::Dbscan => parse::<dbscan::Params>(self, hyperparams)?.validate(),
             Algorithm::Pca => parse::<pca::Params>(self, hyperparams)?.validate(),
         }
     }
@@ -232,6 +236,7 @@ impl Algorithm {
             }
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
             Algorithm::MiniBatchKmeans => kmeans::train_mini_batch(parse(self, hyperparams)?, x, ctx),
+            Algorithm::Dbscan => dbscan::train(parse(self, hyperparams)?, x, ctx),
             Algorithm::Pca => pca::train(parse(self, hyperparams)?, x, ctx),
         }
     }
@@ -248,6 +253,7 @@ impl Algorithm {
                 from_json::<forest::Forest>(bytes)
             }
             Algorithm::Kmeans | Algorithm::MiniBatchKmeans => from_json::<kmeans::KMeans>(bytes),
+            Algorithm::Dbscan => from_json::<dbscan::Dbscan>(bytes),
             Algorithm::Pca => from_json::<pca::Pca>(bytes),
         }
     }

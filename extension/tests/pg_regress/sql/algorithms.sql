@@ -36,6 +36,12 @@ SELECT round((metrics->>'silhouette')::numeric, 1) >= 0.5 AS silhouette_at_least
 SELECT count(DISTINCT pgml.predict('Iris clusters', ARRAY[sepal_length, sepal_width, petal_length, petal_width, target]::real[])) AS clusters
 FROM pgml.iris;
 
+-- dbscan: scikit-learn's clusters on the training rows; new rows join the nearest core
+-- point's cluster within eps, or are noise (-1)
+SELECT * FROM pgml.train('Iris density', 'clustering', 'pgml.iris', algorithm => 'dbscan', hyperparams => '{"eps": 0.5, "min_samples": 5}');
+SELECT pgml.predict('Iris density', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) AS setosa_like,
+       pgml.predict('Iris density', ARRAY[50, 50, 50, 50, 50]::real[]) AS far_away;
+
 \pset format unaligned
 \pset tuples_only on
 SELECT pg_temp.try($$SELECT pgml.predict_proba('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
@@ -43,7 +49,7 @@ SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'lasso')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lasso', hyperparams => '{"l1_ratio": 0.5}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": -1}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'dbscan')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'birch')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
 
 -- Decomposition: pca, pgml.decompose, cumulative_explained_variance (components equal
