@@ -20,7 +20,7 @@ thread_local! {
 }
 
 /// The role calling the SQL function (the `SET ROLE` in force, as `current_user`).
-pub fn caller_oid() -> pg_sys::Oid {
+fn caller_oid() -> pg_sys::Oid {
     let outer = OUTER.with(Cell::get);
     if outer != pg_sys::InvalidOid {
         outer

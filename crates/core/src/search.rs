@@ -169,18 +169,17 @@ pub fn run(
     report: &mut dyn FnMut(String),
 ) -> Result<Outcome> {
     let folds = folds(task, y, x.rows, search.cv)?;
+    // Each fold's rows are the same for every candidate: copy them out once.
+    let splits: Vec<Fold> = folds.iter().map(|held_out| Fold::new(task, x, y, held_out)).collect();
     let mut means = Vec::with_capacity(search.candidates.len());
     let mut stds = Vec::with_capacity(search.candidates.len());
     let mut all = Vec::with_capacity(search.candidates.len());
     for (i, hp) in search.candidates.iter().enumerate() {
         let mut scores = Vec::with_capacity(folds.len());
-        for held_out in &folds {
-            let train: Vec<usize> = (0..x.rows).filter(|r| !held_out.contains(r)).collect();
-            let (xa, xb) = (x.select(&train), x.select(held_out));
-            let ya = if task.is_supervised() { select(y, &train) } else { Vec::new() };
-            let model = algorithm.train(task, hp, &xa, &ya, classes, ctx)?;
-            let predicted = model.predict(&xb)?;
-            scores.push(score(task, &xb, task.is_supervised().then(|| select(y, held_out)), &predicted));
+        for f in &splits {
+            let model = algorithm.train(task, hp, &f.x_train, &f.y_train, classes, ctx)?;
+            let predicted = model.predict(&f.x_test)?;
+            scores.push(score(task, &f.x_test, f.y_test.as_deref(), &predicted));
         }
         let finite: Vec<f64> = scores.iter().copied().filter(|s| s.is_finite()).collect();
         let mean = if finite.len() == scores.len() {
@@ -224,10 +223,36 @@ pub fn run(
     Ok(Outcome { best, results })
 }
 
-fn score(task: Task, x: &Matrix, y: Option<Vec<f32>>, predicted: &[f32]) -> f64 {
+/// One fold's training and held-out rows.
+struct Fold {
+    x_train: Matrix,
+    y_train: Vec<f32>,
+    x_test: Matrix,
+    /// None for unsupervised tasks.
+    y_test: Option<Vec<f32>>,
+}
+
+impl Fold {
+    fn new(task: Task, x: &Matrix, y: &[f32], held_out: &[usize]) -> Fold {
+        let mut is_held_out = vec![false; x.rows];
+        for &r in held_out {
+            is_held_out[r] = true;
+        }
+        let train: Vec<usize> = (0..x.rows).filter(|&r| !is_held_out[r]).collect();
+        let supervised = task.is_supervised();
+        Fold {
+            x_train: x.select(&train),
+            y_train: if supervised { select(y, &train) } else { Vec::new() },
+            x_test: x.select(held_out),
+            y_test: supervised.then(|| select(y, held_out)),
+        }
+    }
+}
+
+fn score(task: Task, x: &Matrix, y: Option<&[f32]>, predicted: &[f32]) -> f64 {
     let metrics = match (task, y) {
-        (Task::Regression, Some(y)) => metrics::regression(&y, predicted),
-        (Task::Classification, Some(y)) => metrics::classification(&y, predicted, None),
+        (Task::Regression, Some(y)) => metrics::regression(y, predicted),
+        (Task::Classification, Some(y)) => metrics::classification(y, predicted, None),
         _ => metrics::Metrics::from([("silhouette".into(), metrics::silhouette(&x.data, x.cols, predicted))]),
     };
     metrics.get(task.key_metric()).copied().unwrap_or(f64::NAN)

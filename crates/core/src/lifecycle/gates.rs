@@ -65,15 +65,6 @@ impl Policy {
         }
         Ok(())
     }
-
-    /// Whether any gate besides approvals is set.
-    pub fn has_checks(&self) -> bool {
-        !self.min_metrics.is_empty()
-            || !self.max_metrics.is_empty()
-            || self.min_improvement.is_some()
-            || self.min_relative_improvement.is_some()
-            || self.drift_relation.is_some()
-    }
 }
 
 /// A drift check's outcome on the policy's relation.
