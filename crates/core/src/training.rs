@@ -311,14 +311,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn kmeans_finds_the_iris_clusters() {
-        let hp = json!({"n_clusters": 3});
+    /// Mean test-split silhouette on iris over seeds 0..10.
+    fn iris_silhouette(algorithm: Algorithm, hp: serde_json::Value) -> (f64, Vec<f64>) {
         let scores: Vec<f64> = (0..10)
             .map(|seed| {
                 let req = TrainRequest {
                     task: Task::Clustering,
-                    algorithm: Algorithm::Kmeans,
+                    algorithm,
                     hyperparams: &hp,
                     x: load("iris").0,
                     y: vec![],
@@ -333,7 +332,12 @@ mod tests {
                 train(req, &mut || {}, &mut |_| {}).unwrap().metrics["silhouette"]
             })
             .collect();
-        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        (scores.iter().sum::<f64>() / scores.len() as f64, scores)
+    }
+
+    #[test]
+    fn kmeans_finds_the_iris_clusters() {
+        let (mean, scores) = iris_silhouette(Algorithm::Kmeans, json!({"n_clusters": 3}));
         // scikit-learn: 0.558 mean test-split silhouette over 10 seeds (bench/reference).
         assert!(mean > 0.53, "{mean} from {scores:?}");
     }
@@ -421,26 +425,7 @@ mod tests {
     #[test]
     fn mini_batch_kmeans_finds_the_iris_clusters_too() {
         let hp = json!({"n_clusters": 3, "batch_size": 64});
-        let scores: Vec<f64> = (0..10)
-            .map(|seed| {
-                let req = TrainRequest {
-                    task: Task::Clustering,
-                    algorithm: Algorithm::MiniBatchKmeans,
-                    hyperparams: &hp,
-                    x: load("iris").0,
-                    y: vec![],
-                    features: vec![],
-                    test_size: 0.25,
-                    sampling: Sampling::Random,
-                    seed,
-                    search: None,
-                    preprocess: Spec::default(),
-                    targets: 1,
-                };
-                train(req, &mut || {}, &mut |_| {}).unwrap().metrics["silhouette"]
-            })
-            .collect();
-        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+        let (mean, scores) = iris_silhouette(Algorithm::MiniBatchKmeans, hp);
         // scikit-learn's MiniBatchKMeans(3, batch_size=64): 0.549 mean test-split silhouette
         // over 10 seeds (bench/reference)
         assert!(mean > 0.53, "{mean} from {scores:?}");

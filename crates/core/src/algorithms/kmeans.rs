@@ -58,26 +58,38 @@ pub(super) struct KMeans {
 
 pub(super) fn train(params: Params, x: &Matrix, ctx: &mut TrainContext) -> Result<Box<dyn Model>> {
     let k = params.n_clusters;
+    // scikit-learn scales tol by the mean feature variance.
+    let tol = params.tol * mean_variance(x);
+    best_of(params.n_init, x, k, params.random_state.unwrap_or(ctx.seed), |centers, _| {
+        for _ in 0..params.max_iter {
+            (ctx.on_step)();
+            let (labels, _) = assign(x, centers, k);
+            if update(x, &labels, centers, k) <= tol {
+                break;
+            }
+        }
+    })
+}
+
+/// `n_init` k-means++ starts, each refined by `refine`; the centres of lowest inertia win.
+fn best_of(
+    n_init: usize,
+    x: &Matrix,
+    k: usize,
+    seed: u64,
+    mut refine: impl FnMut(&mut Vec<f32>, &mut ChaCha8Rng),
+) -> Result<Box<dyn Model>> {
     if k > x.rows {
         return Err(Error::invalid(format!(
             "hyperparameter n_clusters ({k}) exceeds the number of training rows ({})",
             x.rows
         )));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(params.random_state.unwrap_or(ctx.seed));
-    // scikit-learn scales tol by the mean feature variance.
-    let tol = params.tol * mean_variance(x);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut best: Option<(f64, Vec<f32>)> = None;
-    for _ in 0..params.n_init {
+    for _ in 0..n_init {
         let mut centers = init_plus_plus(x, k, &mut rng);
-        for _ in 0..params.max_iter {
-            (ctx.on_step)();
-            let (labels, _) = assign(x, &centers, k);
-            let moved = update(x, &labels, &mut centers, k);
-            if moved <= tol {
-                break;
-            }
-        }
+        refine(&mut centers, &mut rng);
         let (_, inertia) = assign(x, &centers, k);
         if best.as_ref().is_none_or(|b| inertia < b.0) {
             best = Some((inertia, centers));
@@ -217,17 +229,8 @@ pub(super) fn train_mini_batch(
     ctx: &mut TrainContext,
 ) -> Result<Box<dyn Model>> {
     let k = params.n_clusters;
-    if k > x.rows {
-        return Err(Error::invalid(format!(
-            "hyperparameter n_clusters ({k}) exceeds the number of training rows ({})",
-            x.rows
-        )));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(params.random_state.unwrap_or(ctx.seed));
     let steps = params.max_iter * x.rows.div_ceil(params.batch_size).max(1);
-    let mut best: Option<(f64, Vec<f32>)> = None;
-    for _ in 0..params.n_init {
-        let mut centers = init_plus_plus(x, k, &mut rng);
+    best_of(params.n_init, x, k, params.random_state.unwrap_or(ctx.seed), |centers, rng| {
         let mut counts = vec![0u64; k];
         for step in 0..steps {
             if step % 64 == 0 {
@@ -235,7 +238,7 @@ pub(super) fn train_mini_batch(
             }
             for _ in 0..params.batch_size {
                 let row = x.row(rng.gen_range(0..x.rows));
-                let (c, _) = nearest(row, &centers, k, x.cols);
+                let (c, _) = nearest(row, centers, k, x.cols);
                 counts[c] += 1;
                 let eta = 1.0 / counts[c] as f32;
                 for (m, v) in centers[c * x.cols..(c + 1) * x.cols].iter_mut().zip(row) {
@@ -243,13 +246,7 @@ pub(super) fn train_mini_batch(
                 }
             }
         }
-        let (_, inertia) = assign(x, &centers, k);
-        if best.as_ref().is_none_or(|b| inertia < b.0) {
-            best = Some((inertia, centers));
-        }
-    }
-    let centers = best.map(|b| b.1).unwrap_or_default();
-    Ok(Box::new(KMeans { centers, cols: x.cols }))
+    })
 }
 
 impl Model for KMeans {
