@@ -61,7 +61,8 @@ fn drift(
     ),
 > {
     let thresholds = thresholds.map(|j| j.0).unwrap_or(serde_json::Value::Null);
-    TableIterator::new(measure(project_name, relation_name, model_id, &thresholds).or_raise())
+    let rows = store::project(project_name).and_then(|p| measure(&p, relation_name, model_id, &thresholds));
+    TableIterator::new(rows.or_raise())
 }
 
 /// Sets a project's drift thresholds (keys: psi, ks_p_value, js, share, numeric_method,
@@ -79,13 +80,12 @@ fn set_thresholds(project_name: &str, thresholds: serde_json::Value) -> Result<J
 }
 
 fn measure(
-    project_name: &str,
+    project: &Project,
     relation_name: &str,
     model_id: Option<i64>,
     call_thresholds: &serde_json::Value,
 ) -> Result<Vec<DriftRow>> {
-    let project = store::project(project_name)?;
-    let model_id = resolve_model(&project, model_id)?;
+    let model_id = resolve_model(project, model_id)?;
     let (features, predictions) = store::drift_reference(model_id)?.ok_or_else(|| {
         SqlError::undefined(format!("model {model_id} has no drift reference"))
             .hint("retrain the project: references are stored by pgml.train")
@@ -125,7 +125,7 @@ fn resolve_model(project: &Project, model_id: Option<i64>) -> Result<i64> {
 /// Whether a model sees dataset drift on a relation, with the project's thresholds: the
 /// promotion gate of a policy with a drift relation.
 pub(crate) fn outcome(project: &Project, relation_name: &str, model_id: i64) -> Result<DriftOutcome> {
-    let rows = measure(&project.name, relation_name, Some(model_id), &serde_json::Value::Null)?;
+    let rows = measure(project, relation_name, Some(model_id), &serde_json::Value::Null)?;
     let (share, dataset_drifted) = rows.first().map_or((0.0, false), |r| (r.12, r.13));
     Ok(DriftOutcome { dataset_drifted, share })
 }
