@@ -7,7 +7,7 @@ CREATE EXTENSION pgml;
 SELECT * FROM pgml.load_dataset('iris');
 SELECT * FROM pgml.iris LIMIT 3;
 
-\echo '== 2. Train two algorithms on the same project with one SQL call each'
+\echo '== 2. Train three algorithms on the same project with one SQL call each'
 SELECT * FROM pgml.train('Iris Flowers', 'classification', 'pgml.iris', 'target', algorithm => 'linear');
 SELECT * FROM pgml.train('Iris Flowers', algorithm => 'xgboost', hyperparams => '{"n_estimators": 25, "max_depth": 3}');
 SELECT * FROM pgml.train('Iris Flowers', algorithm => 'random_forest', hyperparams => '{"n_estimators": 50}');
