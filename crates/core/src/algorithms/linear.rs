@@ -216,7 +216,7 @@ pub(super) fn least_squares(
 }
 
 /// Solves (A + ridge·I) x = b for symmetric positive definite A by Cholesky; None if not SPD.
-fn solve_spd(a: &[f64], b: &[f64], p: usize, ridge: f64) -> Option<Vec<f64>> {
+pub(super) fn solve_spd(a: &[f64], b: &[f64], p: usize, ridge: f64) -> Option<Vec<f64>> {
     let mut l = vec![0.0f64; p * p];
     for j in 0..p {
         let mut d = a[j * p + j] + ridge - (0..j).map(|k| l[j * p + k].powi(2)).sum::<f64>();

@@ -1,14 +1,21 @@
 //! Algorithms behind one trait. Each family lives in its own file with its typed,
 //! validated hyperparameters; this module parses names and dispatches.
 
+mod bayes;
 mod dbscan;
+mod design;
 mod forest;
 pub(crate) mod joint;
 mod kmeans;
+mod lars;
 mod lbfgs;
+mod lightgbm;
 mod linear;
+mod linear_svm;
 mod pca;
 mod penalized;
+mod robust;
+mod sgd;
 mod xgboost;
 mod xgboost_native;
 
@@ -66,7 +73,22 @@ pub enum Algorithm {
     Ridge,
     Lasso,
     ElasticNet,
+    LeastAngle,
+    LassoLeastAngle,
+    OrthogonalMatchingPursuit,
+    BayesianRidge,
+    AutomaticRelevanceDetermination,
+    Huber,
+    Ransac,
+    StochasticGradientDescent,
+    Perceptron,
+    PassiveAggressive,
+    LinearSvm,
     Xgboost,
+    XgboostRandomForest,
+    GradientBoostingTrees,
+    Lightgbm,
+    HistGradientBoosting,
     RandomForest,
     ExtraTrees,
     Bagging,
@@ -78,41 +100,41 @@ pub enum Algorithm {
 
 /// PostgresML algorithms this build does not provide yet, with the closest ones it does.
 const NOT_YET: &[(&str, &str)] = &[
-    ("least_angle", "linear, lasso"),
-    ("lasso_least_angle", "lasso"),
-    ("orthogonal_matching_pursuit", "lasso, linear"),
-    ("bayesian_ridge", "ridge"),
-    ("automatic_relevance_determination", "ridge, lasso"),
-    ("stochastic_gradient_descent", "linear, ridge"),
-    ("perceptron", "linear, ridge"),
-    ("passive_aggressive", "linear, ridge"),
-    ("ransac", "linear"),
-    ("theil_sen", "linear"),
-    ("huber", "linear"),
-    ("quantile", "linear"),
-    ("kernel_ridge", "ridge, xgboost"),
+    ("theil_sen", "huber, ransac"),
+    ("quantile", "huber, linear"),
+    ("kernel_ridge", "ridge, bayesian_ridge"),
     ("gaussian_process", "xgboost, random_forest"),
-    ("svm", "linear, xgboost"),
-    ("nu_svm", "linear, xgboost"),
-    ("linear_svm", "linear, ridge"),
-    ("ada_boost", "xgboost"),
-    ("gradient_boosting_trees", "xgboost"),
-    ("hist_gradient_boosting", "xgboost"),
-    ("xgboost_random_forest", "random_forest, xgboost"),
-    ("lightgbm", "xgboost"),
-    ("catboost", "xgboost"),
+    ("svm", "linear_svm, xgboost"),
+    ("nu_svm", "linear_svm, xgboost"),
+    ("ada_boost", "gradient_boosting_trees, xgboost"),
+    ("catboost", "lightgbm, xgboost"),
     ("affinity_propagation", "kmeans"),
     ("birch", "kmeans"),
     ("mean_shift", "kmeans"),
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 12] = [
+    const ALL: [Algorithm; 27] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
         Algorithm::ElasticNet,
+        Algorithm::LeastAngle,
+        Algorithm::LassoLeastAngle,
+        Algorithm::OrthogonalMatchingPursuit,
+        Algorithm::BayesianRidge,
+        Algorithm::AutomaticRelevanceDetermination,
+        Algorithm::Huber,
+        Algorithm::Ransac,
+        Algorithm::StochasticGradientDescent,
+        Algorithm::Perceptron,
+        Algorithm::PassiveAggressive,
+        Algorithm::LinearSvm,
         Algorithm::Xgboost,
+        Algorithm::XgboostRandomForest,
+        Algorithm::GradientBoostingTrees,
+        Algorithm::Lightgbm,
+        Algorithm::HistGradientBoosting,
         Algorithm::RandomForest,
         Algorithm::ExtraTrees,
         Algorithm::Bagging,
@@ -146,7 +168,22 @@ impl Algorithm {
             Algorithm::Ridge => "ridge",
             Algorithm::Lasso => "lasso",
             Algorithm::ElasticNet => "elastic_net",
+            Algorithm::LeastAngle => "least_angle",
+            Algorithm::LassoLeastAngle => "lasso_least_angle",
+            Algorithm::OrthogonalMatchingPursuit => "orthogonal_matching_pursuit",
+            Algorithm::BayesianRidge => "bayesian_ridge",
+            Algorithm::AutomaticRelevanceDetermination => "automatic_relevance_determination",
+            Algorithm::Huber => "huber",
+            Algorithm::Ransac => "ransac",
+            Algorithm::StochasticGradientDescent => "stochastic_gradient_descent",
+            Algorithm::Perceptron => "perceptron",
+            Algorithm::PassiveAggressive => "passive_aggressive",
+            Algorithm::LinearSvm => "linear_svm",
             Algorithm::Xgboost => "xgboost",
+            Algorithm::XgboostRandomForest => "xgboost_random_forest",
+            Algorithm::GradientBoostingTrees => "gradient_boosting_trees",
+            Algorithm::Lightgbm => "lightgbm",
+            Algorithm::HistGradientBoosting => "hist_gradient_boosting",
             Algorithm::RandomForest => "random_forest",
             Algorithm::ExtraTrees => "extra_trees",
             Algorithm::Bagging => "bagging",
@@ -154,6 +191,15 @@ impl Algorithm {
             Algorithm::MiniBatchKmeans => "mini_batch_kmeans",
             Algorithm::Dbscan => "dbscan",
             Algorithm::Pca => "pca",
+        }
+    }
+
+    /// The online learner behind an SGD-family name.
+    fn learner(self) -> sgd::Learner {
+        match self {
+            Algorithm::Perceptron => sgd::Learner::Perceptron,
+            Algorithm::PassiveAggressive => sgd::Learner::PassiveAggressive,
+            _ => sgd::Learner::Sgd,
         }
     }
 
@@ -181,7 +227,16 @@ impl Algorithm {
         match self {
             Algorithm::Kmeans | Algorithm::MiniBatchKmeans | Algorithm::Dbscan => task == Task::Clustering,
             Algorithm::Pca => task == Task::Decomposition,
-            Algorithm::Lasso | Algorithm::ElasticNet => task == Task::Regression,
+            Algorithm::Lasso
+            | Algorithm::ElasticNet
+            | Algorithm::LeastAngle
+            | Algorithm::LassoLeastAngle
+            | Algorithm::OrthogonalMatchingPursuit
+            | Algorithm::BayesianRidge
+            | Algorithm::AutomaticRelevanceDetermination
+            | Algorithm::Huber
+            | Algorithm::Ransac => task == Task::Regression,
+            Algorithm::Perceptron => task == Task::Classification,
             _ => task.is_supervised(),
         }
     }
@@ -195,7 +250,26 @@ impl Algorithm {
             Algorithm::Lasso | Algorithm::ElasticNet => {
                 parse::<penalized::SparseParams>(self, hyperparams)?.validate(self)
             }
+            Algorithm::LeastAngle => parse::<lars::LarsParams>(self, hyperparams)?.validate(),
+            Algorithm::LassoLeastAngle => parse::<lars::LassoLarsParams>(self, hyperparams)?.validate(),
+            Algorithm::OrthogonalMatchingPursuit => parse::<lars::OmpParams>(self, hyperparams)?.validate(),
+            Algorithm::BayesianRidge => parse::<bayes::Params>(self, hyperparams)?.validate(false),
+            Algorithm::AutomaticRelevanceDetermination => {
+                parse::<bayes::Params>(self, hyperparams)?.validate(true)
+            }
+            Algorithm::Huber => parse::<robust::HuberParams>(self, hyperparams)?.validate(),
+            Algorithm::Ransac => parse::<robust::RansacParams>(self, hyperparams)?.validate(),
+            Algorithm::StochasticGradientDescent | Algorithm::Perceptron | Algorithm::PassiveAggressive => {
+                parse::<sgd::Params>(self, hyperparams)?.validate(self.learner(), task)
+            }
+            Algorithm::LinearSvm => parse::<linear_svm::Params>(self, hyperparams)?.validate(),
             Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(),
+            Algorithm::XgboostRandomForest => parse::<xgboost::ForestParams>(self, hyperparams)?.validate(),
+            Algorithm::GradientBoostingTrees => {
+                parse::<xgboost::GradientParams>(self, hyperparams)?.validate()
+            }
+            Algorithm::Lightgbm => parse::<lightgbm::Params>(self, hyperparams)?.validate(),
+            Algorithm::HistGradientBoosting => parse::<lightgbm::HistParams>(self, hyperparams)?.validate(),
             Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
                 parse::<forest::Params>(self, hyperparams)?.validate()
             }
@@ -224,7 +298,44 @@ impl Algorithm {
             Algorithm::Lasso | Algorithm::ElasticNet => {
                 penalized::train_sparse(self, parse(self, hyperparams)?, x, y, ctx)
             }
-            Algorithm::Xgboost => xgboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::LeastAngle => lars::train_lars(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::LassoLeastAngle => lars::train_lasso_lars(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::OrthogonalMatchingPursuit => lars::train_omp(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::BayesianRidge => bayes::train_ridge(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::AutomaticRelevanceDetermination => {
+                bayes::train_ard(parse(self, hyperparams)?, x, y, ctx)
+            }
+            Algorithm::Huber => robust::train_huber(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::Ransac => robust::train_ransac(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::StochasticGradientDescent | Algorithm::Perceptron | Algorithm::PassiveAggressive => {
+                sgd::train(self.learner(), task, parse(self, hyperparams)?, x, y, classes, ctx)
+            }
+            Algorithm::LinearSvm => linear_svm::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::Xgboost => {
+                xgboost::train(task, xgboost::Flavour::Boosted(parse(self, hyperparams)?), x, y, classes, ctx)
+            }
+            Algorithm::XgboostRandomForest => {
+                xgboost::train(task, xgboost::Flavour::Forest(parse(self, hyperparams)?), x, y, classes, ctx)
+            }
+            Algorithm::GradientBoostingTrees => xgboost::train(
+                task,
+                xgboost::Flavour::Gradient(parse(self, hyperparams)?),
+                x,
+                y,
+                classes,
+                ctx,
+            ),
+            Algorithm::Lightgbm => lightgbm::train(
+                task,
+                lightgbm::Flavour::Native(parse(self, hyperparams)?),
+                x,
+                y,
+                classes,
+                ctx,
+            ),
+            Algorithm::HistGradientBoosting => {
+                lightgbm::train(task, lightgbm::Flavour::Hist(parse(self, hyperparams)?), x, y, classes, ctx)
+            }
             Algorithm::RandomForest => {
                 forest::train(forest::Kind::RandomForest, task, parse(self, hyperparams)?, x, y, classes, ctx)
             }
@@ -245,10 +356,24 @@ impl Algorithm {
     pub fn load(self, bytes: &[u8]) -> Result<Box<dyn Model>> {
         match self {
             Algorithm::Linear => linear::load(bytes),
-            Algorithm::Ridge | Algorithm::Lasso | Algorithm::ElasticNet => {
-                from_json::<penalized::Penalized>(bytes)
+            Algorithm::Ridge
+            | Algorithm::Lasso
+            | Algorithm::ElasticNet
+            | Algorithm::LeastAngle
+            | Algorithm::LassoLeastAngle
+            | Algorithm::OrthogonalMatchingPursuit
+            | Algorithm::BayesianRidge
+            | Algorithm::AutomaticRelevanceDetermination
+            | Algorithm::Huber
+            | Algorithm::Ransac
+            | Algorithm::StochasticGradientDescent
+            | Algorithm::Perceptron
+            | Algorithm::PassiveAggressive
+            | Algorithm::LinearSvm => from_json::<penalized::Penalized>(bytes),
+            Algorithm::Xgboost | Algorithm::XgboostRandomForest | Algorithm::GradientBoostingTrees => {
+                xgboost::load(bytes)
             }
-            Algorithm::Xgboost => xgboost::load(bytes),
+            Algorithm::Lightgbm | Algorithm::HistGradientBoosting => lightgbm::load(bytes),
             Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
                 from_json::<forest::Forest>(bytes)
             }

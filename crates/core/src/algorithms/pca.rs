@@ -79,7 +79,7 @@ pub(super) fn train(p: Params, x: &Matrix, ctx: &mut TrainContext) -> Result<Box
 }
 
 /// Eigenvalues and eigenvectors (column `c` of the row-major result) of a symmetric matrix.
-fn jacobi(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
+pub(super) fn jacobi(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut v = vec![0.0; n * n];
     for i in 0..n {
         v[i * n + i] = 1.0;

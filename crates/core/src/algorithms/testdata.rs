@@ -1,6 +1,7 @@
 //! The shipped datasets (datasets/*.csv, exported from scikit-learn's bundled copies) for
 //! quality tests, and reference figures from bench/reference/reference.py: the mean test
-//! metric of scikit-learn / XGBoost over 10 stratified 75/25 splits with default settings.
+//! metric of scikit-learn / XGBoost / LightGBM over 10 stratified 75/25 splits with default
+//! settings.
 
 use crate::data::Matrix;
 
@@ -38,6 +39,52 @@ pub const REFERENCE: &[(&str, &str, f64)] = &[
     ("diabetes", "ridge", 0.4102),
     ("diabetes", "lasso", 0.3435),
     ("diabetes", "elastic_net", 0.0029),
+    ("iris", "xgboost_random_forest", 0.9389),
+    ("iris", "gradient_boosting_trees", 0.9577),
+    ("iris", "lightgbm", 0.9389),
+    ("iris", "hist_gradient_boosting", 0.9443),
+    ("iris", "stochastic_gradient_descent", 0.5758),
+    ("iris", "perceptron", 0.7096),
+    ("iris", "passive_aggressive", 0.8059),
+    ("iris", "linear_svm", 0.9574),
+    ("breast_cancer", "xgboost_random_forest", 0.9357),
+    ("breast_cancer", "gradient_boosting_trees", 0.9461),
+    ("breast_cancer", "lightgbm", 0.9514),
+    ("breast_cancer", "hist_gradient_boosting", 0.9560),
+    ("breast_cancer", "stochastic_gradient_descent", 0.8522),
+    ("breast_cancer", "perceptron", 0.8601),
+    ("breast_cancer", "passive_aggressive", 0.8529),
+    ("breast_cancer", "linear_svm", 0.9461),
+    ("digits", "xgboost_random_forest", 0.9423),
+    ("digits", "gradient_boosting_trees", 0.9630),
+    ("digits", "lightgbm", 0.9743),
+    ("digits", "hist_gradient_boosting", 0.9764),
+    ("digits", "stochastic_gradient_descent", 0.9310),
+    ("digits", "perceptron", 0.9448),
+    ("digits", "passive_aggressive", 0.9586),
+    ("digits", "linear_svm", 0.9470),
+    ("wine", "xgboost_random_forest", 0.9829),
+    ("wine", "gradient_boosting_trees", 0.9672),
+    ("wine", "lightgbm", 0.9800),
+    ("wine", "hist_gradient_boosting", 0.9827),
+    ("wine", "stochastic_gradient_descent", 0.4707),
+    ("wine", "perceptron", 0.4910),
+    ("wine", "passive_aggressive", 0.4100),
+    ("wine", "linear_svm", 0.9595),
+    ("diabetes", "xgboost_random_forest", 0.3648),
+    ("diabetes", "gradient_boosting_trees", 0.3515),
+    ("diabetes", "lightgbm", 0.3272),
+    ("diabetes", "hist_gradient_boosting", 0.3285),
+    ("diabetes", "least_angle", 0.0717),
+    ("diabetes", "lasso_least_angle", 0.3435),
+    ("diabetes", "orthogonal_matching_pursuit", 0.2753),
+    ("diabetes", "bayesian_ridge", 0.4693),
+    ("diabetes", "automatic_relevance_determination", 0.4667),
+    ("diabetes", "huber", 0.4612),
+    ("diabetes", "ransac", -0.0319),
+    ("diabetes", "stochastic_gradient_descent", 0.3990),
+    ("diabetes", "passive_aggressive", 0.4483),
+    ("diabetes", "linear_svm", -0.4427),
 ];
 
 /// Features and label of a shipped dataset; the label is the last column.

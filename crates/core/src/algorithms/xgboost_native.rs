@@ -62,7 +62,8 @@ fn numbers<T>(tree: &Value, key: &str, convert: impl Fn(&Value) -> Option<T>) ->
 
 impl NativeTrees {
     /// Reads the trees of XGBoost's JSON model. Returns None for models this evaluator does
-    /// not cover (categorical splits, vector leaves, parallel trees); those predict through
+    /// not cover (categorical splits, vector leaves); parallel trees (random forests) add up like any
+    /// others; those predict through
     /// the library.
     pub(super) fn from_json(json: &[u8], outputs: usize) -> Result<Option<NativeTrees>> {
         let model: Value =
@@ -72,10 +73,6 @@ impl NativeTrees {
             return Ok(None);
         }
         let m = field(booster, &["model"])?;
-        let parallel = field(m, &["gbtree_model_param", "num_parallel_tree"])?.as_str().unwrap_or("1");
-        if parallel != "1" {
-            return Ok(None);
-        }
         let groups = numbers(m, "tree_info", |v| v.as_u64().map(|g| g as usize))?;
         let mut trees = Vec::new();
         for t in field(m, &["trees"])?.as_array().into_iter().flatten() {

@@ -1,5 +1,6 @@
 -- The penalised linear models (scikit-learn's Ridge / RidgeClassifier, Lasso, ElasticNet; their
--- coefficients are checked equal to scikit-learn's in crates/core), and the algorithms of
+-- coefficients are checked equal to scikit-learn's in crates/core), the boosting libraries and
+-- the rest of the linear family, and the algorithms of
 -- PostgresML this build does not provide yet: 0A000 naming the closest supported ones.
 \ir include/try.sql
 SET client_min_messages = warning;
@@ -42,13 +43,39 @@ SELECT * FROM pgml.train('Iris density', 'clustering', 'pgml.iris', algorithm =>
 SELECT pgml.predict('Iris density', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) AS setosa_like,
        pgml.predict('Iris density', ARRAY[50, 50, 50, 50, 50]::real[]) AS far_away;
 
+-- The boosting libraries under their PostgresML names: xgboost_random_forest (XGBRF),
+-- gradient_boosting_trees (XGBoost's exact splits, scikit-learn's defaults), lightgbm and
+-- hist_gradient_boosting (LightGBM); and the rest of the linear family. Each model is
+-- stored, reloaded and asked for one row; quality per algorithm against scikit-learn is
+-- tested in crates/core (training.rs) and tabled in the README.
+SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
+                  'stochastic_gradient_descent', 'perceptron', 'passive_aggressive', 'linear_svm']) a,
+     pgml.train('Iris', algorithm => a, automatic_deploy => false) t;
+SELECT algorithm, round((metrics->>'f1')::numeric, 1) >= 0.6 AS f1_at_least_06,
+       pgml.predict(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) AS setosa,
+       pgml.predict(id, ARRAY[6.3, 3.3, 6.0, 2.5]::real[]) AS virginica
+FROM pgml.models WHERE project_id = 2 AND id > (SELECT min(id) FROM pgml.models WHERE algorithm = 'bagging') ORDER BY id;
+SELECT round(p[1]::numeric, 2) AS p_setosa, round(p[3]::numeric, 2) AS p_virginica
+FROM pgml.models m, pgml.predict_proba(m.id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) p WHERE m.algorithm = 'lightgbm';
+SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
+                  'least_angle', 'lasso_least_angle', 'orthogonal_matching_pursuit', 'bayesian_ridge',
+                  'automatic_relevance_determination', 'huber', 'ransac', 'stochastic_gradient_descent',
+                  'passive_aggressive', 'linear_svm']) a,
+     pgml.train('Diabetes', algorithm => a, automatic_deploy => false) t;
+SELECT algorithm, round((metrics->>'r2')::numeric, 1) AS r2,
+       round(pgml.predict(id, ARRAY[0.038, 0.05, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.02, -0.018]::real[])::numeric, -1) AS predicted
+FROM pgml.models WHERE project_id = 1 AND id > (SELECT max(id) FROM pgml.models WHERE algorithm = 'extra_trees' AND project_id = 1) ORDER BY id;
+
 \pset format unaligned
 \pset tuples_only on
 SELECT pg_temp.try($$SELECT pgml.predict_proba('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'lasso')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lasso', hyperparams => '{"l1_ratio": 0.5}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": -1}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'catboost')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'huber')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"num_leaves": 1}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'stochastic_gradient_descent', hyperparams => '{"loss": "hinge"}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'birch')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
 

@@ -1,0 +1,527 @@
+//! The real LightGBM library (4.x, through the `lightgbm3-sys` binding) behind two
+//! PostgresML names: `lightgbm` (LightGBM's scikit-learn names and defaults) and
+//! `hist_gradient_boosting` (scikit-learn's HistGradientBoosting names and defaults; that
+//! estimator is LightGBM's algorithm). Boosting rounds run one at a time on the calling
+//! thread so the caller can cancel between rounds; LightGBM's OpenMP threads never call back.
+
+use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::task::Task;
+use lightgbm3_sys as sys;
+use serde::Deserialize;
+use std::ffi::{c_char, c_int, CStr, CString};
+
+/// `lightgbm`: LGBMClassifier / LGBMRegressor names, LightGBM's own names as aliases.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Params {
+    #[serde(default = "hundred", alias = "num_iterations", alias = "num_boost_round")]
+    n_estimators: u32,
+    #[serde(default = "tenth", alias = "eta")]
+    learning_rate: f64,
+    #[serde(default = "thirty_one")]
+    num_leaves: u32,
+    #[serde(default = "unlimited")]
+    max_depth: i32,
+    #[serde(default = "twenty", alias = "min_data_in_leaf")]
+    min_child_samples: u32,
+    #[serde(default = "thousandth", alias = "min_sum_hessian_in_leaf")]
+    min_child_weight: f64,
+    #[serde(default = "one", alias = "bagging_fraction")]
+    subsample: f64,
+    #[serde(default, alias = "bagging_freq")]
+    subsample_freq: u32,
+    #[serde(default = "one", alias = "feature_fraction")]
+    colsample_bytree: f64,
+    #[serde(default, alias = "lambda_l1")]
+    reg_alpha: f64,
+    #[serde(default, alias = "lambda_l2")]
+    reg_lambda: f64,
+    #[serde(default, alias = "min_gain_to_split")]
+    min_split_gain: f64,
+    #[serde(default = "bins")]
+    max_bin: u32,
+    #[serde(default, alias = "seed")]
+    random_state: Option<u64>,
+    #[serde(default, alias = "num_threads")]
+    n_jobs: Option<u32>,
+}
+
+/// `hist_gradient_boosting`: scikit-learn's HistGradientBoosting names and defaults.
+/// Early stopping, which scikit-learn turns on above 10,000 rows, is not done: every one
+/// of `max_iter` rounds is kept.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistParams {
+    #[serde(default = "hundred")]
+    max_iter: u32,
+    #[serde(default = "tenth")]
+    learning_rate: f64,
+    #[serde(default = "some_thirty_one")]
+    max_leaf_nodes: Option<u32>,
+    #[serde(default)]
+    max_depth: Option<u32>,
+    #[serde(default = "twenty")]
+    min_samples_leaf: u32,
+    #[serde(default)]
+    l2_regularization: f64,
+    #[serde(default = "one")]
+    max_features: f64,
+    #[serde(default = "bins")]
+    max_bins: u32,
+    #[serde(default)]
+    random_state: Option<u64>,
+}
+
+fn hundred() -> u32 {
+    100
+}
+fn tenth() -> f64 {
+    0.1
+}
+fn thirty_one() -> u32 {
+    31
+}
+fn some_thirty_one() -> Option<u32> {
+    Some(31)
+}
+fn unlimited() -> i32 {
+    -1
+}
+fn twenty() -> u32 {
+    20
+}
+fn thousandth() -> f64 {
+    1e-3
+}
+fn one() -> f64 {
+    1.0
+}
+fn bins() -> u32 {
+    255
+}
+
+impl Params {
+    pub(super) fn validate(&self) -> Result<()> {
+        check_range("n_estimators", self.n_estimators, 1, 100_000)?;
+        check_fraction("learning_rate", self.learning_rate)?;
+        check_range("num_leaves", self.num_leaves, 2, 131_072)?;
+        check_range("max_depth", self.max_depth, -1, 64)?;
+        check_at_least("min_child_weight", self.min_child_weight, 0.0)?;
+        check_fraction("subsample", self.subsample)?;
+        check_fraction("colsample_bytree", self.colsample_bytree)?;
+        check_at_least("reg_alpha", self.reg_alpha, 0.0)?;
+        check_at_least("reg_lambda", self.reg_lambda, 0.0)?;
+        check_at_least("min_split_gain", self.min_split_gain, 0.0)?;
+        check_range("max_bin", self.max_bin, 2, 65_535)
+    }
+
+    fn plan(&self, seed: u64) -> Plan {
+        let mut settings = vec![
+            ("learning_rate", self.learning_rate.to_string()),
+            ("num_leaves", self.num_leaves.to_string()),
+            ("max_depth", self.max_depth.to_string()),
+            ("min_data_in_leaf", self.min_child_samples.to_string()),
+            ("min_sum_hessian_in_leaf", self.min_child_weight.to_string()),
+            ("bagging_fraction", self.subsample.to_string()),
+            ("bagging_freq", self.subsample_freq.to_string()),
+            ("feature_fraction", self.colsample_bytree.to_string()),
+            ("lambda_l1", self.reg_alpha.to_string()),
+            ("lambda_l2", self.reg_lambda.to_string()),
+            ("min_gain_to_split", self.min_split_gain.to_string()),
+            ("max_bin", self.max_bin.to_string()),
+            ("seed", self.random_state.unwrap_or(seed).to_string()),
+        ];
+        if let Some(n) = self.n_jobs {
+            settings.push(("num_threads", n.to_string()));
+        }
+        Plan { settings, rounds: self.n_estimators }
+    }
+}
+
+impl HistParams {
+    pub(super) fn validate(&self) -> Result<()> {
+        check_range("max_iter", self.max_iter, 1, 100_000)?;
+        check_fraction("learning_rate", self.learning_rate)?;
+        if let Some(n) = self.max_leaf_nodes {
+            check_range("max_leaf_nodes", n, 2, 131_072)?;
+        }
+        if let Some(d) = self.max_depth {
+            check_range("max_depth", d, 1, 64)?;
+        }
+        check_range("min_samples_leaf", self.min_samples_leaf, 1, 1_000_000)?;
+        check_at_least("l2_regularization", self.l2_regularization, 0.0)?;
+        check_fraction("max_features", self.max_features)?;
+        check_range("max_bins", self.max_bins, 2, 255)
+    }
+
+    fn plan(&self, seed: u64) -> Plan {
+        let settings = vec![
+            ("learning_rate", self.learning_rate.to_string()),
+            // LightGBM's "no limit" on leaves is its largest allowed count.
+            ("num_leaves", self.max_leaf_nodes.unwrap_or(131_072).to_string()),
+            ("max_depth", self.max_depth.map_or(-1, |d| d as i64).to_string()),
+            ("min_data_in_leaf", self.min_samples_leaf.to_string()),
+            ("lambda_l2", self.l2_regularization.to_string()),
+            ("feature_fraction_bynode", self.max_features.to_string()),
+            ("max_bin", self.max_bins.to_string()),
+            ("seed", self.random_state.unwrap_or(seed).to_string()),
+        ];
+        Plan { settings, rounds: self.max_iter }
+    }
+}
+
+/// What LightGBM is told: settings under its own names, and how many boosting rounds.
+struct Plan {
+    settings: Vec<(&'static str, String)>,
+    rounds: u32,
+}
+
+/// The two PostgresML names LightGBM serves, each with its own hyperparameters.
+pub(super) enum Flavour {
+    Native(Params),
+    Hist(HistParams),
+}
+
+/// LightGBM 4.7's Arrow entry points call nanoarrow's `ArrowSchemaViewInit`; lightgbm3-sys
+/// 1.0.11 compiles nanoarrow but does not link it, so a shared library (the extension)
+/// fails to load on that one undefined symbol. pgml never hands Arrow data to LightGBM: this
+/// definition satisfies the loader and answers EINVAL should it ever be reached.
+#[no_mangle]
+pub extern "C" fn ArrowSchemaViewInit(
+    _view: *mut std::ffi::c_void,
+    _schema: *const std::ffi::c_void,
+    _error: *mut std::ffi::c_void,
+) -> c_int {
+    22
+}
+
+fn check(code: c_int) -> Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    // SAFETY: LightGBM returns a pointer to its thread-local, NUL-terminated last error.
+    let message = unsafe { CStr::from_ptr(sys::LGBM_GetLastError()) }.to_string_lossy().into_owned();
+    Err(Error::Internal(format!("LightGBM: {message}")))
+}
+
+fn c_string(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::Internal("LightGBM parameters contain a NUL byte".into()))
+}
+
+/// A training dataset, freed on drop.
+struct Dataset(sys::DatasetHandle);
+
+impl Drop for Dataset {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from LGBM_DatasetCreateFromMat and is freed once.
+        unsafe { sys::LGBM_DatasetFree(self.0) };
+    }
+}
+
+/// A booster, and the single-row predictor prepared for it; both freed on drop.
+struct Booster {
+    handle: sys::BoosterHandle,
+    fast: sys::FastConfigHandle,
+}
+
+// SAFETY: the handles are owned; LightGBM's boosters may move between threads. `Model` is
+// `Send` only, so no two threads use one booster at the same time.
+unsafe impl Send for Booster {}
+
+impl Drop for Booster {
+    fn drop(&mut self) {
+        // SAFETY: both handles were created for this booster and are freed once.
+        unsafe {
+            if !self.fast.is_null() {
+                sys::LGBM_FastConfigFree(self.fast);
+            }
+            sys::LGBM_BoosterFree(self.handle);
+        }
+    }
+}
+
+pub(super) fn train(
+    task: Task,
+    flavour: Flavour,
+    x: &Matrix,
+    y: &[f32],
+    classes: usize,
+    ctx: &mut TrainContext,
+) -> Result<Box<dyn Model>> {
+    let plan = match &flavour {
+        Flavour::Native(p) => p.plan(ctx.seed),
+        Flavour::Hist(p) => p.plan(ctx.seed),
+    };
+    let classes = if task == Task::Classification { classes.max(2) } else { 0 };
+    let mut settings = plan.settings;
+    settings.push((
+        "objective",
+        (if classes == 0 {
+            "regression"
+        } else if classes == 2 {
+            "binary"
+        } else {
+            "multiclass"
+        })
+        .into(),
+    ));
+    if classes > 2 {
+        settings.push(("num_class", classes.to_string()));
+    }
+    settings.push(("verbosity", "-1".into()));
+    settings.push(("deterministic", "true".into()));
+    let text = settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+    let params = c_string(&text)?;
+    let rows = i32::try_from(x.rows).map_err(|_| Error::invalid("LightGBM takes at most 2^31 rows"))?;
+
+    let mut dataset = Dataset(std::ptr::null_mut());
+    let mut booster = std::ptr::null_mut();
+    // SAFETY: `x.data` holds rows × cols f32 values in row-major order and `y` one label per
+    // row; LightGBM copies both while building the dataset.
+    unsafe {
+        check(sys::LGBM_DatasetCreateFromMat(
+            x.data.as_ptr().cast(),
+            sys::C_API_DTYPE_FLOAT32 as c_int,
+            rows,
+            x.cols as i32,
+            1,
+            params.as_ptr(),
+            std::ptr::null_mut(),
+            &mut dataset.0,
+        ))?;
+        let label = c_string("label")?;
+        check(sys::LGBM_DatasetSetField(
+            dataset.0,
+            label.as_ptr(),
+            y.as_ptr().cast(),
+            rows,
+            sys::C_API_DTYPE_FLOAT32 as c_int,
+        ))?;
+        check(sys::LGBM_BoosterCreate(dataset.0, params.as_ptr(), &mut booster))?;
+    }
+    let booster = Booster { handle: booster, fast: std::ptr::null_mut() };
+    for _ in 0..plan.rounds {
+        (ctx.on_step)();
+        let mut finished = 0;
+        // SAFETY: the booster is live; `finished` is written by LightGBM.
+        check(unsafe { sys::LGBM_BoosterUpdateOneIter(booster.handle, &mut finished) })?;
+        if finished != 0 {
+            break;
+        }
+    }
+    let text = save(&booster)?;
+    drop(booster);
+    Ok(Box::new(LgbModel::from_text(&text, classes)?))
+}
+
+/// LightGBM's text model.
+fn save(booster: &Booster) -> Result<String> {
+    let mut len = 0i64;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        // SAFETY: `buffer` has `buffer.len()` writable bytes; LightGBM reports the length it
+        // needs in `len` and writes only when it fits.
+        check(unsafe {
+            sys::LGBM_BoosterSaveModelToString(
+                booster.handle,
+                0,
+                -1,
+                0,
+                buffer.len() as i64,
+                &mut len,
+                buffer.as_mut_ptr().cast::<c_char>(),
+            )
+        })?;
+        if (len as usize) <= buffer.len() {
+            break;
+        }
+        buffer.resize(len as usize, 0);
+    }
+    buffer.truncate((len as usize).saturating_sub(1));
+    String::from_utf8(buffer).map_err(|_| Error::Internal("LightGBM model text is not UTF-8".into()))
+}
+
+/// Bytes: the class count (0 = regression) as 4 little-endian bytes, then LightGBM's text
+/// model.
+pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
+    if bytes.len() < 4 {
+        return Err(Error::Internal("truncated LightGBM model".into()));
+    }
+    let (count, text) = bytes.split_at(4);
+    let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
+    let text =
+        std::str::from_utf8(text).map_err(|_| Error::Internal("LightGBM model is not UTF-8".into()))?;
+    Ok(Box::new(LgbModel::from_text(text, classes)?))
+}
+
+pub(super) struct LgbModel {
+    booster: Booster,
+    text: String,
+    features: usize,
+    /// 0 for regression, otherwise the number of classes.
+    classes: usize,
+}
+
+impl LgbModel {
+    fn from_text(text: &str, classes: usize) -> Result<LgbModel> {
+        let c_text = c_string(text)?;
+        let mut handle = std::ptr::null_mut();
+        let mut iterations = 0;
+        let mut features = 0;
+        // SAFETY: `c_text` is a NUL-terminated model; the handle is owned by `Booster` below.
+        unsafe {
+            check(sys::LGBM_BoosterLoadModelFromString(c_text.as_ptr(), &mut iterations, &mut handle))?;
+        }
+        let mut booster = Booster { handle, fast: std::ptr::null_mut() };
+        let no_params = c_string("num_threads=1")?;
+        // SAFETY: the booster is live; the fast config is owned by `Booster`.
+        unsafe {
+            check(sys::LGBM_BoosterGetNumFeature(booster.handle, &mut features))?;
+            check(sys::LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster.handle,
+                sys::C_API_PREDICT_NORMAL as c_int,
+                0,
+                -1,
+                sys::C_API_DTYPE_FLOAT32 as c_int,
+                features,
+                no_params.as_ptr(),
+                &mut booster.fast,
+            ))?;
+        }
+        Ok(LgbModel { booster, text: text.to_string(), features: features as usize, classes })
+    }
+
+    fn outputs(&self) -> usize {
+        if self.classes > 2 {
+            self.classes
+        } else {
+            1
+        }
+    }
+
+    fn check_width(&self, cols: usize) -> Result<()> {
+        if cols != self.features {
+            return Err(Error::invalid(format!("the model takes {} features, got {cols}", self.features)));
+        }
+        Ok(())
+    }
+
+    /// What LightGBM's predict returns: values, P(class 1), or `rows × k` probabilities.
+    fn raw(&self, x: &Matrix) -> Result<Vec<f32>> {
+        self.check_width(x.cols)?;
+        if x.rows == 0 {
+            return Ok(vec![]);
+        }
+        let mut out = vec![0f64; x.rows * self.outputs()];
+        let mut len = 0i64;
+        let empty = c_string("")?;
+        // SAFETY: `x.data` holds rows × cols f32 values; `out` has room for every output.
+        check(unsafe {
+            sys::LGBM_BoosterPredictForMat(
+                self.booster.handle,
+                x.data.as_ptr().cast(),
+                sys::C_API_DTYPE_FLOAT32 as c_int,
+                x.rows as i32,
+                x.cols as i32,
+                1,
+                sys::C_API_PREDICT_NORMAL as c_int,
+                0,
+                -1,
+                empty.as_ptr(),
+                &mut len,
+                out.as_mut_ptr(),
+            )
+        })?;
+        Ok(out.into_iter().map(|v| v as f32).collect())
+    }
+
+    fn decide(&self, raw: &[f32]) -> Vec<f32> {
+        match self.classes {
+            0 => raw.to_vec(),
+            2 => raw.iter().map(|p| if *p > 0.5 { 1.0 } else { 0.0 }).collect(),
+            k => super::argmax_rows(raw, k),
+        }
+    }
+}
+
+impl Model for LgbModel {
+    fn predict_row(&self, row: &[f32]) -> Result<f32> {
+        self.check_width(row.len())?;
+        let mut out = [0f64; 256];
+        let outputs = self.outputs();
+        if outputs > out.len() {
+            let x = Matrix { data: row.to_vec(), rows: 1, cols: row.len() };
+            return Ok(self.predict(&x)?[0]);
+        }
+        let mut len = 0i64;
+        // SAFETY: the fast config was made for this booster with `features` f32 columns, and
+        // `out` has room for every class.
+        check(unsafe {
+            sys::LGBM_BoosterPredictForMatSingleRowFast(
+                self.booster.fast,
+                row.as_ptr().cast(),
+                &mut len,
+                out.as_mut_ptr(),
+            )
+        })?;
+        let raw: Vec<f32> = out[..outputs].iter().map(|v| *v as f32).collect();
+        Ok(self.decide(&raw)[0])
+    }
+
+    fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
+        Ok(self.decide(&self.raw(x)?))
+    }
+
+    fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        let raw = self.raw(x)?;
+        Ok(match self.classes {
+            0 => return Err(Error::unsupported("a regression has no probabilities")),
+            2 => raw.iter().flat_map(|p| [1.0 - p, *p]).collect(),
+            _ => raw,
+        })
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = (self.classes as u32).to_le_bytes().to_vec();
+        out.extend(self.text.as_bytes());
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::testdata::load as dataset;
+    use crate::data::{class_labels, encode_classes};
+
+    #[test]
+    fn a_row_predicts_what_the_batch_predicts_after_a_round_trip() {
+        for (name, task) in [
+            ("iris", Task::Classification),
+            ("breast_cancer", Task::Classification),
+            ("diabetes", Task::Regression),
+        ] {
+            let (x, y) = dataset(name);
+            let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
+            let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
+            let params: Params = serde_json::from_value(serde_json::json!({"n_estimators": 20})).unwrap();
+            let mut rounds = 0;
+            let mut ctx = TrainContext { seed: 3, on_step: &mut || rounds += 1 };
+            let model = train(task, Flavour::Native(params), &x, &y, classes, &mut ctx).unwrap();
+            assert_eq!(rounds, 20, "{name}: one step per round");
+            let back = load(&model.to_bytes().unwrap()).unwrap();
+            let batch = back.predict(&x).unwrap();
+            assert_eq!(batch, model.predict(&x).unwrap(), "{name}");
+            for (i, expected) in batch.iter().enumerate() {
+                assert_eq!(back.predict_row(x.row(i)).unwrap(), *expected, "{name} row {i}");
+            }
+            if classes > 0 {
+                let proba = back.predict_proba(&x).unwrap();
+                assert_eq!(proba.len(), x.rows * classes);
+                assert!(proba.chunks(classes).all(|p| (p.iter().sum::<f32>() - 1.0).abs() < 1e-5));
+            }
+        }
+    }
+}
