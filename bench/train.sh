@@ -16,9 +16,9 @@ DIR=$ROOT/.build/bench-train
 DB=pgml_bench_train
 mkdir -p "$DIR"
 VENV=$ROOT/.build/venv-bench-train
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sklearn, xgboost" 2>/dev/null; then
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sklearn, xgboost, lightgbm" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q scikit-learn==1.9.1 xgboost==3.2.0 numpy
+  "$VENV/bin/pip" install -q scikit-learn==1.9.1 xgboost==3.2.0 lightgbm==4.7.0 numpy
 fi
 PY="$VENV/bin/python $ROOT/bench/train_reference.py"
 [ -f "$DIR/classification-$ROWS-$COLS.csv" ] || {
@@ -43,9 +43,9 @@ data_mb=$(awk -v r="$ROWS" -v c="$COLS" 'BEGIN { printf "%.1f", r * c * 4 / 1048
 echo "== training on $ROWS x $COLS ($data_mb MB as float32), 75/25 split, one run each; times in seconds"
 printf "   %-15s %-14s %9s %9s %7s %10s %9s %18s %11s\n" task algorithm pgml.train Python ratio in-memory overhead "metric pgml/Py" "peak/data"
 for task in classification regression; do
-  for spec in "linear|{}" "xgboost|{\"n_estimators\": 100, \"max_depth\": 6}" "random_forest|{\"n_estimators\": 100}"; do
+  for spec in "linear|{}" "xgboost|{\"n_estimators\": 100, \"max_depth\": 6}" "lightgbm|{\"n_estimators\": 100}" "random_forest|{\"n_estimators\": 100}"; do
     algorithm=${spec%%|*}
-    [[ " ${BENCH_ALGORITHMS:-linear xgboost random_forest} " == *" $algorithm "* ]] || continue
+    [[ " ${BENCH_ALGORITHMS:-linear xgboost lightgbm random_forest} " == *" $algorithm "* ]] || continue
     hp=${spec#*|}
     key=$([ $task = classification ] && echo f1 || echo r2)
     out=$(q -c "SELECT extract(epoch FROM clock_timestamp())" \

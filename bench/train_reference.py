@@ -39,6 +39,9 @@ def fit(path, task, algorithm, hyperparams):
     elif algorithm == "xgboost":
         from xgboost import XGBClassifier, XGBRegressor
         model = XGBClassifier(**hp) if classification else XGBRegressor(**hp)
+    elif algorithm == "lightgbm":
+        from lightgbm import LGBMClassifier, LGBMRegressor
+        model = LGBMClassifier(verbose=-1, **hp) if classification else LGBMRegressor(verbose=-1, **hp)
     elif algorithm == "random_forest":
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
         model = RandomForestClassifier(**hp) if classification else RandomForestRegressor(**hp)

@@ -1,4 +1,4 @@
-"""Reference figures for pgml-rs's quality tests, computed with scikit-learn and XGBoost.
+"""Reference figures for pgml-rs's quality tests, computed with scikit-learn, XGBoost and LightGBM.
 
 Run: python bench/reference/reference.py  (in a virtual environment with scikit-learn and
 xgboost; `make reference` creates one). Prints, per dataset and algorithm, the mean test
@@ -10,11 +10,17 @@ import csv, pathlib, statistics, warnings
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.ensemble import (BaggingClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
-                              RandomForestClassifier, RandomForestRegressor)
-from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge, RidgeClassifier
+                              GradientBoostingClassifier, GradientBoostingRegressor, HistGradientBoostingClassifier,
+                              HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+from sklearn.linear_model import (ARDRegression, BayesianRidge, ElasticNet, HuberRegressor, Lars, Lasso, LassoLars,
+                                  LinearRegression, LogisticRegression, OrthogonalMatchingPursuit,
+                                  PassiveAggressiveClassifier, PassiveAggressiveRegressor, Perceptron, RANSACRegressor,
+                                  Ridge, RidgeClassifier, SGDClassifier, SGDRegressor)
+from sklearn.svm import LinearSVC, LinearSVR
 from sklearn.metrics import f1_score, r2_score, silhouette_score
 from sklearn.model_selection import train_test_split
-from xgboost import XGBClassifier, XGBRegressor
+from lightgbm import LGBMClassifier, LGBMRegressor
+from xgboost import XGBClassifier, XGBRegressor, XGBRFClassifier, XGBRFRegressor
 
 warnings.filterwarnings("ignore")
 DATA = pathlib.Path(__file__).resolve().parents[2] / "datasets"
@@ -30,11 +36,30 @@ def load(name, label):
 
 CLS = {"linear": lambda s: LogisticRegression(), "random_forest": lambda s: RandomForestClassifier(random_state=s),
        "xgboost": lambda s: XGBClassifier(random_state=s), "ridge": lambda s: RidgeClassifier(),
-       "extra_trees": lambda s: ExtraTreesClassifier(random_state=s), "bagging": lambda s: BaggingClassifier(random_state=s)}
+       "extra_trees": lambda s: ExtraTreesClassifier(random_state=s), "bagging": lambda s: BaggingClassifier(random_state=s),
+       "xgboost_random_forest": lambda s: XGBRFClassifier(random_state=s),
+       "gradient_boosting_trees": lambda s: GradientBoostingClassifier(random_state=s),
+       "lightgbm": lambda s: LGBMClassifier(random_state=s, verbose=-1),
+       "hist_gradient_boosting": lambda s: HistGradientBoostingClassifier(random_state=s),
+       "stochastic_gradient_descent": lambda s: SGDClassifier(random_state=s),
+       "perceptron": lambda s: Perceptron(random_state=s),
+       "passive_aggressive": lambda s: PassiveAggressiveClassifier(random_state=s),
+       "linear_svm": lambda s: LinearSVC(random_state=s)}
 REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: RandomForestRegressor(random_state=s),
        "xgboost": lambda s: XGBRegressor(random_state=s), "ridge": lambda s: Ridge(), "lasso": lambda s: Lasso(),
        "elastic_net": lambda s: ElasticNet(), "extra_trees": lambda s: ExtraTreesRegressor(random_state=s),
-       "bagging": lambda s: BaggingRegressor(random_state=s)}
+       "bagging": lambda s: BaggingRegressor(random_state=s),
+       "xgboost_random_forest": lambda s: XGBRFRegressor(random_state=s),
+       "gradient_boosting_trees": lambda s: GradientBoostingRegressor(random_state=s),
+       "lightgbm": lambda s: LGBMRegressor(random_state=s, verbose=-1),
+       "hist_gradient_boosting": lambda s: HistGradientBoostingRegressor(random_state=s),
+       "least_angle": lambda s: Lars(), "lasso_least_angle": lambda s: LassoLars(),
+       "orthogonal_matching_pursuit": lambda s: OrthogonalMatchingPursuit(), "bayesian_ridge": lambda s: BayesianRidge(),
+       "automatic_relevance_determination": lambda s: ARDRegression(), "huber": lambda s: HuberRegressor(),
+       "ransac": lambda s: RANSACRegressor(random_state=s),
+       "stochastic_gradient_descent": lambda s: SGDRegressor(random_state=s),
+       "passive_aggressive": lambda s: PassiveAggressiveRegressor(random_state=s),
+       "linear_svm": lambda s: LinearSVR(random_state=s)}
 
 for name, label, task in [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
                           ("wine", "target", "c"), ("diabetes", "target", "r")]:
@@ -45,7 +70,7 @@ for name, label, task in [("iris", "target", "c"), ("breast_cancer", "malignant"
             xa, xb, ya, yb = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y if task == "c" else None)
             m = make(seed).fit(xa, ya)
             scores.append(f1_score(yb, m.predict(xb), average="macro") if task == "c" else r2_score(yb, m.predict(xb)))
-        print(f"{name:14} {algo:14} {'f1' if task == 'c' else 'r2'} {statistics.mean(scores):.4f}")
+        print(f"{name:14} {algo:24} {'f1' if task == 'c' else 'r2'} {statistics.mean(scores):.4f}")
 x, y = load("iris", "target")
 sil = [silhouette_score(xb, KMeans(3, random_state=s).fit(xa).predict(xb)) for s in range(10)
        for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]]
