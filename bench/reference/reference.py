@@ -6,17 +6,19 @@ metric over 10 stratified 75/25 splits (seeds 0..9) with default settings — th
 protocol as pgml.train's defaults (test_size 0.25, stratified for classification).
 The figures are recorded in crates/core/src/algorithms/testdata.rs.
 """
-import csv, pathlib, statistics, warnings
+import csv, os, pathlib, statistics, warnings
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.ensemble import (BaggingClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
+from sklearn.cluster import AffinityPropagation, KMeans, MeanShift, MiniBatchKMeans
+from sklearn.ensemble import (AdaBoostClassifier, AdaBoostRegressor, BaggingClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
                               GradientBoostingClassifier, GradientBoostingRegressor, HistGradientBoostingClassifier,
                               HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import (ARDRegression, BayesianRidge, ElasticNet, HuberRegressor, Lars, Lasso, LassoLars,
                                   LinearRegression, LogisticRegression, OrthogonalMatchingPursuit,
                                   PassiveAggressiveClassifier, PassiveAggressiveRegressor, Perceptron, RANSACRegressor,
+                                  TheilSenRegressor,
                                   Ridge, RidgeClassifier, SGDClassifier, SGDRegressor)
-from sklearn.svm import LinearSVC, LinearSVR
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
 from sklearn.metrics import f1_score, r2_score, silhouette_score
 from sklearn.model_selection import train_test_split
 from lightgbm import LGBMClassifier, LGBMRegressor
@@ -44,7 +46,8 @@ CLS = {"linear": lambda s: LogisticRegression(), "random_forest": lambda s: Rand
        "stochastic_gradient_descent": lambda s: SGDClassifier(random_state=s),
        "perceptron": lambda s: Perceptron(random_state=s),
        "passive_aggressive": lambda s: PassiveAggressiveClassifier(random_state=s),
-       "linear_svm": lambda s: LinearSVC(random_state=s)}
+       "linear_svm": lambda s: LinearSVC(random_state=s), "svm": lambda s: SVC(),
+       "ada_boost": lambda s: AdaBoostClassifier(random_state=s)}
 REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: RandomForestRegressor(random_state=s),
        "xgboost": lambda s: XGBRegressor(random_state=s), "ridge": lambda s: Ridge(), "lasso": lambda s: Lasso(),
        "elastic_net": lambda s: ElasticNet(), "extra_trees": lambda s: ExtraTreesRegressor(random_state=s),
@@ -56,15 +59,19 @@ REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: Random
        "least_angle": lambda s: Lars(), "lasso_least_angle": lambda s: LassoLars(),
        "orthogonal_matching_pursuit": lambda s: OrthogonalMatchingPursuit(), "bayesian_ridge": lambda s: BayesianRidge(),
        "automatic_relevance_determination": lambda s: ARDRegression(), "huber": lambda s: HuberRegressor(),
-       "ransac": lambda s: RANSACRegressor(random_state=s),
+       "ransac": lambda s: RANSACRegressor(random_state=s), "theil_sen": lambda s: TheilSenRegressor(random_state=s),
        "stochastic_gradient_descent": lambda s: SGDRegressor(random_state=s),
        "passive_aggressive": lambda s: PassiveAggressiveRegressor(random_state=s),
-       "linear_svm": lambda s: LinearSVR(random_state=s)}
+       "linear_svm": lambda s: LinearSVR(random_state=s), "svm": lambda s: SVR(),
+       "kernel_ridge": lambda s: KernelRidge(), "ada_boost": lambda s: AdaBoostRegressor(random_state=s)}
 
+ONLY = set(os.environ.get("ONLY", "").split())
 for name, label, task in [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
                           ("wine", "target", "c"), ("diabetes", "target", "r")]:
     x, y = load(name, label)
     for algo, make in (CLS if task == "c" else REG).items():
+        if ONLY and algo not in ONLY:
+            continue
         scores = []
         for seed in range(10):
             xa, xb, ya, yb = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y if task == "c" else None)
@@ -78,3 +85,8 @@ print(f"{'iris':14} {'kmeans(k=3)':14} silhouette {statistics.mean(sil):.4f}")
 sil = [silhouette_score(xb, MiniBatchKMeans(3, batch_size=64, random_state=s).fit(xa).predict(xb)) for s in range(10)
        for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]]
 print(f"{'iris':14} {'mini_batch(k=3)':14} silhouette {statistics.mean(sil):.4f}")
+for label, make in [("mean_shift", lambda s: MeanShift()), ("affinity", lambda s: AffinityPropagation(random_state=s))]:
+    sil = [silhouette_score(xb, labels) if len(set(labels)) > 1 else 0.0 for s in range(10)
+           for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]
+           for labels in [make(s).fit(xa).predict(xb)]]
+    print(f"{'iris':14} {label:24} silhouette {statistics.mean(sil):.4f}")

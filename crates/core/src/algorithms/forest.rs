@@ -394,6 +394,46 @@ fn partition(rows: &mut [usize], pred: impl Fn(&usize) -> bool) -> usize {
     i
 }
 
+/// One regression tree of `max_depth` on the given rows (repeats weigh a row more): the
+/// weak learner of `ada_boost`'s regressor, scikit-learn's `DecisionTreeRegressor`.
+#[derive(Serialize, Deserialize)]
+pub(super) struct RegressionTree(Tree);
+
+impl RegressionTree {
+    pub(super) fn fit(
+        x: &Matrix,
+        y: &[f32],
+        rows: Vec<usize>,
+        max_depth: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> RegressionTree {
+        let params = Params {
+            n_estimators: Some(1),
+            max_depth: Some(max_depth),
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: None,
+            bootstrap: Some(false),
+            random_state: None,
+            n_jobs: None,
+        };
+        let builder = Builder {
+            x,
+            y,
+            width: 1,
+            classification: false,
+            mtry: x.cols,
+            random_thresholds: false,
+            params: &params,
+        };
+        RegressionTree(builder.build(rows, rng))
+    }
+
+    pub(super) fn value(&self, row: &[f32]) -> f32 {
+        self.0.leaf(row, 1)[0]
+    }
+}
+
 impl Tree {
     fn push_node(&mut self) -> usize {
         self.nodes.push(Node { feature: LEAF, threshold: 0.0, left: 0, right: 0 });

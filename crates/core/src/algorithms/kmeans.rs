@@ -56,6 +56,14 @@ pub(super) struct KMeans {
     cols: usize,
 }
 
+impl KMeans {
+    /// A nearest-centre model over row-major centres (mean shift's and affinity
+    /// propagation's clusters predict the same way).
+    pub(super) fn from_centers(centers: Vec<f32>, cols: usize) -> KMeans {
+        KMeans { centers, cols }
+    }
+}
+
 pub(super) fn train(params: Params, x: &Matrix, ctx: &mut TrainContext) -> Result<Box<dyn Model>> {
     let k = params.n_clusters;
     // scikit-learn scales tol by the mean feature variance.

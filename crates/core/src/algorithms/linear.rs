@@ -127,12 +127,10 @@ impl Ols {
         Ols { coef, intercept }
     }
 
-    #[cfg(test)]
     pub(super) fn coef(&self) -> &[f64] {
         &self.coef
     }
 
-    #[cfg(test)]
     pub(super) fn intercept(&self) -> f64 {
         self.intercept
     }

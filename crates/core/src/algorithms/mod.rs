@@ -1,11 +1,14 @@
 //! Algorithms behind one trait. Each family lives in its own file with its typed,
 //! validated hyperparameters; this module parses names and dispatches.
 
+mod adaboost;
 mod bayes;
+mod centres;
 mod dbscan;
 mod design;
 mod forest;
 pub(crate) mod joint;
+mod kernel;
 mod kmeans;
 mod lars;
 mod lbfgs;
@@ -16,6 +19,7 @@ mod pca;
 mod penalized;
 mod robust;
 mod sgd;
+mod svm;
 mod xgboost;
 mod xgboost_native;
 
@@ -80,10 +84,14 @@ pub enum Algorithm {
     AutomaticRelevanceDetermination,
     Huber,
     Ransac,
+    TheilSen,
     StochasticGradientDescent,
     Perceptron,
     PassiveAggressive,
     LinearSvm,
+    Svm,
+    KernelRidge,
+    AdaBoost,
     Xgboost,
     XgboostRandomForest,
     GradientBoostingTrees,
@@ -95,26 +103,22 @@ pub enum Algorithm {
     Kmeans,
     MiniBatchKmeans,
     Dbscan,
+    MeanShift,
+    AffinityPropagation,
     Pca,
 }
 
 /// PostgresML algorithms this build does not provide yet, with the closest ones it does.
 const NOT_YET: &[(&str, &str)] = &[
-    ("theil_sen", "huber, ransac"),
-    ("quantile", "huber, linear"),
-    ("kernel_ridge", "ridge, bayesian_ridge"),
+    ("quantile", "huber, theil_sen"),
     ("gaussian_process", "xgboost, random_forest"),
-    ("svm", "linear_svm, xgboost"),
-    ("nu_svm", "linear_svm, xgboost"),
-    ("ada_boost", "gradient_boosting_trees, xgboost"),
+    ("nu_svm", "svm, linear_svm"),
     ("catboost", "lightgbm, xgboost"),
-    ("affinity_propagation", "kmeans"),
-    ("birch", "kmeans"),
-    ("mean_shift", "kmeans"),
+    ("birch", "kmeans, mini_batch_kmeans"),
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 27] = [
+    const ALL: [Algorithm; 33] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -126,10 +130,14 @@ impl Algorithm {
         Algorithm::AutomaticRelevanceDetermination,
         Algorithm::Huber,
         Algorithm::Ransac,
+        Algorithm::TheilSen,
         Algorithm::StochasticGradientDescent,
         Algorithm::Perceptron,
         Algorithm::PassiveAggressive,
         Algorithm::LinearSvm,
+        Algorithm::Svm,
+        Algorithm::KernelRidge,
+        Algorithm::AdaBoost,
         Algorithm::Xgboost,
         Algorithm::XgboostRandomForest,
         Algorithm::GradientBoostingTrees,
@@ -141,6 +149,8 @@ impl Algorithm {
         Algorithm::Kmeans,
         Algorithm::MiniBatchKmeans,
         Algorithm::Dbscan,
+        Algorithm::MeanShift,
+        Algorithm::AffinityPropagation,
         Algorithm::Pca,
     ];
 
@@ -175,10 +185,14 @@ impl Algorithm {
             Algorithm::AutomaticRelevanceDetermination => "automatic_relevance_determination",
             Algorithm::Huber => "huber",
             Algorithm::Ransac => "ransac",
+            Algorithm::TheilSen => "theil_sen",
             Algorithm::StochasticGradientDescent => "stochastic_gradient_descent",
             Algorithm::Perceptron => "perceptron",
             Algorithm::PassiveAggressive => "passive_aggressive",
             Algorithm::LinearSvm => "linear_svm",
+            Algorithm::Svm => "svm",
+            Algorithm::KernelRidge => "kernel_ridge",
+            Algorithm::AdaBoost => "ada_boost",
             Algorithm::Xgboost => "xgboost",
             Algorithm::XgboostRandomForest => "xgboost_random_forest",
             Algorithm::GradientBoostingTrees => "gradient_boosting_trees",
@@ -190,6 +204,8 @@ impl Algorithm {
             Algorithm::Kmeans => "kmeans",
             Algorithm::MiniBatchKmeans => "mini_batch_kmeans",
             Algorithm::Dbscan => "dbscan",
+            Algorithm::MeanShift => "mean_shift",
+            Algorithm::AffinityPropagation => "affinity_propagation",
             Algorithm::Pca => "pca",
         }
     }
@@ -225,7 +241,11 @@ impl Algorithm {
     /// Whether the algorithm can learn the task.
     pub fn supports(self, task: Task) -> bool {
         match self {
-            Algorithm::Kmeans | Algorithm::MiniBatchKmeans | Algorithm::Dbscan => task == Task::Clustering,
+            Algorithm::Kmeans
+            | Algorithm::MiniBatchKmeans
+            | Algorithm::Dbscan
+            | Algorithm::MeanShift
+            | Algorithm::AffinityPropagation => task == Task::Clustering,
             Algorithm::Pca => task == Task::Decomposition,
             Algorithm::Lasso
             | Algorithm::ElasticNet
@@ -235,7 +255,9 @@ impl Algorithm {
             | Algorithm::BayesianRidge
             | Algorithm::AutomaticRelevanceDetermination
             | Algorithm::Huber
-            | Algorithm::Ransac => task == Task::Regression,
+            | Algorithm::Ransac
+            | Algorithm::TheilSen
+            | Algorithm::KernelRidge => task == Task::Regression,
             Algorithm::Perceptron => task == Task::Classification,
             _ => task.is_supervised(),
         }
@@ -259,10 +281,14 @@ impl Algorithm {
             }
             Algorithm::Huber => parse::<robust::HuberParams>(self, hyperparams)?.validate(),
             Algorithm::Ransac => parse::<robust::RansacParams>(self, hyperparams)?.validate(),
+            Algorithm::TheilSen => parse::<robust::TheilSenParams>(self, hyperparams)?.validate(),
             Algorithm::StochasticGradientDescent | Algorithm::Perceptron | Algorithm::PassiveAggressive => {
                 parse::<sgd::Params>(self, hyperparams)?.validate(self.learner(), task)
             }
             Algorithm::LinearSvm => parse::<linear_svm::Params>(self, hyperparams)?.validate(),
+            Algorithm::Svm => parse::<svm::Params>(self, hyperparams)?.validate(),
+            Algorithm::KernelRidge => parse::<kernel::RidgeParams>(self, hyperparams)?.validate(),
+            Algorithm::AdaBoost => parse::<adaboost::Params>(self, hyperparams)?.validate(task),
             Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(),
             Algorithm::XgboostRandomForest => parse::<xgboost::ForestParams>(self, hyperparams)?.validate(),
             Algorithm::GradientBoostingTrees => {
@@ -276,6 +302,8 @@ impl Algorithm {
             Algorithm::Kmeans => parse::<kmeans::Params>(self, hyperparams)?.validate(),
             Algorithm::MiniBatchKmeans => parse::<kmeans::MiniBatchParams>(self, hyperparams)?.validate(),
             Algorithm::Dbscan => parse::<dbscan::Params>(self, hyperparams)?.validate(),
+            Algorithm::MeanShift => parse::<centres::MeanShiftParams>(self, hyperparams)?.validate(),
+            Algorithm::AffinityPropagation => parse::<centres::AffinityParams>(self, hyperparams)?.validate(),
             Algorithm::Pca => parse::<pca::Params>(self, hyperparams)?.validate(),
         }
     }
@@ -307,10 +335,14 @@ impl Algorithm {
             }
             Algorithm::Huber => robust::train_huber(parse(self, hyperparams)?, x, y, ctx),
             Algorithm::Ransac => robust::train_ransac(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::TheilSen => robust::train_theil_sen(parse(self, hyperparams)?, x, y, ctx),
             Algorithm::StochasticGradientDescent | Algorithm::Perceptron | Algorithm::PassiveAggressive => {
                 sgd::train(self.learner(), task, parse(self, hyperparams)?, x, y, classes, ctx)
             }
             Algorithm::LinearSvm => linear_svm::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::Svm => svm::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::KernelRidge => kernel::train_ridge(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::AdaBoost => adaboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::Xgboost => {
                 xgboost::train(task, xgboost::Flavour::Boosted(parse(self, hyperparams)?), x, y, classes, ctx)
             }
@@ -348,6 +380,8 @@ impl Algorithm {
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
             Algorithm::MiniBatchKmeans => kmeans::train_mini_batch(parse(self, hyperparams)?, x, ctx),
             Algorithm::Dbscan => dbscan::train(parse(self, hyperparams)?, x, ctx),
+            Algorithm::MeanShift => centres::train_mean_shift(parse(self, hyperparams)?, x, ctx),
+            Algorithm::AffinityPropagation => centres::train_affinity(parse(self, hyperparams)?, x, ctx),
             Algorithm::Pca => pca::train(parse(self, hyperparams)?, x, ctx),
         }
     }
@@ -366,10 +400,14 @@ impl Algorithm {
             | Algorithm::AutomaticRelevanceDetermination
             | Algorithm::Huber
             | Algorithm::Ransac
+            | Algorithm::TheilSen
             | Algorithm::StochasticGradientDescent
             | Algorithm::Perceptron
             | Algorithm::PassiveAggressive
             | Algorithm::LinearSvm => from_json::<penalized::Penalized>(bytes),
+            Algorithm::Svm => from_json::<svm::Svm>(bytes),
+            Algorithm::KernelRidge => from_json::<kernel::KernelRidge>(bytes),
+            Algorithm::AdaBoost => from_json::<adaboost::AdaBoost>(bytes),
             Algorithm::Xgboost | Algorithm::XgboostRandomForest | Algorithm::GradientBoostingTrees => {
                 xgboost::load(bytes)
             }
@@ -377,7 +415,10 @@ impl Algorithm {
             Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
                 from_json::<forest::Forest>(bytes)
             }
-            Algorithm::Kmeans | Algorithm::MiniBatchKmeans => from_json::<kmeans::KMeans>(bytes),
+            Algorithm::Kmeans
+            | Algorithm::MiniBatchKmeans
+            | Algorithm::MeanShift
+            | Algorithm::AffinityPropagation => from_json::<kmeans::KMeans>(bytes),
             Algorithm::Dbscan => from_json::<dbscan::Dbscan>(bytes),
             Algorithm::Pca => from_json::<pca::Pca>(bytes),
         }

@@ -1,6 +1,7 @@
 //! Outlier-robust linear regressions: `huber` (scikit-learn's `HuberRegressor`: the Huber
-//! loss with a jointly estimated scale, by L-BFGS) and `ransac` (`RANSACRegressor` around
-//! least squares: random minimal fits, the largest consensus set refitted).
+//! loss with a jointly estimated scale, by L-BFGS), `ransac` (`RANSACRegressor` around
+//! least squares: random minimal fits, the largest consensus set refitted) and `theil_sen`
+//! (`TheilSenRegressor`: the spatial median of exact fits on random minimal subsets).
 
 use super::lbfgs;
 use super::linear::least_squares;
@@ -43,6 +44,120 @@ pub(super) struct RansacParams {
     stop_probability: f64,
     #[serde(default)]
     random_state: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TheilSenParams {
+    #[serde(default = "ten_thousand")]
+    max_subpopulation: usize,
+    /// Rows per exact fit; default features + 1.
+    #[serde(default)]
+    n_subsamples: Option<usize>,
+    #[serde(default = "three_hundred")]
+    max_iter: usize,
+    #[serde(default = "thousandth")]
+    tol: f64,
+    #[serde(default)]
+    random_state: Option<u64>,
+}
+
+fn ten_thousand() -> usize {
+    10_000
+}
+fn three_hundred() -> usize {
+    300
+}
+fn thousandth() -> f64 {
+    1e-3
+}
+
+impl TheilSenParams {
+    pub(super) fn validate(&self) -> Result<()> {
+        check_range("max_subpopulation", self.max_subpopulation, 1, 10_000_000)?;
+        check_range("max_iter", self.max_iter, 1, 100_000)?;
+        check_at_least("tol", self.tol, 0.0)
+    }
+}
+
+/// TheilSenRegressor: least squares through `n_subsamples` random rows (an exact fit for
+/// features + 1 rows), `max_subpopulation` times; the model is the spatial median of those
+/// fits (intercept and weights together), by the modified Weiszfeld iteration.
+pub(super) fn train_theil_sen(
+    p: TheilSenParams,
+    x: &Matrix,
+    y: &[f32],
+    ctx: &mut TrainContext,
+) -> Result<Box<dyn Model>> {
+    let (n, cols) = (x.rows, x.cols);
+    let k = p.n_subsamples.unwrap_or(cols + 1);
+    if k < cols + 1 || k > n {
+        return Err(Error::invalid(format!(
+            "hyperparameter n_subsamples must be between features + 1 ({}) and the training rows ({n}), got {k}",
+            cols + 1
+        )));
+    }
+    let combinations = (0..k).fold(1.0f64, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+    let draws = (p.max_subpopulation as f64).min(combinations).max(1.0) as usize;
+    let mut rng = ChaCha8Rng::seed_from_u64(p.random_state.unwrap_or(ctx.seed));
+    let mut fits: Vec<Vec<f64>> = Vec::with_capacity(draws);
+    for d in 0..draws {
+        if d.is_multiple_of(1000) {
+            (ctx.on_step)();
+        }
+        let rows = sample(&mut rng, n, k).into_vec();
+        let target: Vec<f64> = select(y, &rows).iter().map(|&v| v as f64).collect();
+        if let Ok(mut fit) = least_squares(true, &x.select(&rows), &[target], 0.0) {
+            let fit = fit.remove(0);
+            fits.push(std::iter::once(fit.intercept()).chain(fit.coef().iter().copied()).collect());
+        }
+    }
+    if fits.is_empty() {
+        return Err(Error::data("theil_sen: every subset was degenerate"));
+    }
+    let median = spatial_median(&fits, p.max_iter, p.tol);
+    Ok(Box::new(Penalized::Regression(super::linear::Ols::new(median[1..].to_vec(), median[0]))))
+}
+
+/// The point minimising the sum of Euclidean distances to `points` (scikit-learn's
+/// modified Weiszfeld steps, which cope with the estimate landing on a point).
+fn spatial_median(points: &[Vec<f64>], max_iter: usize, tol: f64) -> Vec<f64> {
+    let dim = points[0].len();
+    let mut current: Vec<f64> =
+        (0..dim).map(|j| points.iter().map(|q| q[j]).sum::<f64>() / points.len() as f64).collect();
+    for _ in 0..max_iter {
+        let mut weighted = vec![0.0; dim];
+        let mut direction = vec![0.0; dim];
+        let mut inverse_sum = 0.0;
+        let mut on_point = 0.0;
+        for q in points {
+            let norm = q.iter().zip(&current).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+            if norm < f64::EPSILON {
+                on_point = 1.0;
+                continue;
+            }
+            for j in 0..dim {
+                weighted[j] += q[j] / norm;
+                direction[j] += (q[j] - current[j]) / norm;
+            }
+            inverse_sum += 1.0 / norm;
+        }
+        let quotient = direction.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let (target, quotient): (Vec<f64>, f64) = if quotient > f64::EPSILON && inverse_sum > 0.0 {
+            (weighted.iter().map(|w| w / inverse_sum).collect(), quotient)
+        } else {
+            (vec![1.0; dim], 1.0)
+        };
+        let keep = (on_point / quotient).min(1.0);
+        let next: Vec<f64> =
+            (0..dim).map(|j| (1.0 - keep).max(0.0) * target[j] + keep * current[j]).collect();
+        let moved: f64 = next.iter().zip(&current).map(|(a, b)| (a - b).powi(2)).sum();
+        current = next;
+        if moved < tol * tol {
+            break;
+        }
+    }
+    current
 }
 
 fn huber_epsilon() -> f64 {

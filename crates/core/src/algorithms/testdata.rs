@@ -85,6 +85,18 @@ pub const REFERENCE: &[(&str, &str, f64)] = &[
     ("diabetes", "stochastic_gradient_descent", 0.3990),
     ("diabetes", "passive_aggressive", 0.4483),
     ("diabetes", "linear_svm", -0.4427),
+    ("iris", "svm", 0.9525),
+    ("iris", "ada_boost", 0.9444),
+    ("breast_cancer", "svm", 0.9087),
+    ("breast_cancer", "ada_boost", 0.9575),
+    ("digits", "svm", 0.9882),
+    ("digits", "ada_boost", 0.7391),
+    ("wine", "svm", 0.6169),
+    ("wine", "ada_boost", 0.9521),
+    ("diabetes", "svm", 0.1429),
+    ("diabetes", "theil_sen", 0.4596),
+    ("diabetes", "kernel_ridge", -3.7788),
+    ("diabetes", "ada_boost", 0.3861),
 ];
 
 /// Features and label of a shipped dataset; the label is the last column.

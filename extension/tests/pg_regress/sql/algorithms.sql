@@ -37,6 +37,15 @@ SELECT round((metrics->>'silhouette')::numeric, 1) >= 0.5 AS silhouette_at_least
 SELECT count(DISTINCT pgml.predict('Iris clusters', ARRAY[sepal_length, sepal_width, petal_length, petal_width, target]::real[])) AS clusters
 FROM pgml.iris;
 
+-- mean_shift (bandwidth estimated from the rows) and affinity_propagation (exemplars):
+-- new rows join the nearest centre
+SELECT t.* FROM unnest(ARRAY['mean_shift', 'affinity_propagation']) a,
+     pgml.train('Iris modes', 'clustering', 'pgml.iris', algorithm => a, automatic_deploy => false) t;
+SELECT m.algorithm, round((m.metrics->>'silhouette')::numeric, 1) >= 0.3 AS silhouette_at_least_03,
+       pgml.predict(m.id, ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) = pgml.predict(m.id, ARRAY[4.9, 3.0, 1.4, 0.2, 0]::real[]) AS setosas_together,
+       pgml.predict(m.id, ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) <> pgml.predict(m.id, ARRAY[6.3, 3.3, 6.0, 2.5, 2]::real[]) AS virginica_apart
+FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'Iris modes' ORDER BY m.id;
+
 -- dbscan: scikit-learn's clusters on the training rows; new rows join the nearest core
 -- point's cluster within eps, or are noise (-1)
 SELECT * FROM pgml.train('Iris density', 'clustering', 'pgml.iris', algorithm => 'dbscan', hyperparams => '{"eps": 0.5, "min_samples": 5}');
@@ -49,7 +58,7 @@ SELECT pgml.predict('Iris density', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) AS set
 -- stored, reloaded and asked for one row; quality per algorithm against scikit-learn is
 -- tested in crates/core (training.rs) and tabled in the README.
 SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
-                  'stochastic_gradient_descent', 'perceptron', 'passive_aggressive', 'linear_svm']) a,
+                  'stochastic_gradient_descent', 'perceptron', 'passive_aggressive', 'linear_svm', 'svm', 'ada_boost']) a,
      pgml.train('Iris', algorithm => a, automatic_deploy => false) t;
 SELECT algorithm, round((metrics->>'f1')::numeric, 1) >= 0.6 AS f1_at_least_06,
        pgml.predict(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) AS setosa,
@@ -59,8 +68,8 @@ SELECT round(p[1]::numeric, 2) AS p_setosa, round(p[3]::numeric, 2) AS p_virgini
 FROM pgml.models m, pgml.predict_proba(m.id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) p WHERE m.algorithm = 'lightgbm';
 SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
                   'least_angle', 'lasso_least_angle', 'orthogonal_matching_pursuit', 'bayesian_ridge',
-                  'automatic_relevance_determination', 'huber', 'ransac', 'stochastic_gradient_descent',
-                  'passive_aggressive', 'linear_svm']) a,
+                  'automatic_relevance_determination', 'huber', 'ransac', 'theil_sen', 'stochastic_gradient_descent',
+                  'passive_aggressive', 'linear_svm', 'svm', 'kernel_ridge', 'ada_boost']) a,
      pgml.train('Diabetes', algorithm => a, automatic_deploy => false) t;
 SELECT algorithm, round((metrics->>'r2')::numeric, 1) AS r2,
        round(pgml.predict(id, ARRAY[0.038, 0.05, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.02, -0.018]::real[])::numeric, -1) AS predicted
@@ -73,6 +82,8 @@ SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'lasso')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lasso', hyperparams => '{"l1_ratio": 0.5}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": -1}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'catboost')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'svm', hyperparams => '{"kernel": "cosine"}')$$);
+SELECT pg_temp.try($$SELECT pgml.predict_proba(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) FROM pgml.models WHERE algorithm = 'svm' AND project_id = 2$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'huber')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"num_leaves": 1}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'stochastic_gradient_descent', hyperparams => '{"loss": "hinge"}')$$);
