@@ -7,6 +7,7 @@ mod centres;
 mod dbscan;
 mod design;
 mod forest;
+mod gaussian;
 pub(crate) mod joint;
 mod kernel;
 mod kmeans;
@@ -91,6 +92,7 @@ pub enum Algorithm {
     LinearSvm,
     Svm,
     KernelRidge,
+    GaussianProcess,
     AdaBoost,
     Xgboost,
     XgboostRandomForest,
@@ -111,14 +113,13 @@ pub enum Algorithm {
 /// PostgresML algorithms this build does not provide yet, with the closest ones it does.
 const NOT_YET: &[(&str, &str)] = &[
     ("quantile", "huber, theil_sen"),
-    ("gaussian_process", "xgboost, random_forest"),
     ("nu_svm", "svm, linear_svm"),
     ("catboost", "lightgbm, xgboost"),
     ("birch", "kmeans, mini_batch_kmeans"),
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 33] = [
+    const ALL: [Algorithm; 34] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -137,6 +138,7 @@ impl Algorithm {
         Algorithm::LinearSvm,
         Algorithm::Svm,
         Algorithm::KernelRidge,
+        Algorithm::GaussianProcess,
         Algorithm::AdaBoost,
         Algorithm::Xgboost,
         Algorithm::XgboostRandomForest,
@@ -192,6 +194,7 @@ impl Algorithm {
             Algorithm::LinearSvm => "linear_svm",
             Algorithm::Svm => "svm",
             Algorithm::KernelRidge => "kernel_ridge",
+            Algorithm::GaussianProcess => "gaussian_process",
             Algorithm::AdaBoost => "ada_boost",
             Algorithm::Xgboost => "xgboost",
             Algorithm::XgboostRandomForest => "xgboost_random_forest",
@@ -288,6 +291,7 @@ impl Algorithm {
             Algorithm::LinearSvm => parse::<linear_svm::Params>(self, hyperparams)?.validate(),
             Algorithm::Svm => parse::<svm::Params>(self, hyperparams)?.validate(),
             Algorithm::KernelRidge => parse::<kernel::RidgeParams>(self, hyperparams)?.validate(),
+            Algorithm::GaussianProcess => parse::<gaussian::Params>(self, hyperparams)?.validate(),
             Algorithm::AdaBoost => parse::<adaboost::Params>(self, hyperparams)?.validate(task),
             Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(),
             Algorithm::XgboostRandomForest => parse::<xgboost::ForestParams>(self, hyperparams)?.validate(),
@@ -342,6 +346,9 @@ impl Algorithm {
             Algorithm::LinearSvm => linear_svm::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::Svm => svm::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::KernelRidge => kernel::train_ridge(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::GaussianProcess => {
+                gaussian::train(task, parse(self, hyperparams)?, x, y, classes, ctx)
+            }
             Algorithm::AdaBoost => adaboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::Xgboost => {
                 xgboost::train(task, xgboost::Flavour::Boosted(parse(self, hyperparams)?), x, y, classes, ctx)
@@ -407,6 +414,7 @@ impl Algorithm {
             | Algorithm::LinearSvm => from_json::<penalized::Penalized>(bytes),
             Algorithm::Svm => from_json::<svm::Svm>(bytes),
             Algorithm::KernelRidge => from_json::<kernel::KernelRidge>(bytes),
+            Algorithm::GaussianProcess => from_json::<gaussian::GaussianProcess>(bytes),
             Algorithm::AdaBoost => from_json::<adaboost::AdaBoost>(bytes),
             Algorithm::Xgboost | Algorithm::XgboostRandomForest | Algorithm::GradientBoostingTrees => {
                 xgboost::load(bytes)

@@ -58,7 +58,8 @@ SELECT pgml.predict('Iris density', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) AS set
 -- stored, reloaded and asked for one row; quality per algorithm against scikit-learn is
 -- tested in crates/core (training.rs) and tabled in the README.
 SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
-                  'stochastic_gradient_descent', 'perceptron', 'passive_aggressive', 'linear_svm', 'svm', 'ada_boost']) a,
+                  'stochastic_gradient_descent', 'perceptron', 'passive_aggressive', 'linear_svm', 'svm', 'ada_boost',
+                  'gaussian_process']) a,
      pgml.train('Iris', algorithm => a, automatic_deploy => false) t;
 SELECT algorithm, round((metrics->>'f1')::numeric, 1) >= 0.6 AS f1_at_least_06,
        pgml.predict(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) AS setosa,
