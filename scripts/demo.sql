@@ -39,10 +39,11 @@ SELECT id, model_id, algorithm, strategy, deployed_by, replaced_model_id,
        to_char(deployed_at, 'HH24:MI:SS.MS') AS deployed_at, to_char(served_until, 'HH24:MI:SS.MS') AS served_until
 FROM pgml.deployment_history WHERE project = 'Iris Flowers';
 
-\echo '== 8. Regression: diabetes progression, linear against XGBoost (r2 decides)'
+\echo '== 8. Regression: diabetes progression, linear against XGBoost and LightGBM (r2 decides)'
 SELECT * FROM pgml.load_dataset('diabetes');
 SELECT * FROM pgml.train('Diabetes', 'regression', 'pgml.diabetes', 'target');
 SELECT * FROM pgml.train('Diabetes', algorithm => 'xgboost', hyperparams => '{"n_estimators": 50, "max_depth": 2, "learning_rate": 0.1}');
+SELECT * FROM pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"n_estimators": 50, "num_leaves": 7}');
 SELECT t.id, t.algorithm, t.deployed, round((m.metrics->>'r2')::numeric, 4) AS r2,
        round((m.metrics->>'mean_absolute_error')::numeric, 2) AS mae
 FROM pgml.trained_models t JOIN pgml.models m USING (id) WHERE t.name = 'Diabetes' ORDER BY t.id;
