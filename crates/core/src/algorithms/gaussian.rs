@@ -115,11 +115,8 @@ pub(super) fn train(
         let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();
         return Ok(Box::new(GaussianProcess::Regressor(expansion(cholesky_solve(&l, &target, n)))));
     }
-    let columns = if classes <= 2 { 1 } else { classes };
-    let mut latent = Vec::with_capacity(columns);
-    for c in 0..columns {
-        let class = if columns == 1 { 1 } else { c };
-        let target: Vec<f64> = y.iter().map(|&v| f64::from(u8::from(v as usize == class))).collect();
+    let mut latent = Vec::new();
+    for target in super::one_vs_rest(y, classes, 1.0, 0.0) {
         latent.push(expansion(laplace(&k, &target, n, p.max_iter_predict, ctx)?));
     }
     Ok(Box::new(GaussianProcess::Classifier(latent)))

@@ -436,14 +436,6 @@ impl LgbModel {
         })?;
         Ok(out.into_iter().map(|v| v as f32).collect())
     }
-
-    fn decide(&self, raw: &[f32]) -> Vec<f32> {
-        match self.classes {
-            0 => raw.to_vec(),
-            2 => raw.iter().map(|p| if *p > 0.5 { 1.0 } else { 0.0 }).collect(),
-            k => super::argmax_rows(raw, k),
-        }
-    }
 }
 
 impl Model for LgbModel {
@@ -467,20 +459,15 @@ impl Model for LgbModel {
             )
         })?;
         let raw: Vec<f32> = out[..outputs].iter().map(|v| *v as f32).collect();
-        Ok(self.decide(&raw)[0])
+        Ok(super::booster_labels(&raw, self.classes)[0])
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
-        Ok(self.decide(&self.raw(x)?))
+        Ok(super::booster_labels(&self.raw(x)?, self.classes))
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
-        let raw = self.raw(x)?;
-        Ok(match self.classes {
-            0 => return Err(Error::unsupported("a regression has no probabilities")),
-            2 => raw.iter().flat_map(|p| [1.0 - p, *p]).collect(),
-            _ => raw,
-        })
+        super::booster_proba(self.raw(x)?, self.classes)
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

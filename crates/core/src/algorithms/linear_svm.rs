@@ -77,14 +77,8 @@ pub(super) fn train(
     if task == Task::Regression {
         return Ok(Box::new(Penalized::Regression(svr(&p, x, y, ctx))));
     }
-    let columns = if classes <= 2 { 1 } else { classes };
-    let models = (0..columns)
-        .map(|c| {
-            let class = if columns == 1 { 1 } else { c };
-            let target: Vec<f64> = y.iter().map(|&v| if v as usize == class { 1.0 } else { -1.0 }).collect();
-            svc(&p, x, &target, ctx)
-        })
-        .collect();
+    let models =
+        super::one_vs_rest(y, classes, 1.0, -1.0).iter().map(|target| svc(&p, x, target, ctx)).collect();
     Ok(Box::new(Penalized::Classifier(models)))
 }
 

@@ -492,6 +492,38 @@ pub(crate) fn to_json<M: serde::Serialize>(model: &M) -> Result<Vec<u8>> {
     serde_json::to_vec(model).map_err(|e| Error::Internal(format!("cannot serialize model: {e}")))
 }
 
+/// One-vs-rest targets for binary linear learners: one column (class 1 against class 0) for
+/// two classes, else one per class; `yes` marks the column's class and `no` the rest (±1 for
+/// margins, 1 / 0 for likelihoods).
+pub(crate) fn one_vs_rest(y: &[f32], classes: usize, yes: f64, no: f64) -> Vec<Vec<f64>> {
+    let columns = if classes <= 2 { 1 } else { classes };
+    (0..columns)
+        .map(|c| {
+            let class = if columns == 1 { 1 } else { c };
+            y.iter().map(|&v| if v as usize == class { yes } else { no }).collect()
+        })
+        .collect()
+}
+
+/// A booster's raw output as labels: regression values pass through, P(class 1) is cut at
+/// 0.5, and `rows × k` probabilities give their argmax. `classes` is 0 for regression.
+pub(crate) fn booster_labels(raw: &[f32], classes: usize) -> Vec<f32> {
+    match classes {
+        0 => raw.to_vec(),
+        2 => raw.iter().map(|p| if *p > 0.5 { 1.0 } else { 0.0 }).collect(),
+        k => argmax_rows(raw, k),
+    }
+}
+
+/// A booster's raw output as `rows × k` probabilities.
+pub(crate) fn booster_proba(raw: Vec<f32>, classes: usize) -> Result<Vec<f32>> {
+    Ok(match classes {
+        0 => return Err(Error::unsupported("a regression has no probabilities")),
+        2 => raw.iter().flat_map(|p| [1.0 - p, *p]).collect(),
+        _ => raw,
+    })
+}
+
 /// Index of the largest value of each row of a row-major `rows × k` matrix.
 pub(crate) fn argmax_rows(proba: &[f32], k: usize) -> Vec<f32> {
     proba

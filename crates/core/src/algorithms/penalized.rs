@@ -85,13 +85,7 @@ pub(super) fn train_ridge(
 ) -> Result<Box<dyn Model>> {
     if task == Task::Classification {
         // scikit-learn's RidgeClassifier: targets +1 / −1 per class (one column for two classes)
-        let columns = if classes == 2 { 1 } else { classes };
-        let targets: Vec<Vec<f64>> = (0..columns)
-            .map(|c| {
-                let class = if classes == 2 { 1 } else { c };
-                y.iter().map(|&v| if v as usize == class { 1.0 } else { -1.0 }).collect()
-            })
-            .collect();
+        let targets = super::one_vs_rest(y, classes, 1.0, -1.0);
         return Ok(Box::new(Penalized::Classifier(least_squares(p.fit_intercept, x, &targets, p.alpha)?)));
     }
     let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();

@@ -288,13 +288,10 @@ pub(super) fn train(
         let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();
         return Ok(Box::new(Penalized::Regression(fit_one(&p, &plan, x, &target, seed, ctx))));
     }
-    let columns = if classes <= 2 { 1 } else { classes };
-    let models = (0..columns)
-        .map(|c| {
-            let class = if columns == 1 { 1 } else { c };
-            let target: Vec<f64> = y.iter().map(|&v| if v as usize == class { 1.0 } else { -1.0 }).collect();
-            fit_one(&p, &plan, x, &target, seed.wrapping_add(c as u64), ctx)
-        })
+    let models = super::one_vs_rest(y, classes, 1.0, -1.0)
+        .iter()
+        .enumerate()
+        .map(|(c, target)| fit_one(&p, &plan, x, target, seed.wrapping_add(c as u64), ctx))
         .collect();
     Ok(Box::new(Penalized::Classifier(models)))
 }

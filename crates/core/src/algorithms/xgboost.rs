@@ -380,21 +380,11 @@ impl Model for XgbModel {
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
-        let raw = self.raw(x)?;
-        Ok(match self.classes {
-            0 => raw,
-            2 => raw.iter().map(|p| if *p > 0.5 { 1.0 } else { 0.0 }).collect(),
-            k => super::argmax_rows(&raw, k),
-        })
+        Ok(super::booster_labels(&self.raw(x)?, self.classes))
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
-        let raw = self.raw(x)?;
-        Ok(match self.classes {
-            0 => return Err(Error::unsupported("a regression has no probabilities")),
-            2 => raw.iter().flat_map(|p| [1.0 - p, *p]).collect(),
-            _ => raw,
-        })
+        super::booster_proba(self.raw(x)?, self.classes)
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
