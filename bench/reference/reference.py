@@ -19,7 +19,7 @@ from sklearn.linear_model import (ARDRegression, BayesianRidge, ElasticNet, Hube
                                   Ridge, RidgeClassifier, SGDClassifier, SGDRegressor)
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
+from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, NuSVC, NuSVR
 from sklearn.metrics import f1_score, r2_score, silhouette_score
 from sklearn.model_selection import train_test_split
 from lightgbm import LGBMClassifier, LGBMRegressor
@@ -47,7 +47,7 @@ CLS = {"linear": lambda s: LogisticRegression(), "random_forest": lambda s: Rand
        "stochastic_gradient_descent": lambda s: SGDClassifier(random_state=s),
        "perceptron": lambda s: Perceptron(random_state=s),
        "passive_aggressive": lambda s: PassiveAggressiveClassifier(random_state=s),
-       "linear_svm": lambda s: LinearSVC(random_state=s), "svm": lambda s: SVC(),
+       "linear_svm": lambda s: LinearSVC(random_state=s), "svm": lambda s: SVC(), "nu_svm": lambda s: NuSVC(),
        "ada_boost": lambda s: AdaBoostClassifier(random_state=s),
        "gaussian_process": lambda s: GaussianProcessClassifier(random_state=s)}
 REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: RandomForestRegressor(random_state=s),
@@ -64,7 +64,7 @@ REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: Random
        "ransac": lambda s: RANSACRegressor(random_state=s), "theil_sen": lambda s: TheilSenRegressor(random_state=s),
        "stochastic_gradient_descent": lambda s: SGDRegressor(random_state=s),
        "passive_aggressive": lambda s: PassiveAggressiveRegressor(random_state=s),
-       "linear_svm": lambda s: LinearSVR(random_state=s), "svm": lambda s: SVR(),
+       "linear_svm": lambda s: LinearSVR(random_state=s), "svm": lambda s: SVR(), "nu_svm": lambda s: NuSVR(),
        "kernel_ridge": lambda s: KernelRidge(), "ada_boost": lambda s: AdaBoostRegressor(random_state=s),
        "gaussian_process": lambda s: GaussianProcessRegressor(random_state=s)}
 

@@ -91,6 +91,7 @@ pub enum Algorithm {
     PassiveAggressive,
     LinearSvm,
     Svm,
+    NuSvm,
     KernelRidge,
     GaussianProcess,
     AdaBoost,
@@ -113,13 +114,12 @@ pub enum Algorithm {
 /// PostgresML algorithms this build does not provide yet, with the closest ones it does.
 const NOT_YET: &[(&str, &str)] = &[
     ("quantile", "huber, theil_sen"),
-    ("nu_svm", "svm, linear_svm"),
     ("catboost", "lightgbm, xgboost"),
     ("birch", "kmeans, mini_batch_kmeans"),
 ];
 
 impl Algorithm {
-    const ALL: [Algorithm; 34] = [
+    const ALL: [Algorithm; 35] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -137,6 +137,7 @@ impl Algorithm {
         Algorithm::PassiveAggressive,
         Algorithm::LinearSvm,
         Algorithm::Svm,
+        Algorithm::NuSvm,
         Algorithm::KernelRidge,
         Algorithm::GaussianProcess,
         Algorithm::AdaBoost,
@@ -193,6 +194,7 @@ impl Algorithm {
             Algorithm::PassiveAggressive => "passive_aggressive",
             Algorithm::LinearSvm => "linear_svm",
             Algorithm::Svm => "svm",
+            Algorithm::NuSvm => "nu_svm",
             Algorithm::KernelRidge => "kernel_ridge",
             Algorithm::GaussianProcess => "gaussian_process",
             Algorithm::AdaBoost => "ada_boost",
@@ -289,7 +291,9 @@ impl Algorithm {
                 parse::<sgd::Params>(self, hyperparams)?.validate(self.learner(), task)
             }
             Algorithm::LinearSvm => parse::<linear_svm::Params>(self, hyperparams)?.validate(),
-            Algorithm::Svm => parse::<svm::Params>(self, hyperparams)?.validate(),
+            Algorithm::Svm | Algorithm::NuSvm => {
+                parse::<svm::Params>(self, hyperparams)?.validate(self == Algorithm::NuSvm)
+            }
             Algorithm::KernelRidge => parse::<kernel::RidgeParams>(self, hyperparams)?.validate(),
             Algorithm::GaussianProcess => parse::<gaussian::Params>(self, hyperparams)?.validate(),
             Algorithm::AdaBoost => parse::<adaboost::Params>(self, hyperparams)?.validate(task),
@@ -344,7 +348,9 @@ impl Algorithm {
                 sgd::train(self.learner(), task, parse(self, hyperparams)?, x, y, classes, ctx)
             }
             Algorithm::LinearSvm => linear_svm::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
-            Algorithm::Svm => svm::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
+            Algorithm::Svm | Algorithm::NuSvm => {
+                svm::train(task, parse(self, hyperparams)?, self == Algorithm::NuSvm, x, y, classes, ctx)
+            }
             Algorithm::KernelRidge => kernel::train_ridge(parse(self, hyperparams)?, x, y, ctx),
             Algorithm::GaussianProcess => {
                 gaussian::train(task, parse(self, hyperparams)?, x, y, classes, ctx)
@@ -412,7 +418,7 @@ impl Algorithm {
             | Algorithm::Perceptron
             | Algorithm::PassiveAggressive
             | Algorithm::LinearSvm => from_json::<penalized::Penalized>(bytes),
-            Algorithm::Svm => from_json::<svm::Svm>(bytes),
+            Algorithm::Svm | Algorithm::NuSvm => from_json::<svm::Svm>(bytes),
             Algorithm::KernelRidge => from_json::<kernel::KernelRidge>(bytes),
             Algorithm::GaussianProcess => from_json::<gaussian::GaussianProcess>(bytes),
             Algorithm::AdaBoost => from_json::<adaboost::AdaBoost>(bytes),

@@ -1,6 +1,7 @@
-//! `svm`: scikit-learn's `SVC` (C-SVC, one-vs-one) and `SVR` (epsilon-SVR) with libsvm's
-//! algorithm: SMO with second-order working-set selection on a cached kernel, the bias from
-//! the free support vectors. Defaults: rbf kernel, gamma "scale", C 1, epsilon 0.1, tol 1e-3.
+//! `svm` and `nu_svm`: scikit-learn's `SVC` / `NuSVC` (one-vs-one) and `SVR` / `NuSVR` with
+//! libsvm's algorithm: SMO with second-order working-set selection on a cached kernel (for
+//! the nu forms, pairs within one sign), the bias from the free support vectors. Defaults:
+//! rbf kernel, gamma "scale", C 1, epsilon 0.1, nu 0.5, tol 1e-3.
 
 use super::kernel::{check_gamma, check_rows, resolve_gamma, Expansion, Kernel};
 use super::{check_at_least, check_positive, check_range, Model, TrainContext};
@@ -29,6 +30,9 @@ pub(super) struct Params {
     /// -1: no limit, as scikit-learn.
     #[serde(default = "no_limit")]
     max_iter: i64,
+    /// nu_svm: bounds the fraction of margin errors and support vectors (default 0.5).
+    #[serde(default)]
+    nu: Option<f64>,
 }
 
 fn one() -> f64 {
@@ -51,7 +55,17 @@ fn no_limit() -> i64 {
 }
 
 impl Params {
-    pub(super) fn validate(&self) -> Result<()> {
+    pub(super) fn validate(&self, nu_svm: bool) -> Result<()> {
+        match (nu_svm, self.nu) {
+            (false, Some(_)) => {
+                return Err(Error::invalid("hyperparameter nu belongs to nu_svm")
+                    .with_hint("svm takes C and epsilon"))
+            }
+            (true, Some(nu)) if !(nu > 0.0 && nu <= 1.0) => {
+                return Err(Error::invalid(format!("hyperparameter nu must be in (0, 1], got {nu}")))
+            }
+            _ => {}
+        }
         check_positive("C", self.c)?;
         check_at_least("epsilon", self.epsilon, 0.0)?;
         check_positive("tol", self.tol)?;
@@ -80,24 +94,46 @@ pub(super) enum Svm {
 pub(super) fn train(
     task: Task,
     p: Params,
+    nu_svm: bool,
     x: &Matrix,
     y: &[f32],
     classes: usize,
     ctx: &mut TrainContext,
 ) -> Result<Box<dyn Model>> {
-    check_rows("svm", x.rows)?;
+    let name = if nu_svm { "nu_svm" } else { "svm" };
+    check_rows(name, x.rows)?;
     let gamma = resolve_gamma(&p.gamma, "scale", x)?;
     let kernel = Kernel::parse(&p.kernel, gamma, p.degree, p.coef0)?;
     let max_iter = if p.max_iter < 0 { usize::MAX } else { p.max_iter as usize };
+    let nu = p.nu.unwrap_or(0.5);
     if task == Task::Regression {
-        // libsvm's epsilon-SVR: 2n variables, αᵢ⁺ with y = +1 and αᵢ⁻ with y = −1.
+        // 2n variables, αᵢ⁺ with y = +1 and αᵢ⁻ with y = −1 (libsvm's epsilon- and nu-SVR).
         let n = x.rows;
         let signs: Vec<f64> = (0..2 * n).map(|i| if i < n { 1.0 } else { -1.0 }).collect();
-        let linear: Vec<f64> = (0..2 * n)
-            .map(|i| if i < n { p.epsilon - y[i] as f64 } else { p.epsilon + y[i - n] as f64 })
-            .collect();
+        let target = |i: usize| if i < n { -(y[i] as f64) } else { y[i - n] as f64 };
+        let problem = if nu_svm {
+            let mut budget = p.c * nu * n as f64 / 2.0;
+            let mut start = vec![0.0; 2 * n];
+            for i in 0..n {
+                let a = budget.min(p.c);
+                start[i] = a;
+                start[i + n] = a;
+                budget -= a;
+            }
+            Problem {
+                y: signs,
+                linear: (0..2 * n).map(target).collect(),
+                c: p.c,
+                start,
+                nu: true,
+                rescale: false,
+            }
+        } else {
+            let linear = (0..2 * n).map(|i| p.epsilon + target(i)).collect();
+            Problem { y: signs, linear, c: p.c, start: vec![0.0; 2 * n], nu: false, rescale: false }
+        };
         let rows: Vec<usize> = (0..n).chain(0..n).collect();
-        let (alpha, rho) = smo(x, &rows, &signs, &linear, p.c, kernel, p.tol, max_iter, ctx);
+        let (alpha, rho) = solve(x, &rows, &problem, kernel, p.tol, max_iter, ctx);
         let coef: Vec<f64> = (0..n).map(|i| alpha[i] - alpha[i + n]).collect();
         return Ok(Box::new(Svm::Regressor(expansion(x, &(0..n).collect::<Vec<_>>(), &coef, rho, kernel))));
     }
@@ -108,8 +144,37 @@ pub(super) fn train(
             let rows: Vec<usize> =
                 (0..x.rows).filter(|&i| y[i] as usize == a || y[i] as usize == b).collect();
             let signs: Vec<f64> = rows.iter().map(|&i| if y[i] as usize == a { 1.0 } else { -1.0 }).collect();
-            let linear = vec![-1.0; rows.len()];
-            let (alpha, rho) = smo(x, &rows, &signs, &linear, p.c, kernel, p.tol, max_iter, ctx);
+            let l = rows.len();
+            let problem = if nu_svm {
+                let positives = signs.iter().filter(|s| **s > 0.0).count();
+                if nu * l as f64 / 2.0 > positives.min(l - positives) as f64 {
+                    return Err(Error::invalid(format!(
+                        "hyperparameter nu {nu} is infeasible for classes {a} and {b}"
+                    ))
+                    .with_hint("nu must be at most 2 · min(rows of either class) / rows of both"));
+                }
+                let (mut pos, mut neg) = (nu * l as f64 / 2.0, nu * l as f64 / 2.0);
+                let start = signs
+                    .iter()
+                    .map(|s| {
+                        let budget = if *s > 0.0 { &mut pos } else { &mut neg };
+                        let a = budget.min(1.0);
+                        *budget -= a;
+                        a
+                    })
+                    .collect();
+                Problem { y: signs.clone(), linear: vec![0.0; l], c: 1.0, start, nu: true, rescale: true }
+            } else {
+                Problem {
+                    y: signs.clone(),
+                    linear: vec![-1.0; l],
+                    c: p.c,
+                    start: vec![0.0; l],
+                    nu: false,
+                    rescale: false,
+                }
+            };
+            let (alpha, rho) = solve(x, &rows, &problem, kernel, p.tol, max_iter, ctx);
             let coef: Vec<f64> = alpha.iter().zip(&signs).map(|(a, s)| a * s).collect();
             pairs.push(expansion(x, &rows, &coef, rho, kernel));
         }
@@ -130,69 +195,58 @@ fn expansion(x: &Matrix, rows: &[usize], coef: &[f64], rho: f64, kernel: Kernel)
     Expansion { kernel, cols: x.cols, rows: kept_rows, coef: kept_coef, bias: -rho }
 }
 
-/// libsvm's solver: minimises ½ αᵀQα + pᵀα subject to 0 ≤ α ≤ C and Σ yᵢαᵢ = 0, with
-/// Qᵢⱼ = yᵢ yⱼ k(xᵢ, xⱼ). Variable `t` stands for row `rows[t]`. Returns α and ρ.
-#[allow(clippy::too_many_arguments)]
-fn smo(
+/// One quadratic problem for libsvm's solver: minimise ½ αᵀQα + pᵀα subject to
+/// 0 ≤ α ≤ C and Σ yᵢαᵢ fixed (by the start), with Qᵢⱼ = yᵢ yⱼ k(xᵢ, xⱼ).
+struct Problem {
+    y: Vec<f64>,
+    linear: Vec<f64>,
+    c: f64,
+    start: Vec<f64>,
+    /// nu-SVM: Σ αᵢ is fixed per sign too, so pairs are chosen within one sign.
+    nu: bool,
+    /// nu classification: the solution is rescaled by the margin r (α / r, ρ / r), as
+    /// libsvm's nu-SVC does, into the C-SVC form.
+    rescale: bool,
+}
+
+/// libsvm's SMO with second-order working-set selection. Variable `t` stands for row
+/// `rows[t]`. Returns α and ρ (already divided by r for nu classification).
+fn solve(
     x: &Matrix,
     rows: &[usize],
-    y: &[f64],
-    p: &[f64],
-    c: f64,
+    problem: &Problem,
     kernel: Kernel,
     eps: f64,
     max_iter: usize,
     ctx: &mut TrainContext,
 ) -> (Vec<f64>, f64) {
-    let l = rows.len();
+    let (y, c, l) = (&problem.y, problem.c, rows.len());
     let mut cache = KernelCache::new(x, rows, kernel);
     let diag: Vec<f64> = (0..l).map(|t| kernel.eval(x.row(rows[t]), x.row(rows[t]))).collect();
-    let mut alpha = vec![0.0; l];
-    let mut grad = p.to_vec();
-    let up = |t: usize, a: &[f64]| if y[t] > 0.0 { a[t] < c } else { a[t] > 0.0 };
-    let low = |t: usize, a: &[f64]| if y[t] > 0.0 { a[t] > 0.0 } else { a[t] < c };
+    let mut alpha = problem.start.clone();
+    let mut grad = problem.linear.clone();
+    for j in 0..l {
+        if alpha[j] != 0.0 {
+            let kj = cache.row(j).to_vec();
+            for t in 0..l {
+                grad[t] += y[t] * y[j] * kj[t] * alpha[j];
+            }
+        }
+    }
     let mut iter = 0usize;
     while iter < max_iter {
         if iter.is_multiple_of(1000) {
             (ctx.on_step)();
         }
         iter += 1;
-        // i: the most violating index from above.
-        let mut gmax = f64::NEG_INFINITY;
-        let mut i = usize::MAX;
-        for t in 0..l {
-            if up(t, &alpha) && -y[t] * grad[t] >= gmax {
-                gmax = -y[t] * grad[t];
-                i = t;
-            }
-        }
-        if i == usize::MAX {
+        let Some((i, j)) = (if problem.nu {
+            select_nu(&alpha, &grad, y, c, &diag, &mut cache, eps)
+        } else {
+            select(&alpha, &grad, y, c, &diag, &mut cache, eps)
+        }) else {
             break;
-        }
+        };
         let ki = cache.row(i).to_vec();
-        // j: the second-order choice from below.
-        let mut gmin = f64::INFINITY;
-        let mut best = f64::INFINITY;
-        let mut j = usize::MAX;
-        for t in 0..l {
-            if !low(t, &alpha) {
-                continue;
-            }
-            let g = -y[t] * grad[t];
-            gmin = gmin.min(g);
-            let b = gmax - g;
-            if b > 0.0 {
-                let a = (diag[i] + diag[t] - 2.0 * ki[t]).max(1e-12);
-                let value = -b * b / a;
-                if value <= best {
-                    best = value;
-                    j = t;
-                }
-            }
-        }
-        if gmax - gmin < eps || j == usize::MAX {
-            break;
-        }
         let kj = cache.row(j).to_vec();
         let (old_i, old_j) = (alpha[i], alpha[j]);
         let quad = (diag[i] + diag[j] - 2.0 * ki[j]).max(1e-12);
@@ -240,29 +294,147 @@ fn smo(
             grad[t] += y[t] * (y[i] * ki[t] * di + y[j] * kj[t] * dj);
         }
     }
-    // ρ: the mean of yᵢ∇ᵢ over free variables, else the middle of the feasible interval.
-    let (mut ub, mut lb, mut sum, mut free) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
-    for t in 0..l {
-        let yg = y[t] * grad[t];
-        if alpha[t] >= c {
-            if y[t] < 0.0 {
-                ub = ub.min(yg)
-            } else {
-                lb = lb.max(yg)
+    if !problem.nu {
+        let rho = rho(&alpha, &grad, y, c, |_| true, true);
+        return (alpha, rho);
+    }
+    // nu: a ρ per sign; their mean is the margin r, half their difference is ρ.
+    let r1 = rho(&alpha, &grad, y, c, |t| y[t] > 0.0, false);
+    let r2 = rho(&alpha, &grad, y, c, |t| y[t] < 0.0, false);
+    let (r, rho) = ((r1 + r2) / 2.0, (r1 - r2) / 2.0);
+    if problem.rescale && r > 0.0 {
+        return (alpha.iter().map(|a| a / r).collect(), rho / r);
+    }
+    (alpha, rho)
+}
+
+/// libsvm's second-order choice for C-SVC and epsilon-SVR.
+fn select(
+    alpha: &[f64],
+    grad: &[f64],
+    y: &[f64],
+    c: f64,
+    diag: &[f64],
+    cache: &mut KernelCache,
+    eps: f64,
+) -> Option<(usize, usize)> {
+    let l = alpha.len();
+    let up = |t: usize| if y[t] > 0.0 { alpha[t] < c } else { alpha[t] > 0.0 };
+    let low = |t: usize| if y[t] > 0.0 { alpha[t] > 0.0 } else { alpha[t] < c };
+    let (mut gmax, mut i) = (f64::NEG_INFINITY, None);
+    for t in (0..l).filter(|&t| up(t)) {
+        if -y[t] * grad[t] >= gmax {
+            gmax = -y[t] * grad[t];
+            i = Some(t);
+        }
+    }
+    let i = i?;
+    let ki = cache.row(i);
+    let (mut gmin, mut best, mut j) = (f64::INFINITY, f64::INFINITY, None);
+    for t in (0..l).filter(|&t| low(t)) {
+        let g = -y[t] * grad[t];
+        gmin = gmin.min(g);
+        let b = gmax - g;
+        if b > 0.0 {
+            let value = -b * b / (diag[i] + diag[t] - 2.0 * ki[t]).max(1e-12);
+            if value <= best {
+                best = value;
+                j = Some(t);
             }
-        } else if alpha[t] <= 0.0 {
-            if y[t] > 0.0 {
-                ub = ub.min(yg)
+        }
+    }
+    if gmax - gmin < eps {
+        return None;
+    }
+    j.map(|j| (i, j))
+}
+
+/// libsvm's choice for the nu solvers: the pair comes from one sign, the better of the two.
+fn select_nu(
+    alpha: &[f64],
+    grad: &[f64],
+    y: &[f64],
+    c: f64,
+    diag: &[f64],
+    cache: &mut KernelCache,
+    eps: f64,
+) -> Option<(usize, usize)> {
+    let l = alpha.len();
+    let (mut gmaxp, mut ip) = (f64::NEG_INFINITY, None);
+    let (mut gmaxn, mut in_) = (f64::NEG_INFINITY, None);
+    for t in 0..l {
+        if y[t] > 0.0 && alpha[t] < c && -grad[t] >= gmaxp {
+            gmaxp = -grad[t];
+            ip = Some(t);
+        } else if y[t] < 0.0 && alpha[t] > 0.0 && grad[t] >= gmaxn {
+            gmaxn = grad[t];
+            in_ = Some(t);
+        }
+    }
+    let kp = ip.map(|i| cache.row(i).to_vec());
+    let kn = in_.map(|i| cache.row(i).to_vec());
+    let (mut gmaxp2, mut gmaxn2) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let (mut best, mut j) = (f64::INFINITY, None);
+    for t in 0..l {
+        let (diff, first, row) = if y[t] > 0.0 {
+            if alpha[t] <= 0.0 {
+                continue;
+            }
+            gmaxp2 = gmaxp2.max(grad[t]);
+            (gmaxp + grad[t], ip, &kp)
+        } else {
+            if alpha[t] >= c {
+                continue;
+            }
+            gmaxn2 = gmaxn2.max(-grad[t]);
+            (gmaxn - grad[t], in_, &kn)
+        };
+        if let (true, Some(f), Some(k)) = (diff > 0.0, first, row) {
+            let value = -diff * diff / (diag[f] + diag[t] - 2.0 * k[t]).max(1e-12);
+            if value <= best {
+                best = value;
+                j = Some(t);
+            }
+        }
+    }
+    if (gmaxp + gmaxp2).max(gmaxn + gmaxn2) < eps {
+        return None;
+    }
+    let j = j?;
+    Some((if y[j] > 0.0 { ip? } else { in_? }, j))
+}
+
+/// ρ over the variables `member` picks: the mean of the free ones' gradients (times y for
+/// the C solvers), else the middle of the interval the bounded ones leave.
+fn rho(alpha: &[f64], grad: &[f64], y: &[f64], c: f64, member: impl Fn(usize) -> bool, signed: bool) -> f64 {
+    let (mut ub, mut lb, mut sum, mut free) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
+    for t in (0..alpha.len()).filter(|&t| member(t)) {
+        let g = if signed { y[t] * grad[t] } else { grad[t] };
+        let (at_upper, at_lower) = (alpha[t] >= c, alpha[t] <= 0.0);
+        // C solvers: bounds flip with the sign; nu solvers work within one sign.
+        let positive = !signed || y[t] > 0.0;
+        if at_upper {
+            if positive {
+                lb = lb.max(g)
             } else {
-                lb = lb.max(yg)
+                ub = ub.min(g)
+            }
+        } else if at_lower {
+            if positive {
+                ub = ub.min(g)
+            } else {
+                lb = lb.max(g)
             }
         } else {
             free += 1;
-            sum += yg;
+            sum += g;
         }
     }
-    let rho = if free > 0 { sum / free as f64 } else { (ub + lb) / 2.0 };
-    (alpha, rho)
+    if free > 0 {
+        sum / free as f64
+    } else {
+        (ub + lb) / 2.0
+    }
 }
 
 /// Kernel rows by variable, computed on demand and kept while they fit in about 256 MB.

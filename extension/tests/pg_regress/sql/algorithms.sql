@@ -59,7 +59,7 @@ SELECT pgml.predict('Iris density', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) AS set
 -- tested in crates/core (training.rs) and tabled in the README.
 SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
                   'stochastic_gradient_descent', 'perceptron', 'passive_aggressive', 'linear_svm', 'svm', 'ada_boost',
-                  'gaussian_process']) a,
+                  'gaussian_process', 'nu_svm']) a,
      pgml.train('Iris', algorithm => a, automatic_deploy => false) t;
 SELECT algorithm, round((metrics->>'f1')::numeric, 1) >= 0.6 AS f1_at_least_06,
        pgml.predict(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) AS setosa,
@@ -70,7 +70,7 @@ FROM pgml.models m, pgml.predict_proba(m.id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) 
 SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
                   'least_angle', 'lasso_least_angle', 'orthogonal_matching_pursuit', 'bayesian_ridge',
                   'automatic_relevance_determination', 'huber', 'ransac', 'theil_sen', 'stochastic_gradient_descent',
-                  'passive_aggressive', 'linear_svm', 'svm', 'kernel_ridge', 'ada_boost']) a,
+                  'passive_aggressive', 'linear_svm', 'svm', 'kernel_ridge', 'ada_boost', 'nu_svm']) a,
      pgml.train('Diabetes', algorithm => a, automatic_deploy => false) t;
 SELECT algorithm, round((metrics->>'r2')::numeric, 1) AS r2,
        round(pgml.predict(id, ARRAY[0.038, 0.05, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.02, -0.018]::real[])::numeric, -1) AS predicted
@@ -84,6 +84,7 @@ SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lasso', hyperpa
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": -1}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'catboost')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'svm', hyperparams => '{"kernel": "cosine"}')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'nu_svm', hyperparams => '{"nu": 1.0}')$$);
 SELECT pg_temp.try($$SELECT pgml.predict_proba(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) FROM pgml.models WHERE algorithm = 'svm' AND project_id = 2$$);
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'huber')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"num_leaves": 1}')$$);
