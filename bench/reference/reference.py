@@ -8,7 +8,7 @@ The figures are recorded in crates/core/src/algorithms/testdata.rs.
 """
 import csv, os, pathlib, statistics, warnings
 import numpy as np
-from sklearn.cluster import AffinityPropagation, KMeans, MeanShift, MiniBatchKMeans
+from sklearn.cluster import AffinityPropagation, Birch, KMeans, MeanShift, MiniBatchKMeans
 from sklearn.ensemble import (AdaBoostClassifier, AdaBoostRegressor, BaggingClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
                               GradientBoostingClassifier, GradientBoostingRegressor, HistGradientBoostingClassifier,
                               HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
@@ -90,7 +90,8 @@ print(f"{'iris':14} {'kmeans(k=3)':14} silhouette {statistics.mean(sil):.4f}")
 sil = [silhouette_score(xb, MiniBatchKMeans(3, batch_size=64, random_state=s).fit(xa).predict(xb)) for s in range(10)
        for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]]
 print(f"{'iris':14} {'mini_batch(k=3)':14} silhouette {statistics.mean(sil):.4f}")
-for label, make in [("mean_shift", lambda s: MeanShift()), ("affinity", lambda s: AffinityPropagation(random_state=s))]:
+for label, make in [("mean_shift", lambda s: MeanShift()), ("affinity", lambda s: AffinityPropagation(random_state=s)),
+                    ("birch", lambda s: Birch())]:
     sil = [silhouette_score(xb, labels) if len(set(labels)) > 1 else 0.0 for s in range(10)
            for xa, xb in [train_test_split(x, test_size=0.25, random_state=s)[:2]]
            for labels in [make(s).fit(xa).predict(xb)]]

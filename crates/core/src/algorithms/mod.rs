@@ -3,6 +3,7 @@
 
 mod adaboost;
 mod bayes;
+mod birch;
 mod centres;
 mod dbscan;
 mod design;
@@ -108,18 +109,15 @@ pub enum Algorithm {
     Dbscan,
     MeanShift,
     AffinityPropagation,
+    Birch,
     Pca,
 }
 
 /// PostgresML algorithms this build does not provide yet, with the closest ones it does.
-const NOT_YET: &[(&str, &str)] = &[
-    ("quantile", "huber, theil_sen"),
-    ("catboost", "lightgbm, xgboost"),
-    ("birch", "kmeans, mini_batch_kmeans"),
-];
+const NOT_YET: &[(&str, &str)] = &[("quantile", "huber, theil_sen"), ("catboost", "lightgbm, xgboost")];
 
 impl Algorithm {
-    const ALL: [Algorithm; 35] = [
+    const ALL: [Algorithm; 36] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -154,6 +152,7 @@ impl Algorithm {
         Algorithm::Dbscan,
         Algorithm::MeanShift,
         Algorithm::AffinityPropagation,
+        Algorithm::Birch,
         Algorithm::Pca,
     ];
 
@@ -211,6 +210,7 @@ impl Algorithm {
             Algorithm::Dbscan => "dbscan",
             Algorithm::MeanShift => "mean_shift",
             Algorithm::AffinityPropagation => "affinity_propagation",
+            Algorithm::Birch => "birch",
             Algorithm::Pca => "pca",
         }
     }
@@ -250,7 +250,8 @@ impl Algorithm {
             | Algorithm::MiniBatchKmeans
             | Algorithm::Dbscan
             | Algorithm::MeanShift
-            | Algorithm::AffinityPropagation => task == Task::Clustering,
+            | Algorithm::AffinityPropagation
+            | Algorithm::Birch => task == Task::Clustering,
             Algorithm::Pca => task == Task::Decomposition,
             Algorithm::Lasso
             | Algorithm::ElasticNet
@@ -312,6 +313,7 @@ impl Algorithm {
             Algorithm::Dbscan => parse::<dbscan::Params>(self, hyperparams)?.validate(),
             Algorithm::MeanShift => parse::<centres::MeanShiftParams>(self, hyperparams)?.validate(),
             Algorithm::AffinityPropagation => parse::<centres::AffinityParams>(self, hyperparams)?.validate(),
+            Algorithm::Birch => parse::<birch::Params>(self, hyperparams)?.validate(),
             Algorithm::Pca => parse::<pca::Params>(self, hyperparams)?.validate(),
         }
     }
@@ -395,6 +397,7 @@ impl Algorithm {
             Algorithm::Dbscan => dbscan::train(parse(self, hyperparams)?, x, ctx),
             Algorithm::MeanShift => centres::train_mean_shift(parse(self, hyperparams)?, x, ctx),
             Algorithm::AffinityPropagation => centres::train_affinity(parse(self, hyperparams)?, x, ctx),
+            Algorithm::Birch => birch::train(parse(self, hyperparams)?, x, ctx),
             Algorithm::Pca => pca::train(parse(self, hyperparams)?, x, ctx),
         }
     }
@@ -433,6 +436,7 @@ impl Algorithm {
             | Algorithm::MiniBatchKmeans
             | Algorithm::MeanShift
             | Algorithm::AffinityPropagation => from_json::<kmeans::KMeans>(bytes),
+            Algorithm::Birch => from_json::<birch::Birch>(bytes),
             Algorithm::Dbscan => from_json::<dbscan::Dbscan>(bytes),
             Algorithm::Pca => from_json::<pca::Pca>(bytes),
         }

@@ -37,9 +37,9 @@ SELECT round((metrics->>'silhouette')::numeric, 1) >= 0.5 AS silhouette_at_least
 SELECT count(DISTINCT pgml.predict('Iris clusters', ARRAY[sepal_length, sepal_width, petal_length, petal_width, target]::real[])) AS clusters
 FROM pgml.iris;
 
--- mean_shift (bandwidth estimated from the rows) and affinity_propagation (exemplars):
--- new rows join the nearest centre
-SELECT t.* FROM unnest(ARRAY['mean_shift', 'affinity_propagation']) a,
+-- mean_shift (bandwidth estimated from the rows), affinity_propagation (exemplars) and
+-- birch (a CF-tree's subclusters grouped by Ward): new rows join the nearest centre
+SELECT t.* FROM unnest(ARRAY['mean_shift', 'affinity_propagation', 'birch']) a,
      pgml.train('Iris modes', 'clustering', 'pgml.iris', algorithm => a, automatic_deploy => false) t;
 SELECT m.algorithm, round((m.metrics->>'silhouette')::numeric, 1) >= 0.3 AS silhouette_at_least_03,
        pgml.predict(m.id, ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) = pgml.predict(m.id, ARRAY[4.9, 3.0, 1.4, 0.2, 0]::real[]) AS setosas_together,
@@ -89,7 +89,7 @@ SELECT pg_temp.try($$SELECT pgml.predict_proba(id, ARRAY[5.1, 3.5, 1.4, 0.2]::re
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'huber')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"num_leaves": 1}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'stochastic_gradient_descent', hyperparams => '{"loss": "hinge"}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'birch')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'quantile')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
 
 -- Decomposition: pca, pgml.decompose, cumulative_explained_variance (components equal
