@@ -4,7 +4,7 @@
 //! (`AffinityPropagation`: negative squared distances, median preference, damping 0.5).
 
 use super::kernel::check_rows;
-use super::kmeans::KMeans;
+use super::kmeans::{sq_dist, KMeans};
 use super::{check_positive, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
@@ -78,10 +78,6 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
 }
 
-fn distance2(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum()
-}
-
 /// scikit-learn's `estimate_bandwidth(quantile=0.3)`: the mean distance from each row to its
 /// k-th nearest row (itself included), k = 0.3 n.
 fn estimate_bandwidth(x: &Matrix) -> f64 {
@@ -91,7 +87,7 @@ fn estimate_bandwidth(x: &Matrix) -> f64 {
     let mut d = Vec::with_capacity(n);
     for i in 0..n {
         d.clear();
-        d.extend((0..n).map(|j| distance2(x.row(i), x.row(j))));
+        d.extend((0..n).map(|j| sq_dist(x.row(i), x.row(j))));
         d.select_nth_unstable_by(k - 1, f64::total_cmp);
         total += d[k - 1].sqrt();
     }
@@ -174,7 +170,7 @@ pub(super) fn train_affinity(
     let mut s = vec![0.0f64; n * n];
     for i in 0..n {
         for j in 0..n {
-            s[i * n + j] = -distance2(x.row(i), x.row(j));
+            s[i * n + j] = -sq_dist(x.row(i), x.row(j));
         }
     }
     let preference = p.preference.unwrap_or_else(|| {

@@ -5,6 +5,7 @@
 //! Neighbourhoods are found by comparing every pair: O(n²), meant for up to tens of thousands
 //! of rows.
 
+use super::kmeans::sq_dist;
 use super::{check_positive, check_range, to_json, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::Result;
@@ -41,10 +42,6 @@ pub(super) struct Dbscan {
     /// Row-major core points.
     cores: Vec<f32>,
     labels: Vec<f32>,
-}
-
-fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| ((p - q) as f64).powi(2)).sum()
 }
 
 /// The cluster of every training row (-1: noise), and the model.

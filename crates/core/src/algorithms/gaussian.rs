@@ -5,7 +5,7 @@
 //! approximation (Rasmussen & Williams, algorithm 3.1; one-vs-rest for more classes),
 //! predicting from the posterior mode. The training rows are kept; at most 5,000.
 
-use super::kernel::{check_rows, Expansion, Kernel};
+use super::kernel::{check_rows, gram, Expansion, Kernel};
 use super::{check_at_least, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
@@ -93,15 +93,7 @@ pub(super) fn train(
     check_rows("gaussian_process", x.rows)?;
     let n = x.rows;
     let kernel = Kernel::Rbf { gamma: 0.5 / (p.length_scale * p.length_scale) };
-    let mut k = vec![0.0; n * n];
-    for i in 0..n {
-        (ctx.on_step)();
-        for j in 0..=i {
-            let v = kernel.eval(x.row(i), x.row(j));
-            k[i * n + j] = v;
-            k[j * n + i] = v;
-        }
-    }
+    let k = gram(kernel, x, ctx);
     let expansion =
         |coef: Vec<f64>| Expansion { kernel, cols: x.cols, rows: x.data.clone(), coef, bias: 0.0 };
     if task == Task::Regression {

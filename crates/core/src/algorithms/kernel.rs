@@ -84,6 +84,21 @@ impl Kernel {
     }
 }
 
+/// The kernel matrix of the rows (n × n, row-major, symmetric).
+pub(super) fn gram(kernel: Kernel, x: &Matrix, ctx: &mut TrainContext) -> Vec<f64> {
+    let n = x.rows;
+    let mut k = vec![0.0; n * n];
+    for i in 0..n {
+        (ctx.on_step)();
+        for j in 0..=i {
+            let v = kernel.eval(x.row(i), x.row(j));
+            k[i * n + j] = v;
+            k[j * n + i] = v;
+        }
+    }
+    k
+}
+
 pub(super) fn check_rows(algorithm: &str, rows: usize) -> Result<()> {
     if rows > MAX_KERNEL_ROWS {
         return Err(Error::unsupported(format!(
@@ -164,15 +179,7 @@ pub(super) fn train_ridge(
     let gamma = resolve_gamma(&p.gamma, "auto", x)?;
     let kernel = Kernel::parse(&p.kernel, gamma, p.degree, p.coef0)?;
     let n = x.rows;
-    let mut k = vec![0.0; n * n];
-    for i in 0..n {
-        (ctx.on_step)();
-        for j in 0..=i {
-            let v = kernel.eval(x.row(i), x.row(j));
-            k[i * n + j] = v;
-            k[j * n + i] = v;
-        }
-    }
+    let k = gram(kernel, x, ctx);
     let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();
     let dual = solve_spd(&k, &target, n, p.alpha)
         .or_else(|| solve_spd(&k, &target, n, p.alpha + 1e-10))

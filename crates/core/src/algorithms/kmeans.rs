@@ -107,7 +107,7 @@ fn best_of(
     Ok(Box::new(KMeans { centers, cols: x.cols }))
 }
 
-fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
+pub(super) fn sq_dist(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(p, q)| ((p - q) as f64).powi(2)).sum()
 }
 
