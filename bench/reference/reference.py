@@ -14,7 +14,8 @@ from sklearn.ensemble import (AdaBoostClassifier, AdaBoostRegressor, BaggingClas
                               HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import (ARDRegression, BayesianRidge, ElasticNet, HuberRegressor, Lars, Lasso, LassoLars,
                                   LinearRegression, LogisticRegression, OrthogonalMatchingPursuit,
-                                  PassiveAggressiveClassifier, PassiveAggressiveRegressor, Perceptron, RANSACRegressor,
+                                  PassiveAggressiveClassifier, PassiveAggressiveRegressor, Perceptron, QuantileRegressor,
+                                  RANSACRegressor,
                                   TheilSenRegressor,
                                   Ridge, RidgeClassifier, SGDClassifier, SGDRegressor)
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
@@ -62,6 +63,7 @@ REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: Random
        "orthogonal_matching_pursuit": lambda s: OrthogonalMatchingPursuit(), "bayesian_ridge": lambda s: BayesianRidge(),
        "automatic_relevance_determination": lambda s: ARDRegression(), "huber": lambda s: HuberRegressor(),
        "ransac": lambda s: RANSACRegressor(random_state=s), "theil_sen": lambda s: TheilSenRegressor(random_state=s),
+       "quantile": lambda s: QuantileRegressor(),
        "stochastic_gradient_descent": lambda s: SGDRegressor(random_state=s),
        "passive_aggressive": lambda s: PassiveAggressiveRegressor(random_state=s),
        "linear_svm": lambda s: LinearSVR(random_state=s), "svm": lambda s: SVR(), "nu_svm": lambda s: NuSVR(),

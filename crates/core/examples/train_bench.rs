@@ -1,11 +1,12 @@
 //! The in-memory side of bench/train.sh: the same training pgml.train runs (split, fit,
-//! score), on a CSV already in memory, so the difference to pgml.train is the cost of reading
-//! the table and storing the model.
+//! score, drift references), on a CSV already in memory, so the difference to pgml.train is
+//! the cost of reading the table and storing the model.
 //!
 //! Usage: train_bench <csv with a header, label last> <task> <algorithm> <hyperparams JSON>
 //! Prints: seconds (fit included, CSV parsing excluded) and the test key metric.
 
 use pgml_core::algorithms::Algorithm;
+use pgml_core::data::schema::{FeatureColumn, FeatureKind};
 use pgml_core::data::split::Sampling;
 use pgml_core::data::Matrix;
 use pgml_core::training::{train, TrainRequest};
@@ -20,6 +21,7 @@ fn main() {
     };
     let text = std::fs::read_to_string(path).expect("the CSV");
     let (mut x, mut y, mut cols) = (Vec::new(), Vec::new(), 0);
+    let header: Vec<&str> = text.lines().next().expect("a header").split(',').collect();
     for line in text.lines().skip(1) {
         let fields: Vec<f32> = line.split(',').map(|f| f.parse().expect("a number")).collect();
         cols = fields.len() - 1;
@@ -35,7 +37,17 @@ fn main() {
         hyperparams: &hyperparams,
         x: Matrix::new(x, cols).expect("a matrix"),
         y,
-        features: vec![],
+        // the table's columns, as pgml.train has them: their drift references are part of the run
+        features: header[..cols]
+            .iter()
+            .map(|name| FeatureColumn {
+                name: name.to_string(),
+                pg_type: "real".into(),
+                kind: FeatureKind::Numeric,
+                size: 1,
+                levels: vec![],
+            })
+            .collect(),
         test_size: 0.25,
         sampling: Sampling::Stratified,
         seed: 42,

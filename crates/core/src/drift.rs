@@ -138,12 +138,12 @@ pub struct FeatureDrift {
 /// The reference of a numeric feature (NaN values count as missing).
 pub fn numeric_reference(name: &str, values: &[f32]) -> FeatureReference {
     let mut present: Vec<f32> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    present.sort_by(f32::total_cmp);
+    present.sort_unstable_by(f32::total_cmp);
     let missing = (values.len() - present.len()) as u64;
     let numeric = (!present.is_empty()).then(|| {
         let mut edges: Vec<f32> = (1..BINS).map(|i| quantile(&present, i as f64 / BINS as f64)).collect();
         edges.dedup();
-        let shares = bin_shares(&present, &edges);
+        let shares = sorted_bin_shares(&present, &edges);
         let sample = if present.len() <= SAMPLE {
             present.clone()
         } else {
@@ -179,6 +179,24 @@ fn quantile(sorted: &[f32], q: f64) -> f32 {
 }
 
 /// Shares of values in the bins (-inf, e1], (e1, e2], …, (ek, inf).
+/// `bin_shares` of sorted values: each bin's count is the distance between two edges'
+/// positions, without a search per value.
+fn sorted_bin_shares(sorted: &[f32], edges: &[f32]) -> Vec<f64> {
+    let n = sorted.len().max(1) as f64;
+    let mut below = 0;
+    let mut shares: Vec<f64> = edges
+        .iter()
+        .map(|e| {
+            let upto = sorted.partition_point(|v| v <= e);
+            let share = (upto - below) as f64 / n;
+            below = upto;
+            share
+        })
+        .collect();
+    shares.push((sorted.len() - below) as f64 / n);
+    shares
+}
+
 fn bin_shares(values: &[f32], edges: &[f32]) -> Vec<f64> {
     let mut counts = vec![0.0; edges.len() + 1];
     for v in values {
@@ -372,7 +390,7 @@ pub fn compare(reference: &FeatureReference, current: Current, t: &Thresholds) -
                 drift.drifted = true;
                 return Ok(drift);
             }
-            present.sort_by(f32::total_cmp);
+            present.sort_unstable_by(f32::total_cmp);
             let shares = bin_shares(&present, &r.edges);
             drift.psi = psi(&r.shares, &shares);
             drift.js_distance = js_distance(&r.shares, &shares);
@@ -449,6 +467,15 @@ mod tests {
     fn sorted(mut v: Vec<f32>) -> Vec<f32> {
         v.sort_by(f32::total_cmp);
         v
+    }
+
+    #[test]
+    fn sorted_bin_shares_equal_the_search_per_value() {
+        // ties on the edges: 0..10 repeated, edges at some of the values and between them
+        let values = sorted((0..200).map(|i| ((i * 7) % 10) as f32).collect());
+        for edges in [vec![2.0, 5.0, 7.5], vec![0.0, 9.0], vec![-1.0, 3.0, 3.5, 10.0], vec![]] {
+            assert_eq!(sorted_bin_shares(&values, &edges), bin_shares(&values, &edges), "{edges:?}");
+        }
     }
 
     #[test]

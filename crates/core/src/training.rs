@@ -102,9 +102,9 @@ pub fn train(
     let y = if task == Task::Classification { encode_classes(&y, &classes) } else { y };
     let stratify = (task == Task::Classification).then_some(y.as_slice());
     let parts = split(x.rows, test_size, sampling, stratify, seed)?;
-    let (raw_train, raw_test) = (x.select(&parts.train), x.select(&parts.test));
     let num_features = x.cols;
-    drop(x); // the split holds the rows now: keep one copy of the data, not two
+    // one copy of the data, not two: the training rows are moved into place
+    let (raw_train, raw_test) = x.split_rows(&parts.train, &parts.test);
     let (y_train, y_test) = if task.is_supervised() {
         (select_rows(&y, &parts.train, targets), select_rows(&y, &parts.test, targets))
     } else {
@@ -142,18 +142,17 @@ pub fn train(
     let fit_time = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let predicted = model.predict(&x_test)?;
+    // roc_auc and log_loss of a binary classifier need probabilities: a model without them
+    // (ridge) skips them
+    let (predicted, proba) = match classes.len() {
+        2 => model.predict_with_proba(&x_test)?,
+        _ => (model.predict(&x_test)?, None),
+    };
     let mut metrics = match task {
         Task::Regression if targets > 1 => joint_metrics(&y_test, &model.predict_joint(&x_test)?, targets),
         Task::Regression => metrics::regression(&y_test, &predicted),
         Task::Classification => {
-            // roc_auc and log_loss need probabilities: a model without them (ridge) skips them
-            let binary = match classes.len() {
-                2 => {
-                    model.predict_proba(&x_test).ok().map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>())
-                }
-                _ => None,
-            };
+            let binary = proba.map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>());
             metrics::classification(&y_test, &predicted, binary.as_deref())
         }
         Task::Clustering => Metrics::from([(
@@ -220,19 +219,35 @@ fn references(schema: &[FeatureColumn], x: &Matrix) -> Vec<FeatureReference> {
             kinds.push(c);
         }
     }
-    (0..x.cols)
-        .map(|j| {
-            let column: Vec<f32> = (0..x.rows).map(|i| x.row(i)[j]).collect();
-            match kinds.get(j) {
-                Some(c) if c.kind == FeatureKind::Categorical => {
-                    let levels: Vec<Option<String>> =
-                        column.iter().map(|&code| c.levels.get(code as usize).cloned()).collect();
-                    categorical_reference(&names[j], &levels)
-                }
-                _ => numeric_reference(&names[j], &column),
+    let reference = |j: usize| {
+        let column: Vec<f32> = (0..x.rows).map(|i| x.row(i)[j]).collect();
+        match kinds.get(j) {
+            Some(c) if c.kind == FeatureKind::Categorical => {
+                let levels: Vec<Option<String>> =
+                    column.iter().map(|&code| c.levels.get(code as usize).cloned()).collect();
+                categorical_reference(&names[j], &levels)
             }
-        })
-        .collect()
+            _ => numeric_reference(&names[j], &column),
+        }
+    };
+    // each numeric reference sorts its column (1.5 ms per 75,000 rows): the columns are
+    // shared out among the cores, as the boosters share out their work
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, x.cols.max(1));
+    let mut out: Vec<Option<FeatureReference>> = (0..x.cols).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let reference = &reference;
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || (t..x.cols).step_by(threads).map(|j| (j, reference(j))).collect::<Vec<_>>())
+            })
+            .collect();
+        for worker in workers {
+            for (j, r) in worker.join().expect("a drift reference worker panicked") {
+                out[j] = Some(r);
+            }
+        }
+    });
+    out.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

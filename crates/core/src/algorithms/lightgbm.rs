@@ -470,6 +470,11 @@ impl Model for LgbModel {
         super::booster_proba(self.raw(x)?, self.classes)
     }
 
+    fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+        let raw = self.raw(x)?;
+        Ok((super::booster_labels(&raw, self.classes), super::booster_proba(raw, self.classes).ok()))
+    }
+
     fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = (self.classes as u32).to_le_bytes().to_vec();
         out.extend(self.text.as_bytes());

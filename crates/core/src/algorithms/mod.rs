@@ -19,6 +19,7 @@ mod linear;
 mod linear_svm;
 mod pca;
 mod penalized;
+mod quantile;
 mod robust;
 mod sgd;
 mod svm;
@@ -45,6 +46,11 @@ pub trait Model: Send {
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         let _ = x;
         Err(Error::unsupported("this model does not produce probabilities"))
+    }
+    /// Labels and, if the model has them, probabilities of the same rows: what scoring a
+    /// test split needs. Boosters get both from one pass over their trees.
+    fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+        Ok((self.predict(x)?, self.predict_proba(x).ok()))
     }
     /// Row-major predictions of every target (`rows × targets`); one target unless joint.
     fn predict_joint(&self, x: &Matrix) -> Result<Vec<f32>> {
@@ -87,6 +93,7 @@ pub enum Algorithm {
     Huber,
     Ransac,
     TheilSen,
+    Quantile,
     StochasticGradientDescent,
     Perceptron,
     PassiveAggressive,
@@ -114,10 +121,10 @@ pub enum Algorithm {
 }
 
 /// PostgresML algorithms this build does not provide yet, with the closest ones it does.
-const NOT_YET: &[(&str, &str)] = &[("quantile", "huber, theil_sen"), ("catboost", "lightgbm, xgboost")];
+const NOT_YET: &[(&str, &str)] = &[("catboost", "lightgbm, xgboost")];
 
 impl Algorithm {
-    const ALL: [Algorithm; 36] = [
+    const ALL: [Algorithm; 37] = [
         Algorithm::Linear,
         Algorithm::Ridge,
         Algorithm::Lasso,
@@ -130,6 +137,7 @@ impl Algorithm {
         Algorithm::Huber,
         Algorithm::Ransac,
         Algorithm::TheilSen,
+        Algorithm::Quantile,
         Algorithm::StochasticGradientDescent,
         Algorithm::Perceptron,
         Algorithm::PassiveAggressive,
@@ -188,6 +196,7 @@ impl Algorithm {
             Algorithm::Huber => "huber",
             Algorithm::Ransac => "ransac",
             Algorithm::TheilSen => "theil_sen",
+            Algorithm::Quantile => "quantile",
             Algorithm::StochasticGradientDescent => "stochastic_gradient_descent",
             Algorithm::Perceptron => "perceptron",
             Algorithm::PassiveAggressive => "passive_aggressive",
@@ -263,6 +272,7 @@ impl Algorithm {
             | Algorithm::Huber
             | Algorithm::Ransac
             | Algorithm::TheilSen
+            | Algorithm::Quantile
             | Algorithm::KernelRidge => task == Task::Regression,
             Algorithm::Perceptron => task == Task::Classification,
             _ => task.is_supervised(),
@@ -288,6 +298,7 @@ impl Algorithm {
             Algorithm::Huber => parse::<robust::HuberParams>(self, hyperparams)?.validate(),
             Algorithm::Ransac => parse::<robust::RansacParams>(self, hyperparams)?.validate(),
             Algorithm::TheilSen => parse::<robust::TheilSenParams>(self, hyperparams)?.validate(),
+            Algorithm::Quantile => parse::<quantile::Params>(self, hyperparams)?.validate(),
             Algorithm::StochasticGradientDescent | Algorithm::Perceptron | Algorithm::PassiveAggressive => {
                 parse::<sgd::Params>(self, hyperparams)?.validate(self.learner(), task)
             }
@@ -346,6 +357,7 @@ impl Algorithm {
             Algorithm::Huber => robust::train_huber(parse(self, hyperparams)?, x, y, ctx),
             Algorithm::Ransac => robust::train_ransac(parse(self, hyperparams)?, x, y, ctx),
             Algorithm::TheilSen => robust::train_theil_sen(parse(self, hyperparams)?, x, y, ctx),
+            Algorithm::Quantile => quantile::train(parse(self, hyperparams)?, x, y, ctx),
             Algorithm::StochasticGradientDescent | Algorithm::Perceptron | Algorithm::PassiveAggressive => {
                 sgd::train(self.learner(), task, parse(self, hyperparams)?, x, y, classes, ctx)
             }
@@ -417,6 +429,7 @@ impl Algorithm {
             | Algorithm::Huber
             | Algorithm::Ransac
             | Algorithm::TheilSen
+            | Algorithm::Quantile
             | Algorithm::StochasticGradientDescent
             | Algorithm::Perceptron
             | Algorithm::PassiveAggressive

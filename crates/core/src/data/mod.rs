@@ -45,6 +45,46 @@ impl Matrix {
     }
 }
 
+impl Matrix {
+    /// The rows `first` and the rows `second`, keeping one copy of the data when the two
+    /// partition the rows: `second` is copied out and `first` is permuted into place.
+    pub fn split_rows(mut self, first: &[usize], second: &[usize]) -> (Matrix, Matrix) {
+        let tail = self.select(second);
+        let order: Vec<usize> = first.iter().chain(second).copied().collect();
+        let mut seen = vec![false; self.rows];
+        let partition = order.len() == self.rows
+            && order.iter().all(|&i| i < self.rows && !std::mem::replace(&mut seen[i], true));
+        if !partition {
+            return (self.select(first), tail);
+        }
+        // follows each cycle of the permutation row k <- row order[k], holding one row aside
+        let c = self.cols;
+        let mut held = vec![0.0; c];
+        let mut done = vec![false; self.rows];
+        for start in 0..self.rows {
+            if done[start] {
+                continue;
+            }
+            held.copy_from_slice(self.row(start));
+            let mut k = start;
+            loop {
+                done[k] = true;
+                let from = order[k];
+                if from == start {
+                    self.data[k * c..(k + 1) * c].copy_from_slice(&held);
+                    break;
+                }
+                self.data.copy_within(from * c..(from + 1) * c, k * c);
+                k = from;
+            }
+        }
+        self.data.truncate(first.len() * c);
+        self.data.shrink_to_fit();
+        self.rows = first.len();
+        (self, tail)
+    }
+}
+
 /// Picks `idx` from a slice.
 pub fn select<T: Copy>(values: &[T], idx: &[usize]) -> Vec<T> {
     idx.iter().map(|&i| values[i]).collect()
@@ -62,4 +102,24 @@ pub fn class_labels(y: &[f32]) -> Vec<f32> {
 /// Replaces each label by its index in `classes` (which must contain every label).
 pub fn encode_classes(y: &[f32], classes: &[f32]) -> Vec<f32> {
     y.iter().map(|v| classes.binary_search_by(|c| c.total_cmp(v)).unwrap_or(0) as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_rows_equals_two_selections() {
+        let x = Matrix::new((0..60).map(|v| v as f32).collect(), 3).unwrap();
+        for (first, second) in [
+            (vec![7, 3, 19, 0, 12, 5, 8, 1, 14, 2, 18, 6, 11, 9, 16], vec![4, 10, 13, 15, 17]),
+            ((0..20).collect(), vec![]),
+            (vec![19, 18, 17], (0..17).rev().collect()),
+            (vec![1, 2], vec![3]), // not a partition: plain selections
+        ] {
+            let (a, b) = x.clone().split_rows(&first, &second);
+            assert_eq!(a, x.select(&first));
+            assert_eq!(b, x.select(&second));
+        }
+    }
 }

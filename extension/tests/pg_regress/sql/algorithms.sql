@@ -70,11 +70,19 @@ FROM pgml.models m, pgml.predict_proba(m.id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) 
 SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
                   'least_angle', 'lasso_least_angle', 'orthogonal_matching_pursuit', 'bayesian_ridge',
                   'automatic_relevance_determination', 'huber', 'ransac', 'theil_sen', 'stochastic_gradient_descent',
-                  'passive_aggressive', 'linear_svm', 'svm', 'kernel_ridge', 'ada_boost', 'nu_svm']) a,
+                  'passive_aggressive', 'linear_svm', 'svm', 'kernel_ridge', 'ada_boost', 'nu_svm', 'quantile']) a,
      pgml.train('Diabetes', algorithm => a, automatic_deploy => false) t;
 SELECT algorithm, round((metrics->>'r2')::numeric, 1) AS r2,
        round(pgml.predict(id, ARRAY[0.038, 0.05, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.02, -0.018]::real[])::numeric, -1) AS predicted
 FROM pgml.models WHERE project_id = 1 AND id > (SELECT max(id) FROM pgml.models WHERE algorithm = 'extra_trees' AND project_id = 1) ORDER BY id;
+-- quantile without its L1 penalty: the 0.9 quantile of a row lies above its median and its
+-- 0.1 quantile (the solver's optimum is checked against brute force in crates/core)
+SELECT t.* FROM unnest(ARRAY[0.1, 0.5, 0.9]) q,
+     pgml.train('Diabetes', algorithm => 'quantile', hyperparams => jsonb_build_object('quantile', q, 'alpha', 0),
+                automatic_deploy => false) t;
+SELECT hyperparams->>'quantile' AS quantile,
+       round(pgml.predict(id, ARRAY[0.038, 0.05, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.02, -0.018]::real[])::numeric, -1) AS predicted
+FROM pgml.models WHERE algorithm = 'quantile' AND hyperparams->>'alpha' = '0' ORDER BY id;
 
 \pset format unaligned
 \pset tuples_only on
@@ -89,7 +97,7 @@ SELECT pg_temp.try($$SELECT pgml.predict_proba(id, ARRAY[5.1, 3.5, 1.4, 0.2]::re
 SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'huber')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"num_leaves": 1}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'stochastic_gradient_descent', hyperparams => '{"loss": "hinge"}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'quantile')$$);
+SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'quantile', hyperparams => '{"quantile": 1.5}')$$);
 SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
 
 -- Decomposition: pca, pgml.decompose, cumulative_explained_variance (components equal
