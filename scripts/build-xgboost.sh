@@ -2,7 +2,7 @@
 # Builds the real XGBoost C++ library once per machine from the source vendored in the
 # `xgboost_lib-sys` crate (no download: the crate's default would fetch a prebuilt binary,
 # which cannot work without network). About 11 minutes on 2 cores, then reused from the cache.
-# Links it as .build/xgboost, where .cargo/config.toml points the xgb crate.
+# Links it as .build/xgboost, where .cargo/config.toml points the xgboost_lib-sys crate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

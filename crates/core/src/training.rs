@@ -499,7 +499,9 @@ mod tests {
         check("lightgbm", json!({"num_leaves": 1}), "num_leaves must be between 2 and 131072");
         check("stochastic_gradient_descent", json!({"loss": "squared_error"}), "unsupported loss");
         // a PostgresML name this build lacks: 0A000 with the closest ones
-        assert!(matches!(Algorithm::parse("quantile"), Err(Error::Unsupported { .. })));
+        let err = Algorithm::parse("catboost").unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        assert!(err.hint().unwrap().contains("lightgbm"), "{err:?}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod robust;
 mod sgd;
 mod svm;
 mod xgboost;
+mod xgboost_lib;
 mod xgboost_native;
 
 use crate::data::Matrix;
@@ -442,9 +443,7 @@ impl Algorithm {
                 xgboost::load(bytes)
             }
             Algorithm::Lightgbm | Algorithm::HistGradientBoosting => lightgbm::load(bytes),
-            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
-                from_json::<forest::Forest>(bytes)
-            }
+            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => forest::load(bytes),
             Algorithm::Kmeans
             | Algorithm::MiniBatchKmeans
             | Algorithm::MeanShift

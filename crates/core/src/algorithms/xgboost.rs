@@ -1,19 +1,19 @@
-//! The real XGBoost library (3.4, through the `xgb` binding) behind three PostgresML names:
+//! The real XGBoost library (3.4, built and linked by the `xgb` binding; called through its C
+//! API in `xgboost_lib.rs`) behind three PostgresML names:
 //! `xgboost` (XGBoost's own defaults), `xgboost_random_forest` (XGBRF's: one round of
 //! parallel trees) and `gradient_boosting_trees` (scikit-learn's GradientBoosting defaults
 //! on XGBoost's exact greedy splits). Boosting rounds run one at a time on the calling
 //! thread so the caller can cancel between rounds; XGBoost's own OpenMP threads never call
 //! back into the caller.
 
+use super::xgboost_lib::{Learner, TrainMatrix};
 use super::xgboost_native::NativeTrees;
 use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
 use serde::Deserialize;
-use std::sync::Mutex;
-use xgb::parameters::BoosterParameters;
-use xgb::{Booster, DMatrix};
+use std::sync::{Mutex, OnceLock};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,19 +259,18 @@ impl Flavour {
 /// A booster behind a mutex (XGBoost's predict mutates the learner, so it is `Send` only),
 /// and its trees compiled for fast prediction.
 pub(super) struct XgbModel {
-    booster: Mutex<Booster>,
-    native: Option<NativeTrees>,
+    booster: Mutex<Learner>,
+    native: OnceLock<Option<NativeTrees>>,
     /// 0 for regression, otherwise the number of classes.
     classes: usize,
 }
 
 /// Below this many rows a prediction walks the native trees (about 4 µs a row) rather than
-/// pay the library's fixed cost of a DMatrix and its thread pool.
+/// pay the library's fixed cost of a call and its thread pool.
 const NATIVE_ROWS: usize = 64;
 
-fn xgb_err(e: xgb::XGBError) -> Error {
-    Error::Internal(format!("XGBoost: {e}"))
-}
+/// Bins per feature of the hist method (XGBoost's default `max_bin`).
+const MAX_BIN: u32 = 256;
 
 pub(super) fn train(
     task: Task,
@@ -281,30 +280,32 @@ pub(super) fn train(
     classes: usize,
     ctx: &mut TrainContext,
 ) -> Result<Box<dyn Model>> {
-    let mut dtrain = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
-    dtrain.set_labels(y).map_err(xgb_err)?;
-    let mut booster =
-        Booster::new_with_cached_dmats(&BoosterParameters::default(), &[&dtrain]).map_err(xgb_err)?;
+    let plan = flavour.plan(ctx.seed);
+    let method = plan.settings.iter().find(|(k, _)| *k == "tree_method").map_or("hist", |(_, v)| v.as_str());
+    let dtrain = match method {
+        "hist" | "auto" => TrainMatrix::quantile(x, y, MAX_BIN)?,
+        _ => TrainMatrix::dense(x, y)?,
+    };
+    let mut booster = Learner::new(&dtrain)?;
     let classes = if task == Task::Classification { classes.max(2) } else { 0 };
     let objective = match classes {
         0 => "reg:squarederror",
         2 => "binary:logistic",
         _ => "multi:softprob",
     };
-    let plan = flavour.plan(ctx.seed);
-    booster.set_param("objective", objective).map_err(xgb_err)?;
-    booster.set_param("verbosity", "0").map_err(xgb_err)?;
+    booster.set("objective", objective)?;
+    booster.set("verbosity", "0")?;
     if classes > 2 {
-        booster.set_param("num_class", &classes.to_string()).map_err(xgb_err)?;
+        booster.set("num_class", &classes.to_string())?;
     }
     for (k, v) in &plan.settings {
-        booster.set_param(k, v).map_err(xgb_err)?;
+        booster.set(k, v)?;
     }
     for round in 0..plan.rounds {
         (ctx.on_step)();
-        booster.update(&dtrain, round as i32).map_err(xgb_err)?;
+        booster.update(round as i32, &dtrain)?;
     }
-    Ok(Box::new(XgbModel::new(booster, classes)?))
+    Ok(Box::new(XgbModel { booster: Mutex::new(booster), native: OnceLock::new(), classes }))
 }
 
 /// Bytes: the class count (0 = regression) as 4 little-endian bytes, then XGBoost's own
@@ -320,13 +321,24 @@ impl XgbModel {
         }
         let (count, model) = bytes.split_at(4);
         let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
-        let booster = Booster::load_buffer(model).map_err(xgb_err)?;
-        XgbModel::new(booster, classes)
+        Ok(XgbModel { booster: Mutex::new(Learner::load(model)?), native: OnceLock::new(), classes })
     }
 
-    fn new(booster: Booster, classes: usize) -> Result<XgbModel> {
-        let outputs = if classes > 2 { classes } else { 1 };
-        let json = booster.save_buffer(false).map_err(xgb_err)?;
+    fn learner(&self) -> Result<std::sync::MutexGuard<'_, Learner>> {
+        self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))
+    }
+
+    /// The trees compiled for one-row predicts, on the first one: a model that only
+    /// predicts batches never pays for it. None when the model has trees the walker does
+    /// not handle (or cannot be read), and the library predicts instead.
+    fn native(&self) -> Option<&NativeTrees> {
+        self.native.get_or_init(|| self.compile().ok().flatten()).as_ref()
+    }
+
+    fn compile(&self) -> Result<Option<NativeTrees>> {
+        let booster = self.learner()?;
+        let outputs = if self.classes > 2 { self.classes } else { 1 };
+        let json = booster.save("json")?;
         let mut native = NativeTrees::from_json(&json, outputs)?;
         if let Some(trees) = native.as_mut() {
             let model: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
@@ -334,24 +346,22 @@ impl XgbModel {
                 .as_str()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0usize);
-            let zeros = vec![0.0f32; features.max(1)];
-            let dmat = DMatrix::from_dense(&zeros, 1).map_err(xgb_err)?;
-            trees.calibrate(&zeros, &booster.predict_margin(&dmat).map_err(xgb_err)?);
+            let zeros = Matrix { data: vec![0.0f32; features.max(1)], rows: 1, cols: features.max(1) };
+            trees.calibrate(&zeros.data, &booster.predict(&zeros, true)?);
         }
-        Ok(XgbModel { booster: Mutex::new(booster), native, classes })
+        Ok(native)
     }
 
     fn library_predict(&self, x: &Matrix) -> Result<Vec<f32>> {
-        let dmat = DMatrix::from_dense(&x.data, x.rows).map_err(xgb_err)?;
-        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
-        booster.predict(&dmat).map_err(xgb_err)
+        self.learner()?.predict(x, false)
     }
 
     /// What XGBoost's `predict` returns: values, P(class 1), or `rows × k` probabilities.
     /// A few rows take the native walker; more take the library, which walks blocks of rows
     /// on every core (25,000 rows × 100 trees: 104 ms native, 18 ms the library).
     fn raw(&self, x: &Matrix) -> Result<Vec<f32>> {
-        let Some(trees) = self.native.as_ref().filter(|_| x.rows < NATIVE_ROWS) else {
+        let trees = if x.rows < NATIVE_ROWS { self.native() } else { None };
+        let Some(trees) = trees else {
             return self.library_predict(x);
         };
         let mut out = Vec::with_capacity(x.rows * self.classes.max(1));
@@ -373,7 +383,7 @@ impl XgbModel {
 
 impl Model for XgbModel {
     fn predict_row(&self, row: &[f32]) -> Result<f32> {
-        let Some(trees) = &self.native else {
+        let Some(trees) = self.native() else {
             let x = Matrix { data: row.to_vec(), rows: 1, cols: row.len() };
             return Ok(self.predict(&x)?[0]);
         };
@@ -399,9 +409,8 @@ impl Model for XgbModel {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        let booster = self.booster.lock().map_err(|_| Error::Internal("poisoned model lock".into()))?;
         let mut out = (self.classes as u32).to_le_bytes().to_vec();
-        out.extend(booster.save_buffer(true).map_err(xgb_err)?);
+        out.extend(self.learner()?.save("ubj")?);
         Ok(out)
     }
 }
@@ -426,7 +435,7 @@ mod tests {
         let mut ctx = TrainContext { seed: 1, on_step: &mut || {} };
         let bytes = train(task, flavour, &x, &y, classes, &mut ctx).unwrap().to_bytes().unwrap();
         let model = XgbModel::from_bytes(&bytes).unwrap();
-        assert!(model.native.is_some(), "{name}: trees not compiled");
+        assert!(model.native().is_some(), "{name}: trees not compiled");
         // row by row, as a one-row predict walks the native trees
         let ours: Vec<f32> = (0..x.rows).flat_map(|i| model.raw(&x.select(&[i])).unwrap()).collect();
         let library = model.library_predict(&x).unwrap();
