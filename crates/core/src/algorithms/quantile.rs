@@ -368,6 +368,33 @@ mod tests {
     }
 
     #[test]
+    fn constant_and_repeated_columns_still_reach_the_optimum() {
+        // the second column repeats the first and the third is constant: the normal matrix
+        // is singular, the optimum's objective is still the one-feature problem's
+        let x: Vec<f32> = (0..30).map(|i| ((i * 11) % 30) as f32 / 3.0).collect();
+        let y: Vec<f32> = x.iter().enumerate().map(|(i, &x)| 1.5 * x - 2.0 + ((i * 5) % 7) as f32).collect();
+        let wide = Matrix::new(x.iter().flat_map(|&v| [v, v, 4.0]).collect(), 3).unwrap();
+        let p = Params { quantile: 0.7, alpha: 0.0, fit_intercept: true, solver: None, solver_options: None };
+        let model = train(p, &wide, &y, &mut TrainContext { seed: 0, on_step: &mut || {} }).unwrap();
+        let pred = model.predict(&wide).unwrap();
+        let ours: f64 = pred
+            .iter()
+            .zip(&y)
+            .map(|(p, y)| {
+                let r = (*y - *p) as f64;
+                if r >= 0.0 {
+                    0.7 * r
+                } else {
+                    -0.3 * r
+                }
+            })
+            .sum::<f64>()
+            / y.len() as f64;
+        let best = brute_force(&x, &y, 0.7, 0.0);
+        assert!(ours <= best * (1.0 + 1e-5) + 1e-6, "{ours} against the optimum {best}");
+    }
+
+    #[test]
     fn refuses_a_quantile_outside_zero_one_and_unknown_solvers() {
         let parse = |v: serde_json::Value| serde_json::from_value::<Params>(v).unwrap().validate();
         assert!(parse(serde_json::json!({"quantile": 0.1, "solver": "highs"})).is_ok());
