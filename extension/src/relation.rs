@@ -7,7 +7,7 @@ pub use pgml_core::data::schema::{FeatureColumn as Column, FeatureKind as Kind};
 use pgml_core::data::Matrix;
 use pgml_core::Task;
 use pgrx::prelude::*;
-use pgrx::{FromDatum, PgSqlErrorCode};
+use pgrx::{FromDatum, PgMemoryContexts, PgSqlErrorCode};
 
 /// The training data read from a relation.
 pub struct Data {
@@ -161,9 +161,6 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
     Ok(Data { qualified, columns, x, y })
 }
 
-/// Rows fetched from the cursor at a time.
-const FETCH_ROWS: i64 = 10_000;
-
 /// The planner's row count estimate of a table (0 for a view or a never-analysed table).
 fn estimated_rows(oid: pg_sys::Oid) -> Result<usize> {
     let n = first_row("SELECT reltuples::float8 FROM pg_class WHERE oid = $1", &[oid.into()], |r| {
@@ -198,87 +195,182 @@ fn load_rows(
     imputed: &[String],
     estimated_rows: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let nullable: Vec<bool> = columns.iter().map(|c| imputed.contains(&c.name)).collect();
-    let missing =
-        |i: usize, name: &str| if nullable[i] { Ok(f32::NAN) } else { Err(null_error(name, false)) };
-    let mut raw_text: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
-    // sized once from the planner's estimate: growing by doubling would peak at twice the data
-    let mut x = Vec::with_capacity(estimated_rows * columns.len());
-    let mut y = Vec::with_capacity(estimated_rows * labels.len());
-    let mut row_no = 0;
-    Spi::connect(|c| -> Result<()> {
-        // Batches through a cursor: SPI would otherwise hold every row of the relation as a
-        // tuple while we copy them, doubling the peak memory of a training.
-        let mut cursor = c.try_open_cursor(query, &[])?;
-        let width = columns.len() + labels.len();
-        let mut values = vec![pg_sys::Datum::from(0usize); width];
-        let mut nulls = vec![false; width];
-        loop {
-            let fetched = cursor.fetch(FETCH_ROWS)?.len();
-            if fetched == 0 {
-                break;
-            }
-            // SAFETY: the fetch left its `fetched` tuples in SPI_tuptable, with the query's
-            // descriptor, whose columns are cast to exactly the types read below.
-            let table = unsafe { &*pg_sys::SPI_tuptable };
-            for t in 0..fetched {
-                // deforming a tuple at once costs a fraction of a typed SPI_getbinval per value
-                unsafe {
-                    pg_sys::heap_deform_tuple(
-                        *table.vals.add(t),
-                        table.tupdesc,
-                        values.as_mut_ptr(),
-                        nulls.as_mut_ptr(),
-                    )
-                };
-                let value =
-                    |i: usize| if nulls[i] { None } else { Some(f32::from_bits(values[i].value() as u32)) };
-                for (i, col) in columns.iter_mut().enumerate() {
-                    match col.kind {
-                        Kind::Numeric | Kind::Boolean => x.push(match value(i) {
-                            Some(v) => v,
-                            None => missing(i, &col.name)?,
-                        }),
-                        Kind::Array => {
-                            // SAFETY: a float4[] datum of this tuple
-                            let values: Vec<Option<f32>> =
-                                unsafe { FromDatum::from_datum(values[i], nulls[i]) }
-                                    .ok_or_else(|| null_error(&col.name, false))?;
-                            if row_no == 0 {
-                                col.size = values.len();
-                            } else if values.len() != col.size {
-                                return Err(ragged_array(&col.name, values.len(), row_no, col.size));
-                            }
-                            for v in values {
-                                x.push(match v {
-                                    Some(v) => v,
-                                    None => missing(i, &col.name)?,
-                                });
-                            }
-                        }
-                        Kind::Categorical => {
-                            // SAFETY: a text datum of this tuple
-                            let v: Option<String> = unsafe { FromDatum::from_datum(values[i], nulls[i]) };
-                            if v.is_none() {
-                                missing(i, &col.name)?;
-                            }
-                            raw_text[i].push(v);
-                            x.push(f32::NAN); // encoded below, once the levels are known
-                        }
-                    }
-                }
-                for (k, label) in labels.iter().enumerate() {
-                    y.push(value(columns.len() + k).ok_or_else(|| null_error(label, true))?);
-                }
-                row_no += 1;
-            }
-            // this batch's tuples are copied: free them before fetching the next
-            unsafe { pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable) };
+    // array and text values are detoasted: into a context reset after each row
+    let row_context = columns_allocate(columns).then(|| PgMemoryContexts::new("pgml training row"));
+    let mut rows = Rows {
+        nullable: columns.iter().map(|c| imputed.contains(&c.name)).collect(),
+        raw_text: vec![Vec::new(); columns.len()],
+        // sized once from the planner's estimate: growing by doubling would peak at twice the data
+        x: Vec::with_capacity(estimated_rows * columns.len()),
+        y: Vec::with_capacity(estimated_rows * labels.len()),
+        columns,
+        labels,
+        row_no: 0,
+        row_context,
+        error: None,
+    };
+    let query = std::ffi::CString::new(query)
+        .map_err(|_| SqlError::invalid("a relation or column name contains a NUL character"))?;
+    let mut receiver = Receiver {
+        base: pg_sys::DestReceiver {
+            receiveSlot: Some(receive_row),
+            rStartup: Some(startup),
+            rShutdown: Some(shutdown),
+            rDestroy: Some(shutdown),
+            mydest: pg_sys::CommandDest::DestNone,
+        },
+        rows: (&mut rows as *mut Rows).cast(),
+    };
+    // The executor hands each row to `receive_row` as it produces it: SPI's own receiver
+    // would copy every row into a tuple table first (and hold them all).
+    let options =
+        pg_sys::SPIExecuteOptions { read_only: true, dest: &mut receiver.base, ..Default::default() };
+    Spi::connect(|_| {
+        // SAFETY: SPI is connected; `receiver` and the `rows` it points to outlive the call.
+        let code = unsafe { pg_sys::SPI_execute_extended(query.as_ptr(), &options) };
+        // (a SELECT into a receiver of kind DestNone reports SPI_OK_UTILITY; failures are < 0)
+        if code < 0 {
+            return Err(SqlError::new(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("reading the training rows failed (SPI code {code})"),
+            ));
         }
         Ok(())
     })?;
+    if let Some(e) = rows.error.take() {
+        return Err(e);
+    }
+    let Rows { raw_text, mut x, y, .. } = rows;
     encode_categoricals(columns, &raw_text, &mut x);
     Ok((x, y))
+}
+
+/// Whether reading these columns allocates (detoasted arrays, text).
+fn columns_allocate(columns: &[Column]) -> bool {
+    columns.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical))
+}
+
+/// A DestReceiver whose state is the rows read so far.
+#[repr(C)]
+struct Receiver {
+    base: pg_sys::DestReceiver,
+    rows: *mut std::ffi::c_void,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn receive_row(
+    slot: *mut pg_sys::TupleTableSlot,
+    receiver: *mut pg_sys::DestReceiver,
+) -> bool {
+    // SAFETY: `receiver` is the `Receiver` of `load_rows`, whose `rows` is live for the query;
+    // the slot holds one row of the query, every column deformed below.
+    unsafe {
+        let rows = &mut *(*receiver.cast::<Receiver>()).rows.cast::<Rows>();
+        pg_sys::slot_getallattrs(slot);
+        let n = (*(*slot).tts_tupleDescriptor).natts as usize;
+        let values = std::slice::from_raw_parts((*slot).tts_values, n);
+        let nulls = std::slice::from_raw_parts((*slot).tts_isnull, n);
+        let pushed = match rows.row_context.take() {
+            None => rows.push(values, nulls),
+            Some(mut context) => {
+                let pushed = context.switch_to(|_| rows.push(values, nulls));
+                context.reset();
+                rows.row_context = Some(context);
+                pushed
+            }
+        };
+        match pushed {
+            Ok(()) => true,
+            Err(e) => {
+                rows.error = Some(e);
+                false // stops the executor
+            }
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn startup(
+    _receiver: *mut pg_sys::DestReceiver,
+    _operation: std::ffi::c_int,
+    _desc: pg_sys::TupleDesc,
+) {
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn shutdown(_receiver: *mut pg_sys::DestReceiver) {}
+
+/// The rows read so far, flattened; the first error stops the read.
+struct Rows<'a> {
+    columns: &'a mut [Column],
+    labels: &'a [String],
+    nullable: Vec<bool>,
+    raw_text: Vec<Vec<Option<String>>>,
+    x: Vec<f32>,
+    y: Vec<f32>,
+    row_no: usize,
+    row_context: Option<PgMemoryContexts>,
+    error: Option<SqlError>,
+}
+
+impl Rows<'_> {
+    fn missing(&self, i: usize) -> Result<f32> {
+        if self.nullable[i] {
+            Ok(f32::NAN)
+        } else {
+            Err(null_error(&self.columns[i].name, false))
+        }
+    }
+
+    /// One row: the feature columns' values (cast to float4, float4[] or text by the query),
+    /// then the labels'.
+    fn push(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> Result<()> {
+        let float = |i: usize| if nulls[i] { None } else { Some(f32::from_bits(values[i].value() as u32)) };
+        for i in 0..self.columns.len() {
+            match self.columns[i].kind {
+                Kind::Numeric | Kind::Boolean => {
+                    let v = match float(i) {
+                        Some(v) => v,
+                        None => self.missing(i)?,
+                    };
+                    self.x.push(v);
+                }
+                Kind::Array => {
+                    // SAFETY: a float4[] datum of this row
+                    let array: Vec<Option<f32>> = unsafe { FromDatum::from_datum(values[i], nulls[i]) }
+                        .ok_or_else(|| null_error(&self.columns[i].name, false))?;
+                    let col = &mut self.columns[i];
+                    if self.row_no == 0 {
+                        col.size = array.len();
+                    } else if array.len() != col.size {
+                        return Err(ragged_array(&col.name, array.len(), self.row_no, col.size));
+                    }
+                    for v in array {
+                        let v = match v {
+                            Some(v) => v,
+                            None => self.missing(i)?,
+                        };
+                        self.x.push(v);
+                    }
+                }
+                Kind::Categorical => {
+                    // SAFETY: a text datum of this row
+                    let v: Option<String> = unsafe { FromDatum::from_datum(values[i], nulls[i]) };
+                    if v.is_none() {
+                        self.missing(i)?;
+                    }
+                    self.raw_text[i].push(v);
+                    self.x.push(f32::NAN); // encoded below, once the levels are known
+                }
+            }
+        }
+        for (k, label) in self.labels.iter().enumerate() {
+            let v = float(self.columns.len() + k).ok_or_else(|| null_error(label, true))?;
+            self.y.push(v);
+        }
+        self.row_no += 1;
+        Ok(())
+    }
 }
 
 /// Replaces the placeholders of categorical columns by level codes (a NULL stays missing).
