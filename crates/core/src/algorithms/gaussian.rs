@@ -6,6 +6,7 @@
 //! predicting from the posterior mode. The training rows are kept; at most 5,000.
 
 use super::kernel::{check_rows, gram, Expansion, Kernel};
+use super::linear::{self, cholesky_solve};
 use super::{check_at_least, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
@@ -51,35 +52,10 @@ pub(super) enum GaussianProcess {
     Classifier(Vec<Expansion>),
 }
 
-/// The lower Cholesky factor of a symmetric positive definite matrix; None if it is not.
+/// The Cholesky factor of a kernel system: a pivot that is not positive and finite means the
+/// matrix is not positive definite.
 fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; n * n];
-    for j in 0..n {
-        let d = a[j * n + j] - (0..j).map(|k| l[j * n + k] * l[j * n + k]).sum::<f64>();
-        if d <= 0.0 || !d.is_finite() {
-            return None;
-        }
-        let d = d.sqrt();
-        l[j * n + j] = d;
-        for i in j + 1..n {
-            let s = a[i * n + j] - (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum::<f64>();
-            l[i * n + j] = s / d;
-        }
-    }
-    Some(l)
-}
-
-/// Solves L z = b (forward) then Lᵀ x = z (backward).
-fn cholesky_solve(l: &[f64], b: &[f64], n: usize) -> Vec<f64> {
-    let mut z = vec![0.0; n];
-    for i in 0..n {
-        z[i] = (b[i] - (0..i).map(|k| l[i * n + k] * z[k]).sum::<f64>()) / l[i * n + i];
-    }
-    let mut x = vec![0.0; n];
-    for i in (0..n).rev() {
-        x[i] = (z[i] - (i + 1..n).map(|k| l[k * n + i] * x[k]).sum::<f64>()) / l[i * n + i];
-    }
-    x
+    linear::cholesky(a, n, 0.0, |pivot, _| pivot <= 0.0 || !pivot.is_finite())
 }
 
 pub(super) fn train(

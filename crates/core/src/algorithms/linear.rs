@@ -215,28 +215,46 @@ pub(super) fn least_squares(
 
 /// Solves (A + ridge·I) x = b for symmetric positive definite A by Cholesky; None if not SPD.
 pub(super) fn solve_spd(a: &[f64], b: &[f64], p: usize, ridge: f64) -> Option<Vec<f64>> {
-    let mut l = vec![0.0f64; p * p];
-    for j in 0..p {
-        let mut d = a[j * p + j] + ridge - (0..j).map(|k| l[j * p + k].powi(2)).sum::<f64>();
-        if d <= 1e-12 * (a[j * p + j] + ridge).abs().max(1e-300) {
+    let l = cholesky(a, p, ridge, |pivot, diagonal| pivot <= 1e-12 * diagonal.abs().max(1e-300))?;
+    Some(cholesky_solve(&l, b, p))
+}
+
+/// The lower Cholesky factor of A + ridge·I (n × n, row-major); None as soon as `reject`
+/// refuses a pivot, given the pivot before its square root and the diagonal entry.
+pub(super) fn cholesky(
+    a: &[f64],
+    n: usize,
+    ridge: f64,
+    reject: impl Fn(f64, f64) -> bool,
+) -> Option<Vec<f64>> {
+    let mut l = vec![0.0f64; n * n];
+    for j in 0..n {
+        let diagonal = a[j * n + j] + ridge;
+        let d = diagonal - (0..j).map(|k| l[j * n + k] * l[j * n + k]).sum::<f64>();
+        if reject(d, diagonal) {
             return None;
         }
-        d = d.sqrt();
-        l[j * p + j] = d;
-        for i in j + 1..p {
-            let s = a[i * p + j] - (0..j).map(|k| l[i * p + k] * l[j * p + k]).sum::<f64>();
-            l[i * p + j] = s / d;
+        let d = d.sqrt();
+        l[j * n + j] = d;
+        for i in j + 1..n {
+            let s = a[i * n + j] - (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum::<f64>();
+            l[i * n + j] = s / d;
         }
     }
-    let mut z = vec![0.0; p];
-    for i in 0..p {
-        z[i] = (b[i] - (0..i).map(|k| l[i * p + k] * z[k]).sum::<f64>()) / l[i * p + i];
+    Some(l)
+}
+
+/// Solves L z = b (forward) then Lᵀ x = z (backward) with a factor from `cholesky`.
+pub(super) fn cholesky_solve(l: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+    let mut z = vec![0.0; n];
+    for i in 0..n {
+        z[i] = (b[i] - (0..i).map(|k| l[i * n + k] * z[k]).sum::<f64>()) / l[i * n + i];
     }
-    let mut x = vec![0.0; p];
-    for i in (0..p).rev() {
-        x[i] = (z[i] - (i + 1..p).map(|k| l[k * p + i] * x[k]).sum::<f64>()) / l[i * p + i];
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        x[i] = (z[i] - (i + 1..n).map(|k| l[k * n + i] * x[k]).sum::<f64>()) / l[i * n + i];
     }
-    Some(x)
+    x
 }
 
 /// Logistic regression on standardised features (the scaler is part of the model, so
