@@ -338,10 +338,10 @@ impl XgbModel {
     fn compile(&self) -> Result<Option<NativeTrees>> {
         let booster = self.learner()?;
         let outputs = if self.classes > 2 { self.classes } else { 1 };
-        let json = booster.save("json")?;
-        let mut native = NativeTrees::from_json(&json, outputs)?;
+        let model: serde_json::Value = serde_json::from_slice(&booster.save("json")?)
+            .map_err(|e| Error::Internal(format!("XGBoost model JSON: {e}")))?;
+        let mut native = NativeTrees::from_model(&model, outputs)?;
         if let Some(trees) = native.as_mut() {
-            let model: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
             let features = model["learner"]["learner_model_param"]["num_feature"]
                 .as_str()
                 .and_then(|n| n.parse().ok())
@@ -404,8 +404,7 @@ impl Model for XgbModel {
     }
 
     fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
-        let raw = self.raw(x)?;
-        Ok((super::booster_labels(&raw, self.classes), super::booster_proba(raw, self.classes).ok()))
+        Ok(super::booster_labels_and_proba(self.raw(x)?, self.classes))
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

@@ -61,14 +61,11 @@ fn numbers<T>(tree: &Value, key: &str, convert: impl Fn(&Value) -> Option<T>) ->
 }
 
 impl NativeTrees {
-    /// Reads the trees of XGBoost's JSON model. Returns None for models this evaluator does
-    /// not cover (categorical splits, vector leaves); parallel trees (random forests) add up like any
-    /// others; those predict through
-    /// the library.
-    pub(super) fn from_json(json: &[u8], outputs: usize) -> Result<Option<NativeTrees>> {
-        let model: Value =
-            serde_json::from_slice(json).map_err(|e| Error::Internal(format!("XGBoost model JSON: {e}")))?;
-        let booster = field(&model, &["learner", "gradient_booster"])?;
+    /// Reads the trees of XGBoost's JSON model, parsed. Returns None for models this
+    /// evaluator does not cover (categorical splits, vector leaves), which predict through the
+    /// library; parallel trees (random forests) add up like any others.
+    pub(super) fn from_model(model: &Value, outputs: usize) -> Result<Option<NativeTrees>> {
+        let booster = field(model, &["learner", "gradient_booster"])?;
         if booster.get("name").and_then(Value::as_str) != Some("gbtree") {
             return Ok(None);
         }
