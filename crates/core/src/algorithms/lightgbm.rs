@@ -471,8 +471,7 @@ impl Model for LgbModel {
     }
 
     fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
-        let raw = self.raw(x)?;
-        Ok((super::booster_labels(&raw, self.classes), super::booster_proba(raw, self.classes).ok()))
+        Ok(super::booster_labels_and_proba(self.raw(x)?, self.classes))
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

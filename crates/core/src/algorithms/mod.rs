@@ -537,6 +537,11 @@ pub(crate) fn booster_labels(raw: &[f32], classes: usize) -> Vec<f32> {
     }
 }
 
+/// A booster's raw output as labels and, for a classifier, probabilities.
+pub(crate) fn booster_labels_and_proba(raw: Vec<f32>, classes: usize) -> (Vec<f32>, Option<Vec<f32>>) {
+    (booster_labels(&raw, classes), booster_proba(raw, classes).ok())
+}
+
 /// A booster's raw output as `rows × k` probabilities.
 pub(crate) fn booster_proba(raw: Vec<f32>, classes: usize) -> Result<Vec<f32>> {
     Ok(match classes {

@@ -43,32 +43,30 @@ impl Matrix {
         }
         Matrix { data, rows: rows.len(), cols: self.cols }
     }
-}
 
-impl Matrix {
     /// The rows `first` and the rows `second`, keeping one copy of the data when the two
     /// partition the rows: `second` is copied out and `first` is permuted into place.
     pub fn split_rows(mut self, first: &[usize], second: &[usize]) -> (Matrix, Matrix) {
         let tail = self.select(second);
         let order: Vec<usize> = first.iter().chain(second).copied().collect();
-        let mut seen = vec![false; self.rows];
+        let mut pending = vec![false; self.rows];
         let partition = order.len() == self.rows
-            && order.iter().all(|&i| i < self.rows && !std::mem::replace(&mut seen[i], true));
+            && order.iter().all(|&i| i < self.rows && !std::mem::replace(&mut pending[i], true));
         if !partition {
             return (self.select(first), tail);
         }
-        // follows each cycle of the permutation row k <- row order[k], holding one row aside
+        // follows each cycle of the permutation row k <- row order[k], holding one row aside;
+        // every row is pending once the partition is checked
         let c = self.cols;
         let mut held = vec![0.0; c];
-        let mut done = vec![false; self.rows];
         for start in 0..self.rows {
-            if done[start] {
+            if !pending[start] {
                 continue;
             }
             held.copy_from_slice(self.row(start));
             let mut k = start;
             loop {
-                done[k] = true;
+                pending[k] = false;
                 let from = order[k];
                 if from == start {
                     self.data[k * c..(k + 1) * c].copy_from_slice(&held);
