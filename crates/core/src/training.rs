@@ -118,7 +118,11 @@ pub fn train(
     let feature_references = references(&features, &raw_train);
     let (x_train, x_test) = match &preprocessor {
         None => (raw_train, raw_test),
-        Some(p) => (p.transform(&raw_train)?, p.transform(&raw_test)?),
+        Some(p) => {
+            let train = p.transform(&raw_train)?;
+            drop(raw_train);
+            (train, p.transform(&raw_test)?)
+        }
     };
 
     let mut ctx = TrainContext { seed, on_step };
@@ -134,10 +138,11 @@ pub fn train(
         }
     };
     let started = Instant::now();
+    // the training rows are handed over: a booster frees them once its own dataset is built
     let model = if targets > 1 {
         joint::train(algorithm, &hyperparams, &x_train, &y_train, targets, &mut ctx)?
     } else {
-        algorithm.train(task, &hyperparams, &x_train, &y_train, classes.len(), &mut ctx)?
+        algorithm.train_owned(task, &hyperparams, x_train, &y_train, classes.len(), &mut ctx)?
     };
     let fit_time = started.elapsed().as_secs_f64();
 

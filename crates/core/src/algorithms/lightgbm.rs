@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::task::Task;
 use lightgbm3_sys as sys;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::ffi::{c_char, c_int, CStr, CString};
 
 /// `lightgbm`: LGBMClassifier / LGBMRegressor names, LightGBM's own names as aliases.
@@ -215,8 +216,101 @@ struct Dataset(sys::DatasetHandle);
 
 impl Drop for Dataset {
     fn drop(&mut self) {
-        // SAFETY: the handle came from LGBM_DatasetCreateFromMat and is freed once.
+        // SAFETY: the handle came from LGBM_DatasetCreateFromSampledColumn and is freed once.
         unsafe { sys::LGBM_DatasetFree(self.0) };
+    }
+}
+
+/// LightGBM's `kZeroThreshold`: smaller magnitudes are zeros, left out of a column's sample.
+const ZERO_THRESHOLD: f64 = 1e-35f32 as f64;
+
+impl Dataset {
+    /// The binned dataset `LGBM_DatasetCreateFromMat` builds, from the same sample of rows
+    /// (`LGBM_SampleIndices`) and the same rows pushed after, with a third less transient
+    /// memory: that call holds each sampled value as a double with its own 4-byte index in
+    /// growing vectors; here every column without zeros shares one index array, and each
+    /// column's values are allocated at their exact count. Rows handed over are freed as soon
+    /// as they are pushed.
+    fn build(x: Cow<Matrix>, y: &[f32], params: &CStr) -> Result<Dataset> {
+        let too_many = || Error::invalid("LightGBM takes at most 2^31 - 1 rows");
+        let rows = i32::try_from(x.rows).map_err(|_| too_many())?;
+        let cols = x.cols;
+        let mut count = 0;
+        // SAFETY: `params` is NUL-terminated; LightGBM writes the sample size to `count`.
+        check(unsafe { sys::LGBM_GetSampleCount(rows, params.as_ptr(), &mut count) })?;
+        let mut sample = vec![0i32; count.max(0) as usize];
+        let mut len = 0;
+        // SAFETY: `sample` has room for the `count` indices LightGBM writes.
+        check(unsafe {
+            sys::LGBM_SampleIndices(rows, params.as_ptr(), sample.as_mut_ptr().cast(), &mut len)
+        })?;
+        sample.truncate(len.max(0) as usize);
+        let kept = |v: f32| (v as f64).abs() > ZERO_THRESHOLD || v.is_nan();
+        let mut per_col = vec![0i32; cols];
+        for &i in &sample {
+            for (n, &v) in per_col.iter_mut().zip(x.row(i as usize)) {
+                *n += i32::from(kept(v));
+            }
+        }
+        let full = sample.len() as i32;
+        let mut values: Vec<Vec<f64>> = per_col.iter().map(|&n| Vec::with_capacity(n as usize)).collect();
+        let mut own: Vec<Vec<i32>> =
+            per_col.iter().map(|&n| Vec::with_capacity(if n < full { n as usize } else { 0 })).collect();
+        for (s, &i) in sample.iter().enumerate() {
+            for (j, &v) in x.row(i as usize).iter().enumerate() {
+                if kept(v) {
+                    values[j].push(v as f64);
+                    if per_col[j] < full {
+                        own[j].push(s as i32);
+                    }
+                }
+            }
+        }
+        drop(sample);
+        let shared: Vec<i32> = (0..full).collect();
+        let mut value_ptrs: Vec<*mut f64> = values.iter_mut().map(|v| v.as_mut_ptr()).collect();
+        // LightGBM only reads the indices (it may swap a column's pointer for its own array)
+        let mut index_ptrs: Vec<*mut i32> = own
+            .iter_mut()
+            .zip(&per_col)
+            .map(|(o, &n)| if n < full { o.as_mut_ptr() } else { shared.as_ptr().cast_mut() })
+            .collect();
+        let mut dataset = Dataset(std::ptr::null_mut());
+        // SAFETY: column j's pointers address `per_col[j]` values and indices, which outlive
+        // the call; the rows are `rows × cols` f32 values in row-major order and `y` holds one
+        // label per row, all copied by LightGBM.
+        unsafe {
+            check(sys::LGBM_DatasetCreateFromSampledColumn(
+                value_ptrs.as_mut_ptr(),
+                index_ptrs.as_mut_ptr(),
+                cols as i32,
+                per_col.as_ptr(),
+                full,
+                rows,
+                i64::from(rows),
+                params.as_ptr(),
+                &mut dataset.0,
+            ))?;
+            drop((values, own, shared));
+            check(sys::LGBM_DatasetPushRows(
+                dataset.0,
+                x.data.as_ptr().cast(),
+                sys::C_API_DTYPE_FLOAT32 as c_int,
+                rows,
+                cols as i32,
+                0,
+            ))?;
+            drop(x);
+            let label = c_string("label")?;
+            check(sys::LGBM_DatasetSetField(
+                dataset.0,
+                label.as_ptr(),
+                y.as_ptr().cast(),
+                rows,
+                sys::C_API_DTYPE_FLOAT32 as c_int,
+            ))?;
+        }
+        Ok(dataset)
     }
 }
 
@@ -245,7 +339,7 @@ impl Drop for Booster {
 pub(super) fn train(
     task: Task,
     flavour: Flavour,
-    x: &Matrix,
+    x: Cow<Matrix>,
     y: &[f32],
     classes: usize,
     ctx: &mut TrainContext,
@@ -274,33 +368,10 @@ pub(super) fn train(
     settings.push(("deterministic", "true".into()));
     let text = settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
     let params = c_string(&text)?;
-    let rows = i32::try_from(x.rows).map_err(|_| Error::invalid("LightGBM takes at most 2^31 rows"))?;
-
-    let mut dataset = Dataset(std::ptr::null_mut());
+    let dataset = Dataset::build(x, y, &params)?;
     let mut booster = std::ptr::null_mut();
-    // SAFETY: `x.data` holds rows × cols f32 values in row-major order and `y` one label per
-    // row; LightGBM copies both while building the dataset.
-    unsafe {
-        check(sys::LGBM_DatasetCreateFromMat(
-            x.data.as_ptr().cast(),
-            sys::C_API_DTYPE_FLOAT32 as c_int,
-            rows,
-            x.cols as i32,
-            1,
-            params.as_ptr(),
-            std::ptr::null_mut(),
-            &mut dataset.0,
-        ))?;
-        let label = c_string("label")?;
-        check(sys::LGBM_DatasetSetField(
-            dataset.0,
-            label.as_ptr(),
-            y.as_ptr().cast(),
-            rows,
-            sys::C_API_DTYPE_FLOAT32 as c_int,
-        ))?;
-        check(sys::LGBM_BoosterCreate(dataset.0, params.as_ptr(), &mut booster))?;
-    }
+    // SAFETY: the dataset is live and outlives the booster's training below.
+    check(unsafe { sys::LGBM_BoosterCreate(dataset.0, params.as_ptr(), &mut booster) })?;
     let booster = Booster { handle: booster, fast: std::ptr::null_mut() };
     for _ in 0..plan.rounds {
         (ctx.on_step)();
@@ -487,6 +558,63 @@ mod tests {
     use crate::algorithms::testdata::load as dataset;
     use crate::data::{class_labels, encode_classes};
 
+    /// The dataset built from our own sample is LightGBM's from-matrix dataset: the same
+    /// settings train the same model text on both, with zeros (digits' blank pixels), a
+    /// column of zeros, NaNs and a sample smaller than the rows.
+    #[test]
+    fn the_sampled_dataset_trains_what_lightgbm_builds_from_the_matrix() {
+        let (mut x, y) = dataset("digits");
+        let labels = encode_classes(&y, &class_labels(&y));
+        for i in 0..x.rows {
+            let cols = x.cols;
+            x.data[i * cols] = 0.0;
+            if i % 7 == 3 {
+                x.data[i * cols + 20] = f32::NAN;
+            }
+        }
+        let fit = |dataset: &Dataset, params: &CStr| -> String {
+            let mut handle = std::ptr::null_mut();
+            check(unsafe { sys::LGBM_BoosterCreate(dataset.0, params.as_ptr(), &mut handle) }).unwrap();
+            let booster = Booster { handle, fast: std::ptr::null_mut() };
+            for _ in 0..5 {
+                let mut finished = 0;
+                check(unsafe { sys::LGBM_BoosterUpdateOneIter(booster.handle, &mut finished) }).unwrap();
+            }
+            save(&booster).unwrap()
+        };
+        for sample in ["", " bin_construct_sample_cnt=300"] {
+            let text = format!("objective=multiclass num_class=10 verbosity=-1 deterministic=true{sample}");
+            let params = c_string(&text).unwrap();
+            let ours = Dataset::build(Cow::Owned(x.clone()), &labels, &params).unwrap();
+            let mut theirs = Dataset(std::ptr::null_mut());
+            unsafe {
+                check(sys::LGBM_DatasetCreateFromMat(
+                    x.data.as_ptr().cast(),
+                    sys::C_API_DTYPE_FLOAT32 as c_int,
+                    x.rows as i32,
+                    x.cols as i32,
+                    1,
+                    params.as_ptr(),
+                    std::ptr::null_mut(),
+                    &mut theirs.0,
+                ))
+                .unwrap();
+                let label = c_string("label").unwrap();
+                check(sys::LGBM_DatasetSetField(
+                    theirs.0,
+                    label.as_ptr(),
+                    labels.as_ptr().cast(),
+                    x.rows as i32,
+                    sys::C_API_DTYPE_FLOAT32 as c_int,
+                ))
+                .unwrap();
+            }
+            let (a, b) = (fit(&ours, &params), fit(&theirs, &params));
+            assert!(a.contains("Tree=49"), "five rounds of ten classes");
+            assert_eq!(a, b, "{text}");
+        }
+    }
+
     #[test]
     fn a_row_predicts_what_the_batch_predicts_after_a_round_trip() {
         for (name, task) in [
@@ -500,7 +628,8 @@ mod tests {
             let params: Params = serde_json::from_value(serde_json::json!({"n_estimators": 20})).unwrap();
             let mut rounds = 0;
             let mut ctx = TrainContext { seed: 3, on_step: &mut || rounds += 1 };
-            let model = train(task, Flavour::Native(params), &x, &y, classes, &mut ctx).unwrap();
+            let model =
+                train(task, Flavour::Native(params), Cow::Borrowed(&x), &y, classes, &mut ctx).unwrap();
             assert_eq!(rounds, 20, "{name}: one step per round");
             let back = load(&model.to_bytes().unwrap()).unwrap();
             let batch = back.predict(&x).unwrap();

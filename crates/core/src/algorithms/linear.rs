@@ -278,57 +278,71 @@ impl Logistic {
         }
     }
 
+    /// Minimises the penalised log loss over standardised features without building them:
+    /// a weight w on z = (x - mean) / scale is the weight w / scale on x, less a constant, so
+    /// each pass reads the f32 rows as they are (a standardised f64 copy was twice their size).
     fn fit(p: &LogisticParams, x: &Matrix, y: &[f32], classes: usize, ctx: &mut TrainContext) -> Logistic {
         let (mean, scale) = standardizer(x);
-        let z = standardize(x, &mean, &scale);
         let cols = x.cols;
         let outputs = Logistic::outputs(classes);
         let stride = cols + 1;
         let penalty = 0.5 / p.c;
         let fit_intercept = p.fit_intercept;
         let objective = |w: &[f64], g: &mut [f64]| -> f64 {
-            let mut loss = 0.0;
-            g.iter_mut().for_each(|v| *v = 0.0);
+            // the weights on the raw features, and each output's constant
+            let mut raw = vec![0.0; outputs * cols];
+            let mut base = vec![0.0; outputs];
+            for o in 0..outputs {
+                let wo = &w[o * stride..(o + 1) * stride];
+                let ro = &mut raw[o * cols..(o + 1) * cols];
+                for (((r, wj), s), m) in ro.iter_mut().zip(wo).zip(&scale).zip(&mean) {
+                    *r = wj / s;
+                    base[o] -= *r * m;
+                }
+                base[o] += wo[cols];
+            }
+            // Σ residual · x and Σ residual per output; the gradient on z follows from both
+            let mut sum_rx = vec![0.0; outputs * cols];
+            let mut sum_r = vec![0.0; outputs];
             let mut scores = vec![0.0; outputs];
+            let mut loss = 0.0;
             for (i, &label) in y.iter().enumerate() {
-                let row = &z[i * cols..(i + 1) * cols];
+                let row = x.row(i);
                 for (o, s) in scores.iter_mut().enumerate() {
-                    let wo = &w[o * stride..(o + 1) * stride];
-                    *s = wo[cols] + row.iter().zip(wo).map(|(a, b)| a * b).sum::<f64>();
+                    let ro = &raw[o * cols..(o + 1) * cols];
+                    *s = base[o] + row.iter().zip(ro).map(|(a, b)| *a as f64 * b).sum::<f64>();
                 }
                 let label = label as usize;
-                let residuals: Vec<f64> = if outputs == 1 {
+                if outputs == 1 {
                     let s = scores[0];
                     let t = if label == 1 { 1.0 } else { 0.0 };
                     // log(1 + e^s) - t·s, written to avoid overflow.
                     loss += s.max(0.0) + (-s.abs()).exp().ln_1p() - t * s;
-                    vec![sigmoid(s) - t]
+                    scores[0] = sigmoid(s) - t;
                 } else {
                     let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                     let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
                     loss += max + sum.ln() - scores[label];
-                    scores
-                        .iter()
-                        .enumerate()
-                        .map(|(o, s)| (s - max).exp() / sum - if o == label { 1.0 } else { 0.0 })
-                        .collect()
-                };
-                for (o, r) in residuals.iter().enumerate() {
-                    let go = &mut g[o * stride..(o + 1) * stride];
-                    for (gj, a) in go.iter_mut().zip(row) {
-                        *gj += r * a;
+                    for (o, s) in scores.iter_mut().enumerate() {
+                        *s = (*s - max).exp() / sum - if o == label { 1.0 } else { 0.0 };
                     }
-                    if fit_intercept {
-                        go[cols] += r;
+                }
+                // the scores are now the residuals
+                for (o, &r) in scores.iter().enumerate() {
+                    for (acc, a) in sum_rx[o * cols..(o + 1) * cols].iter_mut().zip(row) {
+                        *acc += r * *a as f64;
                     }
+                    sum_r[o] += r;
                 }
             }
             for o in 0..outputs {
+                let go = &mut g[o * stride..(o + 1) * stride];
                 for j in 0..cols {
                     let wj = w[o * stride + j];
                     loss += penalty * wj * wj;
-                    g[o * stride + j] += 2.0 * penalty * wj;
+                    go[j] = (sum_rx[o * cols + j] - mean[j] * sum_r[o]) / scale[j] + 2.0 * penalty * wj;
                 }
+                go[cols] = if fit_intercept { sum_r[o] } else { 0.0 };
             }
             loss
         };

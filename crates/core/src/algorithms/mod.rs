@@ -31,6 +31,7 @@ use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
 use serde::de::DeserializeOwned;
+use std::borrow::Cow;
 
 /// A trained model. Classification models see and return class indices `0..k`; the
 /// artifact maps them to the user's labels.
@@ -341,7 +342,34 @@ impl Algorithm {
         classes: usize,
         ctx: &mut TrainContext,
     ) -> Result<Box<dyn Model>> {
+        self.train_from(task, hyperparams, Cow::Borrowed(x), y, classes, ctx)
+    }
+
+    /// `train`, handing the rows over: an algorithm that builds its own copy of them (the
+    /// boosters' binned datasets) frees ours as soon as that copy is built.
+    pub fn train_owned(
+        self,
+        task: Task,
+        hyperparams: &serde_json::Value,
+        x: Matrix,
+        y: &[f32],
+        classes: usize,
+        ctx: &mut TrainContext,
+    ) -> Result<Box<dyn Model>> {
+        self.train_from(task, hyperparams, Cow::Owned(x), y, classes, ctx)
+    }
+
+    fn train_from(
+        self,
+        task: Task,
+        hyperparams: &serde_json::Value,
+        rows: Cow<Matrix>,
+        y: &[f32],
+        classes: usize,
+        ctx: &mut TrainContext,
+    ) -> Result<Box<dyn Model>> {
         self.validate(task, hyperparams)?;
+        let x = rows.as_ref();
         match self {
             Algorithm::Linear => linear::train(task, hyperparams, x, y, classes, ctx),
             Algorithm::Ridge => penalized::train_ridge(task, parse(self, hyperparams)?, x, y, classes),
@@ -372,29 +400,24 @@ impl Algorithm {
             }
             Algorithm::AdaBoost => adaboost::train(task, parse(self, hyperparams)?, x, y, classes, ctx),
             Algorithm::Xgboost => {
-                xgboost::train(task, xgboost::Flavour::Boosted(parse(self, hyperparams)?), x, y, classes, ctx)
+                let flavour = xgboost::Flavour::Boosted(parse(self, hyperparams)?);
+                xgboost::train(task, flavour, rows, y, classes, ctx)
             }
             Algorithm::XgboostRandomForest => {
-                xgboost::train(task, xgboost::Flavour::Forest(parse(self, hyperparams)?), x, y, classes, ctx)
+                let flavour = xgboost::Flavour::Forest(parse(self, hyperparams)?);
+                xgboost::train(task, flavour, rows, y, classes, ctx)
             }
-            Algorithm::GradientBoostingTrees => xgboost::train(
-                task,
-                xgboost::Flavour::Gradient(parse(self, hyperparams)?),
-                x,
-                y,
-                classes,
-                ctx,
-            ),
-            Algorithm::Lightgbm => lightgbm::train(
-                task,
-                lightgbm::Flavour::Native(parse(self, hyperparams)?),
-                x,
-                y,
-                classes,
-                ctx,
-            ),
+            Algorithm::GradientBoostingTrees => {
+                let flavour = xgboost::Flavour::Gradient(parse(self, hyperparams)?);
+                xgboost::train(task, flavour, rows, y, classes, ctx)
+            }
+            Algorithm::Lightgbm => {
+                let flavour = lightgbm::Flavour::Native(parse(self, hyperparams)?);
+                lightgbm::train(task, flavour, rows, y, classes, ctx)
+            }
             Algorithm::HistGradientBoosting => {
-                lightgbm::train(task, lightgbm::Flavour::Hist(parse(self, hyperparams)?), x, y, classes, ctx)
+                let flavour = lightgbm::Flavour::Hist(parse(self, hyperparams)?);
+                lightgbm::train(task, flavour, rows, y, classes, ctx)
             }
             Algorithm::RandomForest => {
                 forest::train(forest::Kind::RandomForest, task, parse(self, hyperparams)?, x, y, classes, ctx)

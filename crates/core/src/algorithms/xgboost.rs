@@ -13,6 +13,7 @@ use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::sync::{Mutex, OnceLock};
 
 #[derive(Deserialize)]
@@ -275,7 +276,7 @@ const MAX_BIN: u32 = 256;
 pub(super) fn train(
     task: Task,
     flavour: Flavour,
-    x: &Matrix,
+    x: Cow<Matrix>,
     y: &[f32],
     classes: usize,
     ctx: &mut TrainContext,
@@ -283,9 +284,11 @@ pub(super) fn train(
     let plan = flavour.plan(ctx.seed);
     let method = plan.settings.iter().find(|(k, _)| *k == "tree_method").map_or("hist", |(_, v)| v.as_str());
     let dtrain = match method {
-        "hist" | "auto" => TrainMatrix::quantile(x, y, MAX_BIN)?,
-        _ => TrainMatrix::dense(x, y)?,
+        "hist" | "auto" => TrainMatrix::quantile(&x, y, MAX_BIN)?,
+        _ => TrainMatrix::dense(&x, y)?,
     };
+    // XGBoost holds its own copy now (binned, for hist): rows handed over are freed
+    drop(x);
     let mut booster = Learner::new(&dtrain)?;
     let classes = if task == Task::Classification { classes.max(2) } else { 0 };
     let objective = match classes {
@@ -432,7 +435,8 @@ mod tests {
             _ => Flavour::Boosted(serde_json::from_value(hyperparams).unwrap()),
         };
         let mut ctx = TrainContext { seed: 1, on_step: &mut || {} };
-        let bytes = train(task, flavour, &x, &y, classes, &mut ctx).unwrap().to_bytes().unwrap();
+        let bytes =
+            train(task, flavour, Cow::Borrowed(&x), &y, classes, &mut ctx).unwrap().to_bytes().unwrap();
         let model = XgbModel::from_bytes(&bytes).unwrap();
         assert!(model.native().is_some(), "{name}: trees not compiled");
         // row by row, as a one-row predict walks the native trees
