@@ -97,12 +97,15 @@ impl LoadedModel {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_vec(&self.header)
             .map_err(|e| Error::Internal(format!("cannot serialize header: {e}")))?;
-        let mut out = Vec::with_capacity(11 + header.len());
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT);
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend(self.model.to_bytes()?);
+        let mut prefix = Vec::with_capacity(11 + header.len());
+        prefix.extend_from_slice(MAGIC);
+        prefix.push(FORMAT);
+        prefix.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        prefix.extend_from_slice(&header);
+        // the model's bytes get the prefix in place: a forest's are hundreds of megabytes, and
+        // copying them behind it held them twice
+        let mut out = self.model.to_bytes()?;
+        out.splice(0..0, prefix);
         Ok(out)
     }
 

@@ -7,7 +7,9 @@ use crate::data::preprocess::{Preprocessor, Spec};
 use crate::data::schema::{feature_names, FeatureColumn, FeatureKind};
 use crate::data::split::{split, Sampling};
 use crate::data::{class_labels, encode_classes, Matrix};
-use crate::drift::{categorical_reference, numeric_reference, FeatureReference};
+use crate::drift::{
+    categorical_reference, numeric_reference, numeric_reference_in, FeatureReference, SortBuffers,
+};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
 use crate::search::{self, Search};
@@ -224,26 +226,51 @@ fn references(schema: &[FeatureColumn], x: &Matrix) -> Vec<FeatureReference> {
             kinds.push(c);
         }
     }
-    let reference = |j: usize| {
-        let column: Vec<f32> = (0..x.rows).map(|i| x.row(i)[j]).collect();
-        match kinds.get(j) {
-            Some(c) if c.kind == FeatureKind::Categorical => {
-                let levels: Vec<Option<String>> =
-                    column.iter().map(|&code| c.levels.get(code as usize).cloned()).collect();
-                categorical_reference(&names[j], &levels)
-            }
-            _ => numeric_reference(&names[j], &column),
+    let reference = |j: usize, column: &[f32], buffers: &mut SortBuffers| match kinds.get(j) {
+        Some(c) if c.kind == FeatureKind::Categorical => {
+            let levels: Vec<Option<String>> =
+                column.iter().map(|&code| c.levels.get(code as usize).cloned()).collect();
+            categorical_reference(&names[j], &levels)
         }
+        _ => numeric_reference_in(&names[j], column, buffers),
     };
-    // each numeric reference sorts its column (1.5 ms per 75,000 rows): the columns are
-    // shared out among the cores, as the boosters share out their work
+    // Each numeric reference sorts its column. The columns are shared out among the cores, as
+    // the boosters share out their work, and each core copies out GROUP of its columns in one
+    // pass over the rows (a pass per column read every row's cache line 20 times). The
+    // buffers are allocated here, so freeing them leaves nothing behind in the workers'
+    // malloc arenas for the training's peak to build on.
+    const GROUP: usize = 4;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, x.cols.max(1));
+    let group = GROUP.min(x.cols.div_ceil(threads));
+    let mut buffers: Vec<(Vec<Vec<f32>>, SortBuffers)> = (0..threads)
+        .map(|_| {
+            ((0..group).map(|_| Vec::with_capacity(x.rows)).collect(), SortBuffers::with_capacity(x.rows))
+        })
+        .collect();
     let mut out: Vec<Option<FeatureReference>> = (0..x.cols).map(|_| None).collect();
     std::thread::scope(|s| {
         let reference = &reference;
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || (t..x.cols).step_by(threads).map(|j| (j, reference(j))).collect::<Vec<_>>())
+        let workers: Vec<_> = buffers
+            .iter_mut()
+            .enumerate()
+            .map(|(t, (columns, sort))| {
+                s.spawn(move || {
+                    let mine: Vec<usize> = (t..x.cols).step_by(threads).collect();
+                    let mut done = Vec::with_capacity(mine.len());
+                    for chunk in mine.chunks(group) {
+                        columns.iter_mut().for_each(Vec::clear);
+                        for i in 0..x.rows {
+                            let row = x.row(i);
+                            for (column, &j) in columns.iter_mut().zip(chunk) {
+                                column.push(row[j]);
+                            }
+                        }
+                        done.extend(
+                            chunk.iter().zip(columns.iter()).map(|(&j, c)| (j, reference(j, c, sort))),
+                        );
+                    }
+                    done
+                })
             })
             .collect();
         for worker in workers {

@@ -182,8 +182,9 @@ fn run(a: Args) -> Result<TrainRow> {
         Some(p) => p,
         None => store::create_project(a.project_name, task)?,
     };
-    let model_id = store_outcome(&a, &project, &data, &labels, sampling, analysis, &outcome)?;
-    let deployed = auto_deploy(&project, model_id, key_metric(task, &outcome.metrics), a.automatic_deploy)?;
+    let key = key_metric(task, &outcome.metrics);
+    let model_id = store_outcome(&a, &project, &data, &labels, sampling, analysis, outcome)?;
+    let deployed = auto_deploy(&project, model_id, key, a.automatic_deploy)?;
     Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
 }
 
@@ -223,7 +224,8 @@ fn source(a: &Args, task: Task, existing: Option<&Project>) -> Result<(String, V
 }
 
 /// Stores the snapshot, the model with its bytes and metrics (NaN as JSON null), and its
-/// drift references; returns the model id.
+/// drift references; returns the model id. The trained model is dropped once it is bytes: a
+/// deep forest's are hundreds of megabytes, and the INSERT copies them again.
 fn store_outcome(
     a: &Args,
     project: &Project,
@@ -231,7 +233,7 @@ fn store_outcome(
     labels: &[String],
     sampling: Sampling,
     analysis: serde_json::Value,
-    outcome: &training::TrainOutcome,
+    outcome: training::TrainOutcome,
 ) -> Result<i64> {
     let snapshot_id = store::insert_snapshot(
         &data.qualified,
@@ -249,19 +251,23 @@ fn store_outcome(
     if let Some(results) = &outcome.search_results {
         metrics.insert("search_results".into(), results.clone());
     }
+    let bytes = outcome.model.to_bytes()?;
+    let (num_features, algorithm) =
+        (outcome.model.header.num_features, outcome.model.header.algorithm.clone());
+    drop(outcome.model);
     let model_id = store::insert_model(
         NewModel {
             project_id: project.id,
             snapshot_id,
-            num_features: outcome.model.header.num_features as i32,
-            algorithm: &outcome.model.header.algorithm,
-            hyperparams: outcome.hyperparams.clone(),
+            num_features: num_features as i32,
+            algorithm: &algorithm,
+            hyperparams: outcome.hyperparams,
             metrics: serde_json::Value::Object(metrics),
             search: a.search,
             search_params: a.search_params.clone(),
             search_args: a.search_args.clone(),
         },
-        outcome.model.to_bytes()?,
+        bytes,
     )?;
     store::insert_drift_reference(
         model_id,
@@ -275,7 +281,7 @@ fn store_outcome(
         model_id: Some(model_id),
         stage: None,
         details: json!({
-            "algorithm": outcome.model.header.algorithm,
+            "algorithm": algorithm,
             "relation": data.qualified,
             key: outcome.metrics.get(key).filter(|v| v.is_finite()),
         }),

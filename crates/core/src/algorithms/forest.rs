@@ -211,6 +211,9 @@ impl Builder<'_> {
                 }
             }
         }
+        // grown by doubling: a deep forest kept up to twice its nodes' memory
+        tree.nodes.shrink_to_fit();
+        tree.values.shrink_to_fit();
         tree
     }
 

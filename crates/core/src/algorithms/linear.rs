@@ -175,9 +175,10 @@ pub(super) fn least_squares(
         for ((r, v), m) in row.iter_mut().zip(x.row(i)).zip(&mx) {
             *r = *v as f64 - m;
         }
-        for j in 0..p {
-            for k in 0..=j {
-                a[j * p + k] += row[j] * row[k];
+        // the lower triangle, a row at a time over slices (no bounds checks: vectorised)
+        for (j, &rj) in row.iter().enumerate() {
+            for (ajk, rk) in a[j * p..=j * p + j].iter_mut().zip(&row[..=j]) {
+                *ajk += rj * rk;
             }
         }
     }
