@@ -3,10 +3,11 @@
 Run: python bench/reference/reference.py  (in a virtual environment with scikit-learn and
 xgboost; `make reference` creates one). Prints, per dataset and algorithm, the mean test
 metric over 10 stratified 75/25 splits (seeds 0..9) with default settings — the same
-protocol as pgml.train's defaults (test_size 0.25, stratified for classification).
-The figures are recorded in crates/core/src/algorithms/testdata.rs.
+protocol as pgml.train's defaults (test_size 0.25, stratified for classification). The
+splits' test rows are written to bench/reference/splits.txt, and the quality test trains on
+exactly those splits. The figures are recorded in crates/core/src/algorithms/testdata.rs.
 """
-import csv, os, pathlib, statistics, warnings
+import csv, os, pathlib, statistics, sys, warnings
 import numpy as np
 from sklearn.cluster import AffinityPropagation, Birch, KMeans, MeanShift, MiniBatchKMeans
 from sklearn.ensemble import (AdaBoostClassifier, AdaBoostRegressor, BaggingClassifier, BaggingRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
@@ -70,9 +71,29 @@ REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: Random
        "kernel_ridge": lambda s: KernelRidge(), "ada_boost": lambda s: AdaBoostRegressor(random_state=s),
        "gaussian_process": lambda s: GaussianProcessRegressor(random_state=s)}
 
+DATASETS = [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
+            ("wine", "target", "c"), ("diabetes", "target", "r")]
+# The test rows of every split, in scikit-learn's order: the quality test trains pgml-rs on
+# exactly these splits (bench/reference/splits.txt; `reference.py splits` writes only them).
+SPLITS = pathlib.Path(__file__).resolve().parent / "splits.txt"
+with open(SPLITS, "w") as out:
+    out.write("# dataset seed training-rows... | test-rows... in the order train_test_split(test_size=0.25,\n"
+              "# random_state=seed, stratify=y for classification) gives them\n")
+    def write(name, seed, train, test):
+        out.write(f"{name} {seed} {' '.join(map(str, train))} | {' '.join(map(str, test))}\n")
+    for name, label, task in DATASETS:
+        _, y = load(name, label)
+        for seed in range(10):
+            write(name, seed, *train_test_split(np.arange(len(y)), test_size=0.25, random_state=seed,
+                                                stratify=y if task == "c" else None))
+    # the clusterings' splits of iris, below: not stratified
+    for seed in range(10):
+        write("iris-unstratified", seed, *train_test_split(np.arange(150), test_size=0.25, random_state=seed))
+if sys.argv[1:] == ["splits"]:
+    sys.exit(0)
+
 ONLY = set(os.environ.get("ONLY", "").split())
-for name, label, task in [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
-                          ("wine", "target", "c"), ("diabetes", "target", "r")]:
+for name, label, task in DATASETS:
     x, y = load(name, label)
     for algo, make in (CLS if task == "c" else REG).items():
         if ONLY and algo not in ONLY:

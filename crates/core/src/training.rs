@@ -101,7 +101,8 @@ pub fn train(
             classes.first().map_or("none".into(), |c| c.to_string())
         )));
     }
-    let y = if task == Task::Classification { encode_classes(&y, &classes) } else { y };
+    // the labels as class indices; the user's labels are not needed again
+    let y = if task == Task::Classification { encode_classes(&{ y }, &classes) } else { y };
     let stratify = (task == Task::Classification).then_some(y.as_slice());
     let parts = split(x.rows, test_size, sampling, stratify, seed)?;
     let num_features = x.cols;
@@ -112,6 +113,7 @@ pub fn train(
     } else {
         (Vec::new(), Vec::new())
     };
+    drop((y, parts));
     let preprocessor = if preprocess.is_empty() {
         None
     } else {
@@ -285,7 +287,7 @@ fn references(schema: &[FeatureColumn], x: &Matrix) -> Vec<FeatureReference> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algorithms::testdata::{load, REFERENCE};
+    use crate::algorithms::testdata::{load, reference_split, REFERENCE};
     use crate::lifecycle::deploy::key_metric;
     use serde_json::json;
 
@@ -309,25 +311,48 @@ mod tests {
         train(req, &mut || {}, &mut |_| {}).unwrap()
     }
 
-    /// Every algorithm reaches its scikit-learn / XGBoost / LightGBM reference within the
-    /// tolerance, averaged over 10 seeded splits as the reference is (single splits of these
-    /// small sets vary by ±0.05).
+    /// The test metric of `algorithm` with default settings on scikit-learn's split `seed` of
+    /// `dataset`: the very rows the reference trained and scored on.
+    fn score_on_reference_split(dataset: &str, algorithm: &str, seed: u64) -> f64 {
+        let (x, y) = load(dataset);
+        let task = if dataset == "diabetes" { Task::Regression } else { Task::Classification };
+        let (train, test) = reference_split(dataset, seed);
+        let classes = if task == Task::Classification { class_labels(&y) } else { Vec::new() };
+        let y = if classes.is_empty() { y } else { encode_classes(&y, &classes) };
+        let (x_train, x_test) = (x.select(&train), x.select(&test));
+        let (y_train, y_test) = (select_rows(&y, &train, 1), select_rows(&y, &test, 1));
+        let mut ctx = TrainContext { seed, on_step: &mut || {} };
+        let model = Algorithm::parse(algorithm)
+            .unwrap()
+            .train(task, &json!({}), &x_train, &y_train, classes.len(), &mut ctx)
+            .unwrap();
+        let predicted = model.predict(&x_test).unwrap();
+        let metrics = match task {
+            Task::Regression => metrics::regression(&y_test, &predicted),
+            _ => metrics::classification(&y_test, &predicted, None),
+        };
+        key_metric(task, &metrics).unwrap()
+    }
+
+    /// Every algorithm reaches its scikit-learn / XGBoost / LightGBM reference within 2 %,
+    /// averaged over the reference's own 10 splits: the same rows on both sides (splits drawn
+    /// apart made ±0.02 of noise on these small sets).
     #[test]
     fn quality_matches_the_python_reference() {
         let mut failures = Vec::new();
         for &(dataset, algorithm, reference) in REFERENCE {
             let task = if dataset == "diabetes" { Task::Regression } else { Task::Classification };
-            let scores: Vec<f64> = (0..10)
-                .map(|seed| key_metric(task, &run(dataset, algorithm, json!({}), seed).metrics).unwrap())
-                .collect();
+            let scores: Vec<f64> =
+                (0..10).map(|seed| score_on_reference_split(dataset, algorithm, seed)).collect();
             let mean = scores.iter().sum::<f64>() / scores.len() as f64;
-            // The online learners on unscaled features swing by up to 0.4 F1 from one split
-            // to the next, in scikit-learn as here; ten splits pin their mean to about 0.1.
+            // The online classifiers on unscaled features swing by up to 0.4 F1 from one
+            // shuffle of the rows to the next, in scikit-learn as here, and the two shuffle
+            // with different generators: ten splits pin their mean to about 0.1. Elsewhere
+            // 2 % of the reference, and 0.01 for references near zero (r2 of poor fits).
             let online = ["stochastic_gradient_descent", "perceptron", "passive_aggressive"];
             let tolerance = match task {
-                Task::Regression => 0.06,
-                _ if online.contains(&algorithm) => 0.10,
-                _ => 0.03,
+                Task::Classification if online.contains(&algorithm) => 0.10,
+                _ => (0.02 * reference.abs()).max(0.01),
             };
             let ratio = if reference.abs() > 1e-9 { mean / reference } else { f64::NAN };
             println!("{dataset:14} {algorithm:34} {mean:.4} (reference {reference:.4}, ratio {ratio:.3})");
@@ -367,25 +392,16 @@ mod tests {
         }
     }
 
-    /// Mean test-split silhouette on iris over seeds 0..10.
+    /// Mean test-split silhouette on iris over the reference's 10 (unstratified) splits.
     fn iris_silhouette(algorithm: Algorithm, hp: serde_json::Value) -> (f64, Vec<f64>) {
+        let (x, _) = load("iris");
         let scores: Vec<f64> = (0..10)
             .map(|seed| {
-                let req = TrainRequest {
-                    task: Task::Clustering,
-                    algorithm,
-                    hyperparams: &hp,
-                    x: load("iris").0,
-                    y: vec![],
-                    features: vec![],
-                    test_size: 0.25,
-                    sampling: Sampling::Random,
-                    seed,
-                    search: None,
-                    preprocess: Spec::default(),
-                    targets: 1,
-                };
-                train(req, &mut || {}, &mut |_| {}).unwrap().metrics["silhouette"]
+                let (train, test) = reference_split("iris-unstratified", seed);
+                let (x_train, x_test) = (x.select(&train), x.select(&test));
+                let mut ctx = TrainContext { seed, on_step: &mut || {} };
+                let model = algorithm.train(Task::Clustering, &hp, &x_train, &[], 0, &mut ctx).unwrap();
+                metrics::silhouette(&x_test.data, x_test.cols, &model.predict(&x_test).unwrap())
             })
             .collect();
         (scores.iter().sum::<f64>() / scores.len() as f64, scores)
@@ -394,8 +410,9 @@ mod tests {
     #[test]
     fn kmeans_finds_the_iris_clusters() {
         let (mean, scores) = iris_silhouette(Algorithm::Kmeans, json!({"n_clusters": 3}));
-        // scikit-learn: 0.558 mean test-split silhouette over 10 seeds (bench/reference).
-        assert!(mean > 0.53, "{mean} from {scores:?}");
+        println!("kmeans silhouette {mean:.4}");
+        // scikit-learn: 0.558 mean test-split silhouette over the same 10 splits (bench/reference).
+        assert!(mean > 0.55, "{mean} from {scores:?}");
     }
 
     #[test]
@@ -482,25 +499,27 @@ mod tests {
     fn mini_batch_kmeans_finds_the_iris_clusters_too() {
         let hp = json!({"n_clusters": 3, "batch_size": 64});
         let (mean, scores) = iris_silhouette(Algorithm::MiniBatchKmeans, hp);
+        println!("mini_batch_kmeans silhouette {mean:.4}");
         // scikit-learn's MiniBatchKMeans(3, batch_size=64): 0.549 mean test-split silhouette
-        // over 10 seeds (bench/reference)
-        assert!(mean > 0.53, "{mean} from {scores:?}");
+        // over the same 10 splits (bench/reference)
+        assert!(mean > 0.54, "{mean} from {scores:?}");
     }
 
     #[test]
     fn mean_shift_affinity_propagation_and_birch_find_the_iris_clusters() {
         // scikit-learn's MeanShift() and AffinityPropagation(): 0.697 and 0.362 mean
-        // test-split silhouette over 10 seeds (bench/reference).
+        // test-split silhouette over the same 10 splits (bench/reference)
         let (mean, scores) = iris_silhouette(Algorithm::MeanShift, json!({}));
         println!("mean_shift silhouette {mean:.4}");
-        assert!(mean > 0.67, "mean_shift: {mean} from {scores:?}");
+        assert!(mean > 0.69, "mean_shift: {mean} from {scores:?}");
         let (mean, scores) = iris_silhouette(Algorithm::AffinityPropagation, json!({}));
         println!("affinity_propagation silhouette {mean:.4}");
-        assert!(mean > 0.34, "affinity_propagation: {mean} from {scores:?}");
-        // Birch(): 0.547 (bench/reference)
+        assert!(mean > 0.355, "affinity_propagation: {mean} from {scores:?}");
+        // Birch(): 0.547 (bench/reference); it depends on the order of the rows, which the
+        // splits keep
         let (mean, scores) = iris_silhouette(Algorithm::Birch, json!({}));
         println!("birch silhouette {mean:.4}");
-        assert!(mean > 0.52, "birch: {mean} from {scores:?}");
+        assert!(mean > 0.54, "birch: {mean} from {scores:?}");
     }
 
     #[test]

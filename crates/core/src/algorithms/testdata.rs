@@ -140,3 +140,20 @@ pub fn load(name: &str) -> (Matrix, Vec<f32>) {
     }
     (Matrix::new(x, cols).unwrap(), y)
 }
+
+/// The training and test rows of scikit-learn's split `seed` of a dataset, in the order the
+/// reference used them (`bench/reference/splits.txt`): some algorithms (Birch, the online
+/// learners) depend on the order of their rows.
+pub fn reference_split(name: &str, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let text = include_str!("../../../../bench/reference/splits.txt");
+    let line = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.split(' ').take(2).eq([name, seed.to_string().as_str()]))
+        .unwrap_or_else(|| panic!("no reference split {seed} of {name}"));
+    let (train, test) = line.split_once(" | ").expect("a split line has training and test rows");
+    let rows = |part: &str, skip| -> Vec<usize> {
+        part.split_whitespace().skip(skip).map(|i| i.parse().unwrap()).collect()
+    };
+    (rows(train, 2), rows(test, 0))
+}
