@@ -9,9 +9,6 @@ use super::{check_at_least, check_positive, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -283,21 +280,106 @@ pub(super) fn train(
     ctx: &mut TrainContext,
 ) -> Result<Box<dyn Model>> {
     let plan = p.plan(learner, task)?;
-    let seed = p.random_state.unwrap_or(ctx.seed);
+    // numpy takes seeds below 2^32
+    let mut random = LegacyRandom::new(p.random_state.unwrap_or(ctx.seed) as u32);
     if task == Task::Regression {
         let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+        let seed = random.randint(0, MAX_INT);
         return Ok(Box::new(Penalized::Regression(fit_one(&p, &plan, x, &target, seed, ctx))));
     }
-    let models = super::one_vs_rest(y, classes, 1.0, -1.0)
+    let targets = super::one_vs_rest(y, classes, 1.0, -1.0);
+    // scikit-learn's seeds: one generator for a binary problem; for more classes, a seed per
+    // class drawn first, each seeding the generator of its one-vs-rest fit. Each fit draws
+    // one number for its dataset, then its shuffle seed.
+    let mut generators: Vec<LegacyRandom> = if targets.len() == 1 {
+        vec![random]
+    } else {
+        targets.iter().map(|_| LegacyRandom::new(random.randint(0, MAX_INT))).collect()
+    };
+    let models = targets
         .iter()
-        .enumerate()
-        .map(|(c, target)| fit_one(&p, &plan, x, target, seed.wrapping_add(c as u64), ctx))
+        .zip(&mut generators)
+        .map(|(target, random)| {
+            random.randint(1, MAX_INT);
+            let seed = random.randint(0, MAX_INT);
+            fit_one(&p, &plan, x, target, seed, ctx)
+        })
         .collect();
     Ok(Box::new(Penalized::Classifier(models)))
 }
 
+/// numpy's `np.iinfo(np.int32).max`, scikit-learn's bound on its seeds.
+const MAX_INT: u32 = i32::MAX as u32;
+
+/// numpy's legacy `RandomState` (MT19937) as scikit-learn's SGD draws its seeds from it:
+/// seeded by an integer, and `randint` by masked rejection. With the same seeds and rows,
+/// our fits visit the rows in scikit-learn's order.
+struct LegacyRandom {
+    key: [u32; 624],
+    pos: usize,
+}
+
+impl LegacyRandom {
+    fn new(seed: u32) -> LegacyRandom {
+        let mut key = [0u32; 624];
+        key[0] = seed;
+        for i in 1..624 {
+            key[i] = 1_812_433_253u32.wrapping_mul(key[i - 1] ^ (key[i - 1] >> 30)).wrapping_add(i as u32);
+        }
+        LegacyRandom { key, pos: 624 }
+    }
+
+    fn next_u32(&mut self) -> u32 {
+        if self.pos == 624 {
+            for i in 0..624 {
+                let y = (self.key[i] & 0x8000_0000) | (self.key[(i + 1) % 624] & 0x7fff_ffff);
+                self.key[i] = self.key[(i + 397) % 624] ^ (y >> 1) ^ if y & 1 == 1 { 0x9908_b0df } else { 0 };
+            }
+            self.pos = 0;
+        }
+        let mut y = self.key[self.pos];
+        self.pos += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^ (y >> 18)
+    }
+
+    /// `randint(low, high)`: uniform in [low, high).
+    fn randint(&mut self, low: u32, high: u32) -> u32 {
+        let range = high - low - 1;
+        if range == 0 {
+            return low;
+        }
+        let mask = u32::MAX >> range.leading_zeros();
+        loop {
+            let v = self.next_u32() & mask;
+            if v <= range {
+                return low + v;
+            }
+        }
+    }
+}
+
+/// scikit-learn's shuffle of its dataset's rows at each epoch: Fisher–Yates driven by an
+/// xorshift generator that starts from the same seed every epoch.
+fn shuffle(order: &mut [usize], seed: u32) {
+    let mut state = seed;
+    let n = order.len();
+    for i in 0..n.saturating_sub(1) {
+        if state == 0 {
+            state = 1;
+        }
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let j = i + ((state & 0x7fff_ffff) % (n - i) as u32) as usize;
+        order.swap(i, j);
+    }
+}
+
 /// scikit-learn's `_plain_sgd` for one binary (±1) or regression target.
-fn fit_one(p: &Params, plan: &Plan, x: &Matrix, y: &[f64], seed: u64, ctx: &mut TrainContext) -> Ols {
+fn fit_one(p: &Params, plan: &Plan, x: &Matrix, y: &[f64], seed: u32, ctx: &mut TrainContext) -> Ols {
     let (n, cols) = (x.rows, x.cols);
     let mut w = vec![0.0f64; cols];
     let mut scale = 1.0f64;
@@ -311,12 +393,13 @@ fn fit_one(p: &Params, plan: &Plan, x: &Matrix, y: &[f64], seed: u64, ctx: &mut 
         0.0
     };
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut best_loss, mut stalled) = (f64::INFINITY, 0);
+    // the squared norm of the weights, kept as scikit-learn keeps it for its objective
+    let mut sq_norm = 0.0f64;
+    let (mut best, mut stalled) = (f64::INFINITY, 0);
     for _ in 0..p.max_iter {
         (ctx.on_step)();
         if p.shuffle {
-            order.shuffle(&mut rng);
+            shuffle(&mut order, seed);
         }
         let mut total = 0.0;
         for &i in &order {
@@ -330,6 +413,11 @@ fn fit_one(p: &Params, plan: &Plan, x: &Matrix, y: &[f64], seed: u64, ctx: &mut 
                 Rate::Pa(_) => 0.0,
             };
             total += plan.loss.value(prediction, y[i]);
+            if plan.penalised && !matches!(plan.rate, Rate::Pa(_)) {
+                // the objective the stopping rule watches includes the L2 term at every row
+                let norm = sq_norm.sqrt();
+                total += plan.alpha * (0.5 * (norm * norm));
+            }
             let update = match plan.rate {
                 Rate::Pa(c) => {
                     let norm: f64 = row.iter().map(|v| (*v as f64).powi(2)).sum();
@@ -346,27 +434,54 @@ fn fit_one(p: &Params, plan: &Plan, x: &Matrix, y: &[f64], seed: u64, ctx: &mut 
                 _ => -eta * plan.loss.derivative(prediction, y[i]).clamp(-1e12, 1e12),
             };
             if plan.penalised {
-                scale *= (1.0 - eta * plan.alpha).max(0.0);
+                let shrink = (1.0 - eta * plan.alpha).max(0.0);
+                scale *= shrink;
+                sq_norm *= shrink * shrink;
                 if scale < 1e-9 {
                     w.iter_mut().for_each(|v| *v *= scale);
                     scale = 1.0;
                 }
             }
             if update != 0.0 {
+                let mut l2 = 0.0;
                 for (wj, a) in w.iter_mut().zip(row) {
-                    *wj += update * *a as f64 / scale;
+                    // scikit-learn's order of operations: the penalised fits are sensitive to it
+                    *wj += *a as f64 * (update / scale);
+                    l2 += *wj * *wj;
                 }
+                sq_norm = l2 * (scale * scale);
                 if p.fit_intercept {
                     intercept += update;
                 }
             }
             t += 1.0;
         }
-        stalled = if total > best_loss - p.tol * n as f64 { stalled + 1 } else { 0 };
-        best_loss = best_loss.min(total);
+        let objective = total / n as f64;
+        stalled = if objective > best - p.tol { stalled + 1 } else { 0 };
+        best = best.min(objective);
         if stalled >= p.n_iter_no_change {
             break;
         }
     }
     Ols::new(w.iter().map(|v| v * scale).collect(), intercept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seeds and the row order are scikit-learn's, from numpy 2 and scikit-learn 1.9.1:
+    /// `RandomState(0)`'s `randint(1, MAX_INT)`, `randint(MAX_INT)`; `RandomState(7)`'s
+    /// `randint(MAX_INT, size=3)`; and `ArrayDataset64(...)._shuffle_py(12345)` of 10 rows.
+    #[test]
+    fn seeds_and_shuffles_follow_scikit_learn() {
+        let mut random = LegacyRandom::new(0);
+        assert_eq!([random.randint(1, MAX_INT), random.randint(0, MAX_INT)], [209_652_397, 398_764_591]);
+        let mut random = LegacyRandom::new(7);
+        let seeds: Vec<u32> = (0..3).map(|_| random.randint(0, MAX_INT)).collect();
+        assert_eq!(seeds, [327_741_615, 976_413_892, 1_202_242_073]);
+        let mut order: Vec<usize> = (0..10).collect();
+        shuffle(&mut order, 12345);
+        assert_eq!(order, [2, 4, 0, 8, 9, 7, 6, 5, 3, 1]);
+    }
 }
