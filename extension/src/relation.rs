@@ -198,6 +198,7 @@ fn load_rows(
     // array and text values are detoasted: into a context reset after each row
     let row_context = columns_allocate(columns).then(|| PgMemoryContexts::new("pgml training row"));
     let mut rows = Rows {
+        scalar: columns.iter().all(|c| matches!(c.kind, Kind::Numeric | Kind::Boolean)),
         nullable: columns.iter().map(|c| imputed.contains(&c.name)).collect(),
         raw_text: vec![Vec::new(); columns.len()],
         // sized once from the planner's estimate: growing by doubling would peak at twice the data
@@ -304,6 +305,9 @@ unsafe extern "C-unwind" fn shutdown(_receiver: *mut pg_sys::DestReceiver) {}
 struct Rows<'a> {
     columns: &'a mut [Column],
     labels: &'a [String],
+    /// Every feature is one float4 (numbers and booleans): a row without NULLs is copied
+    /// whole.
+    scalar: bool,
     nullable: Vec<bool>,
     raw_text: Vec<Vec<Option<String>>>,
     x: Vec<f32>,
@@ -325,7 +329,15 @@ impl Rows<'_> {
     /// One row: the feature columns' values (cast to float4, float4[] or text by the query),
     /// then the labels'.
     fn push(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> Result<()> {
-        let float = |i: usize| if nulls[i] { None } else { Some(f32::from_bits(values[i].value() as u32)) };
+        let as_float = |d: &pg_sys::Datum| f32::from_bits(d.value() as u32);
+        if self.scalar && !nulls.contains(&true) {
+            let (features, labels) = values.split_at(self.columns.len());
+            self.x.extend(features.iter().map(as_float));
+            self.y.extend(labels.iter().map(as_float));
+            self.row_no += 1;
+            return Ok(());
+        }
+        let float = |i: usize| if nulls[i] { None } else { Some(as_float(&values[i])) };
         for i in 0..self.columns.len() {
             match self.columns[i].kind {
                 Kind::Numeric | Kind::Boolean => {
