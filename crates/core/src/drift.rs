@@ -215,14 +215,19 @@ impl SortBuffers {
             scratch: Vec::with_capacity(n),
         }
     }
+
+    /// The values that are not NaN, sorted in `f32::total_cmp` order.
+    fn sorted_present(&mut self, values: &[f32]) -> &[f32] {
+        self.present.clear();
+        self.present.extend(values.iter().copied().filter(|v| !v.is_nan()));
+        sort_floats(&mut self.present, &mut self.keys, &mut self.scratch);
+        &self.present
+    }
 }
 
 /// `numeric_reference`, sorting in `buffers`.
 pub fn numeric_reference_in(name: &str, values: &[f32], buffers: &mut SortBuffers) -> FeatureReference {
-    buffers.present.clear();
-    buffers.present.extend(values.iter().copied().filter(|v| !v.is_nan()));
-    sort_floats(&mut buffers.present, &mut buffers.keys, &mut buffers.scratch);
-    let present = &buffers.present;
+    let present = buffers.sorted_present(values);
     let missing = (values.len() - present.len()) as u64;
     let numeric = (!present.is_empty()).then(|| {
         let mut edges: Vec<f32> = (1..BINS).map(|i| quantile(present, i as f64 / BINS as f64)).collect();
@@ -302,9 +307,8 @@ fn quantile(sorted: &[f32], q: f64) -> f32 {
     (sorted[lo] as f64 * (1.0 - w) + sorted[hi] as f64 * w) as f32
 }
 
-/// Shares of values in the bins (-inf, e1], (e1, e2], …, (ek, inf).
-/// `bin_shares` of sorted values: each bin's count is the distance between two edges'
-/// positions, without a search per value.
+/// Shares of sorted values in the bins (-inf, e1], (e1, e2], …, (ek, inf): each bin's count
+/// is the distance between two edges' positions, without a search per value.
 fn sorted_bin_shares(sorted: &[f32], edges: &[f32]) -> Vec<f64> {
     let n = sorted.len().max(1) as f64;
     let mut below = 0;
@@ -319,15 +323,6 @@ fn sorted_bin_shares(sorted: &[f32], edges: &[f32]) -> Vec<f64> {
         .collect();
     shares.push((sorted.len() - below) as f64 / n);
     shares
-}
-
-fn bin_shares(values: &[f32], edges: &[f32]) -> Vec<f64> {
-    let mut counts = vec![0.0; edges.len() + 1];
-    for v in values {
-        counts[edges.partition_point(|e| e < v)] += 1.0;
-    }
-    let n = values.len().max(1) as f64;
-    counts.into_iter().map(|c| c / n).collect()
 }
 
 fn clip(shares: &[f64]) -> Vec<f64> {
@@ -509,16 +504,16 @@ pub fn compare(reference: &FeatureReference, current: Current, t: &Thresholds) -
     };
     match (current, &reference.numeric, &reference.categorical) {
         (Current::Numeric(values), Some(r), _) => {
-            let mut present: Vec<f32> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+            let mut buffers = SortBuffers::default();
+            let present = buffers.sorted_present(values);
             if present.is_empty() {
                 drift.drifted = true;
                 return Ok(drift);
             }
-            present.sort_unstable_by(f32::total_cmp);
-            let shares = bin_shares(&present, &r.edges);
+            let shares = sorted_bin_shares(present, &r.edges);
             drift.psi = psi(&r.shares, &shares);
             drift.js_distance = js_distance(&r.shares, &shares);
-            let d = ks_statistic(&r.sample, &present);
+            let d = ks_statistic(&r.sample, present);
             let reference_n = reference.rows - reference.missing;
             drift.ks_statistic = Some(d);
             drift.ks_p_value = Some(ks_p_value(d, reference_n, present.len() as u64));
@@ -647,6 +642,16 @@ mod tests {
             let json = format!(r#"{{"sample": {bad}, "edges": [], "shares": []}}"#);
             assert!(serde_json::from_str::<NumericReference>(&json).is_err(), "{bad}");
         }
+    }
+
+    /// The bin shares by a search per value, in any order: what `sorted_bin_shares` computes.
+    fn bin_shares(values: &[f32], edges: &[f32]) -> Vec<f64> {
+        let mut counts = vec![0.0; edges.len() + 1];
+        for v in values {
+            counts[edges.partition_point(|e| e < v)] += 1.0;
+        }
+        let n = values.len().max(1) as f64;
+        counts.into_iter().map(|c| c / n).collect()
     }
 
     #[test]
