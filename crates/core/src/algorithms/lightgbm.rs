@@ -277,8 +277,7 @@ impl Dataset {
             .collect();
         let mut dataset = Dataset(std::ptr::null_mut());
         // SAFETY: column j's pointers address `per_col[j]` values and indices, which outlive
-        // the call; the rows are `rows × cols` f32 values in row-major order and `y` holds one
-        // label per row, all copied by LightGBM.
+        // the call; the rows are `rows × cols` f32 values in row-major order, copied by LightGBM.
         unsafe {
             check(sys::LGBM_DatasetCreateFromSampledColumn(
                 value_ptrs.as_mut_ptr(),
@@ -300,17 +299,27 @@ impl Dataset {
                 cols as i32,
                 0,
             ))?;
-            drop(x);
-            let label = c_string("label")?;
-            check(sys::LGBM_DatasetSetField(
-                dataset.0,
+        }
+        drop(x);
+        dataset.set_labels(y)?;
+        Ok(dataset)
+    }
+
+    /// One label per row of the dataset.
+    fn set_labels(&self, y: &[f32]) -> Result<()> {
+        let rows =
+            i32::try_from(y.len()).map_err(|_| Error::invalid("LightGBM takes at most 2^31 - 1 rows"))?;
+        let label = c_string("label")?;
+        // SAFETY: the dataset is live and has `y.len()` rows; LightGBM copies the labels.
+        check(unsafe {
+            sys::LGBM_DatasetSetField(
+                self.0,
                 label.as_ptr(),
                 y.as_ptr().cast(),
                 rows,
                 sys::C_API_DTYPE_FLOAT32 as c_int,
-            ))?;
-        }
-        Ok(dataset)
+            )
+        })
     }
 }
 
@@ -599,16 +608,8 @@ mod tests {
                     &mut theirs.0,
                 ))
                 .unwrap();
-                let label = c_string("label").unwrap();
-                check(sys::LGBM_DatasetSetField(
-                    theirs.0,
-                    label.as_ptr(),
-                    labels.as_ptr().cast(),
-                    x.rows as i32,
-                    sys::C_API_DTYPE_FLOAT32 as c_int,
-                ))
-                .unwrap();
             }
+            theirs.set_labels(&labels).unwrap();
             let (a, b) = (fit(&ours, &params), fit(&theirs, &params));
             assert!(a.contains("Tree=49"), "five rounds of ten classes");
             assert_eq!(a, b, "{text}");
