@@ -195,10 +195,11 @@ fn load_rows(
     imputed: &[String],
     estimated_rows: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
+    let scalar = columns.iter().all(|c| matches!(c.kind, Kind::Numeric | Kind::Boolean));
     // array and text values are detoasted: into a context reset after each row
-    let row_context = columns_allocate(columns).then(|| PgMemoryContexts::new("pgml training row"));
+    let row_context = (!scalar).then(|| PgMemoryContexts::new("pgml training row"));
     let mut rows = Rows {
-        scalar: columns.iter().all(|c| matches!(c.kind, Kind::Numeric | Kind::Boolean)),
+        scalar,
         nullable: columns.iter().map(|c| imputed.contains(&c.name)).collect(),
         raw_text: vec![Vec::new(); columns.len()],
         // sized once from the planner's estimate: growing by doubling would peak at twice the data
@@ -244,11 +245,6 @@ fn load_rows(
     let Rows { raw_text, mut x, y, .. } = rows;
     encode_categoricals(columns, &raw_text, &mut x);
     Ok((x, y))
-}
-
-/// Whether reading these columns allocates (detoasted arrays, text).
-fn columns_allocate(columns: &[Column]) -> bool {
-    columns.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical))
 }
 
 /// A DestReceiver whose state is the rows read so far.
@@ -306,7 +302,7 @@ struct Rows<'a> {
     columns: &'a mut [Column],
     labels: &'a [String],
     /// Every feature is one float4 (numbers and booleans): a row without NULLs is copied
-    /// whole.
+    /// whole, and nothing is detoasted (no per-row context).
     scalar: bool,
     nullable: Vec<bool>,
     raw_text: Vec<Vec<Option<String>>>,
