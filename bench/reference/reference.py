@@ -3,9 +3,9 @@
 Run: python bench/reference/reference.py  (in a virtual environment with scikit-learn and
 xgboost; `make reference` creates one). Prints, per dataset and algorithm, the mean test
 metric over 10 stratified 75/25 splits (seeds 0..9) with default settings — the same
-protocol as pgml.train's defaults (test_size 0.25, stratified for classification). The
-splits' test rows are written to bench/reference/splits.txt, and the quality test trains on
-exactly those splits. The figures are recorded in crates/core/src/algorithms/testdata.rs.
+protocol as pgml.train's defaults (test_size 0.25, stratified for classification). Each
+split's training and test rows, in scikit-learn's order, are written to
+bench/reference/splits.txt, and the quality test trains and scores on exactly those rows. The figures are recorded in crates/core/src/algorithms/testdata.rs.
 """
 import csv, os, pathlib, statistics, sys, warnings
 import numpy as np
@@ -73,8 +73,8 @@ REG = {"linear": lambda s: LinearRegression(), "random_forest": lambda s: Random
 
 DATASETS = [("iris", "target", "c"), ("breast_cancer", "malignant", "c"), ("digits", "target", "c"),
             ("wine", "target", "c"), ("diabetes", "target", "r")]
-# The test rows of every split, in scikit-learn's order: the quality test trains pgml-rs on
-# exactly these splits (bench/reference/splits.txt; `reference.py splits` writes only them).
+# The training and test rows of every split, in scikit-learn's order: the quality test trains
+# pgml-rs on exactly these rows (bench/reference/splits.txt; `reference.py splits` writes only them).
 SPLITS = pathlib.Path(__file__).resolve().parent / "splits.txt"
 with open(SPLITS, "w") as out:
     out.write("# dataset seed training-rows... | test-rows... in the order train_test_split(test_size=0.25,\n"

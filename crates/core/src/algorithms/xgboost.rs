@@ -1,5 +1,5 @@
-//! The real XGBoost library (3.4, built and linked by the `xgb` binding; called through its C
-//! API in `xgboost_lib.rs`) behind three PostgresML names:
+//! The real XGBoost library (3.4, linked by `xgboost_lib-sys`; called through its C API in
+//! `xgboost_lib.rs`) behind three PostgresML names:
 //! `xgboost` (XGBoost's own defaults), `xgboost_random_forest` (XGBRF's: one round of
 //! parallel trees) and `gradient_boosting_trees` (scikit-learn's GradientBoosting defaults
 //! on XGBoost's exact greedy splits). Boosting rounds run one at a time on the calling

@@ -1,5 +1,5 @@
-//! The XGBoost C API, owned: the library the `xgb` crate builds and links, called through
-//! its `xgboost_sys` bindings directly for what `xgb` does not offer. A hist training
+//! The XGBoost C API, owned: the library `xgboost_lib-sys` (the binding under the `xgb`
+//! crate, which we do not use) links, called through its bindings directly. A hist training
 //! matrix is XGBoost's QuantileDMatrix, fed by a one-batch callback, so our rows are binned
 //! straight into XGBoost's 1-byte index instead of first being copied into its 8-byte
 //! sparse entries; predictions run in place on our dense rows, with no matrix at all.
