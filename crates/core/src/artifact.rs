@@ -37,6 +37,21 @@ pub struct Header {
 }
 
 impl Header {
+    /// The artifact: `MAGIC`, `FORMAT`, the header's length and JSON, then the model's bytes.
+    /// The prefix is spliced in front of them in place: a forest's bytes are hundreds of
+    /// megabytes, and copying them behind it held them twice.
+    fn prefix(&self, mut model: Vec<u8>) -> Result<Vec<u8>> {
+        let header =
+            serde_json::to_vec(self).map_err(|e| Error::Internal(format!("cannot serialize header: {e}")))?;
+        let mut prefix = Vec::with_capacity(11 + header.len());
+        prefix.extend_from_slice(MAGIC);
+        prefix.push(FORMAT);
+        prefix.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        prefix.extend_from_slice(&header);
+        model.splice(0..0, prefix);
+        Ok(model)
+    }
+
     /// The features the model expects, as a caller passes them: `a, b, c[1], c[2]`.
     pub fn feature_list(&self) -> String {
         let names = schema::feature_names(&self.features, self.num_features);
@@ -95,18 +110,12 @@ impl LoadedModel {
 
     /// Serializes header and model.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let header = serde_json::to_vec(&self.header)
-            .map_err(|e| Error::Internal(format!("cannot serialize header: {e}")))?;
-        let mut prefix = Vec::with_capacity(11 + header.len());
-        prefix.extend_from_slice(MAGIC);
-        prefix.push(FORMAT);
-        prefix.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        prefix.extend_from_slice(&header);
-        // the model's bytes get the prefix in place: a forest's are hundreds of megabytes, and
-        // copying them behind it held them twice
-        let mut out = self.model.to_bytes()?;
-        out.splice(0..0, prefix);
-        Ok(out)
+        self.header.prefix(self.model.to_bytes()?)
+    }
+
+    /// `to_bytes` for a model about to be stored: the model is dropped as its bytes are made.
+    pub fn into_bytes(self) -> Result<Vec<u8>> {
+        self.header.prefix(self.model.into_bytes()?)
     }
 
     /// Reads bytes written by `to_bytes`.

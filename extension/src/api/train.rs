@@ -251,10 +251,9 @@ fn store_outcome(
     if let Some(results) = &outcome.search_results {
         metrics.insert("search_results".into(), results.clone());
     }
-    let bytes = outcome.model.to_bytes()?;
     let (num_features, algorithm) =
         (outcome.model.header.num_features, outcome.model.header.algorithm.clone());
-    drop(outcome.model);
+    let bytes = outcome.model.into_bytes()?;
     let model_id = store::insert_model(
         NewModel {
             project_id: project.id,

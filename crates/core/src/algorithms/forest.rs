@@ -92,17 +92,29 @@ impl Params {
     }
 }
 
-/// A trained forest.
-#[derive(Serialize, Deserialize)]
+/// A trained forest, held in its stored form (see `MAGIC`): each tree is appended to the
+/// bytes as it is trained and then freed, predictions walk the bytes in place, and storing the
+/// model hands the bytes over. A fully grown forest is many times its training data; held as
+/// structs and encoded to store it, it was held twice.
 pub(super) struct Forest {
-    trees: Vec<Tree>,
+    bytes: Vec<u8>,
+    trees: Vec<TreeSpan>,
     /// Values per leaf: the class distribution (classification) or 1 (regression).
     width: usize,
     classification: bool,
 }
 
-/// One node; `feature == LEAF` marks a leaf whose values start at `left * width` in the
-/// tree's `values`. Nodes are packed so a step of the walk reads one struct.
+/// Where a tree's split nodes and leaves' values start in the forest's bytes, and its root.
+#[derive(Clone, Copy)]
+struct TreeSpan {
+    nodes: usize,
+    values: usize,
+    root: u32,
+}
+
+/// One node as the builder makes it; `feature == LEAF` marks a leaf whose values start at
+/// `left * width` in the tree's `values`. (Also the JSON form of forests stored before the
+/// binary one, and of `ada_boost`'s trees.)
 #[derive(Serialize, Deserialize, Clone, Copy)]
 struct Node {
     feature: u32,
@@ -111,11 +123,19 @@ struct Node {
     right: u32,
 }
 
-/// One tree: its nodes (the root first) and the leaves' values.
+/// One tree as the builder makes it: its nodes (the root first) and the leaves' values.
 #[derive(Serialize, Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
     values: Vec<f32>,
+}
+
+/// The JSON form forests were stored in before the binary one.
+#[derive(Serialize, Deserialize)]
+struct StoredTrees {
+    trees: Vec<Tree>,
+    width: usize,
+    classification: bool,
 }
 
 const LEAF: u32 = u32::MAX;
@@ -143,7 +163,7 @@ pub(super) fn train(
     let seed = params.random_state.unwrap_or(ctx.seed);
     let n_estimators = params.n_estimators.unwrap_or(if kind == Kind::Bagging { 10 } else { 100 });
     let bootstrap = params.bootstrap.unwrap_or(kind != Kind::ExtraTrees);
-    let mut trees = Vec::with_capacity(n_estimators);
+    let mut forest = Forest::new(width, classification);
     for t in 0..n_estimators {
         (ctx.on_step)();
         let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(t as u64));
@@ -154,9 +174,9 @@ pub(super) fn train(
         };
         let random_thresholds = kind == Kind::ExtraTrees;
         let builder = Builder { x, y, width, classification, mtry, random_thresholds, params: &params };
-        trees.push(builder.build(rows, &mut rng));
+        forest.push(&builder.build(rows, &mut rng));
     }
-    Ok(Box::new(Forest { trees, width, classification }))
+    Ok(Box::new(forest))
 }
 
 struct Builder<'a> {
@@ -211,9 +231,6 @@ impl Builder<'_> {
                 }
             }
         }
-        // grown by doubling: a deep forest kept up to twice its nodes' memory
-        tree.nodes.shrink_to_fit();
-        tree.values.shrink_to_fit();
         tree
     }
 
@@ -454,31 +471,153 @@ impl Tree {
     }
 }
 
+/// A child reference with this bit set is a leaf (its index in the tree's leaves), otherwise
+/// a split node of the same tree.
+const LEAF_CHILD: u32 = 1 << 31;
+
+/// The stored form of a forest: `MAGIC`, then little-endian `width` (u32), `classification`
+/// (u8) and the tree count (u32); per tree its split count (u32), value count (u32), split
+/// nodes (feature, threshold, left child, right child: 16 bytes, the root first, children
+/// after their parent) and leaves' values (f32). Leaves take no node: a fully grown tree has
+/// as many leaves as splits, so a tree takes 20 bytes a leaf (regression), where the first
+/// binary form, with a 16-byte node per leaf as well, took 36.
+const MAGIC: &[u8; 5] = b"PGRF2";
+/// The first binary form: every node 16 bytes, leaves too.
+const MAGIC_V1: &[u8; 5] = b"PGRF1";
+const COUNT_AT: usize = MAGIC.len() + 5;
+const NODE: usize = 16;
+
 impl Forest {
+    fn new(width: usize, classification: bool) -> Forest {
+        let mut bytes = Vec::with_capacity(COUNT_AT + 4);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&(width as u32).to_le_bytes());
+        bytes.push(classification as u8);
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        Forest { bytes, trees: vec![], width, classification }
+    }
+
+    /// Appends a tree as the builder made it.
+    fn push(&mut self, tree: &Tree) {
+        // each builder node's reference from its parent: its index among the splits, or its leaf
+        let mut splits = 0;
+        let refs: Vec<u32> = tree
+            .nodes
+            .iter()
+            .map(|n| {
+                if n.feature == LEAF {
+                    LEAF_CHILD | n.left
+                } else {
+                    splits += 1;
+                    splits - 1
+                }
+            })
+            .collect();
+        let start = self.bytes.len();
+        self.bytes.reserve(8 + NODE * splits as usize + 4 * tree.values.len());
+        self.bytes.extend_from_slice(&splits.to_le_bytes());
+        self.bytes.extend_from_slice(&(tree.values.len() as u32).to_le_bytes());
+        for n in tree.nodes.iter().filter(|n| n.feature != LEAF) {
+            for word in [n.feature, n.threshold.to_bits(), refs[n.left as usize], refs[n.right as usize]] {
+                self.bytes.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        for v in &tree.values {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.trees.push(TreeSpan::new(start, splits));
+        let count = self.trees.len() as u32;
+        self.bytes[COUNT_AT..COUNT_AT + 4].copy_from_slice(&count.to_le_bytes());
+    }
+
+    /// The values (`width` floats) of the leaf `row` falls into.
+    fn leaf(&self, tree: TreeSpan, row: &[f32]) -> impl Iterator<Item = f32> + '_ {
+        let (nodes, _) = self.bytes[tree.nodes..tree.values].as_chunks::<NODE>();
+        let mut child = tree.root;
+        while child & LEAF_CHILD == 0 {
+            let node = &nodes[child as usize];
+            let word = |i: usize| u32::from_le_bytes([node[i], node[i + 1], node[i + 2], node[i + 3]]);
+            child = if row[word(0) as usize] <= f32::from_bits(word(4)) { word(8) } else { word(12) };
+        }
+        let at = tree.values + 4 * self.width * (child & !LEAF_CHILD) as usize;
+        self.bytes[at..at + 4 * self.width]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
     fn average(&self, x: &Matrix) -> Vec<f32> {
         let mut out = vec![0.0f32; x.rows * self.width];
         let scale = 1.0 / self.trees.len() as f32;
-        for i in 0..x.rows {
-            let acc = &mut out[i * self.width..(i + 1) * self.width];
-            for tree in &self.trees {
-                for (a, v) in acc.iter_mut().zip(tree.leaf(x.row(i), self.width)) {
+        for (i, acc) in out.chunks_exact_mut(self.width).enumerate() {
+            for &tree in &self.trees {
+                for (a, v) in acc.iter_mut().zip(self.leaf(tree, x.row(i))) {
                     *a += v * scale;
                 }
             }
         }
         out
     }
+
+    /// Reads the stored form back, refusing bytes whose children point outside their tree or
+    /// back to a node before them (a walk must end).
+    fn decode(bytes: &[u8]) -> Option<Forest> {
+        let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+        let width = r.u32()? as usize;
+        let classification = r.take(1)?[0] != 0;
+        let count = r.u32()?;
+        if width == 0 {
+            return None;
+        }
+        let mut trees = Vec::new();
+        for _ in 0..count {
+            let start = bytes.len() - r.0.len();
+            let (splits, values) = (r.u32()?, r.u32()? as usize);
+            let leaves = (values % width == 0).then_some((values / width) as u32)?;
+            let nodes = r.take(NODE * splits as usize)?;
+            for (i, node) in nodes.chunks_exact(NODE).enumerate() {
+                for at in [8, 12] {
+                    let child = u32::from_le_bytes([node[at], node[at + 1], node[at + 2], node[at + 3]]);
+                    let fits = if child & LEAF_CHILD != 0 {
+                        child & !LEAF_CHILD < leaves
+                    } else {
+                        (i as u32) < child && child < splits
+                    };
+                    if !fits {
+                        return None;
+                    }
+                }
+            }
+            if splits == 0 && leaves == 0 {
+                return None;
+            }
+            r.take(4 * values)?;
+            trees.push(TreeSpan::new(start, splits));
+        }
+        r.0.is_empty().then(|| Forest { bytes: bytes.to_vec(), trees, width, classification })
+    }
+}
+
+impl TreeSpan {
+    /// The tree written at `start` (after its two counts, its nodes, then its values).
+    fn new(start: usize, splits: u32) -> TreeSpan {
+        let nodes = start + 8;
+        TreeSpan {
+            nodes,
+            values: nodes + NODE * splits as usize,
+            root: if splits == 0 { LEAF_CHILD } else { 0 },
+        }
+    }
 }
 
 impl Model for Forest {
     fn predict_row(&self, row: &[f32]) -> Result<f32> {
         if !self.classification {
-            let sum: f32 = self.trees.iter().map(|t| t.leaf(row, 1)[0]).sum();
+            let sum: f32 = self.trees.iter().flat_map(|&t| self.leaf(t, row)).sum();
             return Ok(sum / self.trees.len() as f32);
         }
         let mut acc = vec![0.0f32; self.width];
-        for tree in &self.trees {
-            for (a, v) in acc.iter_mut().zip(tree.leaf(row, self.width)) {
+        for &tree in &self.trees {
+            for (a, v) in acc.iter_mut().zip(self.leaf(tree, row)) {
                 *a += v;
             }
         }
@@ -498,42 +637,18 @@ impl Model for Forest {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        Ok(self.encode())
+        Ok(self.bytes.clone())
+    }
+
+    fn into_bytes(self: Box<Self>) -> Result<Vec<u8>> {
+        Ok(self.bytes)
     }
 }
 
-/// The stored form of a forest: `MAGIC`, then little-endian `width` (u32), `classification`
-/// (u8), the tree count (u32) and per tree its node count (u32), nodes (feature, threshold,
-/// left, right), value count (u32) and values. A fully grown regression forest has millions
-/// of nodes: as JSON (about 70 bytes a node) 100 trees on 75,000 rows came near PostgreSQL's
-/// 1 GB limit on a value; here they take 16 bytes a node.
-const MAGIC: &[u8; 5] = b"PGRF1";
-
-impl Forest {
-    fn encode(&self) -> Vec<u8> {
-        let size: usize = self.trees.iter().map(|t| 8 + 16 * t.nodes.len() + 4 * t.values.len()).sum();
-        let mut out = Vec::with_capacity(MAGIC.len() + 9 + size);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(self.width as u32).to_le_bytes());
-        out.push(self.classification as u8);
-        out.extend_from_slice(&(self.trees.len() as u32).to_le_bytes());
-        for tree in &self.trees {
-            out.extend_from_slice(&(tree.nodes.len() as u32).to_le_bytes());
-            for n in &tree.nodes {
-                for word in [n.feature, n.threshold.to_bits(), n.left, n.right] {
-                    out.extend_from_slice(&word.to_le_bytes());
-                }
-            }
-            out.extend_from_slice(&(tree.values.len() as u32).to_le_bytes());
-            for v in &tree.values {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        out
-    }
-
-    fn decode(bytes: &[u8]) -> Option<Forest> {
-        let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+impl StoredTrees {
+    /// Forests stored in the first binary form.
+    fn decode_v1(bytes: &[u8]) -> Option<StoredTrees> {
+        let mut r = Reader(bytes.strip_prefix(MAGIC_V1)?);
         let width = r.u32()? as usize;
         let classification = r.take(1)?[0] != 0;
         let trees = (0..r.u32()?)
@@ -553,7 +668,33 @@ impl Forest {
                 Some(Tree { nodes, values })
             })
             .collect::<Option<Vec<Tree>>>()?;
-        r.0.is_empty().then_some(Forest { trees, width, classification })
+        r.0.is_empty().then_some(StoredTrees { trees, width, classification })
+    }
+
+    /// The forest in the current form; `None` if a node points outside its tree.
+    fn into_forest(self) -> Option<Forest> {
+        if self.width == 0 || !self.trees.iter().all(|t| t.well_formed(self.width)) {
+            return None;
+        }
+        let mut forest = Forest::new(self.width, self.classification);
+        for tree in self.trees {
+            forest.push(&tree);
+        }
+        Some(forest)
+    }
+}
+
+impl Tree {
+    /// Children come after their parent and inside the tree; leaves' values inside `values`.
+    fn well_formed(&self, width: usize) -> bool {
+        !self.nodes.is_empty()
+            && self.nodes.iter().enumerate().all(|(i, n)| {
+                if n.feature == LEAF {
+                    (n.left as usize + 1) * width <= self.values.len()
+                } else {
+                    [n.left, n.right].iter().all(|&c| i < c as usize && (c as usize) < self.nodes.len())
+                }
+            })
     }
 }
 
@@ -574,14 +715,16 @@ impl Reader<'_> {
     }
 }
 
-/// A stored forest: the binary form, or JSON as models trained before it were stored.
+/// A stored forest: the binary form, or the older ones (the first binary form, JSON).
 pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
-    if bytes.starts_with(MAGIC) {
-        let forest =
-            Forest::decode(bytes).ok_or_else(|| Error::Internal("corrupt forest model bytes".into()))?;
-        return Ok(Box::new(forest));
-    }
-    super::from_json::<Forest>(bytes)
+    let forest = if bytes.starts_with(MAGIC) {
+        Forest::decode(bytes)
+    } else if bytes.starts_with(MAGIC_V1) {
+        StoredTrees::decode_v1(bytes).and_then(StoredTrees::into_forest)
+    } else {
+        serde_json::from_slice::<StoredTrees>(bytes).ok().and_then(StoredTrees::into_forest)
+    };
+    Ok(Box::new(forest.ok_or_else(|| Error::Internal("corrupt forest model bytes".into()))?))
 }
 
 #[cfg(test)]
@@ -589,23 +732,100 @@ mod tests {
     use super::*;
     use crate::algorithms::testdata::load as dataset;
 
+    /// Five trees as the builder makes them.
+    fn builder_trees(x: &Matrix, y: &[f32], width: usize, classification: bool) -> StoredTrees {
+        let params: Params = serde_json::from_value(serde_json::json!({})).unwrap();
+        let trees = (0..5)
+            .map(|t| {
+                let mut rng = ChaCha8Rng::seed_from_u64(t);
+                let rows = (0..x.rows).map(|_| rng.gen_range(0..x.rows)).collect();
+                let mtry = x.cols.div_ceil(2);
+                let builder =
+                    Builder { x, y, width, classification, mtry, random_thresholds: false, params: &params };
+                builder.build(rows, &mut rng)
+            })
+            .collect();
+        StoredTrees { trees, width, classification }
+    }
+
+    /// The first binary form, as it was written.
+    fn encode_v1(stored: &StoredTrees) -> Vec<u8> {
+        let mut out = MAGIC_V1.to_vec();
+        out.extend((stored.width as u32).to_le_bytes());
+        out.push(stored.classification as u8);
+        out.extend((stored.trees.len() as u32).to_le_bytes());
+        for tree in &stored.trees {
+            out.extend((tree.nodes.len() as u32).to_le_bytes());
+            for n in &tree.nodes {
+                for word in [n.feature, n.threshold.to_bits(), n.left, n.right] {
+                    out.extend(word.to_le_bytes());
+                }
+            }
+            out.extend((tree.values.len() as u32).to_le_bytes());
+            for v in &tree.values {
+                out.extend(v.to_le_bytes());
+            }
+        }
+        out
+    }
+
     #[test]
-    fn stored_forests_read_back_binary_and_json() {
+    fn the_stored_form_predicts_as_the_builders_trees_and_older_forms_still_load() {
+        for (name, classification, width) in [("diabetes", false, 1), ("iris", true, 3)] {
+            let (x, y) = dataset(name);
+            let stored = builder_trees(&x, &y, width, classification);
+            // the reference: every builder tree walked by its own nodes
+            let scale = 1.0 / 5.0f32;
+            let expected: Vec<f32> = (0..x.rows)
+                .flat_map(|i| {
+                    let mut acc = vec![0.0f32; width];
+                    for tree in &stored.trees {
+                        for (a, v) in acc.iter_mut().zip(tree.leaf(x.row(i), width)) {
+                            *a += v * scale;
+                        }
+                    }
+                    acc
+                })
+                .collect();
+            let (json, v1) = (serde_json::to_vec(&stored).unwrap(), encode_v1(&stored));
+            let forest = stored.into_forest().unwrap();
+            assert_eq!(forest.average(&x), expected, "{name}");
+            let binary = forest.to_bytes().unwrap();
+            assert!(binary.starts_with(MAGIC));
+            // leaves take no node: 16 bytes a split and 4 a value, where the first form took 16
+            // for every node (36 bytes a leaf with one value, 44 with three)
+            let limit = if classification { 0.66 } else { 0.57 };
+            let ratio = binary.len() as f64 / v1.len() as f64;
+            assert!(ratio < limit, "{name}: {} bytes, first form {}", binary.len(), v1.len());
+            let predicted = forest.predict(&x).unwrap();
+            for (form, bytes) in [("binary", &binary), ("first binary", &v1), ("JSON", &json)] {
+                let back = load(bytes).unwrap();
+                assert_eq!(back.predict(&x).unwrap(), predicted, "{name}, {form}");
+                if classification {
+                    assert_eq!(back.predict_proba(&x).unwrap(), expected, "{name}, {form}");
+                }
+            }
+            for (i, p) in predicted.iter().enumerate() {
+                let row = forest.predict_row(x.row(i)).unwrap();
+                assert!((row - p).abs() <= 1e-4 * p.abs().max(1.0), "{name} row {i}");
+            }
+            assert_eq!(Box::new(forest).into_bytes().unwrap(), binary);
+        }
+    }
+
+    #[test]
+    fn a_trained_forest_reads_back_and_corrupt_bytes_are_refused() {
         let (x, y) = dataset("diabetes");
         let params: Params = serde_json::from_value(serde_json::json!({"n_estimators": 5})).unwrap();
         let mut ctx = TrainContext { seed: 3, on_step: &mut || {} };
         let model = train(Kind::RandomForest, Task::Regression, params, &x, &y, 0, &mut ctx).unwrap();
-        let expected = model.predict(&x).unwrap();
         let binary = model.to_bytes().unwrap();
-        assert!(binary.starts_with(MAGIC));
-        assert_eq!(load(&binary).unwrap().predict(&x).unwrap(), expected);
-        // models stored before the binary form were JSON
-        let forest = Forest::decode(&binary).unwrap();
-        let json = serde_json::to_vec(&forest).unwrap();
-        assert!(json.len() > 3 * binary.len(), "JSON {} bytes, binary {}", json.len(), binary.len());
-        assert_eq!(load(&json).unwrap().predict(&x).unwrap(), expected);
-        // truncated or padded bytes are refused, not misread
-        for bad in [&binary[..binary.len() - 1], &[&binary[..], &[0]].concat()[..]] {
+        assert_eq!(load(&binary).unwrap().predict(&x).unwrap(), model.predict(&x).unwrap());
+        // a first node whose left child is itself: a walk that would never end
+        let mut cycle = binary.clone();
+        let left = COUNT_AT + 4 + 8 + 8;
+        cycle[left..left + 4].copy_from_slice(&0u32.to_le_bytes());
+        for bad in [&binary[..binary.len() - 1], &[&binary[..], &[0]].concat()[..], &cycle[..]] {
             assert!(matches!(load(bad), Err(Error::Internal(_))));
         }
     }

@@ -70,6 +70,11 @@ pub trait Model: Send {
     }
     /// The bytes stored in the registry; `Algorithm::load` reads them back.
     fn to_bytes(&self) -> Result<Vec<u8>>;
+    /// `to_bytes` for a model that is stored and dropped: one held in its stored form hands
+    /// its bytes over instead of copying them.
+    fn into_bytes(self: Box<Self>) -> Result<Vec<u8>> {
+        self.to_bytes()
+    }
 }
 
 /// What a training run needs besides the data.
