@@ -14,7 +14,7 @@ use pgml_core::Task;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiTupleTable;
-use pgrx::JsonB;
+use pgrx::{JsonB, PgMemoryContexts};
 
 /// Runs a read-only query and reads its first row with `read`; None when there is no row
 /// (`Spi::get_one*` would return an error for that).
@@ -172,11 +172,35 @@ fn insert_model_as_owner(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
         ],
     )?;
     let id = id.unwrap_or_default();
-    Spi::run_with_args(
-        "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', 0, $2)",
-        &[id.into(), bytes.into()],
-    )?;
+    insert_model_parts(id, bytes)?;
     Ok(id)
+}
+
+/// Model bytes are stored in parts of this size. A value is at most 1 GB in PostgreSQL, and
+/// storing one copies it into the backend's memory, beside a compression buffer as large; a
+/// fully grown forest is hundreds of megabytes.
+const MODEL_PART: usize = 8 << 20;
+
+/// Stores `bytes` as parts 0, 1, … of the model's `model` file, the last part first: the
+/// bytes behind each stored part are freed, and each part's copy lives in its own memory
+/// context, so storing holds little more than the bytes themselves.
+fn insert_model_parts(id: i64, mut bytes: Vec<u8>) -> Result<()> {
+    for part in (0..bytes.len().div_ceil(MODEL_PART).max(1)).rev() {
+        let start = part * MODEL_PART;
+        // SAFETY: nothing allocated in the context outlives it: the statement has run when
+        // the closure returns, and an error unwinds through the closure
+        unsafe {
+            PgMemoryContexts::new("pgml model part").switch_to(|_| {
+                Spi::run_with_args(
+                    "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', $2, $3)",
+                    &[id.into(), (part as i32).into(), (&bytes[start..]).into()],
+                )
+            })?;
+        }
+        bytes.truncate(start);
+        bytes.shrink_to_fit();
+    }
+    Ok(())
 }
 
 /// The model serving a project's stage now, with its key metric.
@@ -290,13 +314,22 @@ pub fn unknown_model(model_id: i64) -> SqlError {
         .hint("see SELECT id, name, algorithm FROM pgml.trained_models")
 }
 
+/// A model's stored bytes, its parts joined in order.
 pub fn model_bytes(model_id: i64) -> Result<Vec<u8>> {
-    let bytes = first_row(
-        "SELECT data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part LIMIT 1",
-        &[model_id.into()],
-        |r| Ok(r.get::<Vec<u8>>(1)?),
-    )?;
-    bytes.flatten().ok_or_else(|| unknown_model(model_id))
+    let bytes = Spi::connect(|c| -> Result<Option<Vec<u8>>> {
+        let parts = c.select(
+            "SELECT data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part",
+            None,
+            &[model_id.into()],
+        )?;
+        let mut bytes: Option<Vec<u8>> = None;
+        for row in parts {
+            let part = row.get::<&[u8]>(1)?.unwrap_or_default();
+            bytes.get_or_insert_with(Vec::new).extend_from_slice(part);
+        }
+        Ok(bytes)
+    })?;
+    bytes.ok_or_else(|| unknown_model(model_id))
 }
 
 /// The model deployed to a project's stage, for the predict path's cache.
