@@ -179,7 +179,7 @@ fn insert_model_as_owner(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
 /// Model bytes are stored in parts of this size. A value is at most 1 GB in PostgreSQL, and
 /// storing one copies it into the backend's memory, beside a compression buffer as large; a
 /// fully grown forest is hundreds of megabytes.
-const MODEL_PART: usize = 8 << 20;
+const MODEL_PART: usize = 1 << 20;
 
 /// Stores `bytes` as parts 0, 1, … of the model's `model` file, the last part first: the
 /// bytes behind each stored part are freed, and each part's copy lives in its own memory

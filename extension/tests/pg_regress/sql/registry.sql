@@ -94,16 +94,16 @@ SELECT relation_name, columns->0->'levels' AS region_levels FROM pgml.snapshots 
 -- a region never seen in training is a missing value, not an error
 SELECT pgml.predict('Returns', ROW('west', 3.0, true, NULL)::shop."Orders") IN (0, 1) AS predicted;
 
--- A model larger than one stored part (8 MB; a value is at most 1 GB in PostgreSQL): a fully
+-- A model larger than one stored part (1 MB; a value is at most 1 GB in PostgreSQL): a fully
 -- grown regression forest is stored in parts, and read back joined it predicts as trained.
 CREATE TABLE forest_rows AS
 SELECT (i * 7919 % 10007)::real AS a, (i * 104729 % 10009)::real AS b, (i % 97)::real AS c,
        ((i * 7919 % 10007) * 0.01 + 10 * sin(i))::real AS y
 FROM generate_series(1, 20000) i;
 SELECT * FROM pgml.train('Parts', 'regression', 'forest_rows', 'y', algorithm => 'random_forest',
-                         hyperparams => '{"n_estimators": 50}');
-SELECT array_agg(f.part ORDER BY f.part) AS parts, sum(octet_length(f.data)) > 8 * 1024 * 1024 AS over_a_part,
-       max(octet_length(f.data)) = 8 * 1024 * 1024 AS full_parts
+                         hyperparams => '{"n_estimators": 10}');
+SELECT array_agg(f.part ORDER BY f.part) AS parts, sum(octet_length(f.data)) > 1024 * 1024 AS over_a_part,
+       max(octet_length(f.data)) = 1024 * 1024 AS full_parts
 FROM pgml.files f JOIN pgml.models m ON m.id = f.model_id JOIN pgml.projects p ON p.id = m.project_id
 WHERE p.name = 'Parts';
 SELECT round((m.metrics->>'r2')::numeric, 2) BETWEEN 0.85 AND 1 AS test_r2_as_expected,
