@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
 use crate::search::{self, Search};
 use crate::task::Task;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What to train.
 pub struct TrainRequest<'a> {
@@ -129,10 +129,10 @@ pub fn train(
         }
     };
 
-    let mut ctx = TrainContext { seed, on_step };
     let (hyperparams, search_results) = match &search {
         None => (hyperparams.clone(), None),
         Some(s) => {
+            let mut ctx = TrainContext { seed, on_step: &mut *on_step };
             let out = search::run(s, task, algorithm, &x_train, &y_train, classes.len(), &mut ctx, report)?;
             report(format!(
                 "search: refitting the best combination on the whole training split: {}",
@@ -141,6 +141,13 @@ pub fn train(
             (out.best, Some(out.results))
         }
     };
+    let plan = algorithm.planned_steps(&hyperparams).map(|(steps, unit)| (steps * targets, unit));
+    let mut progress = Progress::new(algorithm.name(), plan, PROGRESS_EVERY);
+    let mut step = || {
+        on_step();
+        progress.step(report);
+    };
+    let mut ctx = TrainContext { seed, on_step: &mut step };
     let started = Instant::now();
     // the training rows are handed over: a booster frees them once its own dataset is built
     let model = if targets > 1 {
@@ -199,6 +206,41 @@ pub fn train(
         hyperparams,
         search_results,
     })
+}
+
+/// How often a long fit reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Progress reports of one fit, counting its steps: at most one per `every`.
+struct Progress {
+    algorithm: &'static str,
+    plan: Option<(usize, &'static str)>,
+    every: Duration,
+    started: Instant,
+    reported: Instant,
+    steps: usize,
+}
+
+impl Progress {
+    fn new(algorithm: &'static str, plan: Option<(usize, &'static str)>, every: Duration) -> Progress {
+        let now = Instant::now();
+        Progress { algorithm, plan, every, started: now, reported: now, steps: 0 }
+    }
+
+    fn step(&mut self, report: &mut dyn FnMut(String)) {
+        self.steps += 1;
+        if self.reported.elapsed() < self.every {
+            return;
+        }
+        self.reported = Instant::now();
+        let seconds = self.started.elapsed().as_secs();
+        report(match self.plan {
+            Some((total, unit)) => {
+                format!("{}: {} of {total} {unit} after {seconds} s", self.algorithm, self.steps.min(total))
+            }
+            None => format!("{}: still training after {seconds} s", self.algorithm),
+        });
+    }
 }
 
 /// The rows `idx` of row-major values with `width` values per row.
@@ -355,6 +397,49 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn ensembles_take_the_steps_they_plan_and_long_fits_report_them() {
+        // each ensemble calls on_step once per tree or round, so "37 of 100 trees" is true
+        let (x, y) = load("iris");
+        for (name, hp, plan) in [
+            ("random_forest", json!({"n_estimators": 3}), (3, "trees")),
+            ("extra_trees", json!({"n_estimators": 4}), (4, "trees")),
+            ("bagging", json!({}), (10, "trees")),
+            ("ada_boost", json!({"n_estimators": 5}), (5, "trees")),
+            ("xgboost", json!({"n_estimators": 6}), (6, "boosting rounds")),
+            ("gradient_boosting_trees", json!({"n_estimators": 7}), (7, "boosting rounds")),
+            ("lightgbm", json!({"n_estimators": 8}), (8, "boosting rounds")),
+            ("hist_gradient_boosting", json!({"max_iter": 9}), (9, "boosting rounds")),
+        ] {
+            let algorithm = Algorithm::parse(name).unwrap();
+            assert_eq!(algorithm.planned_steps(&hp), Some(plan), "{name}");
+            let mut steps = 0;
+            let mut ctx = TrainContext { seed: 1, on_step: &mut || steps += 1 };
+            algorithm.train(Task::Classification, &hp, &x, &y, 3, &mut ctx).unwrap();
+            assert_eq!(steps, plan.0, "{name}");
+        }
+        assert_eq!(
+            Algorithm::parse("random_forest").unwrap().planned_steps(&json!({})),
+            Some((100, "trees"))
+        );
+        assert_eq!(Algorithm::parse("svm").unwrap().planned_steps(&json!({})), None);
+
+        let mut messages = vec![];
+        let mut progress = Progress::new("random_forest", Some((3, "trees")), Duration::ZERO);
+        for _ in 0..4 {
+            progress.step(&mut |m| messages.push(m));
+        }
+        let expected =
+            ["1 of 3", "2 of 3", "3 of 3", "3 of 3"].map(|n| format!("random_forest: {n} trees after 0 s"));
+        assert_eq!(messages, expected);
+        let mut unplanned = Progress::new("svm", None, Duration::ZERO);
+        unplanned.step(&mut |m| messages.push(m));
+        assert_eq!(messages.last().unwrap(), "svm: still training after 0 s");
+        // a short fit says nothing
+        let mut short = Progress::new("svm", None, PROGRESS_EVERY);
+        short.step(&mut |m| panic!("reported {m}"));
     }
 
     #[test]

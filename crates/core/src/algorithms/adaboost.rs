@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub(super) struct Params {
     #[serde(default = "fifty")]
-    n_estimators: usize,
+    pub(super) n_estimators: usize,
     #[serde(default = "one")]
     learning_rate: f64,
     /// Regression only: linear, square or exponential.

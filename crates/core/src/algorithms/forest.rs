@@ -76,6 +76,11 @@ impl Params {
         }
     }
 
+    /// How many trees: `n_estimators`, by default 100, or 10 for bagging.
+    pub(super) fn trees(&self, kind: Kind) -> usize {
+        self.n_estimators.unwrap_or(if kind == Kind::Bagging { 10 } else { 100 })
+    }
+
     fn features_per_split(&self, kind: Kind, task: Task, cols: usize) -> usize {
         let n = match &self.max_features {
             // bagging's trees see every feature at every split
@@ -161,7 +166,7 @@ pub(super) fn train(
     let width = if classification { classes.max(2) } else { 1 };
     let mtry = params.features_per_split(kind, task, x.cols);
     let seed = params.random_state.unwrap_or(ctx.seed);
-    let n_estimators = params.n_estimators.unwrap_or(if kind == Kind::Bagging { 10 } else { 100 });
+    let n_estimators = params.trees(kind);
     let bootstrap = params.bootstrap.unwrap_or(kind != Kind::ExtraTrees);
     let mut forest = Forest::new(width, classification);
     for t in 0..n_estimators {

@@ -18,7 +18,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 #[serde(deny_unknown_fields)]
 pub(super) struct Params {
     #[serde(default = "hundred", alias = "num_iterations", alias = "num_boost_round")]
-    n_estimators: u32,
+    pub(super) n_estimators: u32,
     #[serde(default = "tenth", alias = "eta")]
     learning_rate: f64,
     #[serde(default = "thirty_one")]
@@ -56,7 +56,7 @@ pub(super) struct Params {
 #[serde(deny_unknown_fields)]
 pub(super) struct HistParams {
     #[serde(default = "hundred")]
-    max_iter: u32,
+    pub(super) max_iter: u32,
     #[serde(default = "tenth")]
     learning_rate: f64,
     #[serde(default = "some_thirty_one")]

@@ -336,6 +336,30 @@ impl Algorithm {
         }
     }
 
+    /// How many steps (`on_step` calls) a training takes and what a step is, for the
+    /// ensembles, whose hyperparameters fix it; progress reports say "37 of 100 trees".
+    pub fn planned_steps(self, hyperparams: &serde_json::Value) -> Option<(usize, &'static str)> {
+        let trees = |kind| Some((parse::<forest::Params>(self, hyperparams).ok()?.trees(kind), "trees"));
+        let rounds = |n: u32| Some((n as usize, "boosting rounds"));
+        match self {
+            Algorithm::RandomForest => trees(forest::Kind::RandomForest),
+            Algorithm::ExtraTrees => trees(forest::Kind::ExtraTrees),
+            Algorithm::Bagging => trees(forest::Kind::Bagging),
+            Algorithm::AdaBoost => {
+                Some((parse::<adaboost::Params>(self, hyperparams).ok()?.n_estimators, "trees"))
+            }
+            Algorithm::Xgboost => rounds(parse::<xgboost::Params>(self, hyperparams).ok()?.n_estimators),
+            Algorithm::GradientBoostingTrees => {
+                rounds(parse::<xgboost::GradientParams>(self, hyperparams).ok()?.n_estimators)
+            }
+            Algorithm::Lightgbm => rounds(parse::<lightgbm::Params>(self, hyperparams).ok()?.n_estimators),
+            Algorithm::HistGradientBoosting => {
+                rounds(parse::<lightgbm::HistParams>(self, hyperparams).ok()?.max_iter)
+            }
+            _ => None,
+        }
+    }
+
     /// Trains on `x` and `y` (class indices for classification, empty for clustering).
     /// `classes` is the number of classes for classification, 0 otherwise.
     pub fn train(

@@ -20,7 +20,7 @@ use std::sync::{Mutex, OnceLock};
 #[serde(deny_unknown_fields)]
 pub(super) struct Params {
     #[serde(default = "hundred")]
-    n_estimators: u32,
+    pub(super) n_estimators: u32,
     #[serde(default = "six")]
     max_depth: u32,
     #[serde(default = "eta", alias = "eta")]
@@ -83,7 +83,7 @@ pub(super) struct ForestParams {
 #[serde(deny_unknown_fields)]
 pub(super) struct GradientParams {
     #[serde(default = "hundred")]
-    n_estimators: u32,
+    pub(super) n_estimators: u32,
     #[serde(default = "three")]
     max_depth: u32,
     #[serde(default = "tenth")]
