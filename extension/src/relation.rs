@@ -196,8 +196,6 @@ fn load_rows(
     estimated_rows: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let scalar = columns.iter().all(|c| matches!(c.kind, Kind::Numeric | Kind::Boolean));
-    // array and text values are detoasted: into a context reset after each row
-    let row_context = (!scalar).then(|| PgMemoryContexts::new("pgml training row"));
     let mut rows = Rows {
         scalar,
         nullable: columns.iter().map(|c| imputed.contains(&c.name)).collect(),
@@ -208,11 +206,21 @@ fn load_rows(
         columns,
         labels,
         row_no: 0,
-        row_context,
-        error: None,
     };
+    for_each_row(query, !scalar, &mut |values, nulls| rows.push(values, nulls))?;
+    let Rows { raw_text, mut x, y, .. } = rows;
+    encode_categoricals(columns, &raw_text, &mut x);
+    Ok((x, y))
+}
+
+/// Runs a query and hands each row's values to `row` as the executor produces it: SPI's own
+/// receiver would copy every row into a tuple table first, and hold them all. `detoasts`:
+/// `row` reads array or text values, whose copies go into a memory context reset after each
+/// row. The first error stops the query and is returned.
+fn for_each_row(query: &str, detoasts: bool, row: &mut RowHandler) -> Result<()> {
     let query = std::ffi::CString::new(query)
         .map_err(|_| SqlError::invalid("a relation or column name contains a NUL character"))?;
+    let mut sink = Sink { row, context: detoasts.then(|| PgMemoryContexts::new("pgml row")), error: None };
     let mut receiver = Receiver {
         base: pg_sys::DestReceiver {
             receiveSlot: Some(receive_row),
@@ -221,37 +229,39 @@ fn load_rows(
             rDestroy: Some(shutdown),
             mydest: pg_sys::CommandDest::DestNone,
         },
-        rows: (&mut rows as *mut Rows).cast(),
+        sink: (&mut sink as *mut Sink).cast(),
     };
-    // The executor hands each row to `receive_row` as it produces it: SPI's own receiver
-    // would copy every row into a tuple table first (and hold them all).
     let options =
         pg_sys::SPIExecuteOptions { read_only: true, dest: &mut receiver.base, ..Default::default() };
     Spi::connect(|_| {
-        // SAFETY: SPI is connected; `receiver` and the `rows` it points to outlive the call.
+        // SAFETY: SPI is connected; `receiver` and the `sink` it points to outlive the call.
         let code = unsafe { pg_sys::SPI_execute_extended(query.as_ptr(), &options) };
         // (a SELECT into a receiver of kind DestNone reports SPI_OK_UTILITY; failures are < 0)
         if code < 0 {
             return Err(SqlError::new(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("reading the training rows failed (SPI code {code})"),
+                format!("reading the relation's rows failed (SPI code {code})"),
             ));
         }
         Ok(())
     })?;
-    if let Some(e) = rows.error.take() {
-        return Err(e);
-    }
-    let Rows { raw_text, mut x, y, .. } = rows;
-    encode_categoricals(columns, &raw_text, &mut x);
-    Ok((x, y))
+    sink.error.map_or(Ok(()), Err)
 }
 
-/// A DestReceiver whose state is the rows read so far.
+/// A DestReceiver handing rows to a `Sink`.
 #[repr(C)]
 struct Receiver {
     base: pg_sys::DestReceiver,
-    rows: *mut std::ffi::c_void,
+    sink: *mut std::ffi::c_void,
+}
+
+/// What `for_each_row` does with a row: its values and NULL flags.
+type RowHandler<'a> = dyn FnMut(&[pg_sys::Datum], &[bool]) -> Result<()> + 'a;
+
+struct Sink<'a> {
+    row: &'a mut RowHandler<'a>,
+    context: Option<PgMemoryContexts>,
+    error: Option<SqlError>,
 }
 
 #[pg_guard]
@@ -259,27 +269,27 @@ unsafe extern "C-unwind" fn receive_row(
     slot: *mut pg_sys::TupleTableSlot,
     receiver: *mut pg_sys::DestReceiver,
 ) -> bool {
-    // SAFETY: `receiver` is the `Receiver` of `load_rows`, whose `rows` is live for the query;
-    // the slot holds one row of the query, every column deformed below.
+    // SAFETY: `receiver` is the `Receiver` of `for_each_row`, whose `sink` is live for the
+    // query; the slot holds one row of the query, every column deformed below.
     unsafe {
-        let rows = &mut *(*receiver.cast::<Receiver>()).rows.cast::<Rows>();
+        let sink = &mut *(*receiver.cast::<Receiver>()).sink.cast::<Sink>();
         pg_sys::slot_getallattrs(slot);
         let n = (*(*slot).tts_tupleDescriptor).natts as usize;
         let values = std::slice::from_raw_parts((*slot).tts_values, n);
         let nulls = std::slice::from_raw_parts((*slot).tts_isnull, n);
-        let pushed = match rows.row_context.take() {
-            None => rows.push(values, nulls),
+        let done = match sink.context.take() {
+            None => (sink.row)(values, nulls),
             Some(mut context) => {
-                let pushed = context.switch_to(|_| rows.push(values, nulls));
+                let done = context.switch_to(|_| (sink.row)(values, nulls));
                 context.reset();
-                rows.row_context = Some(context);
-                pushed
+                sink.context = Some(context);
+                done
             }
         };
-        match pushed {
+        match done {
             Ok(()) => true,
             Err(e) => {
-                rows.error = Some(e);
+                sink.error = Some(e);
                 false // stops the executor
             }
         }
@@ -309,8 +319,6 @@ struct Rows<'a> {
     x: Vec<f32>,
     y: Vec<f32>,
     row_no: usize,
-    row_context: Option<PgMemoryContexts>,
-    error: Option<SqlError>,
 }
 
 impl Rows<'_> {
@@ -435,32 +443,37 @@ pub fn read_current(relation_name: &str, schema: &[Column]) -> Result<CurrentDat
         .collect();
     let exprs: Vec<String> = schema.iter().map(feature_expr).collect();
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
+    let detoasts = schema.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical));
     let mut rows = 0;
-    Spi::connect(|c| -> Result<()> {
-        for row in c.select(&query, None, &[])? {
-            rows += 1;
-            let mut f = 0;
-            for (i, col) in schema.iter().enumerate() {
-                let values: Vec<Option<f32>> = match col.kind {
-                    Kind::Categorical => {
-                        if let CurrentFeature::Categorical(v) = &mut features[f] {
-                            v.push(row.get::<String>(i + 1)?);
-                        }
-                        f += 1;
-                        continue;
-                    }
-                    Kind::Array => {
-                        let v: Option<Vec<Option<f32>>> = row.get(i + 1)?;
-                        (0..col.size).map(|e| v.as_ref().and_then(|v| v.get(e).copied().flatten())).collect()
-                    }
-                    Kind::Numeric | Kind::Boolean => vec![row.get::<f32>(i + 1)?],
-                };
-                for v in values {
-                    if let CurrentFeature::Numeric(out) = &mut features[f] {
-                        out.push(v.unwrap_or(f32::NAN));
-                    }
+    for_each_row(&query, detoasts, &mut |values, nulls| {
+        rows += 1;
+        let mut f = 0;
+        for (i, col) in schema.iter().enumerate() {
+            match (col.kind, &mut features[f]) {
+                (Kind::Categorical, CurrentFeature::Categorical(out)) => {
+                    // SAFETY: a text datum of this row
+                    out.push(unsafe { FromDatum::from_datum(values[i], nulls[i]) });
                     f += 1;
                 }
+                (Kind::Array, _) => {
+                    // SAFETY: a float4[] datum of this row; a shorter array's missing elements
+                    // and a NULL array are missing values
+                    let array: Option<Vec<Option<f32>>> =
+                        unsafe { FromDatum::from_datum(values[i], nulls[i]) };
+                    for e in 0..col.size {
+                        if let CurrentFeature::Numeric(out) = &mut features[f] {
+                            out.push(
+                                array.as_ref().and_then(|a| a.get(e).copied().flatten()).unwrap_or(f32::NAN),
+                            );
+                        }
+                        f += 1;
+                    }
+                }
+                (_, CurrentFeature::Numeric(out)) => {
+                    out.push(if nulls[i] { f32::NAN } else { f32::from_bits(values[i].value() as u32) });
+                    f += 1;
+                }
+                (_, CurrentFeature::Categorical(_)) => f += 1,
             }
         }
         Ok(())

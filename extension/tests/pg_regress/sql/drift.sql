@@ -46,6 +46,19 @@ FROM generate_series(1, 200) i;
 SELECT feature, kind, ks_p_value IS NULL AS no_ks, round(js_distance::numeric, 3) > 0.1 AS js_high, drifted
 FROM pgml.drift('Orders', 'orders_now') WHERE feature = 'region';
 
+-- Array features: each element is a feature; a NULL array's elements, and those a shorter
+-- array lacks, are missing values.
+CREATE TABLE readings AS
+SELECT ARRAY[(i % 7)::real, (i % 11)::real] AS sensors, (i % 5)::real AS level, (i % 7 + i % 11)::real AS y
+FROM generate_series(1, 200) i;
+SELECT * FROM pgml.train('Readings', 'regression', 'readings', 'y', algorithm => 'linear');
+CREATE TABLE readings_now AS
+SELECT CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN ARRAY[(i % 7)::real] ELSE ARRAY[(i % 7)::real, (i % 11)::real] END AS sensors,
+       (i % 5)::real AS level
+FROM generate_series(1, 200) i;
+SELECT feature, kind, current_rows, round(current_missing_rate::numeric, 2) AS current_missing_rate, drifted
+FROM pgml.drift('Readings', 'readings_now') WHERE kind <> 'prediction' ORDER BY feature;
+
 -- Mistakes
 \pset format unaligned
 \pset tuples_only on
