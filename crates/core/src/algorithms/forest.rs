@@ -12,6 +12,9 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 /// How many features each split considers.
 #[derive(Deserialize, Debug, Clone)]
@@ -41,9 +44,8 @@ pub(super) struct Params {
     bootstrap: Option<bool>,
     #[serde(default)]
     random_state: Option<u64>,
-    /// Accepted for scikit-learn compatibility; trees are built on the calling thread.
+    /// Threads building trees, as scikit-learn's: 1 by default, -1 every core, -2 all but one.
     #[serde(default)]
-    #[allow(dead_code)]
     n_jobs: Option<i64>,
 }
 
@@ -72,7 +74,18 @@ impl Params {
             Some(MaxFeatures::Count(0)) => {
                 Err(Error::invalid("hyperparameter max_features must be at least 1"))
             }
+            _ if self.n_jobs == Some(0) => Err(Error::invalid("hyperparameter n_jobs must not be 0")
+                .with_hint("1 builds the trees on one thread, -1 on every core")),
             _ => Ok(()),
+        }
+    }
+
+    /// How many threads build trees (`n_jobs`; a negative count leaves that many cores minus one).
+    fn threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        match self.n_jobs.unwrap_or(1) {
+            n if n < 0 => (cores + 1 + n).max(1) as usize,
+            n => n.min(cores) as usize,
         }
     }
 
@@ -168,20 +181,69 @@ pub(super) fn train(
     let seed = params.random_state.unwrap_or(ctx.seed);
     let n_estimators = params.trees(kind);
     let bootstrap = params.bootstrap.unwrap_or(kind != Kind::ExtraTrees);
-    let mut forest = Forest::new(width, classification);
-    for t in 0..n_estimators {
-        (ctx.on_step)();
+    let random_thresholds = kind == Kind::ExtraTrees;
+    let builder = Builder { x, y, width, classification, mtry, random_thresholds, params: &params };
+    // tree t draws from its own seed, so a forest is the same on any number of threads
+    let tree = |t: usize| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(t as u64));
         let rows: Vec<usize> = if bootstrap {
             (0..x.rows).map(|_| rng.gen_range(0..x.rows)).collect()
         } else {
             (0..x.rows).collect()
         };
-        let random_thresholds = kind == Kind::ExtraTrees;
-        let builder = Builder { x, y, width, classification, mtry, random_thresholds, params: &params };
-        forest.push(&builder.build(rows, &mut rng));
+        builder.build(rows, &mut rng)
+    };
+    let mut forest = Forest::new(width, classification);
+    let threads = params.threads().min(n_estimators);
+    if threads <= 1 {
+        for t in 0..n_estimators {
+            (ctx.on_step)();
+            forest.push(&tree(t));
+        }
+    } else {
+        in_parallel(threads, n_estimators, &tree, |t| {
+            (ctx.on_step)();
+            forest.push(&t);
+        });
     }
     Ok(Box::new(forest))
+}
+
+/// Builds trees `0..n` on `threads` worker threads and hands them to `take` on the calling
+/// thread, in order (`take` may call into PostgreSQL, which only the calling thread can). A
+/// panic in `take` (a cancel) stops the workers after the trees they are building.
+fn in_parallel(threads: usize, n: usize, tree: &(dyn Fn(usize) -> Tree + Sync), mut take: impl FnMut(Tree)) {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let (sender, built) = mpsc::channel::<(usize, Tree)>();
+        for _ in 0..threads {
+            let (sender, next, stop) = (sender.clone(), &next, &stop);
+            s.spawn(move || loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                if t >= n || stop.load(Ordering::Relaxed) || sender.send((t, tree(t))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        struct StopOnUnwind<'a>(&'a AtomicBool);
+        impl Drop for StopOnUnwind<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = StopOnUnwind(&stop);
+        let mut early = BTreeMap::new();
+        let mut wanted = 0;
+        for (t, built) in built {
+            early.insert(t, built);
+            while let Some(tree) = early.remove(&wanted) {
+                take(tree);
+                wanted += 1;
+            }
+        }
+    });
 }
 
 struct Builder<'a> {
@@ -816,6 +878,27 @@ mod tests {
             }
             assert_eq!(Box::new(forest).into_bytes().unwrap(), binary);
         }
+    }
+
+    #[test]
+    fn a_forest_is_the_same_on_any_number_of_threads() {
+        let (x, y) = dataset("iris");
+        let forest = |n_jobs: i64| {
+            let params: Params =
+                serde_json::from_value(serde_json::json!({"n_estimators": 7, "n_jobs": n_jobs})).unwrap();
+            params.validate().unwrap();
+            let mut steps = 0;
+            let mut ctx = TrainContext { seed: 5, on_step: &mut || steps += 1 };
+            let model = train(Kind::RandomForest, Task::Classification, params, &x, &y, 3, &mut ctx).unwrap();
+            (model.to_bytes().unwrap(), steps)
+        };
+        let (one, steps) = forest(1);
+        assert_eq!(steps, 7);
+        assert_eq!(forest(2), (one.clone(), 7));
+        assert_eq!(forest(-1), (one, 7));
+        let zero: Params = serde_json::from_value(serde_json::json!({"n_jobs": 0})).unwrap();
+        let message = zero.validate().unwrap_err().to_string();
+        assert!(message.contains("n_jobs must not be 0"), "{message}");
     }
 
     #[test]
