@@ -101,7 +101,7 @@ pub fn model(id: i64) -> Result<Rc<LoadedModel>> {
     if let Some(m) = MODELS.with(|m| m.borrow().get(&id).cloned()) {
         return Ok(m);
     }
-    let loaded = Rc::new(LoadedModel::from_bytes(&store::model_bytes(id)?)?);
+    let loaded = Rc::new(LoadedModel::from_vec(store::model_bytes(id)?)?);
     MODELS.with(|m| m.borrow_mut().insert(id, loaded.clone()));
     Ok(loaded)
 }

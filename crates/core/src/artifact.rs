@@ -120,6 +120,29 @@ impl LoadedModel {
 
     /// Reads bytes written by `to_bytes`.
     pub fn from_bytes(bytes: &[u8]) -> Result<LoadedModel> {
+        let (header, start) = Self::header(bytes)?;
+        let algorithm = Algorithm::parse(&header.algorithm)?;
+        let model = match header.targets {
+            Some(_) => crate::algorithms::joint::load(algorithm, &bytes[start..])?,
+            None => algorithm.load(&bytes[start..])?,
+        };
+        Ok(LoadedModel { header, model })
+    }
+
+    /// `from_bytes`, handing the bytes over: a model that keeps its stored form (a forest)
+    /// keeps them instead of a copy.
+    pub fn from_vec(mut bytes: Vec<u8>) -> Result<LoadedModel> {
+        let (header, start) = Self::header(&bytes)?;
+        if header.targets.is_some() {
+            return Self::from_bytes(&bytes);
+        }
+        let algorithm = Algorithm::parse(&header.algorithm)?;
+        bytes.drain(..start);
+        Ok(LoadedModel { header, model: algorithm.load_owned(bytes)? })
+    }
+
+    /// The header of an artifact, and where the model's bytes start.
+    fn header(bytes: &[u8]) -> Result<(Header, usize)> {
         let corrupt = |what: &str| Error::Internal(format!("corrupt model artifact: {what}"));
         if bytes.len() < 11 || &bytes[..6] != MAGIC {
             return Err(corrupt("not a pgml-rs model"));
@@ -133,12 +156,7 @@ impl LoadedModel {
             return Err(corrupt("truncated header"));
         }
         let header: Header = serde_json::from_slice(&body[..len]).map_err(|e| corrupt(&e.to_string()))?;
-        let algorithm = Algorithm::parse(&header.algorithm)?;
-        let model = match header.targets {
-            Some(_) => crate::algorithms::joint::load(algorithm, &body[len..])?,
-            None => algorithm.load(&body[len..])?,
-        };
-        Ok(LoadedModel { header, model })
+        Ok((header, 11 + len))
     }
 
     /// Checks that `values` holds whole rows of this model's features.

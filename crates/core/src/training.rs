@@ -462,12 +462,20 @@ mod tests {
             let hp = if algorithm == "linear" { json!({}) } else { json!({"n_estimators": 10}) };
             let out = run("iris", algorithm, hp, 2);
             let bytes = out.model.to_bytes().unwrap();
-            let back = LoadedModel::from_bytes(&bytes).unwrap();
-            assert_eq!(back.header, out.model.header);
-            assert_eq!(back.predict(&x).unwrap(), out.model.predict(&x).unwrap(), "{algorithm}");
-            assert_eq!(back.predict_proba(&x).unwrap(), out.model.predict_proba(&x).unwrap());
-            // predictions are the user's labels
-            assert!(back.predict(&x).unwrap().iter().all(|p| [0.0, 1.0, 2.0].contains(p)));
+            // read from a slice, and handed over (the extension's path: a forest keeps them)
+            for back in
+                [LoadedModel::from_bytes(&bytes).unwrap(), LoadedModel::from_vec(bytes.clone()).unwrap()]
+            {
+                assert_eq!(back.header, out.model.header);
+                assert_eq!(back.predict(&x).unwrap(), out.model.predict(&x).unwrap(), "{algorithm}");
+                assert_eq!(back.predict_proba(&x).unwrap(), out.model.predict_proba(&x).unwrap());
+                // predictions are the user's labels
+                assert!(back.predict(&x).unwrap().iter().all(|p| [0.0, 1.0, 2.0].contains(p)));
+                if algorithm == "random_forest" {
+                    // a forest is its stored form
+                    assert_eq!(back.to_bytes().unwrap(), bytes);
+                }
+            }
         }
     }
 

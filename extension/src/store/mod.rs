@@ -317,15 +317,30 @@ pub fn unknown_model(model_id: i64) -> SqlError {
 /// A model's stored bytes, its parts joined in order.
 pub fn model_bytes(model_id: i64) -> Result<Vec<u8>> {
     let bytes = Spi::connect(|c| -> Result<Option<Vec<u8>>> {
-        let parts = c.select(
-            "SELECT data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part",
+        let mut parts = c.select(
+            "SELECT data, sum(octet_length(data)) OVER () FROM pgml.files
+             WHERE model_id = $1 AND path = 'model' ORDER BY part",
             None,
             &[model_id.into()],
         )?;
         let mut bytes: Option<Vec<u8>> = None;
-        for row in parts {
-            let part = row.get::<&[u8]>(1)?.unwrap_or_default();
-            bytes.get_or_insert_with(Vec::new).extend_from_slice(part);
+        // each part is detoasted into a context reset once it is copied out (pgrx's getters
+        // detoast into SPI's context, which would hold every part, the model a second time)
+        let mut part_context = PgMemoryContexts::new("pgml model part");
+        while parts.next().is_some() {
+            let (Some(part), Some(size)) = (parts.get_datum_by_ordinal(1)?, parts.get::<i64>(2)?) else {
+                continue;
+            };
+            // SAFETY: `part` is this row's bytea datum; its detoasted copy is read inside the
+            // context and copied out before the context is reset
+            unsafe {
+                part_context.switch_to(|_| {
+                    let part =
+                        <&[u8]>::from_polymorphic_datum(part, false, pg_sys::BYTEAOID).unwrap_or_default();
+                    bytes.get_or_insert_with(|| Vec::with_capacity(size as usize)).extend_from_slice(part);
+                });
+                part_context.reset();
+            }
         }
         Ok(bytes)
     })?;

@@ -627,7 +627,7 @@ impl Forest {
 
     /// Reads the stored form back, refusing bytes whose children point outside their tree or
     /// back to a node before them (a walk must end).
-    fn decode(bytes: &[u8]) -> Option<Forest> {
+    fn decode(bytes: Vec<u8>) -> Option<Forest> {
         let mut r = Reader(bytes.strip_prefix(MAGIC)?);
         let width = r.u32()? as usize;
         let classification = r.take(1)?[0] != 0;
@@ -660,7 +660,10 @@ impl Forest {
             r.take(4 * values)?;
             trees.push(TreeSpan::new(start, splits));
         }
-        r.0.is_empty().then(|| Forest { bytes: bytes.to_vec(), trees, width, classification })
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(Forest { bytes, trees, width, classification })
     }
 }
 
@@ -784,14 +787,28 @@ impl Reader<'_> {
 
 /// A stored forest: the binary form, or the older ones (the first binary form, JSON).
 pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
-    let forest = if bytes.starts_with(MAGIC) {
-        Forest::decode(bytes)
-    } else if bytes.starts_with(MAGIC_V1) {
+    if bytes.starts_with(MAGIC) {
+        return load_owned(bytes.to_vec());
+    }
+    let forest = if bytes.starts_with(MAGIC_V1) {
         StoredTrees::decode_v1(bytes).and_then(StoredTrees::into_forest)
     } else {
         serde_json::from_slice::<StoredTrees>(bytes).ok().and_then(StoredTrees::into_forest)
     };
-    Ok(Box::new(forest.ok_or_else(|| Error::Internal("corrupt forest model bytes".into()))?))
+    Ok(Box::new(forest.ok_or_else(corrupt)?))
+}
+
+/// `load`, keeping the bytes of the binary form as the forest's own: a loaded forest is
+/// hundreds of megabytes, and a copy held it twice while it loaded.
+pub(super) fn load_owned(bytes: Vec<u8>) -> Result<Box<dyn Model>> {
+    if !bytes.starts_with(MAGIC) {
+        return load(&bytes);
+    }
+    Ok(Box::new(Forest::decode(bytes).ok_or_else(corrupt)?))
+}
+
+fn corrupt() -> Error {
+    Error::Internal("corrupt forest model bytes".into())
 }
 
 #[cfg(test)]

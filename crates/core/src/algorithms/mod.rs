@@ -467,6 +467,14 @@ impl Algorithm {
         }
     }
 
+    /// `load`, handing the bytes over: a forest keeps them as its own.
+    pub fn load_owned(self, bytes: Vec<u8>) -> Result<Box<dyn Model>> {
+        match self {
+            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => forest::load_owned(bytes),
+            _ => self.load(&bytes),
+        }
+    }
+
     /// Reads a model back from the bytes `Model::to_bytes` wrote.
     pub fn load(self, bytes: &[u8]) -> Result<Box<dyn Model>> {
         match self {
