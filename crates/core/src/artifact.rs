@@ -120,25 +120,22 @@ impl LoadedModel {
 
     /// Reads bytes written by `to_bytes`.
     pub fn from_bytes(bytes: &[u8]) -> Result<LoadedModel> {
-        let (header, start) = Self::header(bytes)?;
-        let algorithm = Algorithm::parse(&header.algorithm)?;
-        let model = match header.targets {
-            Some(_) => crate::algorithms::joint::load(algorithm, &bytes[start..])?,
-            None => algorithm.load(&bytes[start..])?,
-        };
-        Ok(LoadedModel { header, model })
+        Self::from_vec(bytes.to_vec())
     }
 
     /// `from_bytes`, handing the bytes over: a model that keeps its stored form (a forest)
     /// keeps them instead of a copy.
     pub fn from_vec(mut bytes: Vec<u8>) -> Result<LoadedModel> {
         let (header, start) = Self::header(&bytes)?;
-        if header.targets.is_some() {
-            return Self::from_bytes(&bytes);
-        }
         let algorithm = Algorithm::parse(&header.algorithm)?;
-        bytes.drain(..start);
-        Ok(LoadedModel { header, model: algorithm.load_owned(bytes)? })
+        let model = match header.targets {
+            Some(_) => crate::algorithms::joint::load(algorithm, &bytes[start..])?,
+            None => {
+                bytes.drain(..start);
+                algorithm.load_owned(bytes)?
+            }
+        };
+        Ok(LoadedModel { header, model })
     }
 
     /// The header of an artifact, and where the model's bytes start.

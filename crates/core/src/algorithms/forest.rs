@@ -602,14 +602,12 @@ impl Forest {
         let (nodes, _) = self.bytes[tree.nodes..tree.values].as_chunks::<NODE>();
         let mut child = tree.root;
         while child & LEAF_CHILD == 0 {
-            let node = &nodes[child as usize];
-            let word = |i: usize| u32::from_le_bytes([node[i], node[i + 1], node[i + 2], node[i + 3]]);
-            child = if row[word(0) as usize] <= f32::from_bits(word(4)) { word(8) } else { word(12) };
+            let node = &nodes[child as usize][..];
+            let left = row[word(node, 0) as usize] <= f32::from_bits(word(node, 4));
+            child = word(node, if left { 8 } else { 12 });
         }
         let at = tree.values + 4 * self.width * (child & !LEAF_CHILD) as usize;
-        self.bytes[at..at + 4 * self.width]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.bytes[at..at + 4 * self.width].chunks_exact(4).map(|b| f32::from_bits(word(b, 0)))
     }
 
     fn average(&self, x: &Matrix) -> Vec<f32> {
@@ -643,7 +641,7 @@ impl Forest {
             let nodes = r.take(NODE * splits as usize)?;
             for (i, node) in nodes.chunks_exact(NODE).enumerate() {
                 for at in [8, 12] {
-                    let child = u32::from_le_bytes([node[at], node[at + 1], node[at + 2], node[at + 3]]);
+                    let child = word(node, at);
                     let fits = if child & LEAF_CHILD != 0 {
                         child & !LEAF_CHILD < leaves
                     } else {
@@ -781,16 +779,20 @@ impl Reader<'_> {
     }
 
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4).map(|b| word(b, 0))
     }
+}
+
+/// The little-endian u32 at `at`.
+fn word(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
 /// A stored forest: the binary form, or the older ones (the first binary form, JSON).
 pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
-    if bytes.starts_with(MAGIC) {
-        return load_owned(bytes.to_vec());
-    }
-    let forest = if bytes.starts_with(MAGIC_V1) {
+    let forest = if bytes.starts_with(MAGIC) {
+        Forest::decode(bytes.to_vec())
+    } else if bytes.starts_with(MAGIC_V1) {
         StoredTrees::decode_v1(bytes).and_then(StoredTrees::into_forest)
     } else {
         serde_json::from_slice::<StoredTrees>(bytes).ok().and_then(StoredTrees::into_forest)
