@@ -12,6 +12,7 @@ mod lifecycle;
 mod privilege;
 mod relation;
 mod row;
+mod scratch;
 mod store;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -2,12 +2,13 @@
 //! (`to_regclass`, search_path) and reach the query only as quoted identifiers.
 
 use crate::error::{Result, SqlError};
+use crate::scratch::Scratch;
 use crate::store::first_row;
 pub use pgml_core::data::schema::{FeatureColumn as Column, FeatureKind as Kind};
 use pgml_core::data::Matrix;
 use pgml_core::Task;
 use pgrx::prelude::*;
-use pgrx::{FromDatum, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{FromDatum, PgSqlErrorCode};
 
 /// The training data read from a relation.
 pub struct Data {
@@ -195,7 +196,7 @@ fn load_rows(
     imputed: &[String],
     estimated_rows: usize,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let scalar = columns.iter().all(|c| matches!(c.kind, Kind::Numeric | Kind::Boolean));
+    let scalar = !detoasts(columns);
     let mut rows = Rows {
         scalar,
         nullable: columns.iter().map(|c| imputed.contains(&c.name)).collect(),
@@ -213,6 +214,17 @@ fn load_rows(
     Ok((x, y))
 }
 
+/// Whether reading these columns detoasts values (arrays, text): every other feature is one
+/// float4, passed by value.
+fn detoasts(columns: &[Column]) -> bool {
+    columns.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical))
+}
+
+/// A float4 datum's value.
+fn float4(datum: &pg_sys::Datum) -> f32 {
+    f32::from_bits(datum.value() as u32)
+}
+
 /// Runs a query and hands each row's values to `row` as the executor produces it: SPI's own
 /// receiver would copy every row into a tuple table first, and hold them all. `detoasts`:
 /// `row` reads array or text values, whose copies go into a memory context reset after each
@@ -220,7 +232,7 @@ fn load_rows(
 fn for_each_row(query: &str, detoasts: bool, row: &mut RowHandler) -> Result<()> {
     let query = std::ffi::CString::new(query)
         .map_err(|_| SqlError::invalid("a relation or column name contains a NUL character"))?;
-    let mut sink = Sink { row, context: detoasts.then(|| PgMemoryContexts::new("pgml row")), error: None };
+    let mut sink = Sink { row, scratch: detoasts.then(|| Scratch::new("pgml row")), error: None };
     let mut receiver = Receiver {
         base: pg_sys::DestReceiver {
             receiveSlot: Some(receive_row),
@@ -260,7 +272,7 @@ type RowHandler<'a> = dyn FnMut(&[pg_sys::Datum], &[bool]) -> Result<()> + 'a;
 
 struct Sink<'a> {
     row: &'a mut RowHandler<'a>,
-    context: Option<PgMemoryContexts>,
+    scratch: Option<Scratch>,
     error: Option<SqlError>,
 }
 
@@ -277,14 +289,10 @@ unsafe extern "C-unwind" fn receive_row(
         let n = (*(*slot).tts_tupleDescriptor).natts as usize;
         let values = std::slice::from_raw_parts((*slot).tts_values, n);
         let nulls = std::slice::from_raw_parts((*slot).tts_isnull, n);
-        let done = match sink.context.take() {
-            None => (sink.row)(values, nulls),
-            Some(mut context) => {
-                let done = context.switch_to(|_| (sink.row)(values, nulls));
-                context.reset();
-                sink.context = Some(context);
-                done
-            }
+        let row = &mut sink.row;
+        let done = match &mut sink.scratch {
+            None => row(values, nulls),
+            Some(scratch) => scratch.run(|| row(values, nulls)),
         };
         match done {
             Ok(()) => true,
@@ -333,15 +341,14 @@ impl Rows<'_> {
     /// One row: the feature columns' values (cast to float4, float4[] or text by the query),
     /// then the labels'.
     fn push(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> Result<()> {
-        let as_float = |d: &pg_sys::Datum| f32::from_bits(d.value() as u32);
         if self.scalar && !nulls.contains(&true) {
             let (features, labels) = values.split_at(self.columns.len());
-            self.x.extend(features.iter().map(as_float));
-            self.y.extend(labels.iter().map(as_float));
+            self.x.extend(features.iter().map(float4));
+            self.y.extend(labels.iter().map(float4));
             self.row_no += 1;
             return Ok(());
         }
-        let float = |i: usize| if nulls[i] { None } else { Some(as_float(&values[i])) };
+        let float = |i: usize| if nulls[i] { None } else { Some(float4(&values[i])) };
         for i in 0..self.columns.len() {
             match self.columns[i].kind {
                 Kind::Numeric | Kind::Boolean => {
@@ -415,6 +422,15 @@ pub enum CurrentFeature {
     Categorical(Vec<Option<String>>),
 }
 
+impl CurrentFeature {
+    /// Appends a number of a numeric feature; a missing one is NaN.
+    fn push_number(&mut self, v: Option<f32>) {
+        if let CurrentFeature::Numeric(out) = self {
+            out.push(v.unwrap_or(f32::NAN));
+        }
+    }
+}
+
 /// A model's features read from any relation that has the training columns (found by name).
 /// Unlike training, NULLs are kept: drift reports them as missing values.
 pub struct CurrentData {
@@ -443,37 +459,33 @@ pub fn read_current(relation_name: &str, schema: &[Column]) -> Result<CurrentDat
         .collect();
     let exprs: Vec<String> = schema.iter().map(feature_expr).collect();
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    let detoasts = schema.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical));
     let mut rows = 0;
-    for_each_row(&query, detoasts, &mut |values, nulls| {
+    for_each_row(&query, detoasts(schema), &mut |values, nulls| {
         rows += 1;
         let mut f = 0;
         for (i, col) in schema.iter().enumerate() {
-            match (col.kind, &mut features[f]) {
-                (Kind::Categorical, CurrentFeature::Categorical(out)) => {
-                    // SAFETY: a text datum of this row
-                    out.push(unsafe { FromDatum::from_datum(values[i], nulls[i]) });
+            match col.kind {
+                Kind::Categorical => {
+                    if let CurrentFeature::Categorical(out) = &mut features[f] {
+                        // SAFETY: a text datum of this row
+                        out.push(unsafe { FromDatum::from_datum(values[i], nulls[i]) });
+                    }
                     f += 1;
                 }
-                (Kind::Array, _) => {
+                Kind::Array => {
                     // SAFETY: a float4[] datum of this row; a shorter array's missing elements
                     // and a NULL array are missing values
                     let array: Option<Vec<Option<f32>>> =
                         unsafe { FromDatum::from_datum(values[i], nulls[i]) };
                     for e in 0..col.size {
-                        if let CurrentFeature::Numeric(out) = &mut features[f] {
-                            out.push(
-                                array.as_ref().and_then(|a| a.get(e).copied().flatten()).unwrap_or(f32::NAN),
-                            );
-                        }
+                        features[f].push_number(array.as_ref().and_then(|a| a.get(e).copied().flatten()));
                         f += 1;
                     }
                 }
-                (_, CurrentFeature::Numeric(out)) => {
-                    out.push(if nulls[i] { f32::NAN } else { f32::from_bits(values[i].value() as u32) });
+                Kind::Numeric | Kind::Boolean => {
+                    features[f].push_number((!nulls[i]).then(|| float4(&values[i])));
                     f += 1;
                 }
-                (_, CurrentFeature::Categorical(_)) => f += 1,
             }
         }
         Ok(())

@@ -8,13 +8,14 @@ pub use lifecycle::*;
 
 use crate::error::{Result, SqlError};
 use crate::privilege::{as_owner, caller};
+use crate::scratch::Scratch;
 use pgml_core::lifecycle::deploy::{Candidate, Strategy};
 use pgml_core::lifecycle::gates::PRODUCTION;
 use pgml_core::Task;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiTupleTable;
-use pgrx::{JsonB, PgMemoryContexts};
+use pgrx::JsonB;
 
 /// Runs a read-only query and reads its first row with `read`; None when there is no row
 /// (`Spi::get_one*` would return an error for that).
@@ -185,18 +186,15 @@ const MODEL_PART: usize = 1 << 20;
 /// bytes behind each stored part are freed, and each part's copy lives in its own memory
 /// context, so storing holds little more than the bytes themselves.
 fn insert_model_parts(id: i64, mut bytes: Vec<u8>) -> Result<()> {
+    let mut scratch = Scratch::new("pgml model part");
     for part in (0..bytes.len().div_ceil(MODEL_PART).max(1)).rev() {
         let start = part * MODEL_PART;
-        // SAFETY: nothing allocated in the context outlives it: the statement has run when
-        // the closure returns, and an error unwinds through the closure
-        unsafe {
-            PgMemoryContexts::new("pgml model part").switch_to(|_| {
-                Spi::run_with_args(
-                    "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', $2, $3)",
-                    &[id.into(), (part as i32).into(), (&bytes[start..]).into()],
-                )
-            })?;
-        }
+        scratch.run(|| {
+            Spi::run_with_args(
+                "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', $2, $3)",
+                &[id.into(), (part as i32).into(), (&bytes[start..]).into()],
+            )
+        })?;
         bytes.truncate(start);
         bytes.shrink_to_fit();
     }
@@ -324,23 +322,19 @@ pub fn model_bytes(model_id: i64) -> Result<Vec<u8>> {
             &[model_id.into()],
         )?;
         let mut bytes: Option<Vec<u8>> = None;
-        // each part is detoasted into a context reset once it is copied out (pgrx's getters
-        // detoast into SPI's context, which would hold every part, the model a second time)
-        let mut part_context = PgMemoryContexts::new("pgml model part");
+        // each part is detoasted into scratch memory and copied out (pgrx's getters detoast
+        // into SPI's context, which would hold every part, the model a second time)
+        let mut scratch = Scratch::new("pgml model part");
         while parts.next().is_some() {
             let (Some(part), Some(size)) = (parts.get_datum_by_ordinal(1)?, parts.get::<i64>(2)?) else {
                 continue;
             };
-            // SAFETY: `part` is this row's bytea datum; its detoasted copy is read inside the
-            // context and copied out before the context is reset
-            unsafe {
-                part_context.switch_to(|_| {
-                    let part =
-                        <&[u8]>::from_polymorphic_datum(part, false, pg_sys::BYTEAOID).unwrap_or_default();
-                    bytes.get_or_insert_with(|| Vec::with_capacity(size as usize)).extend_from_slice(part);
-                });
-                part_context.reset();
-            }
+            scratch.run(|| {
+                // SAFETY: `part` is this row's bytea datum
+                let part = unsafe { <&[u8]>::from_polymorphic_datum(part, false, pg_sys::BYTEAOID) };
+                let joined = bytes.get_or_insert_with(|| Vec::with_capacity(size as usize));
+                joined.extend_from_slice(part.unwrap_or_default());
+            });
         }
         Ok(bytes)
     })?;
