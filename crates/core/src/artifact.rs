@@ -37,10 +37,9 @@ pub struct Header {
 }
 
 impl Header {
-    /// The artifact: `MAGIC`, `FORMAT`, the header's length and JSON, then the model's bytes.
-    /// The prefix is spliced in front of them in place: a forest's bytes are hundreds of
-    /// megabytes, and copying them behind it held them twice.
-    fn prefix(&self, mut model: Vec<u8>) -> Result<Vec<u8>> {
+    /// The start of the artifact: `MAGIC`, `FORMAT`, the header's length and JSON. The
+    /// model's bytes follow.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
         let header =
             serde_json::to_vec(self).map_err(|e| Error::Internal(format!("cannot serialize header: {e}")))?;
         let mut prefix = Vec::with_capacity(11 + header.len());
@@ -48,8 +47,7 @@ impl Header {
         prefix.push(FORMAT);
         prefix.extend_from_slice(&(header.len() as u32).to_le_bytes());
         prefix.extend_from_slice(&header);
-        model.splice(0..0, prefix);
-        Ok(model)
+        Ok(prefix)
     }
 
     /// The features the model expects, as a caller passes them: `a, b, c[1], c[2]`.
@@ -110,12 +108,7 @@ impl LoadedModel {
 
     /// Serializes header and model.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        self.header.prefix(self.model.to_bytes()?)
-    }
-
-    /// `to_bytes` for a model about to be stored: the model is dropped as its bytes are made.
-    pub fn into_bytes(self) -> Result<Vec<u8>> {
-        self.header.prefix(self.model.into_bytes()?)
+        Ok([self.header.bytes()?, self.model.to_bytes()?].concat())
     }
 
     /// Reads bytes written by `to_bytes`.

@@ -1,7 +1,7 @@
 //! One training run from plain data: split, fit, score. The extension reads the relation
 //! and stores the outcome; everything in between happens here.
 
-use crate::algorithms::{joint, Algorithm, TrainContext};
+use crate::algorithms::{joint, Algorithm, Model, Scores, Sink, TrainContext};
 use crate::artifact::{Header, LoadedModel};
 use crate::data::preprocess::{Preprocessor, Spec};
 use crate::data::schema::{feature_names, FeatureColumn, FeatureKind};
@@ -41,7 +41,8 @@ pub struct TrainRequest<'a> {
 
 /// A trained model with its test metrics and the references drift is measured against.
 pub struct TrainOutcome {
-    pub model: LoadedModel,
+    /// None when it was written to the caller's sink (`train_into`).
+    pub model: Option<LoadedModel>,
     pub metrics: Metrics,
     /// One per feature, from the training rows.
     pub feature_references: Vec<FeatureReference>,
@@ -55,10 +56,32 @@ pub struct TrainOutcome {
 
 /// Splits, trains on the training part (after a search, if asked for) and scores on the test
 /// part. `on_step` is called between steps so the caller can cancel; `report` hears progress.
+/// The outcome holds the model.
 pub fn train(
     req: TrainRequest,
     on_step: &mut dyn FnMut(),
     report: &mut dyn FnMut(String),
+) -> Result<TrainOutcome> {
+    run(req, on_step, report, None)
+}
+
+/// `train`, writing the model's stored bytes (`LoadedModel::to_bytes`'s) to `sink` rather than
+/// holding it: a forest as each tree is built (it is many times its data, and never held
+/// whole), any other model once trained. The outcome holds no model.
+pub fn train_into(
+    req: TrainRequest,
+    on_step: &mut dyn FnMut(),
+    report: &mut dyn FnMut(String),
+    sink: &mut Sink,
+) -> Result<TrainOutcome> {
+    run(req, on_step, report, Some(sink))
+}
+
+fn run(
+    req: TrainRequest,
+    on_step: &mut dyn FnMut(),
+    report: &mut dyn FnMut(String),
+    mut sink: Option<&mut Sink>,
 ) -> Result<TrainOutcome> {
     let TrainRequest {
         task,
@@ -74,26 +97,8 @@ pub fn train(
         preprocess,
         targets,
     } = req;
-    algorithm.validate(task, hyperparams)?;
-    if x.rows == 0 {
-        return Err(Error::data("the relation has no rows").with_hint("a training needs at least 2 rows"));
-    }
     let targets = targets.max(1);
-    if task.is_supervised() && y.len() != x.rows * targets {
-        return Err(Error::Internal(format!("{} labels for {} rows of {targets}", y.len(), x.rows)));
-    }
-    if targets > 1 && task != Task::Regression {
-        return Err(Error::invalid(format!(
-            "a joint model of {targets} targets must be a regression, not {}",
-            task.name()
-        ))
-        .with_hint("use pgml.train for one label of other tasks"));
-    }
-    if targets > 1 && search.is_some() {
-        return Err(Error::unsupported("hyperparameter search of joint models is not supported").with_hint(
-            "search each target with pgml.train, then train_joint with the best hyperparameters",
-        ));
-    }
+    check(task, algorithm, hyperparams, &x, &y, targets, search.is_some())?;
     let classes = if task == Task::Classification { class_labels(&y) } else { Vec::new() };
     if task == Task::Classification && classes.len() < 2 {
         return Err(Error::data(format!(
@@ -141,45 +146,6 @@ pub fn train(
             (out.best, Some(out.results))
         }
     };
-    let plan = algorithm.planned_steps(&hyperparams).map(|(steps, unit)| (steps * targets, unit));
-    let mut progress = Progress::new(algorithm.name(), plan, PROGRESS_EVERY);
-    let mut step = || {
-        on_step();
-        progress.step(report);
-    };
-    let mut ctx = TrainContext { seed, on_step: &mut step };
-    let started = Instant::now();
-    // the training rows are handed over: a booster frees them once its own dataset is built
-    let model = if targets > 1 {
-        joint::train(algorithm, &hyperparams, &x_train, &y_train, targets, &mut ctx)?
-    } else {
-        algorithm.train_owned(task, &hyperparams, x_train, &y_train, classes.len(), &mut ctx)?
-    };
-    let fit_time = started.elapsed().as_secs_f64();
-
-    let started = Instant::now();
-    // roc_auc and log_loss of a binary classifier need probabilities: a model without them
-    // (ridge) skips them
-    let (predicted, proba) = match classes.len() {
-        2 => model.predict_with_proba(&x_test)?,
-        _ => (model.predict(&x_test)?, None),
-    };
-    let mut metrics = match task {
-        Task::Regression if targets > 1 => joint_metrics(&y_test, &model.predict_joint(&x_test)?, targets),
-        Task::Regression => metrics::regression(&y_test, &predicted),
-        Task::Classification => {
-            let binary = proba.map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>());
-            metrics::classification(&y_test, &predicted, binary.as_deref())
-        }
-        Task::Clustering => Metrics::from([(
-            "silhouette".to_string(),
-            metrics::silhouette(&x_test.data, x_test.cols, &predicted),
-        )]),
-        Task::Decomposition => model.fit_metrics(),
-    };
-    metrics.insert("fit_time".into(), fit_time);
-    metrics.insert("score_time".into(), started.elapsed().as_secs_f64());
-
     let header = Header {
         algorithm: algorithm.name().into(),
         task,
@@ -189,6 +155,47 @@ pub fn train(
         preprocess: preprocessor,
         targets: (targets > 1).then_some(targets),
     };
+    let classes = header.classes.len();
+    let plan = algorithm.planned_steps(&hyperparams).map(|(steps, unit)| (steps * targets, unit));
+    let mut progress = Progress::new(algorithm.name(), plan, PROGRESS_EVERY);
+    let mut step = || {
+        on_step();
+        progress.step(report);
+    };
+    let mut ctx = TrainContext { seed, on_step: &mut step };
+    let started = Instant::now();
+    let fitted = match sink.as_deref_mut() {
+        Some(sink) if targets == 1 && algorithm.writes_as_it_trains() => {
+            sink(&header.bytes()?)?;
+            let x = &x_train;
+            Fitted::Written(algorithm.train_into(
+                task,
+                &hyperparams,
+                x,
+                &y_train,
+                classes,
+                &mut ctx,
+                &x_test,
+                sink,
+            )?)
+        }
+        // the training rows are handed over: a booster frees them once its own dataset is built
+        _ if targets > 1 => {
+            Fitted::Held(joint::train(algorithm, &hyperparams, &x_train, &y_train, targets, &mut ctx)?)
+        }
+        _ => Fitted::Held(algorithm.train_owned(task, &hyperparams, x_train, &y_train, classes, &mut ctx)?),
+    };
+    let written_scoring = match &fitted {
+        Fitted::Written(scores) => scores.seconds,
+        Fitted::Held(_) => 0.0,
+    };
+    let fit_time = started.elapsed().as_secs_f64() - written_scoring;
+
+    let started = Instant::now();
+    let (predicted, mut metrics) = score(&fitted, task, targets, classes, &x_test, &y_test)?;
+    metrics.insert("fit_time".into(), fit_time);
+    metrics.insert("score_time".into(), written_scoring + started.elapsed().as_secs_f64());
+
     let prediction_reference = if matches!(task, Task::Regression | Task::Decomposition) {
         numeric_reference("prediction", &predicted)
     } else {
@@ -198,14 +205,91 @@ pub fn train(
             .collect();
         categorical_reference("prediction", &labels)
     };
-    Ok(TrainOutcome {
-        model: LoadedModel::new(header, model),
-        metrics,
-        feature_references,
-        prediction_reference,
-        hyperparams,
-        search_results,
-    })
+    let model = match (fitted, sink) {
+        (Fitted::Held(model), Some(sink)) => {
+            sink(&header.bytes()?)?;
+            sink(&model.into_bytes()?)?;
+            None
+        }
+        (Fitted::Held(model), None) => Some(LoadedModel::new(header, model)),
+        (Fitted::Written(_), _) => None,
+    };
+    Ok(TrainOutcome { model, metrics, feature_references, prediction_reference, hyperparams, search_results })
+}
+
+/// Refuses a request that cannot train, before any work: bad hyperparameters, no rows, a
+/// joint model of another task or searched.
+fn check(
+    task: Task,
+    algorithm: Algorithm,
+    hyperparams: &serde_json::Value,
+    x: &Matrix,
+    y: &[f32],
+    targets: usize,
+    searched: bool,
+) -> Result<()> {
+    algorithm.validate(task, hyperparams)?;
+    if x.rows == 0 {
+        return Err(Error::data("the relation has no rows").with_hint("a training needs at least 2 rows"));
+    }
+    if task.is_supervised() && y.len() != x.rows * targets {
+        return Err(Error::Internal(format!("{} labels for {} rows of {targets}", y.len(), x.rows)));
+    }
+    if targets > 1 && task != Task::Regression {
+        return Err(Error::invalid(format!(
+            "a joint model of {targets} targets must be a regression, not {}",
+            task.name()
+        ))
+        .with_hint("use pgml.train for one label of other tasks"));
+    }
+    if targets > 1 && searched {
+        return Err(Error::unsupported("hyperparameter search of joint models is not supported").with_hint(
+            "search each target with pgml.train, then train_joint with the best hyperparameters",
+        ));
+    }
+    Ok(())
+}
+
+/// A model trained by `run`.
+enum Fitted {
+    Held(Box<dyn Model>),
+    /// Written to the sink as it trained, and scored on the test rows as it grew.
+    Written(Scores),
+}
+
+/// The test rows' predictions and the model's metrics on them.
+fn score(
+    fitted: &Fitted,
+    task: Task,
+    targets: usize,
+    classes: usize,
+    x_test: &Matrix,
+    y_test: &[f32],
+) -> Result<(Vec<f32>, Metrics)> {
+    // roc_auc and log_loss of a binary classifier need probabilities: a model without them
+    // (ridge) skips them
+    let (predicted, proba) = match fitted {
+        Fitted::Written(s) => (s.labels.clone(), s.proba.clone().filter(|_| classes == 2)),
+        Fitted::Held(model) if classes == 2 => model.predict_with_proba(x_test)?,
+        Fitted::Held(model) => (model.predict(x_test)?, None),
+    };
+    let metrics = match (task, fitted) {
+        (Task::Regression, Fitted::Held(model)) if targets > 1 => {
+            joint_metrics(y_test, &model.predict_joint(x_test)?, targets)
+        }
+        (Task::Regression, _) => metrics::regression(y_test, &predicted),
+        (Task::Classification, _) => {
+            let binary = proba.map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>());
+            metrics::classification(y_test, &predicted, binary.as_deref())
+        }
+        (Task::Clustering, _) => Metrics::from([(
+            "silhouette".to_string(),
+            metrics::silhouette(&x_test.data, x_test.cols, &predicted),
+        )]),
+        (Task::Decomposition, Fitted::Held(model)) => model.fit_metrics(),
+        (Task::Decomposition, Fitted::Written(_)) => Metrics::new(),
+    };
+    Ok((predicted, metrics))
 }
 
 /// How often a long fit reports its progress.
@@ -442,6 +526,60 @@ mod tests {
         short.step(&mut |m| panic!("reported {m}"));
     }
 
+    /// A model written as it trains (a forest) or once trained (any other) is stored as the
+    /// same bytes as the held model's, and scores the same.
+    #[test]
+    fn a_model_written_to_a_sink_is_the_model_held() {
+        for (dataset, algorithm, hp) in [
+            ("diabetes", "random_forest", json!({"n_estimators": 6})),
+            ("breast_cancer", "extra_trees", json!({"n_estimators": 5, "n_jobs": 2})),
+            ("iris", "bagging", json!({})),
+            ("breast_cancer", "linear", json!({})),
+        ] {
+            let (x, y) = load(dataset);
+            let task = if dataset == "diabetes" { Task::Regression } else { Task::Classification };
+            let req = || TrainRequest {
+                task,
+                algorithm: Algorithm::parse(algorithm).unwrap(),
+                hyperparams: &hp,
+                x: x.clone(),
+                y: y.clone(),
+                features: vec![],
+                test_size: 0.25,
+                sampling: Sampling::Stratified,
+                seed: 4,
+                search: None,
+                preprocess: Spec::default(),
+                targets: 1,
+            };
+            let held = train(req(), &mut || {}, &mut |_| {}).unwrap();
+            let (mut written, mut writes) = (Vec::new(), 0);
+            let mut sink = |bytes: &[u8]| {
+                written.extend_from_slice(bytes);
+                writes += 1;
+                Ok(())
+            };
+            let out = train_into(req(), &mut || {}, &mut |_| {}, &mut sink).unwrap();
+            assert!(out.model.is_none());
+            assert_eq!(written, held.model.as_ref().unwrap().to_bytes().unwrap(), "{algorithm}");
+            // the header, then a forest tree by tree, any other model whole
+            let trees = Algorithm::parse(algorithm).unwrap().planned_steps(&hp).map_or(1, |(n, _)| n);
+            assert_eq!(writes, 1 + trees, "{algorithm}");
+            let scores = |m: &Metrics| {
+                m.iter()
+                    .filter(|(k, _)| !k.ends_with("_time"))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(scores(&out.metrics), scores(&held.metrics), "{algorithm}");
+            assert!(out.metrics["fit_time"] > 0.0 && out.metrics["score_time"] > 0.0, "{algorithm}");
+            assert_eq!(
+                serde_json::to_value(&out.prediction_reference).unwrap(),
+                serde_json::to_value(&held.prediction_reference).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn binary_classification_reports_auc_and_log_loss() {
         let out = run("breast_cancer", "linear", json!({}), 1);
@@ -461,14 +599,21 @@ mod tests {
         for algorithm in ["linear", "random_forest", "xgboost"] {
             let hp = if algorithm == "linear" { json!({}) } else { json!({"n_estimators": 10}) };
             let out = run("iris", algorithm, hp, 2);
-            let bytes = out.model.to_bytes().unwrap();
+            let bytes = out.model.as_ref().unwrap().to_bytes().unwrap();
             // read from a slice, and handed over (the extension's path: a forest keeps them)
             for back in
                 [LoadedModel::from_bytes(&bytes).unwrap(), LoadedModel::from_vec(bytes.clone()).unwrap()]
             {
-                assert_eq!(back.header, out.model.header);
-                assert_eq!(back.predict(&x).unwrap(), out.model.predict(&x).unwrap(), "{algorithm}");
-                assert_eq!(back.predict_proba(&x).unwrap(), out.model.predict_proba(&x).unwrap());
+                assert_eq!(back.header, out.model.as_ref().unwrap().header);
+                assert_eq!(
+                    back.predict(&x).unwrap(),
+                    out.model.as_ref().unwrap().predict(&x).unwrap(),
+                    "{algorithm}"
+                );
+                assert_eq!(
+                    back.predict_proba(&x).unwrap(),
+                    out.model.as_ref().unwrap().predict_proba(&x).unwrap()
+                );
                 // predictions are the user's labels
                 assert!(back.predict(&x).unwrap().iter().all(|p| [0.0, 1.0, 2.0].contains(p)));
                 // the very model: JSON numbers read back to the same bits
@@ -564,8 +709,8 @@ mod tests {
         };
         let joint = train(req(y2.clone(), 2), &mut || {}, &mut |_| {}).unwrap();
         let first = train(req(y.clone(), 1), &mut || {}, &mut |_| {}).unwrap();
-        let both = joint.model.predict_joint(&x).unwrap();
-        let alone = first.model.predict(&x).unwrap();
+        let both = joint.model.as_ref().unwrap().predict_joint(&x).unwrap();
+        let alone = first.model.as_ref().unwrap().predict(&x).unwrap();
         assert_eq!(both.len(), 2 * x.rows);
         assert!(both.iter().step_by(2).zip(&alone).all(|(a, b)| (a - b).abs() < 1e-3));
         // the second target is an exact linear function of the features: r2 1 there, so the
@@ -575,9 +720,9 @@ mod tests {
             "{:?}",
             joint.metrics
         );
-        let back = LoadedModel::from_bytes(&joint.model.to_bytes().unwrap()).unwrap();
+        let back = LoadedModel::from_bytes(&joint.model.as_ref().unwrap().to_bytes().unwrap()).unwrap();
         assert_eq!(back.predict_joint(&x).unwrap(), both);
-        assert!(first.model.predict_joint(&x).is_err());
+        assert!(first.model.as_ref().unwrap().predict_joint(&x).is_err());
     }
 
     #[test]
@@ -610,7 +755,7 @@ mod tests {
     #[test]
     fn wrong_feature_count_is_a_data_error() {
         let out = run("iris", "linear", json!({}), 0);
-        let err = out.model.matrix(vec![1.0, 2.0, 3.0]).unwrap_err();
+        let err = out.model.as_ref().unwrap().matrix(vec![1.0, 2.0, 3.0]).unwrap_err();
         assert!(matches!(err, Error::Data { .. }));
         assert!(err.to_string().contains("expects 4 features"), "{err}");
     }

@@ -4,7 +4,7 @@
 //! one random threshold per feature), `bagging` (`Bagging*` of decision trees: bootstrap rows,
 //! every feature, 10 trees).
 
-use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
+use super::{check_at_least, check_fraction, check_range, Model, Sink, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::time::Instant;
 
 /// How many features each split considers.
 #[derive(Deserialize, Debug, Clone)]
@@ -175,6 +176,61 @@ pub(super) fn train(
     classes: usize,
     ctx: &mut TrainContext,
 ) -> Result<Box<dyn Model>> {
+    Ok(Box::new(grow(kind, task, params, x, y, classes, ctx, &mut |_| Ok(()))?))
+}
+
+/// `train`, never holding the forest: each tree is written to `sink` as it is built and then
+/// freed, and the forest is scored on `eval` as it grows. A fully grown forest is many times
+/// its training data; the caller stores it as it comes.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn train_into(
+    kind: Kind,
+    task: Task,
+    params: Params,
+    x: &Matrix,
+    y: &[f32],
+    classes: usize,
+    ctx: &mut TrainContext,
+    eval: &Matrix,
+    sink: &mut Sink,
+) -> Result<Scores> {
+    let scale = 1.0 / params.trees(kind) as f32;
+    let mut sums = Vec::new();
+    let mut seconds = 0.0;
+    let forest = grow(kind, task, params, x, y, classes, ctx, &mut |forest| {
+        let started = Instant::now();
+        sums.resize(eval.rows * forest.width, 0.0);
+        forest.accumulate(eval, &mut sums, scale);
+        seconds += started.elapsed().as_secs_f64();
+        sink(&forest.bytes)?;
+        forest.bytes.clear();
+        forest.trees.clear();
+        Ok(())
+    })?;
+    let (labels, proba) = forest.labels_and_proba(sums);
+    Ok(Scores { labels, proba, seconds })
+}
+
+/// A forest's predictions on the rows it was scored on as it grew (`train_into`): what
+/// `predict_with_proba` gives, and the time the scoring took.
+pub struct Scores {
+    pub labels: Vec<f32>,
+    pub proba: Option<Vec<f32>>,
+    pub seconds: f64,
+}
+
+/// Builds the forest's trees, each appended to the forest and handed to `added`.
+#[allow(clippy::too_many_arguments)]
+fn grow(
+    kind: Kind,
+    task: Task,
+    params: Params,
+    x: &Matrix,
+    y: &[f32],
+    classes: usize,
+    ctx: &mut TrainContext,
+    added: &mut dyn FnMut(&mut Forest) -> Result<()>,
+) -> Result<Forest> {
     let classification = task == Task::Classification;
     let width = if classification { classes.max(2) } else { 1 };
     let mtry = params.features_per_split(kind, task, x.cols);
@@ -193,26 +249,33 @@ pub(super) fn train(
         };
         builder.build(rows, &mut rng)
     };
-    let mut forest = Forest::new(width, classification);
+    let mut forest = Forest::new(width, classification, n_estimators);
     let threads = params.threads().min(n_estimators);
     if threads <= 1 {
         for t in 0..n_estimators {
             (ctx.on_step)();
             forest.push(&tree(t));
+            added(&mut forest)?;
         }
     } else {
         in_parallel(threads, n_estimators, &tree, |t| {
             (ctx.on_step)();
             forest.push(&t);
-        });
+            added(&mut forest)
+        })?;
     }
-    Ok(Box::new(forest))
+    Ok(forest)
 }
 
 /// Builds trees `0..n` on `threads` worker threads and hands them to `take` on the calling
-/// thread, in order (`take` may call into PostgreSQL, which only the calling thread can). A
-/// panic in `take` (a cancel) stops the workers after the trees they are building.
-fn in_parallel(threads: usize, n: usize, tree: &(dyn Fn(usize) -> Tree + Sync), mut take: impl FnMut(Tree)) {
+/// thread, in order (`take` may call into PostgreSQL, which only the calling thread can). An
+/// error or a panic in `take` (a cancel) stops the workers after the trees they are building.
+fn in_parallel(
+    threads: usize,
+    n: usize,
+    tree: &(dyn Fn(usize) -> Tree + Sync),
+    mut take: impl FnMut(Tree) -> Result<()>,
+) -> Result<()> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -239,11 +302,12 @@ fn in_parallel(threads: usize, n: usize, tree: &(dyn Fn(usize) -> Tree + Sync), 
         for (t, built) in built {
             early.insert(t, built);
             while let Some(tree) = early.remove(&wanted) {
-                take(tree);
+                take(tree)?;
                 wanted += 1;
             }
         }
-    });
+        Ok(())
+    })
 }
 
 struct Builder<'a> {
@@ -555,12 +619,13 @@ const COUNT_AT: usize = MAGIC.len() + 5;
 const NODE: usize = 16;
 
 impl Forest {
-    fn new(width: usize, classification: bool) -> Forest {
+    /// A forest of `count` trees, none of them pushed yet.
+    fn new(width: usize, classification: bool, count: usize) -> Forest {
         let mut bytes = Vec::with_capacity(COUNT_AT + 4);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&(width as u32).to_le_bytes());
         bytes.push(classification as u8);
-        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&(count as u32).to_le_bytes());
         Forest { bytes, trees: vec![], width, classification }
     }
 
@@ -593,8 +658,6 @@ impl Forest {
             self.bytes.extend_from_slice(&v.to_le_bytes());
         }
         self.trees.push(TreeSpan::new(start, splits));
-        let count = self.trees.len() as u32;
-        self.bytes[COUNT_AT..COUNT_AT + 4].copy_from_slice(&count.to_le_bytes());
     }
 
     /// The values (`width` floats) of the leaf `row` falls into.
@@ -612,15 +675,28 @@ impl Forest {
 
     fn average(&self, x: &Matrix) -> Vec<f32> {
         let mut out = vec![0.0f32; x.rows * self.width];
-        let scale = 1.0 / self.trees.len() as f32;
-        for (i, acc) in out.chunks_exact_mut(self.width).enumerate() {
+        self.accumulate(x, &mut out, 1.0 / self.trees.len() as f32);
+        out
+    }
+
+    /// Adds each held tree's leaf values times `scale` to the rows' sums (`width` per row),
+    /// tree after tree: a forest scored a tree at a time sums exactly as one scored whole.
+    fn accumulate(&self, x: &Matrix, sums: &mut [f32], scale: f32) {
+        for (i, acc) in sums.chunks_exact_mut(self.width).enumerate() {
             for &tree in &self.trees {
                 for (a, v) in acc.iter_mut().zip(self.leaf(tree, x.row(i))) {
                     *a += v * scale;
                 }
             }
         }
-        out
+    }
+
+    /// Labels and probabilities (classification) from the averaged leaf values.
+    fn labels_and_proba(&self, average: Vec<f32>) -> (Vec<f32>, Option<Vec<f32>>) {
+        match self.classification {
+            true => (super::argmax_rows(&average, self.width), Some(average)),
+            false => (average, None),
+        }
     }
 
     /// Reads the stored form back, refusing bytes whose children point outside their tree or
@@ -693,8 +769,11 @@ impl Model for Forest {
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
-        let avg = self.average(x);
-        Ok(if self.classification { super::argmax_rows(&avg, self.width) } else { avg })
+        Ok(self.labels_and_proba(self.average(x)).0)
+    }
+
+    fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+        Ok(self.labels_and_proba(self.average(x)))
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
@@ -744,7 +823,7 @@ impl StoredTrees {
         if self.width == 0 || !self.trees.iter().all(|t| t.well_formed(self.width)) {
             return None;
         }
-        let mut forest = Forest::new(self.width, self.classification);
+        let mut forest = Forest::new(self.width, self.classification, self.trees.len());
         for tree in self.trees {
             forest.push(&tree);
         }

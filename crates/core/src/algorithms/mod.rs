@@ -27,6 +27,8 @@ mod xgboost;
 mod xgboost_lib;
 mod xgboost_native;
 
+pub use forest::Scores;
+
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -76,6 +78,10 @@ pub trait Model: Send {
         self.to_bytes()
     }
 }
+
+/// Where a model's stored bytes go as they are made (`training::train_into`): the caller's
+/// storage, in order.
+pub type Sink<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
 
 /// What a training run needs besides the data.
 pub struct TrainContext<'a> {
@@ -386,6 +392,36 @@ impl Algorithm {
         ctx: &mut TrainContext,
     ) -> Result<Box<dyn Model>> {
         self.train_from(task, hyperparams, Cow::Owned(x), y, classes, ctx)
+    }
+
+    /// Whether `train_into` can write this algorithm's model as it trains: the forests, which
+    /// are many times their training data.
+    pub fn writes_as_it_trains(self) -> bool {
+        matches!(self, Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging)
+    }
+
+    /// `train` for an algorithm that `writes_as_it_trains`: the model's bytes go to `sink` as
+    /// they are made and the model is never held; it is scored on `eval` as it grows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_into(
+        self,
+        task: Task,
+        hyperparams: &serde_json::Value,
+        x: &Matrix,
+        y: &[f32],
+        classes: usize,
+        ctx: &mut TrainContext,
+        eval: &Matrix,
+        sink: &mut Sink,
+    ) -> Result<Scores> {
+        self.validate(task, hyperparams)?;
+        let kind = match self {
+            Algorithm::RandomForest => forest::Kind::RandomForest,
+            Algorithm::ExtraTrees => forest::Kind::ExtraTrees,
+            Algorithm::Bagging => forest::Kind::Bagging,
+            _ => return Err(Error::Internal(format!("{} is not written as it trains", self.name()))),
+        };
+        forest::train_into(kind, task, parse(self, hyperparams)?, x, y, classes, ctx, eval, sink)
     }
 
     fn train_from(
