@@ -155,7 +155,28 @@ fn run(a: Args) -> Result<TrainRow> {
     let (relation_name, labels) = source(&a, task, existing.as_ref())?;
 
     let mut data = relation::read(&relation_name, &labels, task, &preprocess.imputed_columns())?;
-    let analysis = json!({ "rows": data.x.rows, "features": data.x.cols });
+    let project = match existing {
+        Some(p) => p,
+        None => store::create_project(a.project_name, task)?,
+    };
+    let snapshot_id = store::insert_snapshot(
+        &data.qualified,
+        &labels,
+        a.test_size,
+        sampling.name(),
+        serde_json::to_value(&data.columns).unwrap_or_default(),
+        json!({ "rows": data.x.rows, "features": data.x.cols }),
+    )?;
+    let model_id = store::insert_model(NewModel {
+        project_id: project.id,
+        snapshot_id,
+        num_features: data.x.cols as i32,
+        algorithm: algorithm.name(),
+        hyperparams: &a.hyperparams,
+        search: a.search,
+        search_params: &a.search_params,
+        search_args: &a.search_args,
+    })?;
     let req = TrainRequest {
         task,
         algorithm,
@@ -170,22 +191,40 @@ fn run(a: Args) -> Result<TrainRow> {
         preprocess,
         targets: labels.len().max(1),
     };
-    let outcome = training::train(
-        req,
-        &mut || {
-            pgrx::check_for_interrupts!();
-        },
-        &mut |progress| notice!("{progress}"),
-    )?;
-
-    let project = match existing {
-        Some(p) => p,
-        None => store::create_project(a.project_name, task)?,
-    };
+    let outcome = train_stored(req, model_id)?;
     let key = key_metric(task, &outcome.metrics);
-    let model_id = store_outcome(&a, &project, &data, &labels, sampling, analysis, outcome)?;
+    record_outcome(&project, model_id, &data, algorithm, outcome)?;
     let deployed = auto_deploy(&project, model_id, key, a.automatic_deploy)?;
     Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
+}
+
+/// Trains, the model's bytes written to the registry as the training makes them: a forest
+/// tree by tree, so it is never held whole.
+fn train_stored(req: TrainRequest, model_id: i64) -> Result<training::TrainOutcome> {
+    let mut parts = store::ModelParts::new(model_id);
+    let mut failed = None;
+    let outcome = {
+        let mut sink = |bytes: &[u8]| {
+            parts.write(bytes).map_err(|e| {
+                failed = Some(e);
+                pgml_core::Error::Internal("the model could not be stored".into())
+            })
+        };
+        training::train_into(
+            req,
+            &mut || {
+                pgrx::check_for_interrupts!();
+            },
+            &mut |progress| notice!("{progress}"),
+            &mut sink,
+        )
+    };
+    let outcome = match (outcome, failed) {
+        (Err(_), Some(storing)) => return Err(storing),
+        (outcome, _) => outcome?,
+    };
+    parts.finish()?;
+    Ok(outcome)
 }
 
 /// The relation and labels to read: the arguments, else the project's last snapshot's. One
@@ -223,51 +262,24 @@ fn source(a: &Args, task: Task, existing: Option<&Project>) -> Result<(String, V
     Ok((relation_name, labels))
 }
 
-/// Stores the snapshot, the model with its bytes and metrics (NaN as JSON null), and its
-/// drift references; returns the model id. The trained model is dropped once it is bytes: a
-/// deep forest's are hundreds of megabytes, and the INSERT copies them again.
-fn store_outcome(
-    a: &Args,
+/// Records the trained model's metrics (NaN as JSON null) and hyperparameters, its drift
+/// references, and the training in the audit log.
+fn record_outcome(
     project: &Project,
+    model_id: i64,
     data: &relation::Data,
-    labels: &[String],
-    sampling: Sampling,
-    analysis: serde_json::Value,
+    algorithm: Algorithm,
     outcome: training::TrainOutcome,
-) -> Result<i64> {
-    let snapshot_id = store::insert_snapshot(
-        &data.qualified,
-        labels,
-        a.test_size,
-        sampling.name(),
-        serde_json::to_value(&data.columns).unwrap_or_default(),
-        analysis,
-    )?;
+) -> Result<()> {
     let mut metrics: serde_json::Map<_, _> = outcome
         .metrics
         .iter()
         .map(|(k, v)| (k.clone(), if v.is_finite() { json!(v) } else { serde_json::Value::Null }))
         .collect();
-    if let Some(results) = &outcome.search_results {
-        metrics.insert("search_results".into(), results.clone());
+    if let Some(results) = outcome.search_results {
+        metrics.insert("search_results".into(), results);
     }
-    let (num_features, algorithm) =
-        (outcome.model.header.num_features, outcome.model.header.algorithm.clone());
-    let bytes = outcome.model.into_bytes()?;
-    let model_id = store::insert_model(
-        NewModel {
-            project_id: project.id,
-            snapshot_id,
-            num_features: num_features as i32,
-            algorithm: &algorithm,
-            hyperparams: outcome.hyperparams,
-            metrics: serde_json::Value::Object(metrics),
-            search: a.search,
-            search_params: a.search_params.clone(),
-            search_args: a.search_args.clone(),
-        },
-        bytes,
-    )?;
+    store::finish_model(model_id, outcome.hyperparams, serde_json::Value::Object(metrics))?;
     store::insert_drift_reference(
         model_id,
         serde_json::to_value(&outcome.feature_references).unwrap_or_default(),
@@ -280,12 +292,11 @@ fn store_outcome(
         model_id: Some(model_id),
         stage: None,
         details: json!({
-            "algorithm": algorithm,
+            "algorithm": algorithm.name(),
             "relation": data.qualified,
             key: outcome.metrics.get(key).filter(|v| v.is_finite()),
         }),
-    })?;
-    Ok(model_id)
+    })
 }
 
 /// Options accepted for compatibility that this build does not act on refuse or say so.

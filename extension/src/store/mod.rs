@@ -138,43 +138,54 @@ pub fn insert_snapshot(
     Ok(id.unwrap_or_default())
 }
 
-/// A model row before insertion.
+/// A model row before its training.
 pub struct NewModel<'a> {
     pub project_id: i64,
     pub snapshot_id: i64,
     pub num_features: i32,
     pub algorithm: &'a str,
-    pub hyperparams: serde_json::Value,
-    pub metrics: serde_json::Value,
+    pub hyperparams: &'a serde_json::Value,
     pub search: Option<&'a str>,
-    pub search_params: serde_json::Value,
-    pub search_args: serde_json::Value,
+    pub search_params: &'a serde_json::Value,
+    pub search_args: &'a serde_json::Value,
 }
 
-pub fn insert_model(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
-    as_owner(|| insert_model_as_owner(m, bytes))
+/// Inserts a model about to be trained: status 'in_progress' and no metrics, as PostgresML
+/// does. The training writes its bytes (`ModelParts`), then `finish_model` records the
+/// outcome; a failed training rolls the row back with the statement.
+pub fn insert_model(m: NewModel) -> Result<i64> {
+    as_owner(|| {
+        let id: Option<i64> = Spi::get_one_with_args(
+            "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, runtime, hyperparams,
+                                      status, search, search_params, search_args)
+             VALUES ($1, $2, $3, $4, 'rust', $5, 'in_progress', $6, $7, $8) RETURNING id",
+            &[
+                m.project_id.into(),
+                m.snapshot_id.into(),
+                m.num_features.into(),
+                m.algorithm.into(),
+                JsonB(m.hyperparams.clone()).into(),
+                m.search.into(),
+                JsonB(m.search_params.clone()).into(),
+                JsonB(m.search_args.clone()).into(),
+            ],
+        )?;
+        Ok(id.unwrap_or_default())
+    })
 }
 
-fn insert_model_as_owner(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
-    let id: Option<i64> = Spi::get_one_with_args(
-        "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, runtime, hyperparams,
-                                  status, metrics, search, search_params, search_args)
-         VALUES ($1, $2, $3, $4, 'rust', $5, 'successful', $6, $7, $8, $9) RETURNING id",
-        &[
-            m.project_id.into(),
-            m.snapshot_id.into(),
-            m.num_features.into(),
-            m.algorithm.into(),
-            JsonB(m.hyperparams).into(),
-            JsonB(m.metrics).into(),
-            m.search.into(),
-            JsonB(m.search_params).into(),
-            JsonB(m.search_args).into(),
-        ],
-    )?;
-    let id = id.unwrap_or_default();
-    insert_model_parts(id, bytes)?;
-    Ok(id)
+/// Records a trained model's metrics and the hyperparameters it was trained with (a search's
+/// best), and marks it 'successful'.
+pub fn finish_model(id: i64, hyperparams: serde_json::Value, metrics: serde_json::Value) -> Result<()> {
+    as_owner(|| {
+        Spi::run_with_args(
+            "UPDATE pgml.models SET hyperparams = $2, metrics = $3, status = 'successful',
+                                    updated_at = clock_timestamp()
+             WHERE id = $1",
+            &[id.into(), JsonB(hyperparams).into(), JsonB(metrics).into()],
+        )?;
+        Ok(())
+    })
 }
 
 /// Model bytes are stored in parts of this size. A value is at most 1 GB in PostgreSQL, and
@@ -182,23 +193,67 @@ fn insert_model_as_owner(m: NewModel, bytes: Vec<u8>) -> Result<i64> {
 /// fully grown forest is hundreds of megabytes.
 const MODEL_PART: usize = 1 << 20;
 
-/// Stores `bytes` as parts 0, 1, … of the model's `model` file, the last part first: the
-/// bytes behind each stored part are freed, and each part's copy lives in its own memory
-/// context, so storing holds little more than the bytes themselves.
-fn insert_model_parts(id: i64, mut bytes: Vec<u8>) -> Result<()> {
-    let mut scratch = Scratch::new("pgml model part");
-    for part in (0..bytes.len().div_ceil(MODEL_PART).max(1)).rev() {
-        let start = part * MODEL_PART;
-        scratch.run(|| {
-            Spi::run_with_args(
-                "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', $2, $3)",
-                &[id.into(), (part as i32).into(), (&bytes[start..]).into()],
-            )
-        })?;
-        bytes.truncate(start);
-        bytes.shrink_to_fit();
+/// A model's `model` file, written as parts 0, 1, … of `MODEL_PART` bytes while the training
+/// makes them: a forest is written tree by tree and never held whole. Each part's copy lives
+/// in its own memory context.
+pub struct ModelParts {
+    model_id: i64,
+    next: i32,
+    pending: Vec<u8>,
+    scratch: Scratch,
+}
+
+impl ModelParts {
+    pub fn new(model_id: i64) -> ModelParts {
+        ModelParts { model_id, next: 0, pending: Vec::new(), scratch: Scratch::new("pgml model part") }
     }
-    Ok(())
+
+    /// Appends `bytes` to the file, storing each part as it fills.
+    pub fn write(&mut self, mut bytes: &[u8]) -> Result<()> {
+        while !bytes.is_empty() {
+            if self.pending.is_empty() && bytes.len() >= MODEL_PART {
+                let (part, rest) = bytes.split_at(MODEL_PART);
+                self.insert(Some(part))?;
+                bytes = rest;
+                continue;
+            }
+            let (head, rest) = bytes.split_at(bytes.len().min(MODEL_PART - self.pending.len()));
+            self.pending.extend_from_slice(head);
+            bytes = rest;
+            if self.pending.len() == MODEL_PART {
+                self.insert(None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the last part.
+    pub fn finish(mut self) -> Result<()> {
+        match self.pending.is_empty() && self.next > 0 {
+            true => Ok(()),
+            false => self.insert(None),
+        }
+    }
+
+    /// Stores `part`, or else the pending bytes (and empties them), as the next part.
+    fn insert(&mut self, part: Option<&[u8]>) -> Result<()> {
+        let (id, number, scratch) = (self.model_id, self.next, &mut self.scratch);
+        let data = part.unwrap_or(&self.pending);
+        as_owner(|| {
+            scratch.run(|| {
+                Spi::run_with_args(
+                    "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', $2, $3)",
+                    &[id.into(), number.into(), data.into()],
+                )
+            })?;
+            Ok(())
+        })?;
+        if part.is_none() {
+            self.pending.clear();
+        }
+        self.next += 1;
+        Ok(())
+    }
 }
 
 /// The model serving a project's stage now, with its key metric.

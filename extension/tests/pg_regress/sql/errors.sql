@@ -68,6 +68,6 @@ SELECT pg_temp.try($$SELECT pgml.deploy('Iris', (SELECT max(id) FROM pgml.models
 \pset tuples_only off
 -- nothing changed by the failed calls (the Undeployed project trained, without deploying)
 SELECT name FROM pgml.projects ORDER BY id;
-SELECT count(*) AS models FROM pgml.models;
+SELECT count(*) AS models, count(*) FILTER (WHERE status = 'successful') AS successful FROM pgml.models;
 SELECT count(*) AS deployments FROM pgml.deployments;
 SELECT count(*) AS iris_rows FROM pgml.iris;

@@ -103,10 +103,29 @@ FROM generate_series(1, 20000) i;
 SELECT * FROM pgml.train('Parts', 'regression', 'forest_rows', 'y', algorithm => 'random_forest',
                          hyperparams => '{"n_estimators": 10}');
 SELECT array_agg(f.part ORDER BY f.part) AS parts, sum(octet_length(f.data)) > 1024 * 1024 AS over_a_part,
-       max(octet_length(f.data)) = 1024 * 1024 AS full_parts
+       max(octet_length(f.data)) = 1024 * 1024 AS full_parts, bool_and(m.status = 'successful') AS successful
 FROM pgml.files f JOIN pgml.models m ON m.id = f.model_id JOIN pgml.projects p ON p.id = m.project_id
 WHERE p.name = 'Parts';
 SELECT round((m.metrics->>'r2')::numeric, 2) BETWEEN 0.85 AND 1 AS test_r2_as_expected,
        (SELECT 1 - sum((pgml.predict('Parts', ARRAY[a, b, c]) - y) ^ 2) / sum((y - (SELECT avg(y) FROM forest_rows)) ^ 2)
         FROM forest_rows) > 0.95 AS fits_its_rows
 FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'Parts';
+-- A forest is written to its parts as it trains: a training cancelled on the way (here by a
+-- statement timeout, on two threads) had stored parts, and leaves no project, model or part.
+CREATE TEMP TABLE cancelled (sqlstate text);
+BEGIN;
+SET LOCAL statement_timeout = '1s';
+DO $$
+BEGIN
+    PERFORM pgml.train('Cancelled', 'regression', 'forest_rows', 'y', algorithm => 'random_forest',
+                       hyperparams => '{"n_estimators": 5000, "n_jobs": 2}');
+EXCEPTION WHEN query_canceled THEN
+    INSERT INTO cancelled VALUES (SQLSTATE);
+END
+$$;
+SELECT (SELECT sqlstate FROM cancelled), n_tup_ins > 0 AS parts_were_stored
+FROM pg_stat_xact_user_tables WHERE relid = 'pgml.files'::regclass;
+COMMIT;
+SELECT count(*) AS projects, (SELECT count(*) FROM pgml.models WHERE status <> 'successful') AS unfinished_models,
+       (SELECT count(*) FROM pgml.files WHERE model_id NOT IN (SELECT id FROM pgml.models)) AS stray_parts
+FROM pgml.projects WHERE name = 'Cancelled';
