@@ -150,6 +150,87 @@ impl Ols {
     }
 }
 
+/// Rows per block of the Gram matrix: a block's centred values, column by column, fit in the
+/// cache, and each entry of the Gram is then a dot product of two of them.
+const BLOCK: usize = 256;
+/// The Gram matrix is summed in this many partial sums (block `b` into lane `b % LANES`),
+/// added in lane order at the end: the cores share the lanes out, and the sums are the same
+/// on any number of them.
+const LANES: usize = 4;
+
+/// `XᵀX` of the rows centred on `mx` (`p × p`, row-major, symmetric).
+fn centred_gram(x: &Matrix, mx: &[f64]) -> Vec<f64> {
+    let p = x.cols;
+    let blocks = x.rows.div_ceil(BLOCK);
+    let lane = |l: usize| {
+        let mut a = vec![0.0; p * p];
+        let mut columns = vec![0.0; p * BLOCK];
+        for b in (l..blocks).step_by(LANES) {
+            let rows = b * BLOCK..((b + 1) * BLOCK).min(x.rows);
+            let n = rows.len();
+            for (r, i) in rows.enumerate() {
+                for (j, (v, m)) in x.row(i).iter().zip(mx).enumerate() {
+                    columns[j * BLOCK + r] = *v as f64 - m;
+                }
+            }
+            for j in 0..p {
+                let cj = &columns[j * BLOCK..j * BLOCK + n];
+                for k in 0..=j {
+                    a[j * p + k] += dot(cj, &columns[k * BLOCK..k * BLOCK + n]);
+                }
+            }
+        }
+        a
+    };
+    // small fits (RANSAC's subsets) stay on the calling thread
+    let threads =
+        if blocks < 2 * LANES { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
+    let lanes: Vec<Vec<f64>> = if threads <= 1 {
+        (0..LANES).map(lane).collect()
+    } else {
+        std::thread::scope(|s| {
+            let lane = &lane;
+            let workers: Vec<_> = (0..threads.min(LANES))
+                .map(|t| {
+                    s.spawn(move || (t..LANES).step_by(threads).map(|l| (l, lane(l))).collect::<Vec<_>>())
+                })
+                .collect();
+            let mut lanes = vec![Vec::new(); LANES];
+            for worker in workers {
+                for (l, a) in worker.join().expect("a Gram matrix worker panicked") {
+                    lanes[l] = a;
+                }
+            }
+            lanes
+        })
+    };
+    let mut a = vec![0.0; p * p];
+    for lane in &lanes {
+        for (s, v) in a.iter_mut().zip(lane) {
+            *s += v;
+        }
+    }
+    for j in 0..p {
+        for k in 0..j {
+            a[k * p + j] = a[j * p + k];
+        }
+    }
+    a
+}
+
+/// A dot product over four running sums, which the compiler can keep in vector registers.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut sums = [0.0; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = a4.remainder().iter().zip(b4.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a4.zip(b4) {
+        for l in 0..4 {
+            sums[l] += x[l] * y[l];
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
+}
+
 /// Least squares of several targets on the same features: the centred Gram matrix is built
 /// once. `alpha` is the ridge penalty (0: ordinary least squares, where a collinear design
 /// gets a vanishing ridge instead of an error, as lstsq would).
@@ -169,24 +250,7 @@ pub(super) fn least_squares(
             }
         }
     }
-    let mut a = vec![0.0; p * p];
-    let mut row = vec![0.0; p];
-    for i in 0..x.rows {
-        for ((r, v), m) in row.iter_mut().zip(x.row(i)).zip(&mx) {
-            *r = *v as f64 - m;
-        }
-        // the lower triangle, a row at a time over slices (no bounds checks: vectorised)
-        for (j, &rj) in row.iter().enumerate() {
-            for (ajk, rk) in a[j * p..=j * p + j].iter_mut().zip(&row[..=j]) {
-                *ajk += rj * rk;
-            }
-        }
-    }
-    for j in 0..p {
-        for k in 0..j {
-            a[k * p + j] = a[j * p + k];
-        }
-    }
+    let a = centred_gram(x, &mx);
     let trace = (0..p).map(|j| a[j * p + j]).sum::<f64>().max(1e-300);
     targets
         .iter()
@@ -436,4 +500,31 @@ fn standardize(x: &Matrix, mean: &[f64], scale: &[f64]) -> Vec<f64> {
         z.extend(x.row(i).iter().zip(mean).zip(scale).map(|((v, m), s)| (*v as f64 - m) / s));
     }
     z
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocked Gram matrix, summed in lanes on the cores, is the row-by-row sum.
+    #[test]
+    fn the_blocked_gram_matrix_is_the_sum_over_rows() {
+        let (rows, cols) = (2 * LANES * BLOCK + 37, 5);
+        let data: Vec<f32> = (0..rows * cols)
+            .map(|i| 1000.0 + ((i * 7919) % 1009) as f32 * 0.37 - (i % cols) as f32)
+            .collect();
+        let x = Matrix::new(data, cols).unwrap();
+        let mx: Vec<f64> =
+            (0..cols).map(|j| (0..rows).map(|i| x.row(i)[j] as f64).sum::<f64>() / rows as f64).collect();
+        let gram = centred_gram(&x, &mx);
+        for j in 0..cols {
+            for k in 0..cols {
+                let naive: f64 =
+                    (0..rows).map(|i| (x.row(i)[j] as f64 - mx[j]) * (x.row(i)[k] as f64 - mx[k])).sum();
+                let got = gram[j * cols + k];
+                assert!((got - naive).abs() <= 1e-9 * naive.abs().max(1.0), "({j}, {k}): {got} vs {naive}");
+            }
+        }
+        assert_eq!(centred_gram(&x, &mx), gram, "the same sums on every call");
+    }
 }
