@@ -159,24 +159,7 @@ fn run(a: Args) -> Result<TrainRow> {
         Some(p) => p,
         None => store::create_project(a.project_name, task)?,
     };
-    let snapshot_id = store::insert_snapshot(
-        &data.qualified,
-        &labels,
-        a.test_size,
-        sampling.name(),
-        serde_json::to_value(&data.columns).unwrap_or_default(),
-        json!({ "rows": data.x.rows, "features": data.x.cols }),
-    )?;
-    let model_id = store::insert_model(NewModel {
-        project_id: project.id,
-        snapshot_id,
-        num_features: data.x.cols as i32,
-        algorithm: algorithm.name(),
-        hyperparams: &a.hyperparams,
-        search: a.search,
-        search_params: &a.search_params,
-        search_args: &a.search_args,
-    })?;
+    let model_id = begin_model(&a, &project, &data, &labels, sampling, algorithm)?;
     let req = TrainRequest {
         task,
         algorithm,
@@ -196,6 +179,36 @@ fn run(a: Args) -> Result<TrainRow> {
     record_outcome(&project, model_id, &data, algorithm, outcome)?;
     let deployed = auto_deploy(&project, model_id, key, a.automatic_deploy)?;
     Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
+}
+
+/// Stores the snapshot of the relation and the model row about to be trained
+/// ('in_progress'); returns the model's id.
+fn begin_model(
+    a: &Args,
+    project: &Project,
+    data: &relation::Data,
+    labels: &[String],
+    sampling: Sampling,
+    algorithm: Algorithm,
+) -> Result<i64> {
+    let snapshot_id = store::insert_snapshot(
+        &data.qualified,
+        labels,
+        a.test_size,
+        sampling.name(),
+        serde_json::to_value(&data.columns).unwrap_or_default(),
+        json!({ "rows": data.x.rows, "features": data.x.cols }),
+    )?;
+    store::insert_model(NewModel {
+        project_id: project.id,
+        snapshot_id,
+        num_features: data.x.cols as i32,
+        algorithm: algorithm.name(),
+        hyperparams: &a.hyperparams,
+        search: a.search,
+        search_params: &a.search_params,
+        search_args: &a.search_args,
+    })
 }
 
 /// Trains, the model's bytes written to the registry as the training makes them: a forest
