@@ -167,11 +167,10 @@ fn run(
     let fitted = match sink.as_deref_mut() {
         Some(sink) if targets == 1 && algorithm.writes_as_it_trains() => {
             sink(&header.bytes()?)?;
-            let x = &x_train;
             Fitted::Written(algorithm.train_into(
                 task,
                 &hyperparams,
-                x,
+                &x_train,
                 &y_train,
                 classes,
                 &mut ctx,
@@ -179,10 +178,10 @@ fn run(
                 sink,
             )?)
         }
-        // the training rows are handed over: a booster frees them once its own dataset is built
         _ if targets > 1 => {
             Fitted::Held(joint::train(algorithm, &hyperparams, &x_train, &y_train, targets, &mut ctx)?)
         }
+        // the training rows are handed over: a booster frees them once its own dataset is built
         _ => Fitted::Held(algorithm.train_owned(task, &hyperparams, x_train, &y_train, classes, &mut ctx)?),
     };
     let written_scoring = match &fitted {

@@ -348,9 +348,9 @@ impl Algorithm {
         let trees = |kind| Some((parse::<forest::Params>(self, hyperparams).ok()?.trees(kind), "trees"));
         let rounds = |n: u32| Some((n as usize, "boosting rounds"));
         match self {
-            Algorithm::RandomForest => trees(forest::Kind::RandomForest),
-            Algorithm::ExtraTrees => trees(forest::Kind::ExtraTrees),
-            Algorithm::Bagging => trees(forest::Kind::Bagging),
+            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
+                trees(self.forest_kind()?)
+            }
             Algorithm::AdaBoost => {
                 Some((parse::<adaboost::Params>(self, hyperparams).ok()?.n_estimators, "trees"))
             }
@@ -397,7 +397,17 @@ impl Algorithm {
     /// Whether `train_into` can write this algorithm's model as it trains: the forests, which
     /// are many times their training data.
     pub fn writes_as_it_trains(self) -> bool {
-        matches!(self, Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging)
+        self.forest_kind().is_some()
+    }
+
+    /// The ensemble of `forest.rs` this algorithm is, if it is one.
+    fn forest_kind(self) -> Option<forest::Kind> {
+        match self {
+            Algorithm::RandomForest => Some(forest::Kind::RandomForest),
+            Algorithm::ExtraTrees => Some(forest::Kind::ExtraTrees),
+            Algorithm::Bagging => Some(forest::Kind::Bagging),
+            _ => None,
+        }
     }
 
     /// `train` for an algorithm that `writes_as_it_trains`: the model's bytes go to `sink` as
@@ -415,12 +425,9 @@ impl Algorithm {
         sink: &mut Sink,
     ) -> Result<Scores> {
         self.validate(task, hyperparams)?;
-        let kind = match self {
-            Algorithm::RandomForest => forest::Kind::RandomForest,
-            Algorithm::ExtraTrees => forest::Kind::ExtraTrees,
-            Algorithm::Bagging => forest::Kind::Bagging,
-            _ => return Err(Error::Internal(format!("{} is not written as it trains", self.name()))),
-        };
+        let kind = self
+            .forest_kind()
+            .ok_or_else(|| Error::Internal(format!("{} is not written as it trains", self.name())))?;
         forest::train_into(kind, task, parse(self, hyperparams)?, x, y, classes, ctx, eval, sink)
     }
 
@@ -484,14 +491,9 @@ impl Algorithm {
                 let flavour = lightgbm::Flavour::Hist(parse(self, hyperparams)?);
                 lightgbm::train(task, flavour, rows, y, classes, ctx)
             }
-            Algorithm::RandomForest => {
-                forest::train(forest::Kind::RandomForest, task, parse(self, hyperparams)?, x, y, classes, ctx)
-            }
-            Algorithm::ExtraTrees => {
-                forest::train(forest::Kind::ExtraTrees, task, parse(self, hyperparams)?, x, y, classes, ctx)
-            }
-            Algorithm::Bagging => {
-                forest::train(forest::Kind::Bagging, task, parse(self, hyperparams)?, x, y, classes, ctx)
+            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
+                let kind = self.forest_kind().expect("a forest");
+                forest::train(kind, task, parse(self, hyperparams)?, x, y, classes, ctx)
             }
             Algorithm::Kmeans => kmeans::train(parse(self, hyperparams)?, x, ctx),
             Algorithm::MiniBatchKmeans => kmeans::train_mini_batch(parse(self, hyperparams)?, x, ctx),
@@ -505,9 +507,9 @@ impl Algorithm {
 
     /// `load`, handing the bytes over: a forest keeps them as its own.
     pub fn load_owned(self, bytes: Vec<u8>) -> Result<Box<dyn Model>> {
-        match self {
-            Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => forest::load_owned(bytes),
-            _ => self.load(&bytes),
+        match self.forest_kind() {
+            Some(_) => forest::load_owned(bytes),
+            None => self.load(&bytes),
         }
     }
 
