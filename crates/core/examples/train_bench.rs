@@ -9,7 +9,7 @@
 use pgml_core::algorithms::Algorithm;
 use pgml_core::data::schema::{FeatureColumn, FeatureKind};
 use pgml_core::data::split::Sampling;
-use pgml_core::data::Matrix;
+use pgml_core::data::{table_buffer, Matrix};
 use pgml_core::training::{train, TrainRequest};
 use pgml_core::Task;
 use std::time::Instant;
@@ -41,7 +41,10 @@ fn main() {
     let mut seconds = Vec::new();
     let mut metric = 0.0;
     for _ in 0..runs {
-        let (x, y) = (x.clone(), y.clone());
+        // the values in a buffer of their own, as pgml.train reads a table into one
+        let mut values = table_buffer(x.data.len());
+        values.extend_from_slice(&x.data);
+        let (x, y) = (Matrix::new(values, cols).expect("a matrix"), y.clone());
         let started = Instant::now();
         let req = TrainRequest {
             task,
