@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 mod api;
 mod cache;
 mod error;
+mod heap;
 mod lifecycle;
 mod privilege;
 mod relation;

@@ -2,10 +2,11 @@
 //! (`to_regclass`, search_path) and reach the query only as quoted identifiers.
 
 use crate::error::{Result, SqlError};
+use crate::heap;
 use crate::scratch::Scratch;
 use crate::store::first_row;
 pub use pgml_core::data::schema::{FeatureColumn as Column, FeatureKind as Kind};
-use pgml_core::data::Matrix;
+use pgml_core::data::{table_buffer, Matrix};
 use pgml_core::Task;
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgSqlErrorCode};
@@ -149,7 +150,18 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
     let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
     exprs.extend(label_exprs);
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    let (x, y) = load_rows(&query, &mut columns, labels, imputed, estimated_rows(oid)?)?;
+    // the same columns as attribute numbers, for a table read from its pages
+    let position = |name: &String| attrs.iter().position(|a| &a.0 == name).unwrap_or(usize::MAX);
+    let order: Vec<usize> =
+        columns.iter().map(|c| position(&c.name)).chain(labels.iter().map(position)).collect();
+    let detoasting = detoasts(&columns);
+    let read_rows = |row: &mut RowHandler| {
+        if detoasting || !heap::for_each_row(oid, &order, row)? {
+            for_each_row(&query, detoasting, row)?;
+        }
+        Ok(())
+    };
+    let (x, y) = load_rows(read_rows, &mut columns, labels, imputed, estimated_rows(oid)?)?;
     if y.is_empty() && x.is_empty() {
         return Err(SqlError::new(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
@@ -188,9 +200,10 @@ fn null_error(column: &str, label: bool) -> SqlError {
     .hint(format!("train from a view that filters the NULLs out: WHERE \"{column}\" IS NOT NULL, or fills them with COALESCE"))
 }
 
-/// Runs the query and flattens its rows; categorical columns get their levels here.
+/// Reads the rows (`read_rows` hands each to its handler) and flattens them; categorical
+/// columns get their levels here.
 fn load_rows(
-    query: &str,
+    read_rows: impl FnOnce(&mut RowHandler) -> Result<()>,
     columns: &mut [Column],
     labels: &[String],
     imputed: &[String],
@@ -202,13 +215,13 @@ fn load_rows(
         nullable: columns.iter().map(|c| imputed.contains(&c.name)).collect(),
         raw_text: vec![Vec::new(); columns.len()],
         // sized once from the planner's estimate: growing by doubling would peak at twice the data
-        x: Vec::with_capacity(estimated_rows * columns.len()),
+        x: table_buffer(estimated_rows * columns.len()),
         y: Vec::with_capacity(estimated_rows * labels.len()),
         columns,
         labels,
         row_no: 0,
     };
-    for_each_row(query, !scalar, &mut |values, nulls| rows.push(values, nulls))?;
+    read_rows(&mut |values, nulls| rows.push(values, nulls))?;
     let Rows { raw_text, mut x, y, .. } = rows;
     encode_categoricals(columns, &raw_text, &mut x);
     Ok((x, y))
@@ -268,7 +281,7 @@ struct Receiver {
 }
 
 /// What `for_each_row` does with a row: its values and NULL flags.
-type RowHandler<'a> = dyn FnMut(&[pg_sys::Datum], &[bool]) -> Result<()> + 'a;
+pub type RowHandler<'a> = dyn FnMut(&[pg_sys::Datum], &[bool]) -> Result<()> + 'a;
 
 struct Sink<'a> {
     row: &'a mut RowHandler<'a>,
