@@ -88,10 +88,11 @@ struct Field {
     name: String,
 }
 
-/// Hands every row of the table `oid` to `row`, as the query `SELECT a1::float4, a2::float4 …`
-/// of the attributes `order` (0-based attribute numbers) would: float4 datums and NULL flags.
-/// `Ok(false)`, having read nothing, when the table must be read by a query instead.
-pub fn for_each_row(oid: pg_sys::Oid, order: &[usize], row: &mut RowHandler) -> Result<bool> {
+/// Hands every row of the table `oid` to `row`, as the query `SELECT a1::float4, …` of the
+/// attributes `order` would: float4 datums and NULL flags. Each is (0-based attribute number,
+/// whether it is read as a boolean, `::int::float4`). `Ok(false)`, having read nothing, when
+/// the table must be read by a query instead (a column of another type included).
+pub fn for_each_row(oid: pg_sys::Oid, order: &[(usize, bool)], row: &mut RowHandler) -> Result<bool> {
     // SAFETY: a transaction is open (we are called from SQL); the relation is opened and
     // locked before its descriptor is read, and closed on every path below.
     unsafe {
@@ -118,7 +119,7 @@ pub fn for_each_row(oid: pg_sys::Oid, order: &[usize], row: &mut RowHandler) -> 
 /// fixed-width number; None for any other relation.
 ///
 /// SAFETY: `rel` is open.
-unsafe fn layout(rel: pg_sys::Relation, order: &[usize]) -> Option<Vec<Field>> {
+unsafe fn layout(rel: pg_sys::Relation, order: &[(usize, bool)]) -> Option<Vec<Field>> {
     let class = &*(*rel).rd_rel;
     if class.relkind as u8 != pg_sys::RELKIND_RELATION
         || class.relam != pg_sys::HEAP_TABLE_AM_OID
@@ -144,12 +145,13 @@ unsafe fn layout(rel: pg_sys::Relation, order: &[usize]) -> Option<Vec<Field>> {
     }
     order
         .iter()
-        .map(|&i| {
+        .map(|&(i, boolean)| {
             let a = attributes.get(i)?;
+            let number = Number::of(a.atttypid).filter(|n| matches!(n, Number::Bool) == boolean)?;
             Some(Field {
                 attribute: i,
                 offset: offsets[i],
-                number: Number::of(a.atttypid)?,
+                number,
                 name: CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned(),
             })
         })

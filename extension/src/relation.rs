@@ -150,17 +150,16 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
     let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
     exprs.extend(label_exprs);
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    // the same columns as attribute numbers, for a table read from its pages
-    let position = |name: &String| attrs.iter().position(|a| &a.0 == name).unwrap_or(usize::MAX);
-    let order: Vec<usize> =
-        columns.iter().map(|c| position(&c.name)).chain(labels.iter().map(position)).collect();
-    let detoasting = detoasts(&columns);
-    let read_rows = |row: &mut RowHandler| {
-        if detoasting || !heap::for_each_row(oid, &order, row)? {
-            for_each_row(&query, detoasting, row)?;
-        }
-        Ok(())
-    };
+    // the query's columns: the features', then the labels' (numbers, or booleans as 0 and 1)
+    let read: Vec<(String, Kind)> = columns
+        .iter()
+        .map(|c| (c.name.clone(), c.kind))
+        .chain(labels.iter().map(|l| {
+            let boolean = attrs.iter().any(|a| &a.0 == l && a.2 == "B");
+            (l.clone(), if boolean { Kind::Boolean } else { Kind::Numeric })
+        }))
+        .collect();
+    let read_rows = |row: &mut RowHandler| each_row(oid, &attrs, &read, &query, row);
     let (x, y) = load_rows(read_rows, &mut columns, labels, imputed, estimated_rows(oid)?)?;
     if y.is_empty() && x.is_empty() {
         return Err(SqlError::new(
@@ -231,6 +230,27 @@ fn load_rows(
 /// float4, passed by value.
 fn detoasts(columns: &[Column]) -> bool {
     columns.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical))
+}
+
+/// Hands each row of `query` to `row`: the query selects `columns` by name from the relation
+/// `oid` (whose attributes are `attrs`), cast as `feature_expr` casts them. A plain table of
+/// numbers is read from its pages instead, with the same values.
+fn each_row(
+    oid: pg_sys::Oid,
+    attrs: &[(String, String, String, bool)],
+    columns: &[(String, Kind)],
+    query: &str,
+    row: &mut RowHandler,
+) -> Result<()> {
+    let detoasting = columns.iter().any(|(_, kind)| matches!(kind, Kind::Array | Kind::Categorical));
+    let fields: Option<Vec<(usize, bool)>> = columns
+        .iter()
+        .map(|(name, kind)| Some((attrs.iter().position(|a| &a.0 == name)?, *kind == Kind::Boolean)))
+        .collect();
+    match fields {
+        Some(fields) if !detoasting && heap::for_each_row(oid, &fields, row)? => Ok(()),
+        _ => for_each_row(query, detoasting, row),
+    }
 }
 
 /// A float4 datum's value.
@@ -472,8 +492,9 @@ pub fn read_current(relation_name: &str, schema: &[Column]) -> Result<CurrentDat
         .collect();
     let exprs: Vec<String> = schema.iter().map(feature_expr).collect();
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
+    let read: Vec<(String, Kind)> = schema.iter().map(|c| (c.name.clone(), c.kind)).collect();
     let mut rows = 0;
-    for_each_row(&query, detoasts(schema), &mut |values, nulls| {
+    each_row(oid, &attrs, &read, &query, &mut |values, nulls| {
         rows += 1;
         let mut f = 0;
         for (i, col) in schema.iter().enumerate() {

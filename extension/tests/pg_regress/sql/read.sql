@@ -41,6 +41,9 @@ SELECT a.metrics->'r2' = b.metrics->'r2' AS same_r2,
 FROM m a, m b WHERE a.name = 'From pages' AND b.name = 'By query';
 SELECT pgml.predict('From pages', ARRAY[1, 3, 50, 2654435761, 0, 0.5, 1.5]::real[])
      = pgml.predict('By query', ARRAY[1, 3, 50, 2654435761, 0, 0.5, 1.5]::real[]) AS same_prediction;
+-- drift reads its current relation the same way: the table and its view, the same statistics
+SELECT count(*) AS compared, bool_and(t::text = v::text) AS same_drift, max(t.current_rows) AS current_rows
+FROM pgml.drift('From pages', 'mixed') t JOIN pgml.drift('From pages', 'mixed_view') v USING (feature);
 
 -- NULLs that are not imputed, and values real cannot hold, are refused on both paths
 SELECT pg_temp.try($$SELECT pgml.train('Nulls', 'regression', 'mixed', 'target', algorithm => 'linear')$$);
