@@ -2,7 +2,7 @@
 # Training benchmark of issue 7 (not a test: a shared 2-core machine varies ±25 %). On the
 # same synthetic data (scikit-learn's make_classification / make_regression, BENCH_ROWS x
 # BENCH_COLS, seeded, written once to .build/bench-train), per task and algorithm, in one run
-# (times are the median of BENCH_RUNS runs, 5 by default, on each side; random_forest's of one):
+# (times are the median of BENCH_RUNS runs, 11 by default, on each side; random_forest's of one):
 #   pgml.train (wall time of the statement: read the table, split, fit, score, store)
 #   vs the Python library (scikit-learn / XGBoost from PyPI: split, fit, score),
 #   vs the same Rust training in memory (crates/core/examples/train_bench.rs: split, fit,
@@ -51,7 +51,7 @@ RESET="COPY (SELECT 5) TO '/proc/self/clear_refs'"
 NOW="SELECT extract(epoch FROM clock_timestamp())"
 data_mb=$(awk -v r="$ROWS" -v c="$COLS" 'BEGIN { printf "%.1f", r * c * 4 / 1048576 }')
 
-echo "== training on $ROWS x $COLS ($data_mb MB as float32), 75/25 split; times in seconds, the median of ${BENCH_RUNS:-5} runs (random_forest: one)"
+echo "== training on $ROWS x $COLS ($data_mb MB as float32), 75/25 split; times in seconds, the median of ${BENCH_RUNS:-11} runs (random_forest: one)"
 printf "   %-15s %-14s %9s %9s %7s %10s %9s %18s %16s %10s\n" task algorithm pgml.train Python ratio in-memory overhead "metric pgml/Py" "peak/data pg/Py" "pg VmHWM"
 for task in classification regression; do
   for spec in "linear|{}" "xgboost|{\"n_estimators\": 100, \"max_depth\": 6}" "lightgbm|{\"n_estimators\": 100}" "random_forest|{\"n_estimators\": 100}"; do
@@ -61,7 +61,7 @@ for task in classification regression; do
     key=$([ $task = classification ] && echo f1 || echo r2)
     train() { echo "SELECT 1 FROM pgml.train('$1', '$task', '$2', 'label', algorithm => '$algorithm', hyperparams => '$hp')"; }
     # quick trainings are timed RUNS times (the median of each side), a forest once
-    runs=$([ "$algorithm" = random_forest ] && echo 1 || echo "${BENCH_RUNS:-5}")
+    runs=$([ "$algorithm" = random_forest ] && echo 1 || echo "${BENCH_RUNS:-11}")
     # a warm session: the table counted, the same training run on 2,000 rows, the peak reset;
     # then the training, `$1` times, each between two clock readings
     session() {
