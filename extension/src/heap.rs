@@ -36,26 +36,16 @@ impl Number {
         })
     }
 
-    /// The raw value at `at` in a tuple: the low bytes of a by-value datum of this type.
+    /// The float4 of the value of this type at `at`: in a tuple, or in a by-value datum (whose
+    /// first bytes are its value on a little-endian machine).
     ///
     /// SAFETY: `at` points to a value of this type.
-    #[inline]
-    unsafe fn raw(self, at: *const u8) -> u64 {
-        match self {
-            Number::Bool => *at as u64,
-            Number::Int2 => at.cast::<u16>().read_unaligned() as u64,
-            Number::Float4 | Number::Int4 => at.cast::<u32>().read_unaligned() as u64,
-            Number::Float8 | Number::Int8 => at.cast::<u64>().read_unaligned(),
-        }
-    }
-
-    /// The float4 of a raw value (`raw`'s).
-    #[inline]
-    fn value(self, raw: u64, field: &Field) -> Result<f32> {
+    #[inline(always)]
+    unsafe fn read(self, at: *const u8, field: &Field) -> Result<f32> {
         Ok(match self {
-            Number::Float4 => f32::from_bits(raw as u32),
+            Number::Float4 => at.cast::<f32>().read_unaligned(),
             Number::Float8 => {
-                let wide = f64::from_bits(raw);
+                let wide = at.cast::<f64>().read_unaligned();
                 let v = wide as f32;
                 // float8's cast to float4 refuses what float4 cannot hold, as PostgreSQL's does
                 if (v.is_infinite() && wide.is_finite()) || (v == 0.0 && wide != 0.0) {
@@ -63,13 +53,16 @@ impl Number {
                 }
                 v
             }
-            Number::Int2 => raw as u16 as i16 as f32,
-            Number::Int4 => raw as u32 as i32 as f32,
-            Number::Int8 => raw as i64 as f32,
-            Number::Bool => (raw as u8 != 0) as u8 as f32,
+            Number::Int2 => at.cast::<i16>().read_unaligned() as f32,
+            Number::Int4 => at.cast::<i32>().read_unaligned() as f32,
+            Number::Int8 => at.cast::<i64>().read_unaligned() as f32,
+            Number::Bool => (*at != 0) as u8 as f32,
         })
     }
 }
+
+// `Number::read` takes a datum's value from its first bytes
+const _: () = assert!(cfg!(target_endian = "little"), "heap.rs reads datums as little-endian");
 
 #[cold]
 fn out_of_range(value: f64, field: &Field) -> SqlError {
@@ -106,7 +99,7 @@ pub fn for_each_row(oid: pg_sys::Oid, order: &[(usize, bool)], row: &mut RowHand
         }
         let rel = pg_sys::table_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
         let read = match layout(rel, order) {
-            Some(fields) => scan(rel, &fields, row).map(|()| true),
+            Some(fields) => scan(rel, &fields, row),
             None => Ok(false),
         };
         // the lock is kept to the end of the transaction, as a query's would be
@@ -159,10 +152,14 @@ unsafe fn layout(rel: pg_sys::Relation, order: &[(usize, bool)]) -> Option<Vec<F
 }
 
 /// Scans `rel` in its physical order from the first page (never joining another scan
-/// midway, so the same table always gives the same rows in the same order).
+/// midway, so the same table always gives the same rows in the same order). Page by page, as
+/// the executor's scan does it (`heapgetpage` pins a page and lists its visible tuples), but
+/// each page's tuples are walked here, the ones AHEAD asked for before they are read.
+/// `Ok(false)`, having read nothing, without an MVCC snapshot (no page-at-a-time scan).
 ///
 /// SAFETY: `rel` is open and `fields` is its `layout`.
-unsafe fn scan(rel: pg_sys::Relation, fields: &[Field], row: &mut RowHandler) -> Result<()> {
+unsafe fn scan(rel: pg_sys::Relation, fields: &[Field], row: &mut RowHandler) -> Result<bool> {
+    const AHEAD: usize = 4;
     let flags = pg_sys::ScanOptions::SO_TYPE_SEQSCAN
         | pg_sys::ScanOptions::SO_ALLOW_STRAT
         | pg_sys::ScanOptions::SO_ALLOW_PAGEMODE;
@@ -174,50 +171,131 @@ unsafe fn scan(rel: pg_sys::Relation, fields: &[Field], row: &mut RowHandler) ->
         std::ptr::null_mut(),
         flags,
     );
-    let desc = (*rel).rd_att;
-    let natts = (*desc).natts as usize;
-    let (mut values, mut nulls) =
-        (vec![pg_sys::Datum::from(0usize); fields.len()], vec![false; fields.len()]);
-    let (mut all_values, mut all_nulls) = (vec![pg_sys::Datum::from(0usize); natts], vec![false; natts]);
+    let heap = scan.cast::<pg_sys::HeapScanDescData>();
+    if (*heap).rs_base.rs_flags & pg_sys::ScanOptions::SO_ALLOW_PAGEMODE == 0 {
+        pg_sys::heap_endscan(scan);
+        return Ok(false);
+    }
+    let mut rows = Converter::new(rel, fields);
     let mut read = || -> Result<()> {
-        for n in 0usize.. {
-            if n % 4096 == 0 {
-                pgrx::check_for_interrupts!();
+        for block in 0..(*heap).rs_nblocks {
+            pgrx::check_for_interrupts!();
+            pg_sys::heapgetpage(scan, block);
+            let page = pg_sys::BufferGetPage((*heap).rs_cbuf);
+            // the page's visible tuples, listed by heapgetpage (copied: the scan owns the list)
+            let listed = (*heap).rs_vistuples;
+            let visible = &listed[..(*heap).rs_ntuples as usize];
+            // counted in the table's statistics (seq_tup_read) as heap_getnext counts them
+            let stats = (*rel).pgstat_info;
+            if !stats.is_null() {
+                (*stats).t_counts.t_tuples_returned += visible.len() as i64;
             }
-            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
-            if tuple.is_null() {
-                return Ok(());
-            }
-            let header = (*tuple).t_data;
-            let whole = (*header).t_infomask as u32 & pg_sys::HEAP_HASNULL == 0
-                && (*header).t_infomask2 as usize & pg_sys::HEAP_NATTS_MASK as usize == natts;
-            if whole {
-                // every value at its fixed offset from the tuple's data
-                let data = header.cast::<u8>().add((*header).t_hoff as usize);
-                for (k, f) in fields.iter().enumerate() {
-                    let raw = f.number.raw(data.add(f.offset));
-                    values[k] = float4_datum(f.number.value(raw, f)?);
+            let header = |offset: u16| pg_sys::PageGetItem(page, pg_sys::PageGetItemId(page, offset));
+            for (i, &offset) in visible.iter().enumerate() {
+                if let Some(&ahead) = visible.get(i + AHEAD) {
+                    prefetch(header(ahead).cast());
                 }
-            } else {
-                // NULLs, or a row older than an added column: deformed, missing values filled in
-                pg_sys::heap_deform_tuple(tuple, desc, all_values.as_mut_ptr(), all_nulls.as_mut_ptr());
-                for (k, f) in fields.iter().enumerate() {
-                    nulls[k] = all_nulls[f.attribute];
-                    if !nulls[k] {
-                        values[k] = float4_datum(f.number.value(all_values[f.attribute].value() as u64, f)?);
-                    }
-                }
-            }
-            row(&values, &nulls)?;
-            if !whole {
-                nulls.iter_mut().for_each(|n| *n = false);
+                let item = pg_sys::PageGetItemId(page, offset);
+                let mut tuple = pg_sys::HeapTupleData {
+                    t_len: (*item).lp_len(),
+                    t_self: pg_sys::ItemPointerData {
+                        ip_blkid: pg_sys::BlockIdData { bi_hi: (block >> 16) as u16, bi_lo: block as u16 },
+                        ip_posid: offset,
+                    },
+                    t_tableOid: (*rel).rd_id,
+                    t_data: header(offset).cast(),
+                };
+                let (values, nulls) = rows.convert(&mut tuple)?;
+                row(values, nulls)?;
             }
         }
         Ok(())
     };
     let done = read();
     pg_sys::heap_endscan(scan);
-    done
+    done.map(|()| true)
+}
+
+/// Turns a table's tuples into the float4 datums and NULL flags of the fields read.
+struct Converter<'a> {
+    fields: &'a [Field],
+    desc: pg_sys::TupleDesc,
+    natts: usize,
+    /// Every field is a real: its bytes are the float4 datum's.
+    all_real: bool,
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
+    all_values: Vec<pg_sys::Datum>,
+    all_nulls: Vec<bool>,
+}
+
+impl<'a> Converter<'a> {
+    /// SAFETY: `rel` is open and `fields` is its `layout`.
+    unsafe fn new(rel: pg_sys::Relation, fields: &'a [Field]) -> Converter<'a> {
+        let desc = (*rel).rd_att;
+        let natts = (*desc).natts as usize;
+        let zero = pg_sys::Datum::from(0usize);
+        Converter {
+            fields,
+            desc,
+            natts,
+            all_real: fields.iter().all(|f| matches!(f.number, Number::Float4)),
+            values: vec![zero; fields.len()],
+            nulls: vec![false; fields.len()],
+            all_values: vec![zero; natts],
+            all_nulls: vec![false; natts],
+        }
+    }
+
+    /// SAFETY: `tuple` is a tuple of the relation, on a pinned page.
+    unsafe fn convert(&mut self, tuple: &mut pg_sys::HeapTupleData) -> Result<(&[pg_sys::Datum], &[bool])> {
+        let header = tuple.t_data;
+        let whole = (*header).t_infomask as u32 & pg_sys::HEAP_HASNULL == 0
+            && (*header).t_infomask2 as usize & pg_sys::HEAP_NATTS_MASK as usize == self.natts;
+        if whole && self.all_real {
+            // the common case, without a conversion to choose per value
+            let data = header.cast::<u8>().add((*header).t_hoff as usize);
+            for (value, f) in self.values.iter_mut().zip(self.fields) {
+                *value = pg_sys::Datum::from(data.add(f.offset).cast::<u32>().read_unaligned() as usize);
+            }
+            self.nulls.fill(false);
+        } else if whole {
+            // every value at its fixed offset from the tuple's data
+            let data = header.cast::<u8>().add((*header).t_hoff as usize);
+            for (k, f) in self.fields.iter().enumerate() {
+                self.values[k] = float4_datum(f.number.read(data.add(f.offset), f)?);
+                self.nulls[k] = false;
+            }
+        } else {
+            // NULLs, or a row older than an added column: deformed, missing values filled in
+            pg_sys::heap_deform_tuple(
+                tuple,
+                self.desc,
+                self.all_values.as_mut_ptr(),
+                self.all_nulls.as_mut_ptr(),
+            );
+            for (k, f) in self.fields.iter().enumerate() {
+                self.nulls[k] = self.all_nulls[f.attribute];
+                if !self.nulls[k] {
+                    let datum = &self.all_values[f.attribute] as *const pg_sys::Datum;
+                    self.values[k] = float4_datum(f.number.read(datum.cast(), f)?);
+                }
+            }
+        }
+        Ok((&self.values, &self.nulls))
+    }
+}
+
+/// Asks for the cache line at `at` (a hint: nothing is read, nothing can fault).
+#[inline]
+fn prefetch(at: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 fn float4_datum(v: f32) -> pg_sys::Datum {
