@@ -41,6 +41,15 @@ SELECT a.metrics->'r2' = b.metrics->'r2' AS same_r2,
 FROM m a, m b WHERE a.name = 'From pages' AND b.name = 'By query';
 SELECT pgml.predict('From pages', ARRAY[1, 3, 50, 2654435761, 0, 0.5, 1.5]::real[])
      = pgml.predict('By query', ARRAY[1, 3, 50, 2654435761, 0, 0.5, 1.5]::real[]) AS same_prediction;
+-- the table's statistics count the rows read from its pages, as a query's scan counts them
+BEGIN;
+SELECT seq_scan AS scans, seq_tup_read AS rows_read FROM pg_stat_xact_user_tables WHERE relname = 'mixed' \gset
+SELECT * FROM pgml.train('From pages', 'regression', 'mixed', 'target', algorithm => 'linear',
+  preprocess => '{"wave": {"impute": "mean"}}', automatic_deploy => false);
+SELECT seq_scan - :scans AS scans, seq_tup_read - :rows_read AS rows_read
+FROM pg_stat_xact_user_tables WHERE relname = 'mixed';
+ROLLBACK;
+
 -- drift reads its current relation the same way: the table and its view, the same statistics
 SELECT count(*) AS compared, bool_and(t::text = v::text) AS same_drift, max(t.current_rows) AS current_rows
 FROM pgml.drift('From pages', 'mixed') t JOIN pgml.drift('From pages', 'mixed_view') v USING (feature);
