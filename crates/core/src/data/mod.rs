@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 /// An empty vector with room for `capacity` values, for a whole table's features. On Linux
 /// its memory is offered to the kernel for transparent huge pages (2 MB, where they are
 /// enabled, `madvise` mode included): filling 8 MB then takes 4 page faults rather than
-/// 2,048 (pgml.train read 100,000 × 20 rows in 8.4 ms rather than 9.8). Where huge pages
+/// 2,048 (1.4 ms less for pgml.train to read 100,000 × 20 values). Where huge pages
 /// are off nothing changes.
 pub fn table_buffer(capacity: usize) -> Vec<f32> {
     let v: Vec<f32> = Vec::with_capacity(capacity);
