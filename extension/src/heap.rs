@@ -122,10 +122,11 @@ unsafe fn layout(rel: pg_sys::Relation, order: &[(usize, bool)]) -> Option<Vec<F
     }
     let desc = &*(*rel).rd_att;
     let attributes = desc.attrs.as_slice(desc.natts as usize);
-    let mut offsets = Vec::with_capacity(attributes.len());
+    // each attribute's type and offset in a row without NULLs
+    let mut placed = Vec::with_capacity(attributes.len());
     let mut offset = 0usize;
     for a in attributes {
-        Number::of(a.atttypid).filter(|_| !a.attisdropped && a.attbyval && a.attlen > 0)?;
+        let number = Number::of(a.atttypid).filter(|_| !a.attisdropped && a.attbyval && a.attlen > 0)?;
         let align = match a.attalign as u8 {
             b'c' => 1,
             b's' => 2,
@@ -133,19 +134,18 @@ unsafe fn layout(rel: pg_sys::Relation, order: &[(usize, bool)]) -> Option<Vec<F
             _ => 8,
         };
         offset = offset.next_multiple_of(align);
-        offsets.push(offset);
+        placed.push((number, offset));
         offset += a.attlen as usize;
     }
     order
         .iter()
         .map(|&(i, boolean)| {
-            let a = attributes.get(i)?;
-            let number = Number::of(a.atttypid).filter(|n| matches!(n, Number::Bool) == boolean)?;
+            let (number, offset) = *placed.get(i).filter(|(n, _)| matches!(n, Number::Bool) == boolean)?;
             Some(Field {
                 attribute: i,
-                offset: offsets[i],
+                offset,
                 number,
-                name: CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned(),
+                name: CStr::from_ptr(attributes[i].attname.data.as_ptr()).to_string_lossy().into_owned(),
             })
         })
         .collect()

@@ -92,16 +92,21 @@ fn kind_of(name: &str, pg_type: &str, category: &str, is_array: bool) -> Result<
     }
 }
 
-/// The SQL expression reading a feature column.
-fn feature_expr(col: &Column) -> String {
-    let q = quote_ident(&col.name);
-    match col.kind {
+/// The SQL expression reading a column of this kind and type (a feature's or a label's).
+fn column_expr(name: &str, kind: Kind, pg_type: &str) -> String {
+    let q = quote_ident(name);
+    match kind {
         Kind::Numeric => format!("{q}::float4"),
         Kind::Boolean => format!("{q}::int::float4"),
-        Kind::Array if col.pg_type.starts_with("boolean") => format!("{q}::int[]::float4[]"),
+        Kind::Array if pg_type.starts_with("boolean") => format!("{q}::int[]::float4[]"),
         Kind::Array => format!("{q}::float4[]"),
         Kind::Categorical => format!("{q}::text"),
     }
+}
+
+/// The SQL expression reading a feature column.
+fn feature_expr(col: &Column) -> String {
+    column_expr(&col.name, col.kind, &col.pg_type)
 }
 
 /// Reads the relation: every column but the label is a feature, in attribute order. NULLs of
@@ -110,7 +115,9 @@ fn feature_expr(col: &Column) -> String {
 pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[String]) -> Result<Data> {
     let (oid, qualified) = resolve(relation_name)?;
     let attrs = attributes(oid)?;
+    // each label's expression and kind: a number, or a boolean read as 0 and 1
     let mut label_exprs = Vec::with_capacity(labels.len());
+    let mut label_kinds = Vec::with_capacity(labels.len());
     for label in labels {
         let (_, pg_type, category, is_array) = attrs.iter().find(|a| &a.0 == label).ok_or_else(|| {
             SqlError::new(
@@ -122,9 +129,9 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
                 attrs.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(", ")
             ))
         })?;
-        label_exprs.push(match (category.as_str(), is_array) {
-            ("N", false) => format!("{}::float4", quote_ident(label)),
-            ("B", false) => format!("{}::int::float4", quote_ident(label)),
+        let kind = match (category.as_str(), is_array) {
+            ("N", false) => Kind::Numeric,
+            ("B", false) => Kind::Boolean,
             _ => {
                 return Err(SqlError::new(
                     PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -134,7 +141,9 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
                     ),
                 ))
             }
-        });
+        };
+        label_exprs.push(column_expr(label, kind, pg_type));
+        label_kinds.push((label.clone(), kind));
     }
     let mut columns = Vec::new();
     for (name, pg_type, category, is_array) in attrs.iter().filter(|a| !labels.contains(&a.0)) {
@@ -150,15 +159,9 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
     let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
     exprs.extend(label_exprs);
     let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    // the query's columns: the features', then the labels' (numbers, or booleans as 0 and 1)
-    let read: Vec<(String, Kind)> = columns
-        .iter()
-        .map(|c| (c.name.clone(), c.kind))
-        .chain(labels.iter().map(|l| {
-            let boolean = attrs.iter().any(|a| &a.0 == l && a.2 == "B");
-            (l.clone(), if boolean { Kind::Boolean } else { Kind::Numeric })
-        }))
-        .collect();
+    // the query's columns: the features', then the labels'
+    let read: Vec<(String, Kind)> =
+        columns.iter().map(|c| (c.name.clone(), c.kind)).chain(label_kinds).collect();
     let read_rows = |row: &mut RowHandler| each_row(oid, &attrs, &read, &query, row);
     let (x, y) = load_rows(read_rows, &mut columns, labels, imputed, estimated_rows(oid)?)?;
     if y.is_empty() && x.is_empty() {
@@ -229,7 +232,12 @@ fn load_rows(
 /// Whether reading these columns detoasts values (arrays, text): every other feature is one
 /// float4, passed by value.
 fn detoasts(columns: &[Column]) -> bool {
-    columns.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical))
+    columns.iter().any(|c| detoasted(c.kind))
+}
+
+/// Whether a column of this kind is read as a detoasted value (an array, text).
+fn detoasted(kind: Kind) -> bool {
+    matches!(kind, Kind::Array | Kind::Categorical)
 }
 
 /// Hands each row of `query` to `row`: the query selects `columns` by name from the relation
@@ -242,7 +250,7 @@ fn each_row(
     query: &str,
     row: &mut RowHandler,
 ) -> Result<()> {
-    let detoasting = columns.iter().any(|(_, kind)| matches!(kind, Kind::Array | Kind::Categorical));
+    let detoasting = columns.iter().any(|&(_, kind)| detoasted(kind));
     let fields: Option<Vec<(usize, bool)>> = columns
         .iter()
         .map(|(name, kind)| Some((attrs.iter().position(|a| &a.0 == name)?, *kind == Kind::Boolean)))
