@@ -92,21 +92,16 @@ fn kind_of(name: &str, pg_type: &str, category: &str, is_array: bool) -> Result<
     }
 }
 
-/// The SQL expression reading a column of this kind and type (a feature's or a label's).
-fn column_expr(name: &str, kind: Kind, pg_type: &str) -> String {
-    let q = quote_ident(name);
-    match kind {
+/// The SQL expression reading a column (a feature's, or a label's).
+fn column_expr(col: &Column) -> String {
+    let q = quote_ident(&col.name);
+    match col.kind {
         Kind::Numeric => format!("{q}::float4"),
         Kind::Boolean => format!("{q}::int::float4"),
-        Kind::Array if pg_type.starts_with("boolean") => format!("{q}::int[]::float4[]"),
+        Kind::Array if col.pg_type.starts_with("boolean") => format!("{q}::int[]::float4[]"),
         Kind::Array => format!("{q}::float4[]"),
         Kind::Categorical => format!("{q}::text"),
     }
-}
-
-/// The SQL expression reading a feature column.
-fn feature_expr(col: &Column) -> String {
-    column_expr(&col.name, col.kind, &col.pg_type)
 }
 
 /// Reads the relation: every column but the label is a feature, in attribute order. NULLs of
@@ -115,9 +110,8 @@ fn feature_expr(col: &Column) -> String {
 pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[String]) -> Result<Data> {
     let (oid, qualified) = resolve(relation_name)?;
     let attrs = attributes(oid)?;
-    // each label's expression and kind: a number, or a boolean read as 0 and 1
-    let mut label_exprs = Vec::with_capacity(labels.len());
-    let mut label_kinds = Vec::with_capacity(labels.len());
+    // each label, read as a feature of its kind is: a number, or a boolean as 0 and 1
+    let mut label_columns = Vec::with_capacity(labels.len());
     for label in labels {
         let (_, pg_type, category, is_array) = attrs.iter().find(|a| &a.0 == label).ok_or_else(|| {
             SqlError::new(
@@ -142,8 +136,13 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
                 ))
             }
         };
-        label_exprs.push(column_expr(label, kind, pg_type));
-        label_kinds.push((label.clone(), kind));
+        label_columns.push(Column {
+            name: label.clone(),
+            pg_type: pg_type.clone(),
+            kind,
+            size: 1,
+            levels: vec![],
+        });
     }
     let mut columns = Vec::new();
     for (name, pg_type, category, is_array) in attrs.iter().filter(|a| !labels.contains(&a.0)) {
@@ -156,13 +155,9 @@ pub fn read(relation_name: &str, labels: &[String], task: Task, imputed: &[Strin
             format!("relation {qualified} has no feature columns besides the label"),
         ));
     }
-    let mut exprs: Vec<String> = columns.iter().map(feature_expr).collect();
-    exprs.extend(label_exprs);
-    let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    // the query's columns: the features', then the labels'
-    let read: Vec<(String, Kind)> =
-        columns.iter().map(|c| (c.name.clone(), c.kind)).chain(label_kinds).collect();
-    let read_rows = |row: &mut RowHandler| each_row(oid, &attrs, &read, &query, row);
+    // the columns read: the features, then the labels
+    let read: Vec<Column> = columns.iter().cloned().chain(label_columns).collect();
+    let read_rows = |row: &mut RowHandler| each_row(oid, &qualified, &attrs, &read, row);
     let (x, y) = load_rows(read_rows, &mut columns, labels, imputed, estimated_rows(oid)?)?;
     if y.is_empty() && x.is_empty() {
         return Err(SqlError::new(
@@ -232,32 +227,30 @@ fn load_rows(
 /// Whether reading these columns detoasts values (arrays, text): every other feature is one
 /// float4, passed by value.
 fn detoasts(columns: &[Column]) -> bool {
-    columns.iter().any(|c| detoasted(c.kind))
+    columns.iter().any(|c| matches!(c.kind, Kind::Array | Kind::Categorical))
 }
 
-/// Whether a column of this kind is read as a detoasted value (an array, text).
-fn detoasted(kind: Kind) -> bool {
-    matches!(kind, Kind::Array | Kind::Categorical)
-}
-
-/// Hands each row of `query` to `row`: the query selects `columns` by name from the relation
-/// `oid` (whose attributes are `attrs`), cast as `feature_expr` casts them. A plain table of
-/// numbers is read from its pages instead, with the same values.
+/// Hands each row of `columns` of the relation `oid` (named `qualified`, whose attributes are
+/// `attrs`) to `row`, each value cast as `column_expr` casts it: a plain table of numbers read
+/// from its pages, any other relation by the query `SELECT <column_expr>, … FROM qualified`.
 fn each_row(
     oid: pg_sys::Oid,
+    qualified: &str,
     attrs: &[(String, String, String, bool)],
-    columns: &[(String, Kind)],
-    query: &str,
+    columns: &[Column],
     row: &mut RowHandler,
 ) -> Result<()> {
-    let detoasting = columns.iter().any(|&(_, kind)| detoasted(kind));
+    let detoasting = detoasts(columns);
     let fields: Option<Vec<(usize, bool)>> = columns
         .iter()
-        .map(|(name, kind)| Some((attrs.iter().position(|a| &a.0 == name)?, *kind == Kind::Boolean)))
+        .map(|c| Some((attrs.iter().position(|a| a.0 == c.name)?, c.kind == Kind::Boolean)))
         .collect();
     match fields {
         Some(fields) if !detoasting && heap::for_each_row(oid, &fields, row)? => Ok(()),
-        _ => for_each_row(query, detoasting, row),
+        _ => {
+            let exprs: Vec<String> = columns.iter().map(column_expr).collect();
+            for_each_row(&format!("SELECT {} FROM {qualified}", exprs.join(", ")), detoasting, row)
+        }
     }
 }
 
@@ -498,11 +491,8 @@ pub fn read_current(relation_name: &str, schema: &[Column]) -> Result<CurrentDat
             })
         })
         .collect();
-    let exprs: Vec<String> = schema.iter().map(feature_expr).collect();
-    let query = format!("SELECT {} FROM {qualified}", exprs.join(", "));
-    let read: Vec<(String, Kind)> = schema.iter().map(|c| (c.name.clone(), c.kind)).collect();
     let mut rows = 0;
-    each_row(oid, &attrs, &read, &query, &mut |values, nulls| {
+    each_row(oid, &qualified, &attrs, schema, &mut |values, nulls| {
         rows += 1;
         let mut f = 0;
         for (i, col) in schema.iter().enumerate() {
