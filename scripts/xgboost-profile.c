@@ -39,19 +39,17 @@ struct batch {
   int given;
 };
 
-static char *array(const float *values, int rows, int cols) {
-  static char text[2][256];
-  static int which;
-  which ^= 1;
+/* The array interface of `rows` x `cols` floats (`rows` alone when `cols` is 0). One buffer
+ * serves every call: XGBoost parses the interface before it returns. */
+static const char *array(const float *values, int rows, int cols) {
+  static char text[256], shape[64];
   if (cols > 0)
-    snprintf(text[which], sizeof text[0],
-             "{\"data\": [%lu, true], \"shape\": [%d, %d], \"typestr\": \"<f4\", \"version\": 3}",
-             (unsigned long)(uintptr_t)values, rows, cols);
+    snprintf(shape, sizeof shape, "%d, %d", rows, cols);
   else
-    snprintf(text[which], sizeof text[0],
-             "{\"data\": [%lu, true], \"shape\": [%d], \"typestr\": \"<f4\", \"version\": 3}",
-             (unsigned long)(uintptr_t)values, rows);
-  return text[which];
+    snprintf(shape, sizeof shape, "%d", rows);
+  snprintf(text, sizeof text, "{\"data\": [%lu, true], \"shape\": [%s], \"typestr\": \"<f4\", \"version\": 3}",
+           (unsigned long)(uintptr_t)values, shape);
+  return text;
 }
 
 static int next(DataIterHandle handle) {
