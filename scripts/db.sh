@@ -36,24 +36,16 @@ fi
 if [ "$(psql -X -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")" != 1 ]; then
   psql -X -q -d postgres -c "CREATE DATABASE $DBNAME"
 fi
-# Until versions are released with upgrade scripts, a build with a changed schema keeps its
-# version number: the extension's comment records the install script that created it, and an
-# extension created by another script is recreated when its registry is empty (never
-# otherwise).
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
-built="pgml-rs build $(md5sum "$($PG_CONFIG --sharedir)/extension/pgml--$version.sql" | cut -d' ' -f1)"
-recorded=$(psql -X -At -d "$DBNAME" -c "SELECT coalesce(obj_description(oid, 'pg_extension'), 'none')
-                                       FROM pg_extension WHERE extname = 'pgml'")
-create=(-c "CREATE EXTENSION IF NOT EXISTS pg_cron" -c "CREATE EXTENSION pgml" -c "COMMENT ON EXTENSION pgml IS '$built'")
-if [ -z "$recorded" ]; then
-  psql -X -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "SET client_min_messages = warning" "${create[@]}"
-elif [ "$recorded" != "$built" ]; then
-  if [ "$(psql -X -At -d "$DBNAME" -c "SELECT count(*) FROM pgml.models")" = 0 ]; then
-    psql -X -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "SET client_min_messages = warning" \
-      -c "DROP EXTENSION pgml CASCADE" "${create[@]}"
-  else
-    echo "db: database $DBNAME holds models under another build of the pgml schema; keeping it." >&2
-    echo "db: to start afresh: psql -d postgres -c 'DROP DATABASE $DBNAME WITH (FORCE)', then make db" >&2
-  fi
+# The extension is created once, then only ever updated: ALTER EXTENSION pgml UPDATE runs the
+# hand-written upgrade scripts (extension/sql/upgrades) from the installed version to this
+# build's, keeping the registry. A database is never dropped here.
+installed=$(psql -X -At -d "$DBNAME" -c "SELECT extversion FROM pg_extension WHERE extname = 'pgml'")
+available=$(psql -X -At -d "$DBNAME" -c "SELECT default_version FROM pg_available_extensions WHERE name = 'pgml'")
+if [ -z "$installed" ]; then
+  psql -X -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "SET client_min_messages = warning" \
+    -c "CREATE EXTENSION IF NOT EXISTS pg_cron" -c "CREATE EXTENSION pgml"
+elif [ "$installed" != "$available" ]; then
+  echo "db: updating pgml $installed to $available in database $DBNAME (ALTER EXTENSION pgml UPDATE)" >&2
+  psql -X -q -v ON_ERROR_STOP=1 -d "$DBNAME" -c "ALTER EXTENSION pgml UPDATE"
 fi
 uri "$DBNAME"

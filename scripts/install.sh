@@ -14,6 +14,14 @@ if [ "${#SUDO[@]}" -eq 0 ]; then
 else
   cargo pgrx install --release --sudo --pg-config "$PG_CONFIG" -p pgml >&2
 fi
+# Earlier releases' install scripts and every upgrade script, beside the one pgrx generated for
+# this version: CREATE EXTENSION pgml VERSION '<earlier>' and ALTER EXTENSION pgml UPDATE work.
+SHAREDIR=$($PG_CONFIG --sharedir)/extension
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+for f in extension/sql/releases/pgml--*.sql extension/sql/upgrades/pgml--*--*.sql; do
+  [ "$(basename "$f")" = "pgml--$version.sql" ] && continue
+  "${SUDO[@]}" install -m 0644 "$f" "$SHAREDIR/"
+done
 after=$(md5sum "$PKGLIBDIR/pgml.so")
 if [ "$before" != "$after" ] && [ -f "$PGDATA/postmaster.pid" ]; then
   echo "install: pgml.so changed, restarting the project cluster" >&2

@@ -49,7 +49,8 @@ CREATE TABLE pgml.models (
 CREATE INDEX models_project_id_idx ON pgml.models (project_id);
 CREATE INDEX models_snapshot_id_idx ON pgml.models (snapshot_id);
 
--- pgml-rs: the named stages of each project ('staging' and 'production' from the start).
+-- pgml-rs: the named stages of each project ('staging' and 'production' from the start,
+-- inserted with the project by pgml.train: no trigger, so a restore's rows add none).
 CREATE TABLE pgml.stages (
     project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -57,15 +58,6 @@ CREATE TABLE pgml.stages (
     created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (project_id, name)
 );
-
-CREATE FUNCTION pgml._pgml_default_stages() RETURNS TRIGGER
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO pgml.stages (project_id, name) VALUES (NEW.id, 'staging'), (NEW.id, 'production');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER projects_default_stages AFTER INSERT ON pgml.projects
-FOR EACH ROW EXECUTE FUNCTION pgml._pgml_default_stages();
 
 CREATE TABLE pgml.deployments (
     id BIGSERIAL PRIMARY KEY,

@@ -47,7 +47,8 @@ CREATE TABLE pgml.promotion_reviews (
 );
 
 -- Every lifecycle event, append-only. Projects and models are kept by name and id, not by
--- reference, so the trail outlives them.
+-- reference, so the trail outlives them. Each deployment's event is written with it by the
+-- same statement (extension/src/store), never by a trigger: a restore's rows add no event.
 CREATE TABLE pgml.audit_log (
     id BIGSERIAL PRIMARY KEY,
     at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -70,21 +71,6 @@ BEGIN
 END $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON pgml.audit_log
 FOR EACH STATEMENT EXECUTE FUNCTION pgml._pgml_audit_log_append_only();
-
--- Every deployment row is an audit event, however it was written.
-CREATE FUNCTION pgml._pgml_audit_deployment() RETURNS TRIGGER
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO pgml.audit_log (event, role, project, model_id, stage, details)
-    SELECT CASE NEW.strategy WHEN 'rollback' THEN 'rollback' WHEN 'promote' THEN 'promote' ELSE 'deploy' END,
-           NEW.deployed_by, p.name, NEW.model_id, NEW.stage,
-           jsonb_build_object('deployment_id', NEW.id, 'strategy', NEW.strategy,
-                              'replaced_model_id', NEW.replaced_model_id)
-    FROM pgml.projects p WHERE p.id = NEW.project_id;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER deployments_audit AFTER INSERT ON pgml.deployments
-FOR EACH ROW EXECUTE FUNCTION pgml._pgml_audit_deployment();
 
 -- Which model served a project's stage at a time, and who put it there.
 CREATE FUNCTION pgml.served_at(project_name TEXT, at TIMESTAMPTZ, stage TEXT DEFAULT 'production')

@@ -20,6 +20,7 @@ mod store;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pgrx::extension_sql_file!("../sql/lifecycle.sql", name = "lifecycle", requires = ["bootstrap"]);
+pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["bootstrap", "lifecycle"]);
 pgrx::extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]

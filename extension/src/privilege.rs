@@ -8,8 +8,8 @@
 //! known to record who did what.
 
 use crate::error::Result;
+use crate::store::first_row;
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use std::cell::Cell;
 use std::ffi::CStr;
 
@@ -37,8 +37,10 @@ pub fn caller() -> String {
 
 /// Whether the caller has the privileges of `role` (superusers have every role's).
 pub fn caller_has_role(role: &str) -> Result<bool> {
-    let member: Option<bool> =
-        Spi::get_one_with_args("SELECT pg_has_role($1, $2, 'USAGE')", &[caller_oid().into(), role.into()])?;
+    let member =
+        first_row("SELECT pg_has_role($1, $2, 'USAGE')", &[caller_oid().into(), role.into()], |r| {
+            Ok(r.get::<bool>(1)?.unwrap_or(false))
+        })?;
     Ok(member.unwrap_or(false))
 }
 
@@ -47,7 +49,9 @@ fn owner() -> Result<pg_sys::Oid> {
     if known != pg_sys::InvalidOid {
         return Ok(known);
     }
-    let oid: Option<pg_sys::Oid> = Spi::get_one("SELECT extowner FROM pg_extension WHERE extname = 'pgml'")?;
+    let oid = first_row("SELECT extowner FROM pg_extension WHERE extname = 'pgml'", &[], |r| {
+        Ok(r.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::InvalidOid))
+    })?;
     let oid = oid.unwrap_or(pg_sys::InvalidOid);
     OWNER.with(|c| c.set(oid));
     Ok(oid)

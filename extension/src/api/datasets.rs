@@ -3,6 +3,7 @@
 
 use crate::error::{OrRaise, Result, SqlError};
 use crate::privilege::as_owner;
+use crate::store::execute;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -68,14 +69,14 @@ fn load(
     // The tables live in the extension's schema, which only its owner may create in; every
     // pgml role may read them.
     as_owner(|| {
-        Spi::run(&format!("DROP TABLE IF EXISTS {table}"))?;
-        Spi::run(&format!("CREATE TABLE {table} ({})", columns.join(", ")))?;
+        execute(&format!("DROP TABLE IF EXISTS {table}"), &[])?;
+        execute(&format!("CREATE TABLE {table} ({})", columns.join(", ")), &[])?;
         for chunk in rows.chunks(BATCH) {
             let values: Vec<String> =
                 chunk.iter().map(|line| format!("({})", literals(line).join(", "))).collect();
-            Spi::run(&format!("INSERT INTO {table} VALUES {}", values.join(", ")))?;
+            execute(&format!("INSERT INTO {table} VALUES {}", values.join(", ")), &[])?;
         }
-        Spi::run(&format!("GRANT SELECT ON {table} TO pgml_predictor"))?;
+        execute(&format!("GRANT SELECT ON {table} TO pgml_predictor"), &[])?;
         Ok(())
     })?;
     Ok(TableIterator::once((table, rows.len() as i64)))

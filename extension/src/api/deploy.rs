@@ -15,7 +15,7 @@ type DeployRow =
 /// Called by the statement trigger on pgml.deployments (bootstrap.sql).
 #[pg_extern]
 fn _pgml_deployments_changed() {
-    cache::deployments_changed().or_raise()
+    cache::deployments_changed()
 }
 
 /// Deploys the model a strategy picks: `most_recent`, `best_score` (numeric comparison of

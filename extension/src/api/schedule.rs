@@ -4,7 +4,7 @@
 //! automatic-deploy rule, so a worse model never replaces a better one.
 
 use crate::error::{OrRaise, Result, SqlError};
-use crate::store;
+use crate::store::{self, execute, write_value};
 use pgml_core::algorithms::Algorithm;
 use pgml_core::data::split::{test_rows, Sampling};
 use pgml_core::schedule::validate_cron;
@@ -46,7 +46,7 @@ fn register(s: NewSchedule) -> Result<(String, i64)> {
     require_pg_cron()?;
     validate_cron(s.schedule)?;
     let job_name = format!("pgml {} {}", s.kind, s.project_name);
-    let id: Option<i64> = Spi::get_one_with_args(
+    let id: Option<i64> = write_value(
         "INSERT INTO pgml.schedules (project_name, kind, schedule, job_name, relation_name, y_column_name,
                                      algorithm, hyperparams, test_size, test_sampling)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -69,7 +69,7 @@ fn register(s: NewSchedule) -> Result<(String, i64)> {
         ],
     )?;
     let command = format!("SELECT pgml._pgml_run_schedule({})", id.unwrap_or_default());
-    let job: Option<i64> = Spi::get_one_with_args(
+    let job: Option<i64> = write_value(
         "SELECT cron.schedule($1, $2, $3)",
         &[job_name.as_str().into(), s.schedule.into(), command.as_str().into()],
     )?;
@@ -86,11 +86,11 @@ fn unregister(project_name: &str, kind: &str) -> Result<bool> {
     )?;
     let job =
         job.ok_or_else(|| SqlError::undefined(format!("project \"{project_name}\" has no {kind} schedule")))?;
-    Spi::run_with_args(
+    execute(
         "DELETE FROM pgml.schedules WHERE project_name = $1 AND kind = $2",
         &[project_name.into(), kind.into()],
     )?;
-    Spi::run_with_args("SELECT cron.unschedule($1)", &[job.as_str().into()])?;
+    execute("SELECT cron.unschedule($1)", &[job.as_str().into()])?;
     Ok(true)
 }
 

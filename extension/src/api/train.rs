@@ -136,6 +136,8 @@ struct Args<'a> {
 }
 
 fn run(a: Args) -> Result<TrainRow> {
+    // before the relation is read and the model trained: a training ends by writing the registry
+    store::check_writable()?;
     check_options(&a)?;
     let algorithm = Algorithm::parse(a.algorithm)?;
     let sampling = Sampling::parse(a.test_sampling)?;

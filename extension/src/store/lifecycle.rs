@@ -1,7 +1,7 @@
 //! Registry rows of the lifecycle beyond deployments: stages, their policies, promotion
 //! requests and reviews, model retirement and the audit trail.
 
-use super::{first_row, first_row_mut, Project};
+use super::{execute, first_row, first_row_mut, write_value, Project};
 use crate::error::{Result, SqlError};
 use crate::privilege::{as_owner, caller};
 use pgml_core::lifecycle::gates::Policy;
@@ -29,12 +29,12 @@ pub fn check_stage(project: &Project, stage: &str) -> Result<()> {
 pub fn add_stage(project: &Project, stage: &str) -> Result<bool> {
     let who = caller();
     let added: Option<bool> = as_owner(|| {
-        Ok(Spi::get_one_with_args(
+        write_value(
             "WITH added AS (INSERT INTO pgml.stages (project_id, name, created_by) VALUES ($1, $2, $3)
                             ON CONFLICT DO NOTHING RETURNING 1)
              SELECT count(*) = 1 FROM added",
             &[project.id.into(), stage.into(), who.into()],
-        )?)
+        )
     })?;
     Ok(added.unwrap_or(false))
 }
@@ -69,7 +69,7 @@ pub fn set_policy(project_id: i64, stage: &str, p: &Policy) -> Result<()> {
     let json = |m: &pgml_core::metrics::Metrics| JsonB(serde_json::to_value(m).unwrap_or_default());
     let who = caller();
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "INSERT INTO pgml.stage_policies AS p (project_id, stage, min_metrics, max_metrics, min_improvement,
                                                    min_relative_improvement, approvals, drift_relation, updated_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -107,7 +107,7 @@ pub struct Event<'a> {
 pub fn audit(e: Event) -> Result<()> {
     let who = caller();
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "INSERT INTO pgml.audit_log (event, role, project, model_id, stage, details)
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
@@ -137,7 +137,7 @@ pub fn stages_served(model_id: i64) -> Result<Vec<String>> {
 
 pub fn archive_model(model_id: i64) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "UPDATE pgml.models SET status = 'archived', updated_at = clock_timestamp() WHERE id = $1",
             &[model_id.into()],
         )?;
@@ -149,7 +149,7 @@ pub fn archive_model(model_id: i64) -> Result<()> {
 /// keeps its events).
 pub fn delete_model(model_id: i64) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args("DELETE FROM pgml.models WHERE id = $1", &[model_id.into()])?;
+        execute("DELETE FROM pgml.models WHERE id = $1", &[model_id.into()])?;
         Ok(())
     })
 }
@@ -240,7 +240,7 @@ pub fn lock_request(id: i64) -> Result<StoredRequest> {
 pub fn insert_review(request_id: i64, decision: Decision, comment: Option<&str>) -> Result<()> {
     let who = caller();
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "INSERT INTO pgml.promotion_reviews (request_id, reviewer, decision, comment) VALUES ($1, $2, $3, $4)",
             &[request_id.into(), who.into(), decision.name().into(), comment.into()],
         )?;
@@ -251,7 +251,7 @@ pub fn insert_review(request_id: i64, decision: Decision, comment: Option<&str>)
 /// Closes the pending requests to put `model_id` on `stage`: it got there another way.
 pub fn supersede_requests(project_id: i64, stage: &str, model_id: i64) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "UPDATE pgml.promotion_requests SET status = 'superseded', decided_at = clock_timestamp()
              WHERE project_id = $1 AND to_stage = $2 AND model_id = $3 AND status = 'pending'",
             &[project_id.into(), stage.into(), model_id.into()],
@@ -262,7 +262,7 @@ pub fn supersede_requests(project_id: i64, stage: &str, model_id: i64) -> Result
 
 pub fn close_request(request_id: i64, status: &str) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "UPDATE pgml.promotion_requests SET status = $2, decided_at = clock_timestamp() WHERE id = $1",
             &[request_id.into(), status.into()],
         )?;

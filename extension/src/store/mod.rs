@@ -15,7 +15,7 @@ use pgml_core::Task;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiTupleTable;
-use pgrx::JsonB;
+use pgrx::{FromDatum, IntoDatum, JsonB, PgSqlErrorCode};
 
 /// Runs a read-only query and reads its first row with `read`; None when there is no row
 /// (`Spi::get_one*` would return an error for that).
@@ -40,6 +40,7 @@ pub fn first_row_mut<T>(
     args: &[DatumWithOid],
     read: impl FnOnce(&SpiTupleTable) -> Result<T>,
 ) -> Result<Option<T>> {
+    check_writable()?;
     Spi::connect_mut(|c| {
         let t = c.update(query, Some(1), args)?;
         if t.is_empty() {
@@ -47,6 +48,45 @@ pub fn first_row_mut<T>(
         }
         read(&t.first()).map(Some)
     })
+}
+
+/// Runs a statement that writes or locks.
+pub fn execute(query: &str, args: &[DatumWithOid]) -> Result<()> {
+    check_writable()?;
+    Spi::run_with_args(query, args)?;
+    Ok(())
+}
+
+/// Runs a statement that writes and returns one value (`INSERT … RETURNING id`); None when it
+/// returned no row.
+pub fn write_value<T: FromDatum + IntoDatum>(query: &str, args: &[DatumWithOid]) -> Result<Option<T>> {
+    Ok(first_row_mut(query, args, |r| Ok(r.get::<T>(1)?))?.flatten())
+}
+
+/// Refuses a write of the registry where PostgreSQL refuses writes: on a hot standby and in a
+/// read-only transaction, with PostgreSQL's SQLSTATE for them (25006). pgrx's writing SPI asks
+/// for a transaction id before the statement even runs, which fails there as an internal error
+/// (XX000). Every write goes through `first_row_mut` or `execute`, which check this first; a
+/// long call (a training) checks it before it starts.
+pub fn check_writable() -> Result<()> {
+    // SAFETY: reads of the server's recovery state and of the transaction's read-only flag
+    let (standby, read_only) = unsafe { (pg_sys::RecoveryInProgress(), pg_sys::XactReadOnly) };
+    let refuse = |message: &str, hint: &str| {
+        Err(SqlError::new(PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION, message).hint(hint))
+    };
+    if standby {
+        return refuse(
+            "cannot write the pgml registry on a hot standby",
+            "train, deploy, promote and load datasets on the primary; predictions, drift and the registry's views work on a standby",
+        );
+    }
+    if read_only {
+        return refuse(
+            "cannot write the pgml registry in a read-only transaction",
+            "run it in a read-write transaction; predictions, drift and the registry's views work in a read-only one",
+        );
+    }
+    Ok(())
 }
 
 /// A project row.
@@ -79,12 +119,18 @@ pub fn unknown_project(name: &str) -> SqlError {
         .hint("train it first with pgml.train, or see SELECT name FROM pgml.projects")
 }
 
+/// Creates a project with its default stages, `staging` and `production`, created by the
+/// caller. (Release 0.1.0 made the stages in a trigger, which a restore's rows also fired.)
 pub fn create_project(name: &str, task: Task) -> Result<Project> {
+    let who = caller();
     let id: Option<i64> = as_owner(|| {
-        Ok(Spi::get_one_with_args(
-            "INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) RETURNING id",
-            &[name.into(), task.name().into()],
-        )?)
+        write_value(
+            "WITH p AS (INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) RETURNING id),
+                  s AS (INSERT INTO pgml.stages (project_id, name, created_by)
+                        SELECT p.id, stage, $3 FROM p, unnest(ARRAY['staging', 'production']) stage)
+             SELECT id FROM p",
+            &[name.into(), task.name().into(), who.into()],
+        )
     })?;
     Ok(Project { id: id.unwrap_or_default(), name: name.to_string(), task })
 }
@@ -92,7 +138,7 @@ pub fn create_project(name: &str, task: Task) -> Result<Project> {
 /// Serialises deployments of one project: the row lock is held to the end of the transaction.
 pub fn lock_project(id: i64) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args("SELECT 1 FROM pgml.projects WHERE id = $1 FOR UPDATE", &[id.into()])?;
+        execute("SELECT 1 FROM pgml.projects WHERE id = $1 FOR UPDATE", &[id.into()])?;
         Ok(())
     })
 }
@@ -122,7 +168,7 @@ pub fn insert_snapshot(
 ) -> Result<i64> {
     let y: Option<Vec<String>> = (!y_column_name.is_empty()).then(|| y_column_name.to_vec());
     let id: Option<i64> = as_owner(|| {
-        Ok(Spi::get_one_with_args(
+        write_value(
         "INSERT INTO pgml.snapshots (relation_name, y_column_name, test_size, test_sampling, status, columns, analysis)
          VALUES ($1, $2, $3, $4::pgml.sampling, 'snapshotted', $5, $6) RETURNING id",
         &[
@@ -133,7 +179,7 @@ pub fn insert_snapshot(
             JsonB(columns).into(),
             JsonB(analysis).into(),
         ],
-    )?)
+    )
     })?;
     Ok(id.unwrap_or_default())
 }
@@ -155,7 +201,7 @@ pub struct NewModel<'a> {
 /// outcome; a failed training rolls the row back with the statement.
 pub fn insert_model(m: NewModel) -> Result<i64> {
     as_owner(|| {
-        let id: Option<i64> = Spi::get_one_with_args(
+        let id: Option<i64> = write_value(
             "INSERT INTO pgml.models (project_id, snapshot_id, num_features, algorithm, runtime, hyperparams,
                                       status, search, search_params, search_args)
              VALUES ($1, $2, $3, $4, 'rust', $5, 'in_progress', $6, $7, $8) RETURNING id",
@@ -178,7 +224,7 @@ pub fn insert_model(m: NewModel) -> Result<i64> {
 /// best), and marks it 'successful'.
 pub fn finish_model(id: i64, hyperparams: serde_json::Value, metrics: serde_json::Value) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "UPDATE pgml.models SET hyperparams = $2, metrics = $3, status = 'successful',
                                     updated_at = clock_timestamp()
              WHERE id = $1",
@@ -241,7 +287,7 @@ impl ModelParts {
         let data = part.unwrap_or(&self.pending);
         as_owner(|| {
             scratch.run(|| {
-                Spi::run_with_args(
+                execute(
                     "INSERT INTO pgml.files (model_id, path, part, data) VALUES ($1, 'model', $2, $3)",
                     &[id.into(), number.into(), data.into()],
                 )
@@ -311,12 +357,20 @@ pub struct NewDeployment<'a> {
     pub replaced: Option<i64>,
 }
 
+/// Inserts the deployment and its audit event, in one statement. (Release 0.1.0 wrote the
+/// event from a trigger, which a restore's rows fired too, doubling the trail.)
 pub fn insert_deployment(d: NewDeployment) -> Result<()> {
     let who = caller();
     as_owner(|| {
-        Spi::run_with_args(
-            "INSERT INTO pgml.deployments (project_id, stage, model_id, strategy, replaced_model_id, deployed_by)
-             VALUES ($1, $2, $3, $4::pgml.strategy, $5, $6)",
+        execute(
+            "WITH d AS (INSERT INTO pgml.deployments (project_id, stage, model_id, strategy, replaced_model_id, deployed_by)
+                        VALUES ($1, $2, $3, $4::pgml.strategy, $5, $6)
+                        RETURNING id, project_id, stage, model_id, strategy, replaced_model_id, deployed_by)
+             INSERT INTO pgml.audit_log (event, role, project, model_id, stage, details)
+             SELECT $7, d.deployed_by, p.name, d.model_id, d.stage,
+                    jsonb_build_object('deployment_id', d.id, 'strategy', d.strategy,
+                                       'replaced_model_id', d.replaced_model_id)
+             FROM d JOIN pgml.projects p ON p.id = d.project_id",
             &[
                 d.project_id.into(),
                 d.stage.into(),
@@ -324,9 +378,9 @@ pub fn insert_deployment(d: NewDeployment) -> Result<()> {
                 d.strategy.name().into(),
                 d.replaced.into(),
                 who.into(),
+                d.strategy.audit_event().into(),
             ],
-        )?;
-        Ok(())
+        )
     })
 }
 
@@ -438,7 +492,7 @@ pub fn insert_drift_reference(
     predictions: serde_json::Value,
 ) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "INSERT INTO pgml.drift_references (model_id, features, predictions) VALUES ($1, $2, $3)",
             &[model_id.into(), JsonB(features).into(), JsonB(predictions).into()],
         )?;
@@ -470,7 +524,7 @@ pub fn drift_settings(project_id: i64) -> Result<serde_json::Value> {
 
 pub fn set_drift_settings(project_id: i64, thresholds: serde_json::Value) -> Result<()> {
     as_owner(|| {
-        Spi::run_with_args(
+        execute(
             "INSERT INTO pgml.drift_settings (project_id, thresholds) VALUES ($1, $2)
              ON CONFLICT (project_id) DO UPDATE SET thresholds = EXCLUDED.thresholds, updated_at = clock_timestamp()",
             &[project_id.into(), JsonB(thresholds).into()],

@@ -42,6 +42,16 @@ impl Strategy {
             Strategy::Promote => "promote",
         }
     }
+
+    /// The audit event a deployment by this strategy records: `rollback`, `promote`, or
+    /// `deploy` for every other way onto a stage.
+    pub fn audit_event(self) -> &'static str {
+        match self {
+            Strategy::Rollback => "rollback",
+            Strategy::Promote => "promote",
+            _ => "deploy",
+        }
+    }
 }
 
 /// A model that a strategy may pick.
