@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve regress-accept bench bench-serve serve reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade regress-accept bench bench-serve serve reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
@@ -56,6 +56,14 @@ test-schedule: test-pg db
 test-serve: test-pg db
 	@bash scripts/test-serve.sh
 
+# pg_dump/pg_restore, plain pg_dump and pg_dumpall round-trip the registry (throwaway clusters).
+test-backup: test-pg db
+	@bash scripts/test-backup.sh
+
+# The previous releases upgrade to this one with every model kept; released schemas never change.
+test-upgrade: test-pg db
+	@bash scripts/test-upgrade.sh
+
 # The HTTP server in the foreground on the project cluster (PGML_SERVE_* variables configure it).
 serve: db
 	cargo run --release -p pgml-serve
@@ -63,7 +71,7 @@ serve: db
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade
 	@echo "make test: all passed"
 
 bench: db

@@ -26,3 +26,42 @@ PGLOG=$(dirname "$PGDATA")/.pglog
 [ "$PGDATA" = "$ROOT/.pgdata" ] && PGLOG=$ROOT/.pglog
 
 uri() { echo "postgresql://postgres@$PGHOST:$PGPORT/$1"; }
+
+# Throwaway clusters for the tests that need more than one (backups restored into another
+# cluster, a streaming standby): each in $CLUSTERS/<name>, on its own port, configured as the
+# project cluster is (pg_cron preloaded, loopback only).
+CLUSTERS=$(dirname "$PGDATA")/clusters
+[ "$PGDATA" = "$ROOT/.pgdata" ] && CLUSTERS=$ROOT/.build/clusters
+
+# cluster_create NAME PORT [CRON_DATABASE]: a new, started cluster (an old one of that name is
+# removed first).
+cluster_create() {
+  local dir=$CLUSTERS/$1 port=$2 cron_db=${3:-pgml}
+  cluster_remove "$1"
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$CLUSTERS" "$dir"
+  "${RUNAS[@]}" "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >/dev/null
+  cat >> "$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$cron_db'
+cron.use_background_workers = on
+max_worker_processes = 16
+CONF
+  cluster_start "$1"
+}
+
+cluster_start() {
+  "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$CLUSTERS/$1/data" -w -l "$CLUSTERS/$1/postgres.log" start >/dev/null
+}
+
+# cluster_remove NAME: stops the cluster (immediately: it holds nothing to keep) and deletes it.
+cluster_remove() {
+  local dir=$CLUSTERS/$1
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -w -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$dir"
+}

@@ -120,14 +120,17 @@ pub fn unknown_project(name: &str) -> SqlError {
 }
 
 /// Creates a project with its default stages, `staging` and `production`, created by the
-/// caller. (Release 0.1.0 made the stages in a trigger, which a restore's rows also fired.)
+/// caller. Release 0.1.0 made the stages in a trigger, which a restore's rows also fired; until
+/// ALTER EXTENSION pgml UPDATE drops it from a database, the trigger makes them there.
 pub fn create_project(name: &str, task: Task) -> Result<Project> {
     let who = caller();
     let id: Option<i64> = as_owner(|| {
         write_value(
             "WITH p AS (INSERT INTO pgml.projects (name, task) VALUES ($1, $2::pgml.task) RETURNING id),
                   s AS (INSERT INTO pgml.stages (project_id, name, created_by)
-                        SELECT p.id, stage, $3 FROM p, unnest(ARRAY['staging', 'production']) stage)
+                        SELECT p.id, stage, $3 FROM p, unnest(ARRAY['staging', 'production']) stage
+                        WHERE NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'pgml.projects'::regclass
+                                                                   AND tgname = 'projects_default_stages'))
              SELECT id FROM p",
             &[name.into(), task.name().into(), who.into()],
         )
@@ -357,8 +360,9 @@ pub struct NewDeployment<'a> {
     pub replaced: Option<i64>,
 }
 
-/// Inserts the deployment and its audit event, in one statement. (Release 0.1.0 wrote the
-/// event from a trigger, which a restore's rows fired too, doubling the trail.)
+/// Inserts the deployment and its audit event, in one statement. Release 0.1.0 wrote the
+/// event from a trigger, which a restore's rows fired too, doubling the trail; until ALTER
+/// EXTENSION pgml UPDATE drops it from a database, the trigger writes it there.
 pub fn insert_deployment(d: NewDeployment) -> Result<()> {
     let who = caller();
     as_owner(|| {
@@ -370,7 +374,9 @@ pub fn insert_deployment(d: NewDeployment) -> Result<()> {
              SELECT $7, d.deployed_by, p.name, d.model_id, d.stage,
                     jsonb_build_object('deployment_id', d.id, 'strategy', d.strategy,
                                        'replaced_model_id', d.replaced_model_id)
-             FROM d JOIN pgml.projects p ON p.id = d.project_id",
+             FROM d JOIN pgml.projects p ON p.id = d.project_id
+             WHERE NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'pgml.deployments'::regclass
+                                                        AND tgname = 'deployments_audit')",
             &[
                 d.project_id.into(),
                 d.stage.into(),
