@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade regress-accept bench bench-serve serve reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica regress-accept bench bench-serve serve reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
@@ -64,6 +64,10 @@ test-backup: test-pg db
 test-upgrade: test-pg db
 	@bash scripts/test-upgrade.sh
 
+# A streaming hot standby serves every read path and each deploy; writes there are 25006.
+test-replica: test-pg db
+	@bash scripts/test-replica.sh
+
 # The HTTP server in the foreground on the project cluster (PGML_SERVE_* variables configure it).
 serve: db
 	cargo run --release -p pgml-serve
@@ -71,7 +75,7 @@ serve: db
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica
 	@echo "make test: all passed"
 
 bench: db

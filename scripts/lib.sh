@@ -65,3 +65,28 @@ cluster_remove() {
   fi
   rm -rf "$dir"
 }
+
+# cluster_standby NAME PORT PRIMARY_PORT: a hot standby of the cluster on PRIMARY_PORT,
+# streaming from it (pg_basebackup -R), started.
+cluster_standby() {
+  local dir=$CLUSTERS/$1
+  cluster_remove "$1"
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$CLUSTERS" "$dir"
+  "${RUNAS[@]}" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$3" -U postgres -D "$dir/data" -R -X stream -c fast
+  echo "port = $2" | "${RUNAS[@]}" tee -a "$dir/data/postgresql.auto.conf" >/dev/null
+  cluster_start "$1"
+}
+
+# replayed PRIMARY_PORT STANDBY_PORT DB: waits (up to 30 s) until the standby has replayed
+# everything the primary has written so far.
+replayed() {
+  local lsn
+  lsn=$(psql -X -At -p "$1" -d "$3" -c "SELECT pg_current_wal_lsn()")
+  for _ in $(seq 1 300); do
+    [ "$(psql -X -At -p "$2" -d "$3" -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && return 0
+    sleep 0.1
+  done
+  echo "the standby on port $2 did not replay $lsn within 30 s" >&2
+  return 1
+}

@@ -1,45 +1,132 @@
-//! Connections to the database, kept per PostgreSQL role.
+//! Connections to the database, kept per PostgreSQL role, to the primary and to its replicas.
 //!
 //! Every request runs with the privileges of its token's role, so the database decides what
 //! it may do. Rather than `SET ROLE` inside a transaction per request (four round trips), each
 //! role has its own few connections that ran `SET ROLE` once; a request is then one round trip.
 //! A tokio-postgres client pipelines concurrent queries, so a handful of connections per role
 //! serves many requests at once. The server's own login (role "") reads the token table.
+//!
+//! Predictions may go to hot-standby replicas (`read`), round robin, each falling back to the
+//! next and finally to the primary while it cannot be reached; everything else (the lifecycle,
+//! the registry, tokens) goes to the primary (`query`). A replica serves a deploy once it has
+//! replayed it: its lag behind the primary.
 
 use crate::error::{ApiError, ApiResult};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row};
 
+/// How long a replica that could not be reached is left out before it is tried again.
+const REPLICA_RETRY: Duration = Duration::from_secs(5);
+
 type Slot = tokio::sync::RwLock<Option<Arc<Client>>>;
 
+/// The primary and its replicas.
 pub struct Db {
-    config: Config,
-    per_role: usize,
-    timeout: Duration,
-    roles: RwLock<HashMap<String, Arc<Vec<Slot>>>>,
-    next: AtomicUsize,
+    primary: Server,
+    replicas: Vec<Server>,
+    next_replica: AtomicUsize,
 }
 
 /// A query parameter with its PostgreSQL type, for one-round-trip typed queries.
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 impl Db {
+    /// The primary only.
     pub fn new(database_url: &str, per_role: usize, timeout: Duration) -> Result<Db, tokio_postgres::Error> {
         Ok(Db {
+            primary: Server::new(database_url, per_role, timeout)?,
+            replicas: Vec::new(),
+            next_replica: 0.into(),
+        })
+    }
+
+    /// Sends predictions (`read`) to these hot standbys of the primary.
+    pub fn with_replicas(mut self, urls: &[String]) -> Result<Db, tokio_postgres::Error> {
+        let (per_role, timeout) = (self.primary.per_role, self.primary.timeout);
+        self.replicas = urls.iter().map(|u| Server::new(u, per_role, timeout)).collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    pub fn replicas(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Runs one statement on the primary as `role` ("" = the server's login) in one round trip.
+    pub async fn query(&self, role: &str, sql: &str, params: &[Param<'_>]) -> ApiResult<Vec<Row>> {
+        self.primary.query(role, sql, params).await
+    }
+
+    /// Runs one read-only statement (a prediction) on a replica, round robin; a replica that
+    /// cannot be reached is left out for `REPLICA_RETRY` and the next one asked, the primary
+    /// last. Without replicas, on the primary.
+    pub async fn read(&self, role: &str, sql: &str, params: &[Param<'_>]) -> ApiResult<Vec<Row>> {
+        let n = self.replicas.len();
+        let first = if n > 0 { self.next_replica.fetch_add(1, Ordering::Relaxed) } else { 0 };
+        for k in 0..n {
+            let replica = &self.replicas[(first + k) % n];
+            if replica.left_out() {
+                continue;
+            }
+            match replica.query(role, sql, params).await {
+                Err(e) if e.code == "unavailable" => {
+                    tracing::warn!(replica = %replica.describe(), "replica unreachable; left out for {REPLICA_RETRY:?}");
+                    replica.leave_out();
+                }
+                answer => return answer,
+            }
+        }
+        self.primary.query(role, sql, params).await
+    }
+}
+
+/// One server's connections, per role.
+struct Server {
+    config: Config,
+    per_role: usize,
+    timeout: Duration,
+    roles: RwLock<HashMap<String, Arc<Vec<Slot>>>>,
+    next: AtomicUsize,
+    /// Until when an unreachable server is left out (replicas only).
+    left_out_until: Mutex<Option<Instant>>,
+}
+
+impl Server {
+    fn new(database_url: &str, per_role: usize, timeout: Duration) -> Result<Server, tokio_postgres::Error> {
+        Ok(Server {
             config: database_url.parse()?,
             per_role: per_role.max(1),
             timeout,
             roles: RwLock::new(HashMap::new()),
             next: AtomicUsize::new(0),
+            left_out_until: Mutex::new(None),
         })
     }
 
+    fn left_out(&self) -> bool {
+        let until = self.left_out_until.lock().unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn leave_out(&self) {
+        *self.left_out_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + REPLICA_RETRY);
+    }
+
+    /// host:port/dbname, for logs (never the password).
+    fn describe(&self) -> String {
+        let host = self.config.get_hosts().first().map_or("?".into(), |h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        });
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!("{host}:{port}/{}", self.config.get_dbname().unwrap_or(""))
+    }
+
     /// Runs one statement as `role` ("" = the server's login) in one round trip.
-    pub async fn query(&self, role: &str, sql: &str, params: &[Param<'_>]) -> ApiResult<Vec<Row>> {
+    async fn query(&self, role: &str, sql: &str, params: &[Param<'_>]) -> ApiResult<Vec<Row>> {
         let work = async {
             let client = self.client(role).await?;
             Ok::<_, ApiError>(client.query_typed(sql, params).await?)

@@ -28,6 +28,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "PGML_SERVE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// A hot standby of the database for predictions, as a PostgreSQL URI (repeat the flag, or
+    /// separate them with commas); lifecycle and registry calls stay on --database-url.
+    #[arg(long = "replica-url", env = "PGML_SERVE_REPLICA_URLS", value_delimiter = ',')]
+    replica_urls: Vec<String>,
     /// Database connections per role (each pipelines many requests).
     #[arg(long, env = "PGML_SERVE_CONNECTIONS", default_value_t = 2)]
     connections: usize,
@@ -115,12 +119,15 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         logs.json().init();
     }
     let timeout = Duration::from_millis(args.timeout_ms);
-    let db =
-        Db::new(database_url, args.connections, timeout).map_err(|e| format!("bad --database-url: {e}"))?;
+    let db = Db::new(database_url, args.connections, timeout)
+        .map_err(|e| format!("bad --database-url: {e}"))?
+        .with_replicas(&args.replica_urls)
+        .map_err(|e| format!("bad --replica-url: {e}"))?;
+    let db_replicas = db.replicas();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!(listen = %args.listen, "pgml-serve listening");
+    tracing::info!(listen = %args.listen, replicas = db_replicas, "pgml-serve listening");
     axum::serve(listener, app(AppState::new(db)))
         .with_graceful_shutdown(shutdown())
         .await

@@ -324,3 +324,31 @@ async fn an_unreachable_database_is_503_not_500() {
     let res = app(state).oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// Predictions go to the replicas; an unreachable one is left out and the next asked, the
+/// primary last. (scripts/test-replica.sh runs pgml-serve with a real streaming standby.)
+#[tokio::test]
+async fn predictions_fall_back_past_an_unreachable_replica_to_the_primary() {
+    let f = fixture().await;
+    let db = Db::new(&database_url(), 1, Duration::from_secs(5))
+        .unwrap()
+        .with_replicas(&["postgresql://postgres@127.0.0.1:1/none".to_string()])
+        .unwrap();
+    assert_eq!(db.replicas(), 1);
+    let router = app(AppState::new(db));
+    for _ in 0..2 {
+        let req = Request::post("/v1/projects/serve_iris/predict")
+            .header("authorization", format!("Bearer {}", f.predictor))
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"features": [6.3, 3.3, 6.0, 2.5]}"#))
+            .unwrap();
+        let res = router.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(
+            body["predictions"][0].as_f64().unwrap() as f32,
+            sql_prediction("6.3, 3.3, 6.0, 2.5").await
+        );
+    }
+}

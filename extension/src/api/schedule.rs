@@ -43,6 +43,7 @@ struct NewSchedule<'a> {
 /// Stores the schedule (replacing the project's previous one of the same kind) and registers
 /// its pg_cron job; returns the job name and pg_cron's job id.
 fn register(s: NewSchedule) -> Result<(String, i64)> {
+    store::check_writable()?;
     require_pg_cron()?;
     validate_cron(s.schedule)?;
     let job_name = format!("pgml {} {}", s.kind, s.project_name);
@@ -78,6 +79,7 @@ fn register(s: NewSchedule) -> Result<(String, i64)> {
 
 /// Removes a project's schedule of one kind and its pg_cron job.
 fn unregister(project_name: &str, kind: &str) -> Result<bool> {
+    store::check_writable()?;
     require_pg_cron()?;
     let job = store::first_row(
         "SELECT job_name FROM pgml.schedules WHERE project_name = $1 AND kind = $2",

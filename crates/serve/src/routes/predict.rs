@@ -100,7 +100,7 @@ async fn serve(
     let (values, names) = flatten(req.features)?;
     let rows = state
         .db
-        .query(
+        .read(
             role,
             "SELECT model_id, width, predictions FROM pgml._pgml_serve_predict($1, $2, $3, $4, $5)",
             &[

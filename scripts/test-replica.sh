@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Hot-standby replicas serve predictions. A throwaway primary (port 5494) and its streaming
+# standby (5495, made by pg_basebackup -R):
+#   1. the primary gets the registry of include/read_setup.sql; every read path of
+#      include/read_paths.sql answers on the standby exactly as on the primary, in a plain
+#      session, a READ ONLY transaction and parallel workers;
+#   2. a standby session that serves one model serves a newly deployed one from its first
+#      statement after the deploy is replayed (and the deploy's delay until then is printed);
+#   3. every write on the standby is refused with SQLSTATE 25006 and a hint, never XX000;
+#   4. pgml-serve with the standby as its replica: the standby answers predictions, the
+#      primary a deploy, the standby then serves the deployed model, and with the standby
+#      down the primary answers.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+PRIMARY=5494 STANDBY=5495 DB=pgml_replica HTTP=${PGML_REPLICA_TEST_PORT:-18081}
+INCLUDE=$ROOT/extension/tests/pg_regress/sql/include
+TMP=$(mktemp -d)
+chmod 0755 "$TMP"
+cleanup() {
+  [ -n "${serve_pid:-}" ] && kill "$serve_pid" 2>/dev/null
+  cluster_remove replica-standby; cluster_remove replica-primary; rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "test-replica: FAILED: $*"; exit 1; }
+q() { local port=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -p "$port" -d "$DB" "$@"; }
+
+cluster_create replica-primary $PRIMARY $DB
+psql -X -q -p $PRIMARY -d postgres -c "CREATE DATABASE $DB"
+q $PRIMARY -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION pgml" >/dev/null
+(cd "$INCLUDE" && q $PRIMARY -c "SET client_min_messages = warning" -f read_setup.sql >/dev/null)
+cluster_standby replica-standby $STANDBY $PRIMARY
+replayed $PRIMARY $STANDBY $DB
+[ "$(q $STANDBY -c "SELECT pg_is_in_recovery()")" = t ] || fail "the standby is not in recovery"
+echo "== a primary (port $PRIMARY) and its streaming hot standby (port $STANDBY)"
+
+echo "== 1. every read path answers on the standby as on the primary"
+read_paths() { (cd "$INCLUDE" && PGOPTIONS="${2:-}" psql -X -v ON_ERROR_STOP=1 -p "$1" -d $DB -f read_paths.sql 2>&1); }
+read_paths $PRIMARY >"$TMP/primary.out" || { cat "$TMP/primary.out"; fail "read paths on the primary"; }
+for mode in "" "-c default_transaction_read_only=on" "-c force_parallel_mode=on"; do
+  read_paths $STANDBY "$mode" >"$TMP/standby.out" || true
+  diff -u "$TMP/primary.out" "$TMP/standby.out" || fail "the standby answers differently (${mode:-plain session})"
+  echo "   ok: $(grep -c '|' "$TMP/primary.out") result lines equal (${mode:-plain session})"
+done
+
+echo "== 2. a standby session serves a deploy from its first statement after the replay"
+probe="ARRAY[5.9, 3.0, 5.1, 1.8]::real[]"
+a1=$(q $PRIMARY -c "SELECT pgml.predict_proba(1, $probe)"); a2=$(q $PRIMARY -c "SELECT pgml.predict_proba(2, $probe)")
+[ "$a1" != "$a2" ] || fail "models 1 and 2 must answer differently"
+mkfifo "$TMP/s.in" "$TMP/s.out"
+psql -X -q -At -p $STANDBY -d $DB <"$TMP/s.in" >"$TMP/s.out" 2>&1 &
+exec 3>"$TMP/s.in" 4<"$TMP/s.out"
+# (staging, which needs no approval: read_setup.sql's production does)
+ask() { echo "SELECT pgml.predict_proba('Iris', $probe, stage => 'staging');" >&3; read -r got <&4; echo "$got"; }
+[ "$(ask)" = "$a2" ] || fail "the standby session does not serve model 2"
+for round in 1 2 3; do
+  for target in 1 2; do
+    want=$a1; [ $target = 2 ] && want=$a2
+    q $PRIMARY -c "SELECT pgml.deploy($target, stage => 'staging')" >/dev/null
+    replayed $PRIMARY $STANDBY $DB
+    [ "$(ask)" = "$want" ] || fail "round $round: the first statement after the replay did not serve model $target"
+  done
+done
+echo "   ok: 6 deploys on the primary, each served by the open standby session's first statement after its replay"
+# how fresh a standby is: from a deploy's commit to the standby session serving it
+q $PRIMARY -c "SELECT pgml.deploy(1, stage => 'staging')" >/dev/null
+start=$(date +%s%N) statements=0
+while [ "$(ask)" != "$a1" ]; do statements=$((statements + 1)); [ $statements -lt 100000 ] || fail "never served"; done
+echo "   deploy commit -> served on the standby: $(( ($(date +%s%N) - start) / 1000 )) us, after $statements earlier statement(s)"
+echo '\q' >&3
+exec 3>&- 4<&-
+
+echo "== 3. writes on the standby: SQLSTATE 25006 with a hint"
+writes=(
+  "SELECT pgml.train('Iris', algorithm => 'linear')"
+  "SELECT pgml.train('New', 'regression', 'pgml.iris', 'target')"
+  "SELECT pgml.train_joint('Exercise')"
+  "SELECT pgml.deploy('Iris', 'most_recent')"
+  "SELECT pgml.deploy(2)"
+  "SELECT pgml.deploy('Iris', 2, stage => 'staging')"
+  "SELECT pgml.promote('Iris')"
+  "SELECT pgml.approve(1)"
+  "SELECT pgml.reject(1)"
+  "SELECT pgml.archive_model(3)"
+  "SELECT pgml.delete_model(3)"
+  "SELECT pgml.add_stage('Iris', 'qa')"
+  "SELECT pgml.set_promotion_policy('Iris', approvals => 0)"
+  "SELECT pgml.set_drift_thresholds('Iris', '{}')"
+  "SELECT pgml.load_dataset('wine')"
+  "SELECT pgml.schedule_training('Iris', '0 3 * * *')"
+  "SELECT pgml.unschedule_training('Iris')"
+)
+for w in "${writes[@]}"; do
+  out=$(psql -X -q -p $STANDBY -d $DB -v VERBOSITY=verbose -c "$w" 2>&1 || true)
+  [[ "$out" == *"ERROR:  25006: cannot write the pgml registry on a hot standby"* && "$out" == *"HINT:  "* ]] \
+    || fail "on the standby, $w answered: $out"
+done
+echo "   ok: ${#writes[@]} write calls refused with 25006 and a hint"
+
+echo "== 4. pgml-serve: predictions on the standby, the lifecycle on the primary"
+cargo build -q -p pgml-serve
+BIN=$ROOT/target/debug/pgml-serve
+psql -X -q -p $PRIMARY -d postgres -c "CREATE ROLE replica_predictor IN ROLE pgml_predictor" \
+  -c "CREATE ROLE replica_deployer IN ROLE pgml_deployer"
+primary_url="postgresql://postgres@127.0.0.1:$PRIMARY/$DB?application_name=pgml-serve"
+standby_url="postgresql://postgres@127.0.0.1:$STANDBY/$DB?application_name=pgml-serve"
+predictor=$("$BIN" token create --database-url "$primary_url" --name predictor --role replica_predictor)
+deployer=$("$BIN" token create --database-url "$primary_url" --name deployer --role replica_deployer)
+replayed $PRIMARY $STANDBY $DB
+"$BIN" --database-url "$primary_url" --replica-url "$standby_url" --listen "127.0.0.1:$HTTP" --log-format text \
+  >"$TMP/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP/readyz" >/dev/null && break; sleep 0.2; done
+predict() {
+  curl -s -X POST "http://127.0.0.1:$HTTP/v1/projects/Iris/predict" -H "Authorization: Bearer $predictor" \
+    -H 'Content-Type: application/json' -d '{"features": [5.9, 3.0, 5.1, 1.8], "stage": "staging"}'
+}
+served_by() { psql -X -At -p "$1" -d $DB -c "SELECT count(*) FROM pg_stat_activity
+                                            WHERE application_name = 'pgml-serve' AND query LIKE '%_pgml_serve_predict%'"; }
+out=$(predict)
+[[ "$out" == *'"model_id":1'* ]] || fail "pgml-serve's predict answered $out"
+[ "$(served_by $STANDBY)" -ge 1 ] && [ "$(served_by $PRIMARY)" = 0 ] || fail "the prediction was not answered by the standby"
+out=$(curl -s -X POST "http://127.0.0.1:$HTTP/v1/projects/Iris/deploy" -H "Authorization: Bearer $deployer" \
+  -H 'Content-Type: application/json' -d '{"model_id": 2, "stage": "staging"}')
+[[ "$out" == *'"project":"Iris"'* ]] || fail "pgml-serve's deploy answered $out"
+replayed $PRIMARY $STANDBY $DB
+out=$(predict)
+[[ "$out" == *'"model_id":2'* ]] || fail "after the deploy was replayed, pgml-serve's standby answered $out"
+echo "   ok: predict answered by the standby, deploy by the primary, then the standby served the new model"
+cluster_remove replica-standby
+out=$(predict)
+[[ "$out" == *'"model_id":2'* ]] && [ "$(served_by $PRIMARY)" -ge 1 ] || fail "with the standby down, predict answered $out"
+echo "   ok: with the standby down, the primary answered"
+echo "test-replica: ok"
