@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica regress-accept bench bench-serve serve reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash regress-accept bench bench-serve serve reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
@@ -68,6 +68,10 @@ test-upgrade: test-pg db
 test-replica: test-pg db
 	@bash scripts/test-replica.sh
 
+# Cancels, statement timeouts and a SIGKILL in the middle of trainings leave nothing behind.
+test-crash: test-pg db
+	@bash scripts/test-crash.sh
+
 # The HTTP server in the foreground on the project cluster (PGML_SERVE_* variables configure it).
 serve: db
 	cargo run --release -p pgml-serve
@@ -75,7 +79,7 @@ serve: db
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash
 	@echo "make test: all passed"
 
 bench: db

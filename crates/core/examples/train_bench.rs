@@ -70,7 +70,7 @@ fn main() {
             preprocess: Default::default(),
             targets: 1,
         };
-        let out = train(req, &mut || {}, &mut |_| {}).expect("training");
+        let out = train(req, &|| {}, &mut |_| {}).expect("training");
         seconds.push(started.elapsed().as_secs_f64());
         metric = out.metrics[task.key_metric()];
     }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod schedule;
 pub mod search;
 pub mod task;
+pub mod threads;
 pub mod training;
 
 pub use error::{Error, Result};

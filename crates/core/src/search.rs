@@ -390,7 +390,7 @@ mod tests {
         )
         .unwrap();
         let mut notes = Vec::new();
-        let mut ctx = TrainContext { seed: 1, on_step: &mut || {} };
+        let mut ctx = TrainContext { seed: 1, on_step: &mut || {}, interrupt: &|| {} };
         let out = run(&search, Task::Classification, Algorithm::Xgboost, &x, &y, 2, &mut ctx, &mut |n| {
             notes.push(n)
         })

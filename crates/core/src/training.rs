@@ -55,14 +55,15 @@ pub struct TrainOutcome {
 }
 
 /// Splits, trains on the training part (after a search, if asked for) and scores on the test
-/// part. `on_step` is called between steps so the caller can cancel; `report` hears progress.
+/// part. `interrupt` is called between steps and inside long ones, on the calling thread, so
+/// the caller can cancel (it returns only if the training may go on); `report` hears progress.
 /// The outcome holds the model.
 pub fn train(
     req: TrainRequest,
-    on_step: &mut dyn FnMut(),
+    interrupt: &dyn Fn(),
     report: &mut dyn FnMut(String),
 ) -> Result<TrainOutcome> {
-    run(req, on_step, report, None)
+    run(req, interrupt, report, None)
 }
 
 /// `train`, writing the model's stored bytes (`LoadedModel::to_bytes`'s) to `sink` rather than
@@ -70,16 +71,16 @@ pub fn train(
 /// whole), any other model once trained. The outcome holds no model.
 pub fn train_into(
     req: TrainRequest,
-    on_step: &mut dyn FnMut(),
+    interrupt: &dyn Fn(),
     report: &mut dyn FnMut(String),
     sink: &mut Sink,
 ) -> Result<TrainOutcome> {
-    run(req, on_step, report, Some(sink))
+    run(req, interrupt, report, Some(sink))
 }
 
 fn run(
     req: TrainRequest,
-    on_step: &mut dyn FnMut(),
+    interrupt: &dyn Fn(),
     report: &mut dyn FnMut(String),
     mut sink: Option<&mut Sink>,
 ) -> Result<TrainOutcome> {
@@ -137,7 +138,7 @@ fn run(
     let (hyperparams, search_results) = match &search {
         None => (hyperparams.clone(), None),
         Some(s) => {
-            let mut ctx = TrainContext { seed, on_step: &mut *on_step };
+            let mut ctx = TrainContext { seed, on_step: &mut || interrupt(), interrupt };
             let out = search::run(s, task, algorithm, &x_train, &y_train, classes.len(), &mut ctx, report)?;
             report(format!(
                 "search: refitting the best combination on the whole training split: {}",
@@ -159,10 +160,10 @@ fn run(
     let plan = algorithm.planned_steps(&hyperparams).map(|(steps, unit)| (steps * targets, unit));
     let mut progress = Progress::new(algorithm.name(), plan, PROGRESS_EVERY);
     let mut step = || {
-        on_step();
+        interrupt();
         progress.step(report);
     };
-    let mut ctx = TrainContext { seed, on_step: &mut step };
+    let mut ctx = TrainContext { seed, on_step: &mut step, interrupt };
     let started = Instant::now();
     let fitted = match sink.as_deref_mut() {
         Some(sink) if targets == 1 && algorithm.writes_as_it_trains() => {
@@ -381,7 +382,7 @@ fn references(schema: &[FeatureColumn], x: &Matrix) -> Vec<FeatureReference> {
             .iter_mut()
             .enumerate()
             .map(|(t, (columns, sort))| {
-                s.spawn(move || {
+                crate::threads::spawn_scoped(s, move || {
                     let mine: Vec<usize> = (t..x.cols).step_by(threads).collect();
                     let mut done = Vec::with_capacity(mine.len());
                     for chunk in mine.chunks(group) {
@@ -433,7 +434,7 @@ mod tests {
             preprocess: Spec::default(),
             targets: 1,
         };
-        train(req, &mut || {}, &mut |_| {}).unwrap()
+        train(req, &|| {}, &mut |_| {}).unwrap()
     }
 
     /// The test metric of `algorithm` with default settings on scikit-learn's split `seed` of
@@ -446,7 +447,7 @@ mod tests {
         let y = if classes.is_empty() { y } else { encode_classes(&y, &classes) };
         let (x_train, x_test) = (x.select(&train), x.select(&test));
         let (y_train, y_test) = (select_rows(&y, &train, 1), select_rows(&y, &test, 1));
-        let mut ctx = TrainContext { seed, on_step: &mut || {} };
+        let mut ctx = TrainContext { seed, on_step: &mut || {}, interrupt: &|| {} };
         let model = Algorithm::parse(algorithm)
             .unwrap()
             .train(task, &json!({}), &x_train, &y_train, classes.len(), &mut ctx)
@@ -457,6 +458,42 @@ mod tests {
             _ => metrics::classification(&y_test, &predicted, None),
         };
         key_metric(task, &metrics).unwrap()
+    }
+
+    /// The long computations ask the interrupt inside their steps (the columns of a
+    /// factorisation, the nodes of a tree, the rows of an all-pairs pass, each merge), so a
+    /// cancel need not wait for a step to end: each asks it more often than it counts steps.
+    #[test]
+    fn long_steps_ask_the_interrupt_inside_them() {
+        for (dataset, task, algorithm, hyperparams) in [
+            ("iris", Task::Classification, "gaussian_process", json!({})),
+            ("diabetes", Task::Regression, "kernel_ridge", json!({})),
+            ("iris", Task::Clustering, "mean_shift", json!({})),
+            ("iris", Task::Clustering, "birch", json!({"threshold": 0.2})),
+            ("iris", Task::Classification, "random_forest", json!({"n_estimators": 1})),
+            ("diabetes", Task::Regression, "extra_trees", json!({"n_estimators": 1})),
+        ] {
+            let (x, y) = load(dataset);
+            let classes = if task == Task::Classification { class_labels(&y) } else { Vec::new() };
+            let y = match task {
+                Task::Classification => encode_classes(&y, &classes),
+                Task::Regression => y,
+                _ => Vec::new(),
+            };
+            let (interrupts, mut steps) = (std::cell::Cell::new(0), 0);
+            let mut ctx = TrainContext {
+                seed: 1,
+                on_step: &mut || steps += 1,
+                interrupt: &|| interrupts.set(interrupts.get() + 1),
+            };
+            let algo = Algorithm::parse(algorithm).unwrap();
+            algo.train(task, &hyperparams, &x, &y, classes.len(), &mut ctx).unwrap();
+            assert!(
+                interrupts.get() > steps.max(10),
+                "{algorithm}: {} interrupts, {steps} steps",
+                interrupts.get()
+            );
+        }
     }
 
     /// Every algorithm reaches its scikit-learn / XGBoost / LightGBM reference within 2 %,
@@ -499,7 +536,7 @@ mod tests {
             let algorithm = Algorithm::parse(name).unwrap();
             assert_eq!(algorithm.planned_steps(&hp), Some(plan), "{name}");
             let mut steps = 0;
-            let mut ctx = TrainContext { seed: 1, on_step: &mut || steps += 1 };
+            let mut ctx = TrainContext { seed: 1, on_step: &mut || steps += 1, interrupt: &|| {} };
             algorithm.train(Task::Classification, &hp, &x, &y, 3, &mut ctx).unwrap();
             assert_eq!(steps, plan.0, "{name}");
         }
@@ -551,14 +588,14 @@ mod tests {
                 preprocess: Spec::default(),
                 targets: 1,
             };
-            let held = train(req(), &mut || {}, &mut |_| {}).unwrap();
+            let held = train(req(), &|| {}, &mut |_| {}).unwrap();
             let (mut written, mut writes) = (Vec::new(), 0);
             let mut sink = |bytes: &[u8]| {
                 written.extend_from_slice(bytes);
                 writes += 1;
                 Ok(())
             };
-            let out = train_into(req(), &mut || {}, &mut |_| {}, &mut sink).unwrap();
+            let out = train_into(req(), &|| {}, &mut |_| {}, &mut sink).unwrap();
             assert!(out.model.is_none());
             assert_eq!(written, held.model.as_ref().unwrap().to_bytes().unwrap(), "{algorithm}");
             // the header, then a forest tree by tree, any other model whole
@@ -628,7 +665,7 @@ mod tests {
             .map(|seed| {
                 let (train, test) = reference_split("iris-unstratified", seed);
                 let (x_train, x_test) = (x.select(&train), x.select(&test));
-                let mut ctx = TrainContext { seed, on_step: &mut || {} };
+                let mut ctx = TrainContext { seed, on_step: &mut || {}, interrupt: &|| {} };
                 let model = algorithm.train(Task::Clustering, &hp, &x_train, &[], 0, &mut ctx).unwrap();
                 metrics::silhouette(&x_test.data, x_test.cols, &model.predict(&x_test).unwrap())
             })
@@ -673,7 +710,7 @@ mod tests {
             targets: 1,
         };
         let mut notes = Vec::new();
-        let out = train(req, &mut || {}, &mut |n| notes.push(n)).unwrap();
+        let out = train(req, &|| {}, &mut |n| notes.push(n)).unwrap();
         // heavy shrinkage loses on these small-scaled features: the lightest penalty wins
         assert_eq!(out.hyperparams, json!({"alpha": 0.001}));
         let results = out.search_results.unwrap();
@@ -706,8 +743,8 @@ mod tests {
             preprocess: Spec::default(),
             targets,
         };
-        let joint = train(req(y2.clone(), 2), &mut || {}, &mut |_| {}).unwrap();
-        let first = train(req(y.clone(), 1), &mut || {}, &mut |_| {}).unwrap();
+        let joint = train(req(y2.clone(), 2), &|| {}, &mut |_| {}).unwrap();
+        let first = train(req(y.clone(), 1), &|| {}, &mut |_| {}).unwrap();
         let both = joint.model.as_ref().unwrap().predict_joint(&x).unwrap();
         let alone = first.model.as_ref().unwrap().predict(&x).unwrap();
         assert_eq!(both.len(), 2 * x.rows);
@@ -801,9 +838,7 @@ mod tests {
             preprocess: Spec::default(),
             targets: 1,
         };
-        let Err(err) = train(req(vec![1.0; 4]), &mut || {}, &mut |_| {}) else {
-            panic!("trained on one class")
-        };
+        let Err(err) = train(req(vec![1.0; 4]), &|| {}, &mut |_| {}) else { panic!("trained on one class") };
         assert!(err.to_string().contains("at least two classes"), "{err}");
     }
 }

@@ -139,7 +139,7 @@ fn write_fixtures(version: &str) {
             preprocess: Spec::parse(&preprocess).unwrap(),
             targets,
         };
-        let model = train(req, &mut || {}, &mut |_| {}).unwrap().model.unwrap();
+        let model = train(req, &|| {}, &mut |_| {}).unwrap().model.unwrap();
         std::fs::write(&model_path, model.to_bytes().unwrap()).unwrap();
         let recorded = json!({ "dataset": data, "answers": answers(&model, &x) });
         std::fs::write(&answers_path, serde_json::to_string_pretty(&recorded).unwrap() + "\n").unwrap();

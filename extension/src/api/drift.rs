@@ -101,6 +101,8 @@ fn measure(
     let current = relation::read_current(relation_name, &model.header.features)?;
     let mut drifts = Vec::with_capacity(features.len() + 1);
     for (reference, values) in features.iter().zip(&current.features) {
+        // each comparison sorts the feature's values: a cancel is taken between features
+        pgrx::check_for_interrupts!();
         drifts.push(compare(reference, as_current(values), &thresholds)?);
     }
     let (share, dataset_drifted) = dataset_drift(&drifts, &thresholds);
@@ -155,6 +157,9 @@ fn predict_complete_rows(model: &LoadedModel, current: &CurrentData) -> Result<P
     let mut out = Vec::with_capacity(current.rows);
     let mut row = vec![0.0f32; current.features.len()];
     'rows: for i in 0..current.rows {
+        if i % 65_536 == 0 {
+            pgrx::check_for_interrupts!();
+        }
         for (j, feature) in current.features.iter().enumerate() {
             let v = match feature {
                 CurrentFeature::Numeric(v) => v[i],

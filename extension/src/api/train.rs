@@ -227,7 +227,7 @@ fn train_stored(req: TrainRequest, model_id: i64) -> Result<training::TrainOutco
         };
         training::train_into(
             req,
-            &mut || {
+            &|| {
                 pgrx::check_for_interrupts!();
             },
             &mut |progress| notice!("{progress}"),

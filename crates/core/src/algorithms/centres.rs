@@ -79,13 +79,14 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// scikit-learn's `estimate_bandwidth(quantile=0.3)`: the mean distance from each row to its
-/// k-th nearest row (itself included), k = 0.3 n.
-fn estimate_bandwidth(x: &Matrix) -> f64 {
+/// k-th nearest row (itself included), k = 0.3 n. All pairs: `interrupt` between rows.
+fn estimate_bandwidth(x: &Matrix, interrupt: &dyn Fn()) -> f64 {
     let n = x.rows;
     let k = ((n as f64 * 0.3) as usize).max(1);
     let mut total = 0.0;
     let mut d = Vec::with_capacity(n);
     for i in 0..n {
+        interrupt();
         d.clear();
         d.extend((0..n).map(|j| sq_dist(x.row(i), x.row(j))));
         d.select_nth_unstable_by(k - 1, f64::total_cmp);
@@ -102,7 +103,7 @@ pub(super) fn train_mean_shift(
     let (n, cols) = (x.rows, x.cols);
     let bandwidth = match p.bandwidth {
         Some(b) => b,
-        None => estimate_bandwidth(x),
+        None => estimate_bandwidth(x, ctx.interrupt),
     };
     if bandwidth <= 0.0 {
         return Err(Error::data("mean_shift: every row is the same point; the bandwidth is 0")
@@ -116,6 +117,7 @@ pub(super) fn train_mean_shift(
         let mut centre: Vec<f64> = x.row(seed).iter().map(|&v| v as f64).collect();
         let mut within = 0;
         for _ in 0..p.max_iter {
+            (ctx.interrupt)();
             let mut sum = vec![0.0; cols];
             within = 0;
             for i in 0..n {

@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn iris_clusters_equal_scikit_learns() {
         let (x, _) = load("iris");
-        let mut ctx = TrainContext { seed: 0, on_step: &mut || {} };
+        let mut ctx = TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} };
         let (labels, model) = fit(&Params { eps: 0.5, min_samples: 5 }, &x, &mut ctx);
         // scikit-learn 1.9.1: DBSCAN().fit_predict on the whole of datasets/iris.csv
         let noise = [41, 57, 60, 68, 87, 93, 98, 105, 106, 108, 109, 117, 118, 122, 131, 134, 135];

@@ -239,26 +239,35 @@ fn grow(
     let bootstrap = params.bootstrap.unwrap_or(kind != Kind::ExtraTrees);
     let random_thresholds = kind == Kind::ExtraTrees;
     let builder = Builder { x, y, width, classification, mtry, random_thresholds, params: &params };
-    // tree t draws from its own seed, so a forest is the same on any number of threads
-    let tree = |t: usize| {
+    // tree t draws from its own seed, so a forest is the same on any number of threads; a tree
+    // is abandoned (None) as soon as `stopped` says so
+    let tree = |t: usize, stopped: &dyn Fn() -> bool| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(t as u64));
         let rows: Vec<usize> = if bootstrap {
             (0..x.rows).map(|_| rng.gen_range(0..x.rows)).collect()
         } else {
             (0..x.rows).collect()
         };
-        builder.build(rows, &mut rng)
+        builder.build(rows, &mut rng, stopped)
     };
     let mut forest = Forest::new(width, classification, n_estimators);
     let threads = params.threads().min(n_estimators);
+    let interrupt = ctx.interrupt;
     if threads <= 1 {
+        // a deep tree on a million rows takes seconds: the interrupt is asked at every node
+        let stopped = || {
+            interrupt();
+            false
+        };
         for t in 0..n_estimators {
             (ctx.on_step)();
-            forest.push(&tree(t));
-            added(&mut forest)?;
+            if let Some(built) = tree(t, &stopped) {
+                forest.push(&built);
+                added(&mut forest)?;
+            }
         }
     } else {
-        in_parallel(threads, n_estimators, &tree, |t| {
+        in_parallel(threads, n_estimators, &tree, interrupt, |t| {
             (ctx.on_step)();
             forest.push(&t);
             added(&mut forest)
@@ -267,13 +276,18 @@ fn grow(
     Ok(forest)
 }
 
+/// A tree builder that may be stopped: tree `t`, or None once `stopped` says so.
+type TreeBuilder<'a> = dyn Fn(usize, &dyn Fn() -> bool) -> Option<Tree> + Sync + 'a;
+
 /// Builds trees `0..n` on `threads` worker threads and hands them to `take` on the calling
-/// thread, in order (`take` may call into PostgreSQL, which only the calling thread can). An
-/// error or a panic in `take` (a cancel) stops the workers after the trees they are building.
+/// thread, in order (`take` may call into PostgreSQL, which only the calling thread can).
+/// Waiting, the calling thread asks `interrupt` every 20 ms. An error or a panic on the
+/// calling thread (a cancel) stops the workers inside the trees they are building.
 fn in_parallel(
     threads: usize,
     n: usize,
-    tree: &(dyn Fn(usize) -> Tree + Sync),
+    tree: &TreeBuilder,
+    interrupt: &dyn Fn(),
     mut take: impl FnMut(Tree) -> Result<()>,
 ) -> Result<()> {
     let next = AtomicUsize::new(0);
@@ -282,9 +296,13 @@ fn in_parallel(
         let (sender, built) = mpsc::channel::<(usize, Tree)>();
         for _ in 0..threads {
             let (sender, next, stop) = (sender.clone(), &next, &stop);
-            s.spawn(move || loop {
+            crate::threads::spawn_scoped(s, move || loop {
                 let t = next.fetch_add(1, Ordering::Relaxed);
-                if t >= n || stop.load(Ordering::Relaxed) || sender.send((t, tree(t))).is_err() {
+                if t >= n || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Some(built) = tree(t, &|| stop.load(Ordering::Relaxed)) else { break };
+                if sender.send((t, built)).is_err() {
                     break;
                 }
             });
@@ -299,7 +317,15 @@ fn in_parallel(
         let _stop = StopOnUnwind(&stop);
         let mut early = BTreeMap::new();
         let mut wanted = 0;
-        for (t, built) in built {
+        loop {
+            let (t, built) = match built.recv_timeout(std::time::Duration::from_millis(20)) {
+                Ok(next) => next,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    interrupt();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             early.insert(t, built);
             while let Some(tree) = early.remove(&wanted) {
                 take(tree)?;
@@ -328,12 +354,16 @@ struct Best {
 }
 
 impl Builder<'_> {
-    fn build(&self, mut rows: Vec<usize>, rng: &mut ChaCha8Rng) -> Tree {
+    /// The tree of `rows`; None once `stopped` (asked before each node) says so.
+    fn build(&self, mut rows: Vec<usize>, rng: &mut ChaCha8Rng, stopped: &dyn Fn() -> bool) -> Option<Tree> {
         let mut tree = Tree { nodes: vec![], values: vec![] };
         // (node, start, end, depth) of nodes still to split.
         let mut stack = vec![(0usize, 0usize, rows.len(), 0usize)];
         tree.push_node();
         while let Some((node, start, end, depth)) = stack.pop() {
+            if stopped() {
+                return None;
+            }
             let part = &mut rows[start..end];
             let split = if end - start >= self.params.min_samples_split
                 && self.params.max_depth.is_none_or(|d| depth < d)
@@ -362,7 +392,7 @@ impl Builder<'_> {
                 }
             }
         }
-        tree
+        Some(tree)
     }
 
     fn is_pure(&self, rows: &[usize]) -> bool {
@@ -577,7 +607,7 @@ impl RegressionTree {
             random_thresholds: false,
             params: &params,
         };
-        RegressionTree(builder.build(rows, rng))
+        RegressionTree(builder.build(rows, rng, &|| false).expect("a tree never stopped is built whole"))
     }
 
     pub(super) fn value(&self, row: &[f32]) -> f32 {
@@ -907,7 +937,7 @@ mod tests {
                 let mtry = x.cols.div_ceil(2);
                 let builder =
                     Builder { x, y, width, classification, mtry, random_thresholds: false, params: &params };
-                builder.build(rows, &mut rng)
+                builder.build(rows, &mut rng, &|| false).unwrap()
             })
             .collect();
         StoredTrees { trees, width, classification }
@@ -986,7 +1016,7 @@ mod tests {
                 serde_json::from_value(serde_json::json!({"n_estimators": 7, "n_jobs": n_jobs})).unwrap();
             params.validate().unwrap();
             let mut steps = 0;
-            let mut ctx = TrainContext { seed: 5, on_step: &mut || steps += 1 };
+            let mut ctx = TrainContext { seed: 5, on_step: &mut || steps += 1, interrupt: &|| {} };
             let model = train(Kind::RandomForest, Task::Classification, params, &x, &y, 3, &mut ctx).unwrap();
             (model.to_bytes().unwrap(), steps)
         };
@@ -1003,7 +1033,7 @@ mod tests {
     fn a_trained_forest_reads_back_and_corrupt_bytes_are_refused() {
         let (x, y) = dataset("diabetes");
         let params: Params = serde_json::from_value(serde_json::json!({"n_estimators": 5})).unwrap();
-        let mut ctx = TrainContext { seed: 3, on_step: &mut || {} };
+        let mut ctx = TrainContext { seed: 3, on_step: &mut || {}, interrupt: &|| {} };
         let model = train(Kind::RandomForest, Task::Regression, params, &x, &y, 0, &mut ctx).unwrap();
         let binary = model.to_bytes().unwrap();
         assert_eq!(load(&binary).unwrap().predict(&x).unwrap(), model.predict(&x).unwrap());

@@ -54,8 +54,8 @@ pub(super) enum GaussianProcess {
 
 /// The Cholesky factor of a kernel system: a pivot that is not positive and finite means the
 /// matrix is not positive definite.
-fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
-    linear::cholesky(a, n, 0.0, |pivot, _| pivot <= 0.0 || !pivot.is_finite())
+fn cholesky(a: &[f64], n: usize, interrupt: &dyn Fn()) -> Option<Vec<f64>> {
+    linear::cholesky(a, n, 0.0, |pivot, _| pivot <= 0.0 || !pivot.is_finite(), interrupt)
 }
 
 pub(super) fn train(
@@ -69,7 +69,7 @@ pub(super) fn train(
     check_rows("gaussian_process", x.rows)?;
     let n = x.rows;
     let kernel = Kernel::Rbf { gamma: 0.5 / (p.length_scale * p.length_scale) };
-    let k = gram(kernel, x, ctx);
+    let k = gram(kernel, x, ctx.interrupt);
     let expansion =
         |coef: Vec<f64>| Expansion { kernel, cols: x.cols, rows: x.data.clone(), coef, bias: 0.0 };
     if task == Task::Regression {
@@ -77,7 +77,7 @@ pub(super) fn train(
         for i in 0..n {
             a[i * n + i] += p.alpha;
         }
-        let l = cholesky(&a, n).ok_or_else(|| {
+        let l = cholesky(&a, n, ctx.interrupt).ok_or_else(|| {
             Error::data("the kernel matrix is not positive definite").with_hint("raise alpha (default 1e-10)")
         })?;
         let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();
@@ -103,11 +103,12 @@ fn laplace(k: &[f64], y: &[f64], n: usize, max_iter: usize, ctx: &mut TrainConte
         // B = I + sW K sW
         let mut b = vec![0.0; n * n];
         for i in 0..n {
+            (ctx.interrupt)();
             for j in 0..n {
                 b[i * n + j] = sw[i] * k[i * n + j] * sw[j] + f64::from(u8::from(i == j));
             }
         }
-        let l = cholesky(&b, n)
+        let l = cholesky(&b, n, ctx.interrupt)
             .ok_or_else(|| Error::Internal("Laplace approximation: B is not positive definite".into()))?;
         let grad: Vec<f64> = (0..n).map(|i| sw[i] * sw[i] * f[i] + (y[i] - pi[i])).collect();
         let kb: Vec<f64> = (0..n).map(|i| (0..n).map(|j| k[i * n + j] * grad[j]).sum()).collect();
@@ -169,7 +170,7 @@ mod tests {
         let y: Vec<f32> = xs.iter().map(|v| v.sin()).collect();
         let x = Matrix { data: xs.clone(), rows: 21, cols: 1 };
         let fit = |algorithm: Algorithm, hp: serde_json::Value| {
-            let mut ctx = TrainContext { seed: 0, on_step: &mut || {} };
+            let mut ctx = TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} };
             algorithm.train(Task::Regression, &hp, &x, &y, 0, &mut ctx).unwrap()
         };
         let gp = fit(Algorithm::GaussianProcess, json!({}));

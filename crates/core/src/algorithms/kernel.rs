@@ -1,7 +1,7 @@
 //! Kernels (scikit-learn's `pairwise_kernels` definitions) and `kernel_ridge`
 //! (`KernelRidge`: (K + αI)⁻¹ y, no intercept, the training rows kept for prediction).
 
-use super::linear::solve_spd;
+use super::linear;
 use super::{check_at_least, check_positive, check_range, Model, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
@@ -84,12 +84,12 @@ impl Kernel {
     }
 }
 
-/// The kernel matrix of the rows (n × n, row-major, symmetric).
-pub(super) fn gram(kernel: Kernel, x: &Matrix, ctx: &mut TrainContext) -> Vec<f64> {
+/// The kernel matrix of the rows (n × n, row-major, symmetric); the interrupt between rows.
+pub(super) fn gram(kernel: Kernel, x: &Matrix, interrupt: &dyn Fn()) -> Vec<f64> {
     let n = x.rows;
     let mut k = vec![0.0; n * n];
     for i in 0..n {
-        (ctx.on_step)();
+        interrupt();
         for j in 0..=i {
             let v = kernel.eval(x.row(i), x.row(j));
             k[i * n + j] = v;
@@ -179,11 +179,13 @@ pub(super) fn train_ridge(
     let gamma = resolve_gamma(&p.gamma, "auto", x)?;
     let kernel = Kernel::parse(&p.kernel, gamma, p.degree, p.coef0)?;
     let n = x.rows;
-    let k = gram(kernel, x, ctx);
+    let k = gram(kernel, x, ctx.interrupt);
     let target: Vec<f64> = y.iter().map(|&v| v as f64).collect();
-    let dual = solve_spd(&k, &target, n, p.alpha)
-        .or_else(|| solve_spd(&k, &target, n, p.alpha + 1e-10))
+    let factor = |ridge| linear::cholesky(&k, n, ridge, linear::not_definite, ctx.interrupt);
+    let l = factor(p.alpha)
+        .or_else(|| factor(p.alpha + 1e-10))
         .ok_or_else(|| Error::data("the kernel matrix is singular").with_hint("raise alpha"))?;
+    let dual = linear::cholesky_solve(&l, &target, n);
     Ok(Box::new(KernelRidge(Expansion { kernel, cols: x.cols, rows: x.data.clone(), coef: dual, bias: 0.0 })))
 }
 

@@ -262,7 +262,7 @@ mod tests {
 
     fn predictions(algorithm: Algorithm, hyperparams: serde_json::Value) -> Vec<f32> {
         let (x, y) = load("diabetes");
-        let mut ctx = TrainContext { seed: 0, on_step: &mut || {} };
+        let mut ctx = TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} };
         let model = algorithm.train(Task::Regression, &hyperparams, &x, &y, 0, &mut ctx).unwrap();
         model.predict(&x).unwrap()
     }

@@ -628,7 +628,7 @@ mod tests {
             let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
             let params: Params = serde_json::from_value(serde_json::json!({"n_estimators": 20})).unwrap();
             let mut rounds = 0;
-            let mut ctx = TrainContext { seed: 3, on_step: &mut || rounds += 1 };
+            let mut ctx = TrainContext { seed: 3, on_step: &mut || rounds += 1, interrupt: &|| {} };
             let model =
                 train(task, Flavour::Native(params), Cow::Borrowed(&x), &y, classes, &mut ctx).unwrap();
             assert_eq!(rounds, 20, "{name}: one step per round");

@@ -192,7 +192,9 @@ fn centred_gram(x: &Matrix, mx: &[f64]) -> Vec<f64> {
             let lane = &lane;
             let workers: Vec<_> = (0..threads.min(LANES))
                 .map(|t| {
-                    s.spawn(move || (t..LANES).step_by(threads).map(|l| (l, lane(l))).collect::<Vec<_>>())
+                    crate::threads::spawn_scoped(s, move || {
+                        (t..LANES).step_by(threads).map(|l| (l, lane(l))).collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             let mut lanes = vec![Vec::new(); LANES];
@@ -279,21 +281,32 @@ pub(super) fn least_squares(
 }
 
 /// Solves (A + ridge·I) x = b for symmetric positive definite A by Cholesky; None if not SPD.
+/// For systems the size of the features; a kernel's system (the size of the rows) factors
+/// with `cholesky` and the training's interrupt.
 pub(super) fn solve_spd(a: &[f64], b: &[f64], p: usize, ridge: f64) -> Option<Vec<f64>> {
-    let l = cholesky(a, p, ridge, |pivot, diagonal| pivot <= 1e-12 * diagonal.abs().max(1e-300))?;
+    let l = cholesky(a, p, ridge, not_definite, &|| {})?;
     Some(cholesky_solve(&l, b, p))
+}
+
+/// `solve_spd`'s test of a pivot (before its square root) against its diagonal entry: too
+/// small to be positive definite.
+pub(super) fn not_definite(pivot: f64, diagonal: f64) -> bool {
+    pivot <= 1e-12 * diagonal.abs().max(1e-300)
 }
 
 /// The lower Cholesky factor of A + ridge·I (n × n, row-major); None as soon as `reject`
 /// refuses a pivot, given the pivot before its square root and the diagonal entry.
+/// `interrupt` is called before each column (5,000 rows: about 5 ms of work a column).
 pub(super) fn cholesky(
     a: &[f64],
     n: usize,
     ridge: f64,
     reject: impl Fn(f64, f64) -> bool,
+    interrupt: &dyn Fn(),
 ) -> Option<Vec<f64>> {
     let mut l = vec![0.0f64; n * n];
     for j in 0..n {
+        interrupt();
         let diagonal = a[j * n + j] + ridge;
         let d = diagonal - (0..j).map(|k| l[j * n + k] * l[j * n + k]).sum::<f64>();
         if reject(d, diagonal) {

@@ -87,8 +87,14 @@ pub type Sink<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
 pub struct TrainContext<'a> {
     /// Seeds every random choice, so a training is repeatable.
     pub seed: u64,
-    /// Called between steps (trees, boosting rounds, iterations) so the caller can cancel.
+    /// Called once per step (a tree, a boosting round, an iteration): progress is counted by
+    /// it, and the caller may cancel there.
     pub on_step: &'a mut dyn FnMut(),
+    /// Called inside long steps, on the calling thread, so that a cancel stops them within a
+    /// fraction of a second: between the columns of an n × n factorisation, the rows of an
+    /// all-pairs pass, while waiting for a library call. It counts nothing; it returns only if
+    /// the training may go on (the extension's raises PostgreSQL's cancel or timeout error).
+    pub interrupt: &'a dyn Fn(),
 }
 
 /// The algorithms this build provides.

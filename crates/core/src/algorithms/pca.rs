@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn iris_components_equal_scikit_learns() {
         let (x, _) = load("iris");
-        let mut ctx = TrainContext { seed: 0, on_step: &mut || {} };
+        let mut ctx = TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} };
         let model = train(Params { n_components: Some(2) }, &x, &mut ctx).unwrap();
         let pca: Pca = serde_json::from_slice(&model.to_bytes().unwrap()).unwrap();
         // scikit-learn 1.9.1, PCA(n_components=2) on the whole of datasets/iris.csv

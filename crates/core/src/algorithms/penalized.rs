@@ -194,7 +194,14 @@ mod tests {
             0
         };
         let model = algorithm
-            .train(task, &params, &x, &y, classes, &mut TrainContext { seed: 0, on_step: &mut || {} })
+            .train(
+                task,
+                &params,
+                &x,
+                &y,
+                classes,
+                &mut TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} },
+            )
             .unwrap();
         serde_json::from_slice(&model.to_bytes().unwrap()).unwrap()
     }
@@ -308,7 +315,7 @@ mod tests {
     #[test]
     fn hyperparameters_are_checked() {
         let (x, y) = load("diabetes");
-        let mut ctx = TrainContext { seed: 0, on_step: &mut || {} };
+        let mut ctx = TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} };
         for (algorithm, params, message) in [
             (Algorithm::Ridge, serde_json::json!({"alpha": -1}), "alpha must be at least 0"),
             (Algorithm::Lasso, serde_json::json!({"l1_ratio": 0.2}), "lasso has no l1_ratio"),

@@ -355,7 +355,9 @@ mod tests {
         let m = Matrix::new(x.clone(), 1).unwrap();
         for (tau, alpha) in [(0.5, 0.0), (0.2, 0.0), (0.9, 0.0), (0.5, 0.5), (0.3, 3.0), (0.5, 100.0)] {
             let p = Params { quantile: tau, alpha, fit_intercept: true, solver: None, solver_options: None };
-            let model = train(p, &m, &y, &mut TrainContext { seed: 0, on_step: &mut || {} }).unwrap();
+            let model =
+                train(p, &m, &y, &mut TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} })
+                    .unwrap();
             let at_zero = model.predict_row(&[0.0]).unwrap() as f64;
             let w = model.predict_row(&[1.0]).unwrap() as f64 - at_zero;
             let ours = objective(&x, &y, tau, alpha, w, at_zero);
@@ -375,7 +377,9 @@ mod tests {
         let y: Vec<f32> = x.iter().enumerate().map(|(i, &x)| 1.5 * x - 2.0 + ((i * 5) % 7) as f32).collect();
         let wide = Matrix::new(x.iter().flat_map(|&v| [v, v, 4.0]).collect(), 3).unwrap();
         let p = Params { quantile: 0.7, alpha: 0.0, fit_intercept: true, solver: None, solver_options: None };
-        let model = train(p, &wide, &y, &mut TrainContext { seed: 0, on_step: &mut || {} }).unwrap();
+        let model =
+            train(p, &wide, &y, &mut TrainContext { seed: 0, on_step: &mut || {}, interrupt: &|| {} })
+                .unwrap();
         let pred = model.predict(&wide).unwrap();
         let ours: f64 = pred
             .iter()

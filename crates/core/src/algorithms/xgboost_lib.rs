@@ -36,6 +36,11 @@ fn array(values: &[f32], shape: &[usize]) -> Result<CString> {
 /// A training matrix with its labels.
 pub(super) struct TrainMatrix(sys::DMatrixHandle);
 
+// SAFETY: a matrix is used by one thread at a time (a training's, or the one round a forest
+// trains on a thread of its own); it holds its own copy of the rows, and XGBoost's handles are
+// not tied to the thread that created them.
+unsafe impl Send for TrainMatrix {}
+
 impl Drop for TrainMatrix {
     fn drop(&mut self) {
         // SAFETY: the handle was created by XGBoost and is freed once.

@@ -1,0 +1,74 @@
+//! Threads the core starts inside a host process that owns its signals. PostgreSQL's signal
+//! handlers (a cancel, a statement timeout, a shutdown) expect to run on the backend's main
+//! thread; a process-directed signal is delivered to any thread that does not block it. So
+//! every thread the core spawns starts with every signal blocked: a new thread inherits the
+//! mask of the thread that spawns it, and `SignalsBlocked` holds that mask only around the
+//! spawn, never around work, so the calling thread still takes its signals while it waits.
+
+/// Blocks every signal in the calling thread until dropped, which restores the mask before.
+pub struct SignalsBlocked(libc::sigset_t);
+
+impl SignalsBlocked {
+    #[must_use]
+    pub fn new() -> SignalsBlocked {
+        // SAFETY: sigfillset and pthread_sigmask only write the sets passed to them.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut before: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut before);
+            SignalsBlocked(before)
+        }
+    }
+}
+
+impl Default for SignalsBlocked {
+    fn default() -> SignalsBlocked {
+        SignalsBlocked::new()
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask read in `new`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
+/// `scope.spawn(f)`, the new thread blocking every signal.
+pub fn spawn_scoped<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    let _blocked = SignalsBlocked::new();
+    scope.spawn(f)
+}
+
+/// `std::thread::spawn(f)`, the new thread blocking every signal.
+pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    let _blocked = SignalsBlocked::new();
+    std::thread::spawn(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the calling thread blocks SIGINT.
+    fn blocks_sigint() -> bool {
+        // SAFETY: reads the calling thread's mask.
+        unsafe {
+            let mut mask: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+            libc::sigismember(&mask, libc::SIGINT) == 1
+        }
+    }
+
+    #[test]
+    fn spawned_threads_block_signals_and_the_caller_keeps_its_mask() {
+        assert!(!blocks_sigint());
+        assert!(spawn(blocks_sigint).join().unwrap());
+        std::thread::scope(|s| assert!(spawn_scoped(s, blocks_sigint).join().unwrap()));
+        assert!(!blocks_sigint(), "the caller's mask is restored");
+    }
+}
