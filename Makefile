@@ -9,7 +9,7 @@ help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
 	@echo "make test   - fmt, clippy, core tests, in-database tests, SQL regression files"
 	@echo "make db     - start the project cluster; prints its URI last (make db-stop stops it)"
-	@echo "make bench  - predict benchmarks (bench/README.md); make bench-serve - HTTP benchmark"
+	@echo "make bench  - predict benchmarks (a table scan in parallel and serial, a standby); make bench-serve - HTTP"
 	@echo "make serve  - the HTTP server (pgml-serve) on the project cluster"
 
 setup:
@@ -84,6 +84,7 @@ test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve 
 
 bench: db
 	@bash bench/predict.sh
+	@bash bench/replica.sh
 
 # pgml-serve against a Python microservice (wrk), and pgbench on pgml.predict for the same model.
 bench-serve: db

@@ -412,15 +412,22 @@ AS 'MODULE_PATHNAME', '_pgml_deployments_changed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/api/compat.rs:9
+-- pgml::api::compat::_pgml_noop_predict
+-- Skipped due to `#[pgrx(sql = false)]`
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/api/predict.rs:208
 -- pgml::api::predict::_pgml_noop_predict
 CREATE  FUNCTION "_pgml_noop_predict"(
 	"project_name" TEXT, /* & str */
-	"features" real[] /* Vec < Option < f32 > > */
+	"features" real[], /* Vec < Option < f32 > > */
+	"stage" TEXT DEFAULT 'production' /* & str */
 ) RETURNS real /* f32 */
-STRICT STABLE PARALLEL SAFE
+STRICT STABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', '_pgml_noop_predict_wrapper';
+AS 'MODULE_PATHNAME', 'noop_predict_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -902,7 +909,7 @@ AS 'MODULE_PATHNAME', 'reject_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/schedule.rs:149
+-- extension/src/api/schedule.rs:151
 -- pgml::api::schedule::schedule_drift_check
 CREATE  FUNCTION "schedule_drift_check"(
 	"project_name" TEXT, /* & str */
@@ -919,7 +926,7 @@ AS 'MODULE_PATHNAME', 'schedule_drift_check_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/schedule.rs:100
+-- extension/src/api/schedule.rs:102
 -- pgml::api::schedule::schedule_training
 CREATE  FUNCTION "schedule_training"(
 	"project_name" TEXT, /* & str */
@@ -1029,7 +1036,7 @@ AS 'MODULE_PATHNAME', 'train_joint_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/schedule.rs:172
+-- extension/src/api/schedule.rs:174
 -- pgml::api::schedule::unschedule_drift_check
 CREATE  FUNCTION "unschedule_drift_check"(
 	"project_name" TEXT /* & str */
@@ -1040,7 +1047,7 @@ AS 'MODULE_PATHNAME', 'unschedule_drift_check_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/schedule.rs:142
+-- extension/src/api/schedule.rs:144
 -- pgml::api::schedule::unschedule_training
 CREATE  FUNCTION "unschedule_training"(
 	"project_name" TEXT /* & str */

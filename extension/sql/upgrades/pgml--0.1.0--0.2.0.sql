@@ -10,6 +10,14 @@ DROP FUNCTION pgml._pgml_default_stages();
 DROP TRIGGER deployments_audit ON pgml.deployments;
 DROP FUNCTION pgml._pgml_audit_deployment();
 
+-- The benchmark's no-op takes predict's stage argument too: bench/predict.sh compares predict
+-- with a call taking the same arguments.
+DROP FUNCTION pgml._pgml_noop_predict(text, real[]);
+CREATE FUNCTION pgml._pgml_noop_predict("project_name" TEXT, "features" real[], "stage" TEXT DEFAULT 'production')
+RETURNS real STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'noop_predict_wrapper';
+REVOKE EXECUTE ON FUNCTION pgml._pgml_noop_predict(text, real[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgml._pgml_noop_predict(text, real[], text) TO pgml_predictor;
+
 -- pg_dump keeps every table of the registry with its rows, and every sequence's position (one
 -- call per statement: each call updates the extension's catalog row).
 SELECT pg_catalog.pg_extension_config_dump('pgml.projects', '');

@@ -1,6 +1,7 @@
 //! The SQL functions, one file per topic. Each converts arguments, calls the core or the
 //! store, and raises errors through `error.rs`.
 
+mod compat;
 mod datasets;
 mod deploy;
 pub(crate) mod drift;

@@ -203,10 +203,19 @@ fn serve(
     Ok((id, 1, model.predict(&x)?))
 }
 
-/// The benchmark baseline (bench/predict.sh): takes predict's arguments, converts them the
-/// same way, and predicts nothing. Not part of the PostgresML API.
-#[pg_extern(stable, parallel_safe)]
-fn _pgml_noop_predict(project_name: &str, features: Vec<Option<f32>>) -> f32 {
-    let _ = project_name;
+/// The benchmark baseline (bench/predict.sh): takes predict's arguments, stage included,
+/// converts them the same way, and predicts nothing. Not part of the PostgresML API.
+#[pg_extern(name = "_pgml_noop_predict", stable, parallel_safe)]
+fn noop_predict(
+    project_name: &str,
+    features: Vec<Option<f32>>,
+    stage: default!(&str, "'production'"),
+) -> f32 {
+    let _ = (project_name, stage);
+    noop(features)
+}
+
+/// What the no-op does with the features: predict's conversion, then nothing.
+pub(super) fn noop(features: Vec<Option<f32>>) -> f32 {
     complete(features, None).map(|f| f.len() as f32 * 0.0).or_raise()
 }

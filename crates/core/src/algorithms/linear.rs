@@ -335,19 +335,79 @@ pub(super) fn cholesky_solve(l: &[f64], b: &[f64], n: usize) -> Vec<f64> {
     x
 }
 
+/// The scores of `N` outputs for one row: `weights` holds each output's weights on the row's
+/// features and then its intercept (`stride` values an output).
+fn side_by_side<const N: usize>(row: &[f32], weights: &[f64], stride: usize) -> [f64; N] {
+    let cols = stride - 1;
+    let w: [&[f64]; N] = std::array::from_fn(|k| &weights[k * stride..k * stride + cols]);
+    let mut sums: [f64; N] = std::array::from_fn(|k| weights[k * stride + cols]);
+    for (j, v) in row[..cols].iter().enumerate() {
+        let v = *v as f64;
+        for k in 0..N {
+            sums[k] += v * w[k][j];
+        }
+    }
+    sums
+}
+
+/// The index of the first largest score.
+fn first_max(scores: &[f64]) -> f32 {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (k, &s) in scores.iter().enumerate() {
+        if s > best.1 {
+            best = (k, s);
+        }
+    }
+    best.0 as f32
+}
+
 /// Logistic regression on standardised features (the scaler is part of the model, so
 /// unscaled data converges as well as scaled data). Binary problems use one sigmoid output,
 /// more classes a softmax over `classes` outputs.
 #[derive(Serialize, Deserialize)]
+#[serde(from = "StoredLogistic")]
 struct Logistic {
     mean: Vec<f64>,
     scale: Vec<f64>,
     /// `outputs × (features + 1)`, the intercept last.
     weights: Vec<f64>,
     classes: usize,
+    /// The weights folded onto the raw features (w / scale, and the intercept less
+    /// Σ mean · w / scale), for one-row predicts: a row's score is then one dot product,
+    /// where standardising it took a division per feature and output.
+    #[serde(skip)]
+    folded: Vec<f64>,
+}
+
+/// What is stored of a `Logistic`.
+#[derive(Deserialize)]
+struct StoredLogistic {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    weights: Vec<f64>,
+    classes: usize,
+}
+
+impl From<StoredLogistic> for Logistic {
+    fn from(s: StoredLogistic) -> Logistic {
+        Logistic::new(s.mean, s.scale, s.weights, s.classes)
+    }
 }
 
 impl Logistic {
+    fn new(mean: Vec<f64>, scale: Vec<f64>, weights: Vec<f64>, classes: usize) -> Logistic {
+        let cols = mean.len();
+        let mut folded = weights.clone();
+        for wo in folded.chunks_mut(cols + 1) {
+            let shift: f64 = (0..cols).map(|j| mean[j] * wo[j] / scale[j]).sum();
+            for j in 0..cols {
+                wo[j] /= scale[j];
+            }
+            wo[cols] -= shift;
+        }
+        Logistic { mean, scale, weights, classes, folded }
+    }
+
     fn outputs(classes: usize) -> usize {
         if classes <= 2 {
             1
@@ -425,37 +485,27 @@ impl Logistic {
             loss
         };
         let weights = lbfgs::minimize(objective, vec![0.0; outputs * stride], p.max_iter, p.tol, ctx.on_step);
-        Logistic { mean, scale, weights, classes }
+        Logistic::new(mean, scale, weights, classes)
     }
 
     /// The most probable class of one row, without allocating: the argmax of the scores is
     /// the argmax of their softmax, and a positive binary score means class 1.
     fn predict_row(&self, row: &[f32]) -> f32 {
-        let cols = row.len();
-        let stride = cols + 1;
-        let score = |o: usize| -> f64 {
-            let wo = &self.weights[o * stride..(o + 1) * stride];
-            let dot: f64 = row
-                .iter()
-                .zip(&self.mean)
-                .zip(&self.scale)
-                .zip(wo)
-                .map(|(((v, m), s), w)| (*v as f64 - m) / s * w)
-                .sum();
-            wo[cols] + dot
-        };
-        let outputs = Logistic::outputs(self.classes);
-        if outputs == 1 {
-            return if score(0) > 0.0 { 1.0 } else { 0.0 };
-        }
-        let mut best = (0, f64::NEG_INFINITY);
-        for o in 0..outputs {
-            let s = score(o);
-            if s > best.1 {
-                best = (o, s);
+        let stride = row.len() + 1;
+        let w = &self.folded;
+        // the outputs' sums side by side, feature by feature: independent additions, where one
+        // output after another waited on each addition in turn
+        match w.len() / stride {
+            1 => (side_by_side::<1>(row, w, stride)[0] > 0.0) as u8 as f32,
+            2 => first_max(&side_by_side::<2>(row, w, stride)),
+            3 => first_max(&side_by_side::<3>(row, w, stride)),
+            4 => first_max(&side_by_side::<4>(row, w, stride)),
+            _ => {
+                let scores: Vec<f64> =
+                    w.chunks(stride).map(|wo| side_by_side::<1>(row, wo, stride)[0]).collect();
+                first_max(&scores)
             }
         }
-        best.0 as f32
     }
 
     fn proba(&self, x: &Matrix) -> Vec<f32> {
