@@ -17,18 +17,7 @@ mkdir -p "$PGLOG"
 if [ ! -f "$PGDATA/PG_VERSION" ]; then
   mkdir -p "$PGDATA"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PGDATA" "$PGLOG"
-  "${RUNAS[@]}" "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >/dev/null
-  cat >> "$PGDATA/postgresql.conf" <<CONF
-# pgml-rs project cluster
-port = $PGPORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
-shared_preload_libraries = 'pg_cron'
-cron.database_name = '$DBNAME'
-# jobs run in background workers: no connection, so no password or socket to configure
-cron.use_background_workers = on
-max_worker_processes = 16
-CONF
+  init_cluster "$PGDATA" "$PGPORT" "$DBNAME"
 fi
 if ! "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
   "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -l "$PGLOG/postgres.log" start >/dev/null

@@ -27,6 +27,23 @@ PGLOG=$(dirname "$PGDATA")/.pglog
 
 uri() { echo "postgresql://postgres@$PGHOST:$PGPORT/$1"; }
 
+# init_cluster DATADIR PORT CRON_DATABASE: initdb (as postgres when root) and the settings every
+# cluster of the project has: loopback only, pg_cron preloaded for that database.
+init_cluster() {
+  "${RUNAS[@]}" "$PG_BIN/initdb" -D "$1" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >/dev/null
+  "${RUNAS[@]}" tee -a "$1/postgresql.conf" >/dev/null <<CONF
+# pgml-rs
+port = $2
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$3'
+# jobs run in background workers: no connection, so no password or socket to configure
+cron.use_background_workers = on
+max_worker_processes = 16
+CONF
+}
+
 # Throwaway clusters for the tests that need more than one (backups restored into another
 # cluster, a streaming standby): each in $CLUSTERS/<name>, on its own port, configured as the
 # project cluster is (pg_cron preloaded, loopback only).
@@ -40,16 +57,7 @@ cluster_create() {
   cluster_remove "$1"
   mkdir -p "$dir"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$CLUSTERS" "$dir"
-  "${RUNAS[@]}" "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >/dev/null
-  cat >> "$dir/data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
-shared_preload_libraries = 'pg_cron'
-cron.database_name = '$cron_db'
-cron.use_background_workers = on
-max_worker_processes = 16
-CONF
+  init_cluster "$dir/data" "$port" "$cron_db"
   cluster_start "$1"
 }
 
