@@ -19,6 +19,7 @@ use pgml_core::artifact::LoadedModel;
 use pgrx::{pg_guard, pg_sys};
 use std::cell::{LazyCell, RefCell};
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::rc::Rc;
 
 /// A stage's model and its id.
@@ -144,20 +145,20 @@ pub fn deployed_with_id(project_name: &str, stage: &str) -> Result<Deployed> {
     // Cheap when nothing is pending: a check of the shared invalidation queue. (Not inside a
     // borrow of the cache: the callback borrows it.)
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    let forgotten = CACHE.with(|c| {
+    let lookup = CACHE.with(|c| {
         let mut c = c.borrow_mut();
         match c.cached(project_name, stage) {
-            Some(d) => Err(d),
+            Some(hit) => ControlFlow::Break(hit),
             None => {
                 // the table's oid first, so the callback recognises its invalidations from now on
                 c.deployments_oid();
-                Ok(c.forgotten)
+                ControlFlow::Continue(c.forgotten)
             }
         }
     });
-    let forgotten = match forgotten {
-        Err(hit) => return Ok(hit),
-        Ok(forgotten) => forgotten,
+    let forgotten = match lookup {
+        ControlFlow::Break(hit) => return Ok(hit),
+        ControlFlow::Continue(forgotten) => forgotten,
     };
     let id = store::deployed_model_id(project_name, stage)?;
     let entry = (id, model(id)?);

@@ -6,11 +6,11 @@
 //! spawn, never around work, so the calling thread still takes its signals while it waits.
 
 /// Blocks every signal in the calling thread until dropped, which restores the mask before.
-pub struct SignalsBlocked(libc::sigset_t);
+struct SignalsBlocked(libc::sigset_t);
 
 impl SignalsBlocked {
     #[must_use]
-    pub fn new() -> SignalsBlocked {
+    fn new() -> SignalsBlocked {
         // SAFETY: sigfillset and pthread_sigmask only write the sets passed to them.
         unsafe {
             let mut all: libc::sigset_t = std::mem::zeroed();
@@ -19,12 +19,6 @@ impl SignalsBlocked {
             libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut before);
             SignalsBlocked(before)
         }
-    }
-}
-
-impl Default for SignalsBlocked {
-    fn default() -> SignalsBlocked {
-        SignalsBlocked::new()
     }
 }
 
@@ -48,6 +42,19 @@ pub fn spawn_scoped<'scope, T: Send + 'scope>(
 pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
     let _blocked = SignalsBlocked::new();
     std::thread::spawn(f)
+}
+
+/// The next message from worker threads, the calling thread asking `interrupt` every 20 ms
+/// while it waits (it may raise the caller's cancel); None once every sender is gone.
+pub fn recv_interruptibly<T>(receiver: &std::sync::mpsc::Receiver<T>, interrupt: &dyn Fn()) -> Option<T> {
+    use std::sync::mpsc::RecvTimeoutError;
+    loop {
+        match receiver.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(message) => return Some(message),
+            Err(RecvTimeoutError::Timeout) => interrupt(),
+            Err(RecvTimeoutError::Disconnected) => return None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -317,15 +317,7 @@ fn in_parallel(
         let _stop = StopOnUnwind(&stop);
         let mut early = BTreeMap::new();
         let mut wanted = 0;
-        loop {
-            let (t, built) = match built.recv_timeout(std::time::Duration::from_millis(20)) {
-                Ok(next) => next,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    interrupt();
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
+        while let Some((t, built)) = crate::threads::recv_interruptibly(&built, interrupt) {
             early.insert(t, built);
             while let Some(tree) = early.remove(&wanted) {
                 take(tree)?;

@@ -322,9 +322,8 @@ pub(super) fn train(
 /// On an interrupt the caller goes on at once; the round finishes on its thread, which then
 /// frees the booster and the matrix.
 fn round_on_thread(booster: Learner, dtrain: TrainMatrix, ctx: &mut TrainContext) -> Result<Learner> {
-    use std::sync::mpsc::{channel, RecvTimeoutError};
     (ctx.on_step)();
-    let (sender, done) = channel();
+    let (sender, done) = std::sync::mpsc::channel();
     crate::threads::spawn(move || {
         let mut booster = booster;
         let outcome = booster.update(0, &dtrain).map(|()| booster);
@@ -332,15 +331,8 @@ fn round_on_thread(booster: Learner, dtrain: TrainMatrix, ctx: &mut TrainContext
         // when the caller is gone, the booster comes back in the error and is freed here
         let _ = sender.send(outcome);
     });
-    loop {
-        match done.recv_timeout(std::time::Duration::from_millis(20)) {
-            Ok(outcome) => return outcome,
-            Err(RecvTimeoutError::Timeout) => (ctx.interrupt)(),
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(Error::Internal("the XGBoost round's thread ended without an answer".into()))
-            }
-        }
-    }
+    crate::threads::recv_interruptibly(&done, ctx.interrupt)
+        .unwrap_or_else(|| Err(Error::Internal("the XGBoost round's thread ended without an answer".into())))
 }
 
 /// Bytes: the class count (0 = regression) as 4 little-endian bytes, then XGBoost's own
