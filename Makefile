@@ -15,6 +15,7 @@ help:
 setup:
 	@bash scripts/setup.sh
 	@bash scripts/build-xgboost.sh
+	@bash scripts/models.sh
 
 install: setup
 	@bash scripts/install.sh
@@ -35,7 +36,7 @@ lint: setup
 	  echo "crates/core must not depend on pgrx"; exit 1; fi
 
 test-core: setup
-	cargo test -p pgml-core
+	cargo test -p pgml-core -p pgml-embed
 
 test-pg: setup
 	@bash scripts/pgrx-test.sh

@@ -22,6 +22,17 @@ for f in extension/sql/releases/pgml--*.sql extension/sql/upgrades/pgml--*--*.sq
   [ "$(basename "$f")" = "pgml--$version.sql" ] && continue
   "${SUDO[@]}" install -m 0644 "$f" "$SHAREDIR/"
 done
+# The embedding models (scripts/models.sh) in pgml.models_dir's default, <sharedir>/pgml/models.
+bash scripts/models.sh
+MODELS=$($PG_CONFIG --sharedir)/pgml/models
+for model in .build/models/*/*/; do
+  dest="$MODELS/${model#.build/models/}"
+  stamp=$(ls "$model".installed-* 2>/dev/null | head -1)
+  [ -n "$stamp" ] && [ -f "$dest/$(basename "$stamp")" ] && continue
+  "${SUDO[@]}" mkdir -p "$dest"
+  "${SUDO[@]}" cp -r "$model." "$dest"
+  "${SUDO[@]}" chmod -R a+rX "$MODELS"
+done
 after=$(md5sum "$PKGLIBDIR/pgml.so")
 if [ "$before" != "$after" ] && [ -f "$PGDATA/postmaster.pid" ]; then
   echo "install: pgml.so changed, restarting the project cluster" >&2

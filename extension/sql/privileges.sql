@@ -58,7 +58,19 @@ BEGIN
             ('deploy', 'pgml_deployer'), ('promote', 'pgml_deployer'),
             ('archive_model', 'pgml_deployer'), ('delete_model', 'pgml_deployer'),
             ('approve', 'pgml_approver'), ('reject', 'pgml_approver'),
-            ('add_stage', 'pgml_admin'), ('set_promotion_policy', 'pgml_admin')
+            ('add_stage', 'pgml_admin'), ('set_promotion_policy', 'pgml_admin'),
+            -- the text workflow: embeddings, chunking and vector arithmetic
+            ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
+            ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),
+            ('multiply', 'pgml_predictor'), ('divide', 'pgml_predictor'),
+            ('norm_l0', 'pgml_predictor'), ('norm_l1', 'pgml_predictor'), ('norm_l2', 'pgml_predictor'),
+            ('norm_max', 'pgml_predictor'), ('normalize_l1', 'pgml_predictor'),
+            ('normalize_l2', 'pgml_predictor'), ('normalize_max', 'pgml_predictor'),
+            ('distance', 'pgml_predictor'), ('distance_l1', 'pgml_predictor'),
+            ('distance_l2', 'pgml_predictor'), ('dot_product', 'pgml_predictor'),
+            ('cosine_similarity', 'pgml_predictor'), ('sum', 'pgml_predictor'),
+            ('min', 'pgml_predictor'), ('max', 'pgml_predictor'), ('min_abs', 'pgml_predictor'),
+            ('max_abs', 'pgml_predictor')
         ) AS g (fn, role) ON g.fn = p.proname
         WHERE p.pronamespace = 'pgml'::regnamespace
     LOOP

@@ -61,6 +61,19 @@ impl From<pgml_core::Error> for SqlError {
     }
 }
 
+impl From<pgml_embed::EmbedError> for SqlError {
+    fn from(e: pgml_embed::EmbedError) -> SqlError {
+        use pgml_embed::EmbedError as E;
+        let code = match &e {
+            E::NotInstalled { .. } => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            E::Unsupported(_) => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            E::InvalidArgument(_) => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            E::ModelFile(_) => PgSqlErrorCode::ERRCODE_IO_ERROR,
+        };
+        SqlError { code, hint: e.hint(), message: e.to_string() }
+    }
+}
+
 impl From<pgrx::spi::Error> for SqlError {
     fn from(e: pgrx::spi::Error) -> SqlError {
         SqlError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("SPI: {e}"))

@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod cache;
+mod embedders;
 mod error;
 mod heap;
 mod lifecycle;
@@ -14,6 +15,7 @@ mod privilege;
 mod relation;
 mod row;
 mod scratch;
+mod settings;
 mod store;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -25,6 +27,7 @@ pgrx::extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    settings::register();
     cache::register_invalidation_callback();
 }
 

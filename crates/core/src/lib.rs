@@ -6,6 +6,7 @@
 
 pub mod algorithms;
 pub mod artifact;
+pub mod chunk;
 pub mod data;
 pub mod drift;
 pub mod error;

@@ -78,9 +78,13 @@ impl Bert {
         let h = config.hidden_size;
         let mut tensor = |name: &str, shape: &[usize]| -> Result<Tensor> {
             let full = format!("{prefix}{name}");
-            let alt = full.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta");
+            let alt = full
+                .replace("LayerNorm.weight", "LayerNorm.gamma")
+                .replace("LayerNorm.bias", "LayerNorm.beta");
             let (found, floats) = file.get(&full).or_else(|| file.get(&alt)).ok_or_else(|| {
-                EmbedError::ModelFile(format!("model.safetensors has no tensor {full} that config.json implies"))
+                EmbedError::ModelFile(format!(
+                    "model.safetensors has no tensor {full} that config.json implies"
+                ))
             })?;
             if found != shape {
                 return Err(EmbedError::ModelFile(format!(
@@ -120,7 +124,10 @@ impl Bert {
         // The norms and embeddings after the linears: `linear` borrows `tensor` mutably.
         drop(linear);
         let mut norm = |name: &str| -> Result<LayerNorm> {
-            Ok(LayerNorm { gamma: tensor(&format!("{name}.weight"), &[h])?, beta: tensor(&format!("{name}.bias"), &[h])? })
+            Ok(LayerNorm {
+                gamma: tensor(&format!("{name}.weight"), &[h])?,
+                beta: tensor(&format!("{name}.bias"), &[h])?,
+            })
         };
         let mut built = Vec::with_capacity(layers.len());
         for (i, (query, key, value, attention_out, intermediate, output)) in layers.into_iter().enumerate() {
@@ -140,7 +147,8 @@ impl Bert {
         drop(norm);
         let word = tensor("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
         let position = tensor("embeddings.position_embeddings.weight", &[config.max_position_embeddings, h])?;
-        let token_type = tensor("embeddings.token_type_embeddings.weight", &[config.type_vocab_size.max(1), h])?;
+        let token_type =
+            tensor("embeddings.token_type_embeddings.weight", &[config.type_vocab_size.max(1), h])?;
         Ok(Bert {
             config,
             activation,
@@ -160,7 +168,12 @@ impl Bert {
 
     /// The last hidden state of every token of every sentence, packed: row `offsets[s] + t`
     /// is token `t` of sentence `s`. `interrupt` is asked between layers.
-    pub fn forward(&self, sentences: &[Vec<u32>], workers: &Workers, interrupt: &dyn Fn()) -> Result<Vec<f32>> {
+    pub fn forward(
+        &self,
+        sentences: &[Vec<u32>],
+        workers: &Workers,
+        interrupt: &dyn Fn(),
+    ) -> Result<Vec<f32>> {
         let h = self.config.hidden_size;
         let total: usize = sentences.iter().map(Vec::len).sum();
         let mut x = vec![0f32; total * h];
@@ -177,7 +190,8 @@ impl Bert {
                     )));
                 }
                 let out = &mut x[row * h..(row + 1) * h];
-                let (w, p, ty) = (&word[id * h..(id + 1) * h], &position[t * h..(t + 1) * h], &token_type[..h]);
+                let (w, p, ty) =
+                    (&word[id * h..(id + 1) * h], &position[t * h..(t + 1) * h], &token_type[..h]);
                 for j in 0..h {
                     out[j] = w[j] + p[j] + ty[j];
                 }
@@ -236,7 +250,15 @@ impl Linear {
             // operands are in bounds by the shapes checked at load.
             unsafe {
                 if rows <= FEW_ROWS {
-                    few_rows(input, rows, k, &weight[j0 * k..(j0 + width) * k], &bias[j0..j0 + width], shared.0.add(j0), n);
+                    few_rows(
+                        input,
+                        rows,
+                        k,
+                        &weight[j0 * k..(j0 + width) * k],
+                        &bias[j0..j0 + width],
+                        shared.0.add(j0),
+                        n,
+                    );
                     return;
                 }
                 matrixmultiply::sgemm(
@@ -277,7 +299,15 @@ const FEW_ROWS: usize = 24;
 ///
 /// # Safety
 /// `out` must be valid for `rows` rows of `bias.len()` values at stride `stride`.
-unsafe fn few_rows(input: &[f32], rows: usize, k: usize, weight: &[f32], bias: &[f32], out: *mut f32, stride: usize) {
+unsafe fn few_rows(
+    input: &[f32],
+    rows: usize,
+    k: usize,
+    weight: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    stride: usize,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has the features; the caller's contract is passed on.
@@ -289,13 +319,29 @@ unsafe fn few_rows(input: &[f32], rows: usize, k: usize, weight: &[f32], bias: &
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn few_rows_avx2(input: &[f32], rows: usize, k: usize, weight: &[f32], bias: &[f32], out: *mut f32, stride: usize) {
+unsafe fn few_rows_avx2(
+    input: &[f32],
+    rows: usize,
+    k: usize,
+    weight: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    stride: usize,
+) {
     // SAFETY: the caller's contract; the body is the generic one compiled for AVX2 and FMA.
     unsafe { few_rows_generic(input, rows, k, weight, bias, out, stride) }
 }
 
 #[inline(always)]
-unsafe fn few_rows_generic(input: &[f32], rows: usize, k: usize, weight: &[f32], bias: &[f32], out: *mut f32, stride: usize) {
+unsafe fn few_rows_generic(
+    input: &[f32],
+    rows: usize,
+    k: usize,
+    weight: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    stride: usize,
+) {
     for (j, (w, b)) in weight.chunks_exact(k).zip(bias).enumerate() {
         for r in 0..rows {
             let v = dot(&input[r * k..(r + 1) * k], w) + b;

@@ -74,7 +74,8 @@ impl Embedder {
             let hidden = self.bert.forward(&ids, workers, interrupt)?;
             let mut row = 0;
             for sentence in &ids {
-                let tokens = &hidden[row * self.bert.hidden_size()..(row + sentence.len()) * self.bert.hidden_size()];
+                let tokens =
+                    &hidden[row * self.bert.hidden_size()..(row + sentence.len()) * self.bert.hidden_size()];
                 out.push(self.finish(self.pool(tokens, sentence.len()), options));
                 row += sentence.len();
             }

@@ -124,8 +124,10 @@ pub fn find(models_dir: &Path, name: &str) -> Result<ModelInfo> {
              digits, '-', '_' and '.'"
         )));
     }
-    let matches: Vec<(String, PathBuf)> =
-        candidates(models_dir).into_iter().filter(|(n, _)| n == name || n.rsplit('/').next() == Some(name)).collect();
+    let matches: Vec<(String, PathBuf)> = candidates(models_dir)
+        .into_iter()
+        .filter(|(n, _)| n == name || n.rsplit('/').next() == Some(name))
+        .collect();
     let exact = matches.iter().find(|(n, _)| n == name);
     match (exact, matches.as_slice()) {
         (Some((n, dir)), _) | (None, [(n, dir)]) => read_info(n, dir),
@@ -217,7 +219,10 @@ fn read_info(name: &str, dir: &Path) -> Result<ModelInfo> {
         )));
     }
     if config.hidden_size % config.num_attention_heads.max(1) != 0 || config.num_attention_heads == 0 {
-        return Err(EmbedError::model_file(&dir.join("config.json"), "has a hidden size not divisible by its heads"));
+        return Err(EmbedError::model_file(
+            &dir.join("config.json"),
+            "has a hidden size not divisible by its heads",
+        ));
     }
     config.activation()?;
     // A plain Hugging Face BERT (no modules.json) gets sentence-transformers' defaults for
@@ -233,7 +238,8 @@ fn read_info(name: &str, dir: &Path) -> Result<ModelInfo> {
             "Normalize" => normalize = true,
             "Pooling" => {
                 let path = dir.join(&module.path).join("config.json");
-                let p: PoolingConfig = if path.is_file() { read_json(&path)? } else { PoolingConfig::default() };
+                let p: PoolingConfig =
+                    if path.is_file() { read_json(&path)? } else { PoolingConfig::default() };
                 pooling = match (
                     p.pooling_mode_cls_token,
                     p.pooling_mode_mean_tokens,
@@ -263,8 +269,10 @@ fn read_info(name: &str, dir: &Path) -> Result<ModelInfo> {
         }
     }
     let st_path = dir.join("sentence_bert_config.json");
-    let st: SentenceBertConfig = if st_path.is_file() { read_json(&st_path)? } else { SentenceBertConfig::default() };
-    let max_tokens = st.max_seq_length.unwrap_or(config.max_position_embeddings).min(config.max_position_embeddings);
+    let st: SentenceBertConfig =
+        if st_path.is_file() { read_json(&st_path)? } else { SentenceBertConfig::default() };
+    let max_tokens =
+        st.max_seq_length.unwrap_or(config.max_position_embeddings).min(config.max_position_embeddings);
     for file in ["tokenizer.json", "model.safetensors"] {
         if !dir.join(file).is_file() {
             return Err(EmbedError::ModelFile(format!(

@@ -37,12 +37,8 @@ impl EmbedOptions {
         if !kwargs.is_object() {
             return Err(EmbedError::InvalidArgument(format!("kwargs must be a JSON object, got {kwargs}")));
         }
-        let options: EmbedOptions = serde_json::from_value(kwargs.clone()).map_err(|e| {
-            EmbedError::InvalidArgument(format!(
-                "invalid embed kwargs: {e}; accepted: normalize_embeddings, truncate_dim, prompt, batch_size, \
-                 device, precision, show_progress_bar, convert_to_numpy, convert_to_tensor"
-            ))
-        })?;
+        let options: EmbedOptions = serde_json::from_value(kwargs.clone())
+            .map_err(|e| EmbedError::InvalidArgument(format!("invalid embed kwargs: {e}")))?;
         if options.batch_size == Some(0) {
             return Err(EmbedError::InvalidArgument("batch_size must be at least 1, got 0".into()));
         }

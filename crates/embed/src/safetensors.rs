@@ -50,8 +50,9 @@ impl SafeTensors {
             .get(..8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
             .ok_or_else(|| bad("shorter than its 8-byte header length"))?;
-        let header =
-            bytes.get(8..8usize.saturating_add(header_len)).ok_or_else(|| bad("header longer than the file"))?;
+        let header = bytes
+            .get(8..8usize.saturating_add(header_len))
+            .ok_or_else(|| bad("header longer than the file"))?;
         let mut raw: HashMap<String, serde_json::Value> =
             serde_json::from_slice(header).map_err(|e| bad(&format!("header is not JSON: {e}")))?;
         raw.remove("__metadata__");
@@ -82,7 +83,8 @@ impl SafeTensors {
     /// The named tensor's shape and values; None if there is no such floating-point tensor.
     pub fn get(&self, name: &str) -> Option<(&[usize], Floats<'_>)> {
         let e = self.tensors.get(name)?;
-        let bytes = &self.map.bytes()[self.data_start + e.data_offsets[0]..self.data_start + e.data_offsets[1]];
+        let bytes =
+            &self.map.bytes()[self.data_start + e.data_offsets[0]..self.data_start + e.data_offsets[1]];
         let floats = match e.dtype.as_str() {
             "F32" if (bytes.as_ptr() as usize).is_multiple_of(4) && cfg!(target_endian = "little") => {
                 // SAFETY: aligned, in bounds, every bit pattern is a valid f32, and the

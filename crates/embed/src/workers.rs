@@ -70,7 +70,9 @@ impl Workers {
             Workers::Pool(p) if count > 1 => {
                 use rayon::prelude::*;
                 let per = count.div_ceil(p.current_num_threads() * 4).max(1);
-                p.install(|| rows.par_chunks_mut(per * width).for_each(|block| block.chunks_mut(width).for_each(&f)));
+                p.install(|| {
+                    rows.par_chunks_mut(per * width).for_each(|block| block.chunks_mut(width).for_each(&f))
+                });
             }
             _ => rows.chunks_mut(width.max(1)).for_each(f),
         }

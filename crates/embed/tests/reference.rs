@@ -12,7 +12,8 @@ const DIM: usize = 384;
 fn reference() -> (Vec<String>, Vec<Vec<f32>>) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
     let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{dir}minilm_l6_reference.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}minilm_l6_reference.json")).unwrap())
+            .unwrap();
     let sentences: Vec<String> = serde_json::from_value(meta["sentences"].clone()).unwrap();
     let bytes = std::fs::read(format!("{dir}minilm_l6_reference.f32")).unwrap();
     let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
@@ -93,16 +94,30 @@ fn options_follow_sentence_transformers() {
     let cut = &model.embed(&text, &parse(serde_json::json!({"truncate_dim": 64})), &w, &|| {}).unwrap()[0];
     assert_eq!(cut.as_slice(), &plain[..64], "truncate_dim keeps the first dimensions, not renormalised");
     let unit = &model
-        .embed(&text, &parse(serde_json::json!({"truncate_dim": 64, "normalize_embeddings": true})), &w, &|| {})
+        .embed(
+            &text,
+            &parse(serde_json::json!({"truncate_dim": 64, "normalize_embeddings": true})),
+            &w,
+            &|| {},
+        )
         .unwrap()[0];
     let norm: f32 = unit.iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-6 && cosine(unit, cut) > 0.999_999);
 
     let prompted =
         &model.embed(&text, &parse(serde_json::json!({"prompt": "query: "})), &w, &|| {}).unwrap()[0];
-    let by_hand = &model.embed(&["query: Central Bank Raises Interest Rates By A Quarter Point"], &EmbedOptions::default(), &w, &|| {}).unwrap()[0];
+    let by_hand = &model
+        .embed(
+            &["query: Central Bank Raises Interest Rates By A Quarter Point"],
+            &EmbedOptions::default(),
+            &w,
+            &|| {},
+        )
+        .unwrap()[0];
     assert_eq!(prompted, by_hand);
-    let batched = &model.embed(&text, &parse(serde_json::json!({"batch_size": 1, "device": "cpu"})), &w, &|| {}).unwrap()[0];
+    let batched = &model
+        .embed(&text, &parse(serde_json::json!({"batch_size": 1, "device": "cpu"})), &w, &|| {})
+        .unwrap()[0];
     assert_eq!(batched, plain);
 
     let err = model.embed(&text, &parse(serde_json::json!({"truncate_dim": 385})), &w, &|| {}).unwrap_err();

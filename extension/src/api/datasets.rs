@@ -14,6 +14,8 @@ const DATASETS: &[(&str, &str)] = &[
     ("diabetes", include_str!("../../../datasets/diabetes.csv")),
     ("wine", include_str!("../../../datasets/wine.csv")),
     ("linnerud", include_str!("../../../datasets/linnerud.csv")),
+    // Headlines written for pgml-rs, labelled 1 for clickbait: the text workflow's example.
+    ("clickbait", include_str!("../../../datasets/clickbait.csv")),
 ];
 
 /// Rows per INSERT statement.
@@ -31,11 +33,12 @@ fn load_dataset(
 }
 
 /// PostgresML's column types: labels are integers (booleans for breast_cancer), digits'
-/// image is an 8×8 smallint array, everything else real.
+/// image is an 8×8 smallint array, clickbait's title text, everything else real.
 fn column_type(dataset: &str, column: &str) -> &'static str {
     match (dataset, column) {
         ("breast_cancer", "malignant") => "BOOLEAN",
         ("digits", "image") => "SMALLINT[][]",
+        ("clickbait", "title") => "TEXT",
         ("diabetes", "target") => "REAL",
         (_, "target") => "INTEGER",
         _ => "REAL",

@@ -1,12 +1,15 @@
 //! The SQL functions, one file per topic. Each converts arguments, calls the core or the
 //! store, and raises errors through `error.rs`.
 
+mod chunk;
 mod compat;
 mod datasets;
 mod deploy;
 pub(crate) mod drift;
+mod embed;
 mod models;
 mod predict;
 mod promote;
 mod schedule;
 mod train;
+mod vectors;
