@@ -71,13 +71,15 @@ impl Embedder {
         for batch in texts.chunks(options.batch_size.unwrap_or(DEFAULT_BATCH)) {
             interrupt();
             let ids = batch.iter().map(|t| self.tokenize(t, options)).collect::<Result<Vec<_>>>()?;
-            let hidden = self.bert.forward(&ids, workers, interrupt)?;
-            let mut row = 0;
-            for sentence in &ids {
-                let tokens =
-                    &hidden[row * self.bert.hidden_size()..(row + sentence.len()) * self.bert.hidden_size()];
-                out.push(self.finish(self.pool(tokens, sentence.len()), options));
-                row += sentence.len();
+            for pass in token_budget(&ids) {
+                let hidden = self.bert.forward(pass, workers, interrupt)?;
+                let h = self.bert.hidden_size();
+                let mut row = 0;
+                for sentence in pass {
+                    let tokens = &hidden[row * h..(row + sentence.len()) * h];
+                    out.push(self.finish(self.pool(tokens, sentence.len()), options));
+                    row += sentence.len();
+                }
             }
         }
         Ok(out)
@@ -132,6 +134,28 @@ impl Embedder {
         }
         v
     }
+}
+
+/// Tokens per forward pass at most (a single longer sentence still goes whole). It bounds a
+/// pass's memory (its activations: about 10 KB per token for MiniLM) and the time between
+/// two checks for a cancel (half a MiniLM layer over 2,048 tokens: tens of milliseconds).
+const PASS_TOKENS: usize = 2048;
+
+/// The batch split into consecutive runs of sentences of at most PASS_TOKENS tokens.
+fn token_budget(ids: &[Vec<u32>]) -> Vec<&[Vec<u32>]> {
+    let mut passes = Vec::new();
+    let (mut start, mut tokens) = (0, 0);
+    for (i, sentence) in ids.iter().enumerate() {
+        if i > start && tokens + sentence.len() > PASS_TOKENS {
+            passes.push(&ids[start..i]);
+            (start, tokens) = (i, 0);
+        }
+        tokens += sentence.len();
+    }
+    if start < ids.len() {
+        passes.push(&ids[start..]);
+    }
+    passes
 }
 
 fn normalize(v: &mut [f32]) {
