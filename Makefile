@@ -3,13 +3,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash regress-accept bench bench-serve serve reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash regress-accept bench bench-serve bench-embed serve reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
 	@echo "make test   - fmt, clippy, core tests, in-database tests, SQL regression files"
 	@echo "make db     - start the project cluster; prints its URI last (make db-stop stops it)"
 	@echo "make bench  - predict benchmarks (a table scan in parallel and serial, a standby); make bench-serve - HTTP"
+	@echo "make bench-embed - pgml.embed against sentence-transformers (batch and one at a time)"
 	@echo "make serve  - the HTTP server (pgml-serve) on the project cluster"
 
 setup:
@@ -90,6 +91,10 @@ bench: db
 # pgml-serve against a Python microservice (wrk), and pgbench on pgml.predict for the same model.
 bench-serve: db
 	@bash bench/serve.sh
+
+# pgml.embed against sentence-transformers (PyTorch) on the same headlines and threads.
+bench-embed: db
+	@bash bench/embed.sh
 
 reference:
 	@bash bench/reference/run.sh
