@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash regress-accept bench bench-serve bench-embed serve reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash test-text regress-accept bench bench-serve bench-embed serve reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
@@ -74,6 +74,10 @@ test-replica: test-pg db
 test-crash: test-pg db
 	@bash scripts/test-crash.sh
 
+# The text flow: embed headlines, train, predict_clickbait in SQL and over /rpc, pg_cron (1-2 min).
+test-text: test-pg db
+	@bash scripts/test-text.sh
+
 # The HTTP server in the foreground on the project cluster (PGML_SERVE_* variables configure it).
 serve: db
 	cargo run --release -p pgml-serve
@@ -81,7 +85,7 @@ serve: db
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash test-text
 	@echo "make test: all passed"
 
 bench: db

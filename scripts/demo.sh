@@ -18,7 +18,7 @@ psql -X -q -d pgml_demo -c "SET client_min_messages = warning" \
   -c "GRANT pgml_predictor TO demo_app"
 TOKEN=$("$SERVE" token create --database-url "$URL" --name "demo-app-$(date +%s)" --role demo_app)
 echo "\$ pgml-serve token create --name demo-app --role demo_app    # prints the token once; stored hashed"
-"$SERVE" --database-url "$URL" --listen "127.0.0.1:$PORT" --log-format text >"$ROOT/.build/demo-serve.log" 2>&1 &
+"$SERVE" --database-url "$URL" --listen "127.0.0.1:$PORT" --rpc-schemas public --log-format text >"$ROOT/.build/demo-serve.log" 2>&1 &
 SERVE_PID=$!
 trap 'kill $SERVE_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
@@ -41,6 +41,24 @@ show -X POST "http://127.0.0.1:$PORT/v1/projects/Iris%20Flowers/deploy" -H "Auth
   -H 'Content-Type: application/json' -d '{"strategy": "best_score"}'
 echo "\$ curl http://127.0.0.1:$PORT/metrics   # Prometheus text; the model each project's stage served:"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep '^pgml_served_model_id'
+
+echo
+echo "== 14. Text: headlines embedded in the database, a clickbait classifier, and a SQL function over HTTP"
+echo "-- scripts/sql/clickbait.sql: pgml.embed('all-MiniLM-L6-v2', title) for 289 headlines, xgboost and linear, predict_clickbait()"
+psql -X -q -v ON_ERROR_STOP=1 -d pgml_demo -f "$ROOT/scripts/sql/clickbait.sql"
+psql -X -q -d pgml_demo -c "GRANT EXECUTE ON FUNCTION predict_clickbait(text) TO demo_app" -c "NOTIFY pgrst, 'reload schema'"
+echo "-- NOTIFY pgrst, 'reload schema': pgml-serve (--rpc-schemas public) now exposes predict_clickbait, PostgREST style"
+for _ in $(seq 1 50); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/rpc/predict_clickbait" -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' -d '{"input_string": "x"}')" = 200 ] && break
+  sleep 0.1
+done
+show -X POST "http://127.0.0.1:$PORT/rpc/predict_clickbait" -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' -d '{"input_string": "17 Secrets Your Landlord Will Never Tell You"}'
+show -X POST "http://127.0.0.1:$PORT/rpc/predict_clickbait" -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' -d '{"input_string": "Parliament Approves Revised Water Treaty"}'
+echo "-- weekly retraining, in the database pg_cron runs in (cron.database_name; make test-text runs it):"
+echo "--   SELECT pgml.schedule_training('Clickbait', '0 3 * * 1', 'clickbait_embeddings', 'is_clickbait', algorithm => 'xgboost');"
 kill -TERM $SERVE_PID; wait $SERVE_PID || true
 trap - EXIT
 echo

@@ -23,10 +23,13 @@ cargo build -q -p pgml-serve
 BIN=$ROOT/target/debug/pgml-serve
 predictor=$("$BIN" token create --database-url "$PGML_SERVE_TEST_DATABASE_URL" --name "schemathesis-$$" --role serve_test_predictor)
 LOG=$ROOT/.build/serve-test.log
-"$BIN" --database-url "$PGML_SERVE_TEST_DATABASE_URL" --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+# --rpc-schemas public: schemathesis also calls the router tests' rpc_* functions over /rpc
+"$BIN" --database-url "$PGML_SERVE_TEST_DATABASE_URL" --listen "127.0.0.1:$PORT" --rpc-schemas public >"$LOG" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+# the function list loads once the server listens on pgrst
+for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$PORT/openapi.json" | grep -q '/rpc/rpc_add' && break; sleep 0.1; done
 fail() { echo "test-serve: FAILED: $*"; tail -5 "$LOG"; exit 1; }
 out=$(curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_iris/predict" -H "Authorization: Bearer $predictor" \
   -H 'Content-Type: application/json' -d '{"features": {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}}')

@@ -2,7 +2,7 @@
 //! document generated from the handlers' annotations.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{lifecycle, ops, predict, registry};
+use crate::routes::{lifecycle, ops, predict, registry, rpc};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -127,6 +127,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/projects/{project}/promote", post(lifecycle::promote))
         .route("/v1/promotion_requests/{id}/approve", post(lifecycle::approve))
         .route("/v1/promotion_requests/{id}/reject", post(lifecycle::reject))
+        .route("/rpc/{function}", get(rpc::get).post(rpc::post))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -38,6 +38,10 @@ struct ServeArgs {
     /// Longest a request may take, in milliseconds (also the statements' timeout).
     #[arg(long, env = "PGML_SERVE_TIMEOUT_MS", default_value_t = 5000)]
     timeout_ms: u64,
+    /// Schemas whose functions `/rpc/{function}` exposes, PostgREST style (comma-separated;
+    /// default none). The list reloads on `NOTIFY pgrst, 'reload schema'`.
+    #[arg(long = "rpc-schemas", env = "PGML_SERVE_RPC_SCHEMAS", value_delimiter = ',')]
+    rpc_schemas: Vec<String>,
     /// Log format: `json` (structured) or `text`.
     #[arg(long, env = "PGML_SERVE_LOG_FORMAT", default_value = "json")]
     log_format: String,
@@ -127,11 +131,14 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!(listen = %args.listen, replicas = db_replicas, "pgml-serve listening");
-    axum::serve(listener, app(AppState::new(db)))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = AppState::new(db).with_rpc_schemas(args.rpc_schemas.clone());
+    if !args.rpc_schemas.is_empty() {
+        let config: tokio_postgres::Config =
+            database_url.parse().map_err(|e| format!("bad --database-url: {e}"))?;
+        tokio::spawn(pgml_serve::rpc::follow(config, state.db.clone(), state.rpc.clone()));
+    }
+    tracing::info!(listen = %args.listen, replicas = db_replicas, rpc_schemas = ?args.rpc_schemas, "pgml-serve listening");
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())?;
     tracing::info!("pgml-serve stopped");
     Ok(())
 }

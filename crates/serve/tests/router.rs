@@ -352,3 +352,85 @@ async fn predictions_fall_back_past_an_unreachable_replica_to_the_primary() {
         );
     }
 }
+
+/// PostgREST-style RPC over functions of the `public` schema, run as the token's role.
+#[tokio::test]
+async fn rpc_calls_exposed_functions_in_postgrest_shapes() {
+    let f = fixture().await;
+    sql()
+        .await
+        .batch_execute(
+            "SET client_min_messages = warning;
+             CREATE OR REPLACE FUNCTION public.rpc_add(a integer, b integer DEFAULT 10) RETURNS integer
+               IMMUTABLE LANGUAGE sql AS 'SELECT a + b';
+             CREATE OR REPLACE FUNCTION public.rpc_squares(n integer) RETURNS TABLE(i integer, square float8)
+               STABLE LANGUAGE sql AS 'SELECT i, (i * i)::float8 FROM generate_series(1, least(n, 100)) i';
+             CREATE OR REPLACE FUNCTION public.rpc_flag(x real) RETURNS TABLE(flag real)
+               IMMUTABLE LANGUAGE sql AS 'SELECT x';
+             CREATE OR REPLACE FUNCTION public.rpc_words(t text) RETURNS SETOF text
+               IMMUTABLE LANGUAGE sql AS 'SELECT regexp_split_to_table(t, '' '')';
+             CREATE OR REPLACE FUNCTION public.rpc_note(t text) RETURNS void LANGUAGE sql AS 'SELECT NULL';
+             CREATE OR REPLACE FUNCTION public.rpc_secret() RETURNS text LANGUAGE sql AS 'SELECT ''hidden''';
+             REVOKE EXECUTE ON FUNCTION public.rpc_secret() FROM PUBLIC;",
+        )
+        .await
+        .unwrap();
+    let state = AppState::new(Db::new(&database_url(), 2, Duration::from_secs(5)).unwrap())
+        .with_rpc_schemas(vec!["public".into()]);
+    state.rpc.reload(&state.db).await.unwrap();
+    let router = app(state);
+    let send = |method: &'static str, uri: String, body: Option<&'static str>| {
+        let router = router.clone();
+        let token = f.predictor.clone();
+        async move {
+            let mut req =
+                Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
+            if body.is_some() {
+                req = req.header("content-type", "application/json");
+            }
+            let res =
+                router.oneshot(req.body(body.map_or(Body::empty(), Body::from)).unwrap()).await.unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    // a scalar: the bare value; a default left out; GET for an IMMUTABLE function
+    assert_eq!(
+        send("POST", "/rpc/rpc_add".into(), Some(r#"{"a": 2, "b": 3}"#)).await,
+        (StatusCode::OK, json!(5))
+    );
+    assert_eq!(send("POST", "/rpc/rpc_add".into(), Some(r#"{"a": 2}"#)).await, (StatusCode::OK, json!(12)));
+    assert_eq!(send("GET", "/rpc/rpc_add?a=4&b=5".into(), None).await, (StatusCode::OK, json!(9)));
+    // a table function: row objects; SETOF a scalar: values
+    assert_eq!(
+        send("POST", "/rpc/rpc_squares".into(), Some(r#"{"n": 2}"#)).await,
+        (StatusCode::OK, json!([{"i": 1, "square": 1}, {"i": 2, "square": 4}]))
+    );
+    assert_eq!(send("GET", "/rpc/rpc_words?t=a%20b".into(), None).await, (StatusCode::OK, json!(["a", "b"])));
+    // one TABLE column is still a row object (predict_clickbait's shape)
+    assert_eq!(
+        send("POST", "/rpc/rpc_flag".into(), Some(r#"{"x": 1}"#)).await,
+        (StatusCode::OK, json!([{"flag": 1}]))
+    );
+    assert_eq!(
+        send("POST", "/rpc/rpc_note".into(), Some(r#"{"t": "x"}"#)).await,
+        (StatusCode::OK, Value::Null)
+    );
+    // the database's own functions are not exposed: pgml is not in --rpc-schemas
+    let (status, body) = send("POST", "/rpc/predict".into(), Some("{}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    // wrong arguments: 400 naming them; a wrong type: the database's message
+    let (status, body) = send("POST", "/rpc/rpc_add".into(), Some(r#"{"x": 1}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("takes no arguments named {x}"), "{body}");
+    assert!(body["error"]["hint"].as_str().unwrap().contains("rpc_add(a integer, b? integer)"), "{body}");
+    let (status, body) = send("POST", "/rpc/rpc_add".into(), Some(r#"{"a": "two"}"#)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("22P02")), "{body}");
+    let (status, _) = send("POST", "/rpc/rpc_add".into(), Some("[1]")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // VOLATILE needs POST; EXECUTE is the database's decision
+    assert_eq!(send("GET", "/rpc/rpc_note?t=x".into(), None).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, body) = send("POST", "/rpc/rpc_secret".into(), Some("{}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("42501")), "{body}");
+}

@@ -4,3 +4,4 @@ pub mod lifecycle;
 pub mod ops;
 pub mod predict;
 pub mod registry;
+pub mod rpc;

@@ -40,6 +40,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document, generated from the code", body = Object)))]
-pub async fn openapi() -> impl IntoResponse {
-    Json(crate::app::ApiDoc::openapi())
+pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    let mut doc = serde_json::to_value(crate::app::ApiDoc::openapi()).unwrap_or_default();
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for (path, item) in crate::rpc::openapi_paths(&state.rpc.all()) {
+            paths.insert(path, item);
+        }
+    }
+    Json(doc)
 }
