@@ -312,7 +312,7 @@ pub fn openapi_paths(functions: &[Function]) -> Vec<(String, serde_json::Value)>
                 "responses": responses, "security": [{"bearer": []}]}});
             if f.read_only {
                 let params: Vec<serde_json::Value> = f.args.iter().map(|a| json!({"name": a.name, "in": "query",
-                    "required": !a.has_default, "schema": {"type": "string"}})).collect();
+                    "required": !a.has_default, "schema": query_schema(&a.sql_type)})).collect();
                 item["get"] = json!({"tags": ["rpc"], "operationId": format!("rpc_get_{name}"),
                     "summary": format!("{}.{}", f.schema, f.name), "parameters": params,
                     "responses": responses, "security": [{"bearer": []}]});
@@ -320,6 +320,14 @@ pub fn openapi_paths(functions: &[Function]) -> Vec<(String, serde_json::Value)>
             (format!("/rpc/{name}"), item)
         })
         .collect()
+}
+
+/// A query parameter's schema: a scalar's own, anything else as its text form.
+fn query_schema(sql_type: &str) -> serde_json::Value {
+    match json_schema(sql_type) {
+        s if s.get("type").is_some_and(|t| t != "array") => s,
+        _ => serde_json::json!({"type": "string"}),
+    }
 }
 
 /// A JSON schema for a PostgreSQL type name.
