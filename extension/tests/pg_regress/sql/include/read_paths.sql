@@ -53,3 +53,12 @@ SELECT model_id, event FROM pgml.served_at('Iris', clock_timestamp());
 -- drift reads the relation and the stored references
 SELECT feature, kind, current_rows, round(psi::numeric, 4) AS psi, drifted, dataset_drifted
 FROM pgml.drift('Iris', 'pgml.iris');
+
+-- text: embeddings, chunks and vector functions
+SELECT name, dimension, pooling FROM pgml.embedding_models;
+SELECT round(pgml.cosine_similarity(pgml.embed('all-MiniLM-L6-v2', 'The weather is lovely today.'),
+                                    pgml.embed('all-MiniLM-L6-v2', 'It''s so sunny outside!'))::numeric, 3) AS similarity,
+       (SELECT count(*) FROM pgml.embed('all-MiniLM-L6-v2', ARRAY['one', 'two'])) AS batch_rows,
+       (SELECT count(*) FROM pgml.chunk('character', 'a b c', '{"separator": " ", "chunk_size": 1, "chunk_overlap": 0}')) AS chunks,
+       pgml.sum(v) AS summed
+FROM (VALUES (ARRAY[1, 2]::real[]), (ARRAY[3, 4]::real[])) t(v);
