@@ -248,15 +248,11 @@ impl Linear {
             // operands are in bounds by the shapes checked at load.
             unsafe {
                 if rows <= FEW_ROWS {
-                    few_rows(
-                        input,
-                        rows,
-                        k,
-                        &weight[j0 * k..(j0 + width) * k],
-                        &bias[j0..j0 + width],
-                        shared.0.add(j0),
-                        n,
-                    );
+                    let mut block = vec![0f32; rows * width];
+                    few_rows(input, k, &weight[j0 * k..(j0 + width) * k], &bias[j0..j0 + width], &mut block);
+                    for (r, values) in block.chunks_exact(width).enumerate() {
+                        std::ptr::copy_nonoverlapping(values.as_ptr(), shared.0.add(r * n + j0), width);
+                    }
                     return;
                 }
                 matrixmultiply::sgemm(
@@ -292,59 +288,30 @@ impl Linear {
 /// arithmetic: a one-sentence forward pass moved 84 MB instead of 42.
 const FEW_ROWS: usize = 24;
 
-/// `out[r, j] = input[r] · weight[j] + bias[j]` for the rows, the weight rows given
-/// (`out` has row stride `stride`).
-///
-/// # Safety
-/// `out` must be valid for `rows` rows of `bias.len()` values at stride `stride`.
-unsafe fn few_rows(
-    input: &[f32],
-    rows: usize,
-    k: usize,
-    weight: &[f32],
-    bias: &[f32],
-    out: *mut f32,
-    stride: usize,
-) {
+/// `block[r, j] = input[r] · weight[j] + bias[j]`: every input row (`k` wide) against the
+/// given weight rows, into `block` (rows × weight rows, row-major).
+fn few_rows(input: &[f32], k: usize, weight: &[f32], bias: &[f32], block: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features; the caller's contract is passed on.
-        return unsafe { few_rows_avx2(input, rows, k, weight, bias, out, stride) };
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { few_rows_avx2(input, k, weight, bias, block) };
     }
-    // SAFETY: the caller's contract.
-    unsafe { few_rows_generic(input, rows, k, weight, bias, out, stride) }
+    few_rows_generic(input, k, weight, bias, block)
 }
 
+/// `few_rows_generic` compiled for AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn few_rows_avx2(
-    input: &[f32],
-    rows: usize,
-    k: usize,
-    weight: &[f32],
-    bias: &[f32],
-    out: *mut f32,
-    stride: usize,
-) {
-    // SAFETY: the caller's contract; the body is the generic one compiled for AVX2 and FMA.
-    unsafe { few_rows_generic(input, rows, k, weight, bias, out, stride) }
+unsafe fn few_rows_avx2(input: &[f32], k: usize, weight: &[f32], bias: &[f32], block: &mut [f32]) {
+    few_rows_generic(input, k, weight, bias, block)
 }
 
 #[inline(always)]
-unsafe fn few_rows_generic(
-    input: &[f32],
-    rows: usize,
-    k: usize,
-    weight: &[f32],
-    bias: &[f32],
-    out: *mut f32,
-    stride: usize,
-) {
+fn few_rows_generic(input: &[f32], k: usize, weight: &[f32], bias: &[f32], block: &mut [f32]) {
+    let width = bias.len();
     for (j, (w, b)) in weight.chunks_exact(k).zip(bias).enumerate() {
-        for r in 0..rows {
-            let v = dot(&input[r * k..(r + 1) * k], w) + b;
-            // SAFETY: row r, column j is within the caller's bounds.
-            unsafe { *out.add(r * stride + j) = v };
+        for (r, row) in input.chunks_exact(k).enumerate() {
+            block[r * width + j] = dot(row, w) + b;
         }
     }
 }
