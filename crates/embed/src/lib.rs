@@ -52,11 +52,6 @@ impl Embedder {
         &self.info
     }
 
-    /// The length of the vectors `embed` returns with these options.
-    pub fn dimension(&self, options: &EmbedOptions) -> usize {
-        options.truncate_dim.map_or(self.bert.hidden_size(), |d| d.min(self.bert.hidden_size()))
-    }
-
     /// One vector per text, in order. `interrupt` is asked between layers and batches (it may
     /// unwind to cancel the call).
     pub fn embed(

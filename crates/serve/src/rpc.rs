@@ -95,7 +95,6 @@ impl Catalog {
         }
         let rows = db.query("", FUNCTIONS, &[(&self.schemas, Type::TEXT_ARRAY)]).await?;
         let mut by_name: HashMap<String, Vec<Function>> = HashMap::new();
-        let mut count = 0;
         for r in rows {
             let (schema, name): (String, String) = (r.get(0), r.get(1));
             let polymorphic: bool = r.get(10);
@@ -149,9 +148,9 @@ impl Catalog {
             // A later schema's function of a name the first schema has is hidden by it.
             if entry.first().is_none_or(|f| f.schema == function.schema) {
                 entry.push(function);
-                count += 1;
             }
         }
+        let count = by_name.values().map(Vec::len).sum();
         *self.functions.write().unwrap_or_else(|e| e.into_inner()) = by_name;
         Ok(count)
     }
