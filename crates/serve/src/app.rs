@@ -27,7 +27,7 @@ pub const BODY_LIMIT: usize = 1 << 20;
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&Security, &ErrorResponses)
+    modifiers(&Security)
 )]
 pub struct ApiDoc;
 
@@ -43,7 +43,8 @@ impl Modify for Security {
     }
 }
 
-/// Every operation documents the errors it can answer, all with the same JSON body.
+/// Every operation documents the errors it can answer, all with the same JSON body (applied
+/// by `openapi_document`, after the `/rpc` paths join the handlers').
 struct ErrorResponses;
 
 impl Modify for ErrorResponses {
@@ -58,7 +59,7 @@ impl Modify for ErrorResponses {
                 .build()
         };
         for (path, item) in doc.paths.paths.iter_mut() {
-            let public = !path.starts_with("/v1/");
+            let public = matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics" | "/openapi.json");
             for op in [&mut item.get, &mut item.post].into_iter().flatten() {
                 let mut codes = vec![("500", "Internal error (details only in the server log)")];
                 if path == "/readyz" {
@@ -67,10 +68,10 @@ impl Modify for ErrorResponses {
                 }
                 if !public {
                     codes.extend([
-                        ("400", "Malformed request or features the model cannot take"),
+                        ("400", "Malformed request, or features or arguments the call cannot take"),
                         ("401", "Missing, unknown or revoked token"),
                         ("403", "The token's role lacks the privilege"),
-                        ("404", "Unknown project, stage, model or request"),
+                        ("404", "Unknown project, stage, model, request or function"),
                         ("409", "Refused by a gate, an approval rule or the state of the registry"),
                         ("503", "The database is not reachable"),
                         ("504", "The request took longer than the server's timeout"),
@@ -89,6 +90,15 @@ impl Modify for ErrorResponses {
             }
         }
     }
+}
+
+/// The OpenAPI document: the handlers' paths and `extra` ones (the exposed `/rpc`
+/// functions), every operation documenting the same error responses.
+pub fn openapi_document(extra: Vec<(String, utoipa::openapi::PathItem)>) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.paths.paths.extend(extra);
+    ErrorResponses.modify(&mut doc);
+    doc
 }
 
 /// Counts and times every request by route pattern.

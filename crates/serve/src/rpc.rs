@@ -278,12 +278,12 @@ async fn reload(db: &Db, catalog: &Catalog) {
 }
 
 /// The OpenAPI path items of the exposed functions: `/rpc/<name>` with POST (and GET for
-/// STABLE and IMMUTABLE functions), their arguments as a JSON object's properties.
-pub fn openapi_paths(functions: &[Function]) -> Vec<(String, serde_json::Value)> {
+/// STABLE and IMMUTABLE functions), their arguments as a JSON object's properties. The error
+/// responses are added by `app::openapi_document`, as for every other operation.
+pub fn openapi_paths(functions: &[Function]) -> Vec<(String, utoipa::openapi::PathItem)> {
     use serde_json::json;
     let mut by_name: std::collections::BTreeMap<&str, Vec<&Function>> = Default::default();
     functions.iter().for_each(|f| by_name.entry(&f.name).or_default().push(f));
-    let error = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
     by_name
         .into_iter()
         .map(|(name, forms)| {
@@ -291,18 +291,8 @@ pub fn openapi_paths(functions: &[Function]) -> Vec<(String, serde_json::Value)>
             let properties: serde_json::Map<String, serde_json::Value> =
                 f.args.iter().map(|a| (a.name.clone(), json_schema(&a.sql_type))).collect();
             let required: Vec<&str> = f.args.iter().filter(|a| !a.has_default).map(|a| a.name.as_str()).collect();
-            let responses = json!({
-                "200": {"description": format!("The result ({} {})", if matches!(f.returns, Returns::Rows | Returns::ScalarSet) { "SETOF" } else { "" }, f.return_type)},
-                "400": error("Arguments the function does not take, or values of the wrong type"),
-                "401": error("Missing, unknown or revoked token"),
-                "403": error("The token's role may not execute the function"),
-                "404": error("No such exposed function"),
-                "413": error("Request body too large"),
-                "415": error("The body is not JSON"),
-                "500": error("Internal error (details only in the server log)"),
-                "503": error("The database is not reachable"),
-                "504": error("The call took longer than the server's timeout"),
-            });
+            let set = if matches!(f.returns, Returns::Rows | Returns::ScalarSet) { "SETOF " } else { "" };
+            let responses = json!({"200": {"description": format!("The result ({set}{})", f.return_type)}});
             let mut item = json!({"post": {
                 "tags": ["rpc"], "operationId": format!("rpc_post_{name}"),
                 "summary": format!("{}.{}", f.schema, f.name),
@@ -316,6 +306,7 @@ pub fn openapi_paths(functions: &[Function]) -> Vec<(String, serde_json::Value)>
                     "summary": format!("{}.{}", f.schema, f.name), "parameters": params,
                     "responses": responses, "security": [{"bearer": []}]});
             }
+            let item = serde_json::from_value(item).expect("a path item built here is valid OpenAPI");
             (format!("/rpc/{name}"), item)
         })
         .collect()

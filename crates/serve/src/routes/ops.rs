@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
@@ -41,11 +41,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document, generated from the code", body = Object)))]
 pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
-    let mut doc = serde_json::to_value(crate::app::ApiDoc::openapi()).unwrap_or_default();
-    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
-        for (path, item) in crate::rpc::openapi_paths(&state.rpc.all()) {
-            paths.insert(path, item);
-        }
-    }
-    Json(doc)
+    Json(crate::app::openapi_document(crate::rpc::openapi_paths(&state.rpc.all())))
 }
