@@ -40,7 +40,6 @@ rows=$(awk '$1 == "rows" {print $2}' "$TMP/pg.txt")
 "$VENV/bin/python" bench/embed/peer.py "$THREADS" "$TMP/titles.txt" > "$TMP/st.txt" 2>/dev/null
 st32=$(awk '$2 == 32 {print $3}' "$TMP/st.txt")
 st1=$(awk '$2 == 1 {print $3}' "$TMP/st.txt")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "== embedding 1,000 headlines with all-MiniLM-L6-v2, $THREADS thread(s), sentences per second"
 printf "   %-52s %8s\n" "pgml.embed, batch form (one call, 1,000 texts)" "$batch"
 printf "   %-52s %8s\n" "sentence-transformers encode, batch_size=32" "$st32"

@@ -14,7 +14,6 @@ ROWS=${BENCH_ROWS:-1000000}
 DB=pgml_bench
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 q -c "CREATE EXTENSION pgml" -c "SELECT pgml.load_dataset('iris')" >/dev/null
 q -c "SELECT pgml.train('bench', 'classification', 'pgml.iris', 'target', algorithm => 'xgboost', hyperparams => '{\"n_estimators\": 20}')" >/dev/null
 q -c "SELECT pgml.train('bench', algorithm => 'linear', automatic_deploy => false)" >/dev/null

@@ -11,7 +11,6 @@ PRIMARY=5497 STANDBY=5498 DB=pgml_bench_replica
 TMP=$(mktemp -d)
 chmod 0755 "$TMP"
 trap 'cluster_remove bench-standby; cluster_remove bench-primary; rm -rf "$TMP"' EXIT
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 tps() { "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" -h 127.0.0.1 -p "$1" -f "$2" $DB 2>/dev/null \
           | awk '/^tps/ {print int($3)}'; }
 

@@ -26,6 +26,8 @@ PGLOG=$(dirname "$PGDATA")/.pglog
 [ "$PGDATA" = "$ROOT/.pgdata" ] && PGLOG=$ROOT/.pglog
 
 uri() { echo "postgresql://postgres@$PGHOST:$PGPORT/$1"; }
+# a / b to two decimals: the benchmarks' ratios against their peers
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # init_cluster DATADIR PORT CRON_DATABASE: initdb (as postgres when root) and the settings every
 # cluster of the project has: loopback only, pg_cron preloaded for that database.
