@@ -130,7 +130,7 @@ fn schedule_training(
 /// The arguments must be valid now, not fail at 3 a.m.
 fn check_training(s: &NewSchedule) -> Result<()> {
     let project = store::project(s.project_name)?;
-    let algorithm = Algorithm::parse(s.algorithm.unwrap_or("linear"))?;
+    let algorithm = Algorithm::parse(s.algorithm.unwrap_or("linear"))?.for_task(project.task);
     algorithm.validate(project.task, s.hyperparams.as_ref().unwrap_or(&serde_json::json!({})))?;
     if let Some(t) = s.test_sampling {
         Sampling::parse(t)?;

@@ -139,10 +139,10 @@ fn run(a: Args) -> Result<TrainRow> {
     // before the relation is read and the model trained: a training ends by writing the registry
     store::check_writable()?;
     check_options(&a)?;
-    let algorithm = Algorithm::parse(a.algorithm)?;
     let sampling = Sampling::parse(a.test_sampling)?;
     let existing = store::find_project(a.project_name)?;
     let task = resolve_task(a.project_name, a.task, existing.as_ref())?;
+    let algorithm = Algorithm::parse(a.algorithm)?.for_task(task);
     if !a.hyperparams.is_object() {
         return Err(SqlError::invalid(format!("hyperparams must be a JSON object, got {}", a.hyperparams)));
     }
@@ -350,7 +350,7 @@ fn resolve_task(project_name: &str, task: Option<&str>, existing: Option<&Projec
         (None, Some(t)) => Ok(t),
         (None, None) => {
             Err(SqlError::invalid(format!("task is required to train the new project \"{project_name}\""))
-                .hint("pass task => 'regression', 'classification' or 'clustering'"))
+                .hint("pass task => 'regression', 'classification', 'clustering' or 'decomposition'"))
         }
     }
 }

@@ -361,9 +361,11 @@ fn first_max(scores: &[f64]) -> f32 {
     best.0 as f32
 }
 
-/// Logistic regression on standardised features (the scaler is part of the model, so
-/// unscaled data converges as well as scaled data). Binary problems use one sigmoid output,
-/// more classes a softmax over `classes` outputs.
+/// Logistic regression: scikit-learn's `LogisticRegression` objective, the mean log loss
+/// plus `‖w‖² / (2 C n)` on the raw features (the intercept unpenalised), minimised by the
+/// same L-BFGS path. Binary problems use one sigmoid output, more classes a softmax over
+/// `classes` outputs. Models of pgml-rs 0.3.0 and before were fitted on standardised features
+/// and store the scaler (`mean`, `scale`); a model fitted now stores zeros and ones.
 #[derive(Serialize, Deserialize)]
 #[serde(from = "StoredLogistic")]
 struct Logistic {
@@ -373,8 +375,7 @@ struct Logistic {
     weights: Vec<f64>,
     classes: usize,
     /// The weights folded onto the raw features (w / scale, and the intercept less
-    /// Σ mean · w / scale), for one-row predicts: a row's score is then one dot product,
-    /// where standardising it took a division per feature and output.
+    /// Σ mean · w / scale), for one-row predicts: a row's score is then one dot product.
     #[serde(skip)]
     folded: Vec<f64>,
 }
@@ -416,39 +417,22 @@ impl Logistic {
         }
     }
 
-    /// Minimises the penalised log loss over standardised features without building them:
-    /// a weight w on z = (x - mean) / scale is the weight w / scale on x, less a constant, so
-    /// each pass reads the f32 rows as they are (a standardised f64 copy was twice their size).
     fn fit(p: &LogisticParams, x: &Matrix, y: &[f32], classes: usize, ctx: &mut TrainContext) -> Logistic {
-        let (mean, scale) = standardizer(x);
         let cols = x.cols;
         let outputs = Logistic::outputs(classes);
         let stride = cols + 1;
+        let n = x.rows.max(1) as f64;
         let penalty = 0.5 / p.c;
         let fit_intercept = p.fit_intercept;
         let objective = |w: &[f64], g: &mut [f64]| -> f64 {
-            // the weights on the raw features, and each output's constant
-            let mut raw = vec![0.0; outputs * cols];
-            let mut base = vec![0.0; outputs];
-            for o in 0..outputs {
-                let wo = &w[o * stride..(o + 1) * stride];
-                let ro = &mut raw[o * cols..(o + 1) * cols];
-                for (((r, wj), s), m) in ro.iter_mut().zip(wo).zip(&scale).zip(&mean) {
-                    *r = wj / s;
-                    base[o] -= *r * m;
-                }
-                base[o] += wo[cols];
-            }
-            // Σ residual · x and Σ residual per output; the gradient on z follows from both
-            let mut sum_rx = vec![0.0; outputs * cols];
-            let mut sum_r = vec![0.0; outputs];
             let mut scores = vec![0.0; outputs];
             let mut loss = 0.0;
+            g.iter_mut().for_each(|v| *v = 0.0);
             for (i, &label) in y.iter().enumerate() {
                 let row = x.row(i);
                 for (o, s) in scores.iter_mut().enumerate() {
-                    let ro = &raw[o * cols..(o + 1) * cols];
-                    *s = base[o] + row.iter().zip(ro).map(|(a, b)| *a as f64 * b).sum::<f64>();
+                    let wo = &w[o * stride..(o + 1) * stride];
+                    *s = wo[cols] + row.iter().zip(wo).map(|(a, b)| *a as f64 * b).sum::<f64>();
                 }
                 let label = label as usize;
                 if outputs == 1 {
@@ -467,10 +451,11 @@ impl Logistic {
                 }
                 // the scores are now the residuals
                 for (o, &r) in scores.iter().enumerate() {
-                    for (acc, a) in sum_rx[o * cols..(o + 1) * cols].iter_mut().zip(row) {
+                    let go = &mut g[o * stride..(o + 1) * stride];
+                    for (acc, a) in go.iter_mut().zip(row) {
                         *acc += r * *a as f64;
                     }
-                    sum_r[o] += r;
+                    go[cols] += r;
                 }
             }
             for o in 0..outputs {
@@ -478,14 +463,17 @@ impl Logistic {
                 for j in 0..cols {
                     let wj = w[o * stride + j];
                     loss += penalty * wj * wj;
-                    go[j] = (sum_rx[o * cols + j] - mean[j] * sum_r[o]) / scale[j] + 2.0 * penalty * wj;
+                    go[j] += 2.0 * penalty * wj;
                 }
-                go[cols] = if fit_intercept { sum_r[o] } else { 0.0 };
+                if !fit_intercept {
+                    go[cols] = 0.0;
+                }
             }
-            loss
+            g.iter_mut().for_each(|v| *v /= n);
+            loss / n
         };
         let weights = lbfgs::minimize(objective, vec![0.0; outputs * stride], p.max_iter, p.tol, ctx.on_step);
-        Logistic::new(mean, scale, weights, classes)
+        Logistic::new(vec![0.0; cols], vec![1.0; cols], weights, classes)
     }
 
     /// The most probable class of one row, without allocating: the argmax of the scores is
@@ -509,16 +497,16 @@ impl Logistic {
     }
 
     fn proba(&self, x: &Matrix) -> Vec<f32> {
-        let z = standardize(x, &self.mean, &self.scale);
         let cols = x.cols;
         let stride = cols + 1;
         let outputs = Logistic::outputs(self.classes);
         let mut out = Vec::with_capacity(x.rows * self.classes.max(2));
-        for row in z.chunks(cols) {
+        for i in 0..x.rows {
+            let row = x.row(i);
             let scores: Vec<f64> = (0..outputs)
                 .map(|o| {
-                    let wo = &self.weights[o * stride..(o + 1) * stride];
-                    wo[cols] + row.iter().zip(wo).map(|(a, b)| a * b).sum::<f64>()
+                    let wo = &self.folded[o * stride..(o + 1) * stride];
+                    wo[cols] + row.iter().zip(wo).map(|(a, b)| *a as f64 * b).sum::<f64>()
                 })
                 .collect();
             if outputs == 1 {
@@ -536,33 +524,6 @@ impl Logistic {
 
 fn sigmoid(s: f64) -> f64 {
     1.0 / (1.0 + (-s).exp())
-}
-
-/// Column means and standard deviations (1 for constant columns).
-fn standardizer(x: &Matrix) -> (Vec<f64>, Vec<f64>) {
-    let n = x.rows as f64;
-    let mut mean = vec![0.0; x.cols];
-    for i in 0..x.rows {
-        for (m, v) in mean.iter_mut().zip(x.row(i)) {
-            *m += *v as f64 / n;
-        }
-    }
-    let mut var = vec![0.0; x.cols];
-    for i in 0..x.rows {
-        for ((s, v), m) in var.iter_mut().zip(x.row(i)).zip(&mean) {
-            *s += (*v as f64 - m).powi(2) / n;
-        }
-    }
-    let scale = var.into_iter().map(|v| if v > 1e-24 { v.sqrt() } else { 1.0 }).collect();
-    (mean, scale)
-}
-
-fn standardize(x: &Matrix, mean: &[f64], scale: &[f64]) -> Vec<f64> {
-    let mut z = Vec::with_capacity(x.data.len());
-    for i in 0..x.rows {
-        z.extend(x.row(i).iter().zip(mean).zip(scale).map(|((v, m), s)| (*v as f64 - m) / s));
-    }
-    z
 }
 
 #[cfg(test)]

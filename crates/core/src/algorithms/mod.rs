@@ -200,6 +200,18 @@ impl Algorithm {
         })
     }
 
+    /// The algorithm a training of `task` runs when asked for this one: `pgml.train`'s
+    /// `algorithm` defaults to `linear`, which PostgresML reads as `kmeans` for a clustering
+    /// and `pca` for a decomposition (it cannot tell the default from an explicit `linear`,
+    /// and neither can SQL).
+    pub fn for_task(self, task: Task) -> Algorithm {
+        match (self, task) {
+            (Algorithm::Linear, Task::Clustering) => Algorithm::Kmeans,
+            (Algorithm::Linear, Task::Decomposition) => Algorithm::Pca,
+            (a, _) => a,
+        }
+    }
+
     /// The name stored in the registry.
     pub fn name(self) -> &'static str {
         match self {
