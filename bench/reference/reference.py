@@ -92,6 +92,41 @@ with open(SPLITS, "w") as out:
 if sys.argv[1:] == ["splits"]:
     sys.exit(0)
 
+# Every constructor parameter of the estimators the scikit-learn names mirror, with its default
+# where JSON can say it: pgml-rs accepts each at its default (a test in
+# crates/core/src/algorithms/python_params.rs). `reference.py params` writes only these.
+PARAMS = pathlib.Path(__file__).resolve().parent / "sklearn_params.json"
+def json_default(v):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, (int, float, np.integer, np.floating)) and np.isfinite(v):
+        return v.item() if hasattr(v, "item") else v
+    raise ValueError
+def constructor_params(est):
+    out = {}
+    for k, v in est.get_params(deep=False).items():
+        try:
+            out[k] = json_default(v)
+        except ValueError:
+            pass
+    return out
+CLUSTERING = {"kmeans": KMeans, "mini_batch_kmeans": MiniBatchKMeans, "mean_shift": MeanShift,
+              "affinity_propagation": AffinityPropagation, "birch": Birch}
+from sklearn.cluster import DBSCAN
+from sklearn.decomposition import PCA
+import json
+table = {}
+for task, named in (("classification", CLS), ("regression", REG)):
+    for algo, make in named.items():
+        if not algo.startswith(("xgboost", "lightgbm")):
+            table[f"{task} {algo}"] = constructor_params(make(0))
+for algo, cls in {**CLUSTERING, "dbscan": DBSCAN}.items():
+    table[f"clustering {algo}"] = constructor_params(cls())
+table["decomposition pca"] = constructor_params(PCA())
+PARAMS.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+if sys.argv[1:] == ["params"]:
+    sys.exit(0)
+
 ONLY = set(os.environ.get("ONLY", "").split())
 for name, label, task in DATASETS:
     x, y = load(name, label)

@@ -351,7 +351,7 @@ mod tests {
                 "n_iter applies to search => 'random' only",
             ),
             ("grid", json!({"max_depth": [1, -2]}), json!({}), "search_params: "),
-            ("grid", json!({"max_dept": [1]}), json!({}), "unknown field `max_dept`"),
+            ("grid", json!({"max_dept": [1]}), json!({}), "XGBoost does not use the hyperparameter max_dept"),
         ];
         for (kind, params, args, message) in cases {
             let err = parse(kind, params, args).unwrap_err().to_string();

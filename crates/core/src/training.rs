@@ -157,7 +157,7 @@ fn run(
         targets: (targets > 1).then_some(targets),
     };
     let classes = header.classes.len();
-    let plan = algorithm.planned_steps(&hyperparams).map(|(steps, unit)| (steps * targets, unit));
+    let plan = algorithm.planned_steps(task, &hyperparams).map(|(steps, unit)| (steps * targets, unit));
     let mut progress = Progress::new(algorithm.name(), plan, PROGRESS_EVERY);
     let mut step = || {
         interrupt();
@@ -551,17 +551,17 @@ mod tests {
             ("hist_gradient_boosting", json!({"max_iter": 9}), (9, "boosting rounds")),
         ] {
             let algorithm = Algorithm::parse(name).unwrap();
-            assert_eq!(algorithm.planned_steps(&hp), Some(plan), "{name}");
+            assert_eq!(algorithm.planned_steps(Task::Classification, &hp), Some(plan), "{name}");
             let mut steps = 0;
             let mut ctx = TrainContext { seed: 1, on_step: &mut || steps += 1, interrupt: &|| {} };
             algorithm.train(Task::Classification, &hp, &x, &y, 3, &mut ctx).unwrap();
             assert_eq!(steps, plan.0, "{name}");
         }
         assert_eq!(
-            Algorithm::parse("random_forest").unwrap().planned_steps(&json!({})),
+            Algorithm::parse("random_forest").unwrap().planned_steps(Task::Classification, &json!({})),
             Some((100, "trees"))
         );
-        assert_eq!(Algorithm::parse("svm").unwrap().planned_steps(&json!({})), None);
+        assert_eq!(Algorithm::parse("svm").unwrap().planned_steps(Task::Classification, &json!({})), None);
 
         let mut messages = vec![];
         let mut progress = Progress::new("random_forest", Some((3, "trees")), Duration::ZERO);
@@ -616,7 +616,10 @@ mod tests {
             assert!(out.model.is_none());
             assert_eq!(written, held.model.as_ref().unwrap().to_bytes().unwrap(), "{algorithm}");
             // the header, then a forest tree by tree, any other model whole
-            let trees = Algorithm::parse(algorithm).unwrap().planned_steps(&hp).map_or(1, |(n, _)| n);
+            let trees = Algorithm::parse(algorithm)
+                .unwrap()
+                .planned_steps(Task::Classification, &hp)
+                .map_or(1, |(n, _)| n);
             assert_eq!(writes, 1 + trees, "{algorithm}");
             let scores = |m: &Metrics| {
                 m.iter()
@@ -820,7 +823,8 @@ mod tests {
             assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
             assert!(err.to_string().contains(needle), "{err} lacks {needle}");
         };
-        check("xgboost", json!({"n_estimator": 10}), "unknown field `n_estimator`");
+        check("xgboost", json!({"n_estimator": 10}), "XGBoost does not use the hyperparameter n_estimator");
+        check("random_forest", json!({"n_estimator": 10}), "unknown field `n_estimator`");
         check("xgboost", json!({"max_depth": "deep"}), "invalid type");
         check("xgboost", json!({"learning_rate": 0}), "learning_rate must be greater than 0 and at most 1");
         check("random_forest", json!({"max_features": "half"}), "max_features");

@@ -26,6 +26,30 @@ pub(super) enum MaxFeatures {
     Fraction(f64),
 }
 
+impl MaxFeatures {
+    pub(super) fn validate(&self) -> Result<()> {
+        match self {
+            MaxFeatures::Name(n) if n != "sqrt" && n != "log2" => Err(Error::invalid(format!(
+                "hyperparameter max_features must be \"sqrt\", \"log2\", a count or a fraction, got \"{n}\""
+            ))),
+            MaxFeatures::Fraction(f) => check_fraction("max_features", *f),
+            MaxFeatures::Count(0) => Err(Error::invalid("hyperparameter max_features must be at least 1")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The features a split considers out of `cols`, at least one.
+    pub(super) fn of(&self, cols: usize) -> usize {
+        let n = match self {
+            MaxFeatures::Name(n) if n == "log2" => (cols as f64).log2() as usize,
+            MaxFeatures::Name(_) => (cols as f64).sqrt() as usize,
+            MaxFeatures::Count(c) => *c,
+            MaxFeatures::Fraction(f) => (f * cols as f64) as usize,
+        };
+        n.clamp(1, cols.max(1))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Params {
@@ -67,18 +91,14 @@ impl Params {
         }
         check_at_least("min_samples_split", self.min_samples_split, 2)?;
         check_at_least("min_samples_leaf", self.min_samples_leaf, 1)?;
-        match &self.max_features {
-            Some(MaxFeatures::Name(n)) if n != "sqrt" && n != "log2" => Err(Error::invalid(format!(
-                "hyperparameter max_features must be \"sqrt\", \"log2\", a count or a fraction, got \"{n}\""
-            ))),
-            Some(MaxFeatures::Fraction(f)) => check_fraction("max_features", *f),
-            Some(MaxFeatures::Count(0)) => {
-                Err(Error::invalid("hyperparameter max_features must be at least 1"))
-            }
-            _ if self.n_jobs == Some(0) => Err(Error::invalid("hyperparameter n_jobs must not be 0")
-                .with_hint("1 builds the trees on one thread, -1 on every core")),
-            _ => Ok(()),
+        if let Some(m) = &self.max_features {
+            m.validate()?;
         }
+        if self.n_jobs == Some(0) {
+            return Err(Error::invalid("hyperparameter n_jobs must not be 0")
+                .with_hint("1 builds the trees on one thread, -1 on every core"));
+        }
+        Ok(())
     }
 
     /// How many threads build trees (`n_jobs`; a negative count leaves that many cores minus one).
@@ -102,10 +122,7 @@ impl Params {
             // scikit-learn's defaults: sqrt for classification, all features for regression.
             None if task == Task::Classification => (cols as f64).sqrt() as usize,
             None => cols,
-            Some(MaxFeatures::Name(n)) if n == "log2" => (cols as f64).log2() as usize,
-            Some(MaxFeatures::Name(_)) => (cols as f64).sqrt() as usize,
-            Some(MaxFeatures::Count(c)) => *c,
-            Some(MaxFeatures::Fraction(f)) => (f * cols as f64) as usize,
+            Some(m) => m.of(cols),
         };
         n.clamp(1, cols)
     }

@@ -21,7 +21,7 @@ pub(super) struct Params {
     tol: f64,
     /// 10 runs, scikit-learn's default before 1.4: its newer single run ('auto') lands in a
     /// poor local optimum on iris in 3 of 10 seeds here (silhouette 0.43 instead of 0.55).
-    #[serde(default = "ten")]
+    #[serde(default = "ten", deserialize_with = "runs")]
     n_init: usize,
     #[serde(default)]
     random_state: Option<u64>,
@@ -36,6 +36,23 @@ fn three_hundred() -> usize {
 fn tol() -> f64 {
     1e-4
 }
+/// `n_init`: a count, or scikit-learn's "auto", which is one run for k-means++ starts.
+fn runs<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Runs {
+        Count(usize),
+        Name(String),
+    }
+    match Runs::deserialize(d)? {
+        Runs::Count(n) => Ok(n),
+        Runs::Name(n) if n == "auto" => Ok(1),
+        Runs::Name(n) => {
+            Err(serde::de::Error::custom(format!("n_init must be a count or \"auto\", got \"{n}\"")))
+        }
+    }
+}
+
 fn ten() -> usize {
     10
 }
@@ -206,7 +223,7 @@ pub(super) struct MiniBatchParams {
     /// Passes over the data.
     #[serde(default = "hundred")]
     max_iter: usize,
-    #[serde(default = "three")]
+    #[serde(default = "three", deserialize_with = "runs")]
     n_init: usize,
     #[serde(default)]
     random_state: Option<u64>,

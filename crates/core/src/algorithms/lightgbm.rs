@@ -13,9 +13,11 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::ffi::{c_char, c_int, CStr, CString};
 
-/// `lightgbm`: LGBMClassifier / LGBMRegressor names, LightGBM's own names as aliases.
+/// `lightgbm`: LGBMClassifier / LGBMRegressor names, LightGBM's own names as aliases; every
+/// other parameter of the library (`boosting_type`, `max_delta_step`, `monotone_constraints`,
+/// `extra_trees`, …) goes to it as given, and the library decides whether it is valid
+/// (`check_library`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct Params {
     #[serde(default = "hundred", alias = "num_iterations", alias = "num_boost_round")]
     pub(super) n_estimators: u32,
@@ -47,6 +49,11 @@ pub(super) struct Params {
     random_state: Option<u64>,
     #[serde(default, alias = "num_threads")]
     n_jobs: Option<u32>,
+    #[serde(default)]
+    objective: Option<String>,
+    /// The library's other parameters, as given.
+    #[serde(flatten)]
+    library: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `hist_gradient_boosting`: scikit-learn's HistGradientBoosting names and defaults.
@@ -104,7 +111,7 @@ fn bins() -> u32 {
 }
 
 impl Params {
-    pub(super) fn validate(&self) -> Result<()> {
+    pub(super) fn validate(&self, task: Task) -> Result<()> {
         check_range("n_estimators", self.n_estimators, 1, 100_000)?;
         check_fraction("learning_rate", self.learning_rate)?;
         check_range("num_leaves", self.num_leaves, 2, 131_072)?;
@@ -115,7 +122,8 @@ impl Params {
         check_at_least("reg_alpha", self.reg_alpha, 0.0)?;
         check_at_least("reg_lambda", self.reg_lambda, 0.0)?;
         check_at_least("min_split_gain", self.min_split_gain, 0.0)?;
-        check_range("max_bin", self.max_bin, 2, 65_535)
+        check_range("max_bin", self.max_bin, 2, 65_535)?;
+        check_library(task, &self.plan(0), self.objective.as_deref(), &self.library)
     }
 
     fn plan(&self, seed: u64) -> Plan {
@@ -137,7 +145,12 @@ impl Params {
         if let Some(n) = self.n_jobs {
             settings.push(("num_threads", n.to_string()));
         }
-        Plan { settings, rounds: self.n_estimators }
+        Plan {
+            settings,
+            rounds: self.n_estimators,
+            objective: self.objective.clone(),
+            library: self.library.iter().filter_map(|(k, v)| Some((k.clone(), library_text(v)?))).collect(),
+        }
     }
 }
 
@@ -169,7 +182,7 @@ impl HistParams {
             ("max_bin", self.max_bins.to_string()),
             ("seed", self.random_state.unwrap_or(seed).to_string()),
         ];
-        Plan { settings, rounds: self.max_iter }
+        Plan { settings, rounds: self.max_iter, objective: None, library: Vec::new() }
     }
 }
 
@@ -177,6 +190,172 @@ impl HistParams {
 struct Plan {
     settings: Vec<(&'static str, String)>,
     rounds: u32,
+    /// A regression's objective, if the user chose one.
+    objective: Option<String>,
+    /// The user's other parameters of the library, in its text form.
+    library: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// LightGBM's parameter string for a training of `classes` classes (0: a regression).
+    fn text(&self, task: Task, classes: usize) -> Result<String> {
+        let mut settings: Vec<(String, String)> =
+            self.settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        settings.push(("objective".into(), objective_for(task, classes, self.objective.as_deref())?));
+        if classes > 2 {
+            settings.push(("num_class".into(), classes.to_string()));
+        }
+        settings.extend(self.library.iter().cloned());
+        settings.push(("verbosity".into(), "-1".into()));
+        settings.push(("deterministic".into(), "true".into()));
+        Ok(settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+    }
+}
+
+/// The library's text form of a parameter's JSON value: lists comma-separated
+/// (`monotone_constraints`). None for null: the library's default.
+fn library_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The regression objectives of LightGBM (and their aliases): one value per row, on the
+/// labels' scale.
+const REGRESSION_OBJECTIVES: &[&str] = &[
+    "regression",
+    "regression_l2",
+    "l2",
+    "mean_squared_error",
+    "mse",
+    "l2_root",
+    "root_mean_squared_error",
+    "rmse",
+    "regression_l1",
+    "l1",
+    "mean_absolute_error",
+    "mae",
+    "huber",
+    "fair",
+    "poisson",
+    "quantile",
+    "mape",
+    "mean_absolute_percentage_error",
+    "gamma",
+    "tweedie",
+];
+
+/// A classification's objective is ours (`binary` for two classes, `multiclass` for more);
+/// these name the same loss.
+const CLASSIFICATION_OBJECTIVES: &[&str] = &["binary", "multiclass", "softmax"];
+
+fn objective_for(task: Task, classes: usize, given: Option<&str>) -> Result<String> {
+    match (task, given) {
+        (Task::Regression, Some(o)) if REGRESSION_OBJECTIVES.contains(&o) => Ok(o.to_string()),
+        (Task::Classification, Some(o)) if CLASSIFICATION_OBJECTIVES.contains(&o) => {
+            objective_for(task, classes, None)
+        }
+        (_, Some(o)) => Err(Error::unsupported(format!(
+            "LightGBM objective \"{o}\" is not supported by pgml-rs for {}",
+            task.name()
+        ))
+        .with_hint(format!(
+            "for {} use: {}",
+            task.name(),
+            if task == Task::Regression { REGRESSION_OBJECTIVES } else { CLASSIFICATION_OBJECTIVES }
+                .join(", ")
+        ))),
+        (_, None) => Ok(match classes {
+            0 => "regression",
+            2 => "binary",
+            _ => "multiclass",
+        }
+        .to_string()),
+    }
+}
+
+/// Every parameter name LightGBM knows, its aliases included (`LGBM_DumpParamAliases`).
+fn known_names() -> Result<std::collections::BTreeSet<String>> {
+    let mut len = 0i64;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        // SAFETY: `buffer` has `buffer.len()` writable bytes; LightGBM reports the length it
+        // needs in `len` and writes only when it fits.
+        check(unsafe {
+            sys::LGBM_DumpParamAliases(buffer.len() as i64, &mut len, buffer.as_mut_ptr().cast())
+        })?;
+        if (len as usize) <= buffer.len() {
+            break;
+        }
+        buffer.resize(len as usize, 0);
+    }
+    let text = CStr::from_bytes_until_nul(&buffer)
+        .map_err(|_| Error::Internal("LightGBM's parameter names are not a string".into()))?;
+    let aliases: serde_json::Value = serde_json::from_slice(text.to_bytes())
+        .map_err(|e| Error::Internal(format!("LightGBM's parameter names: {e}")))?;
+    let mut names = std::collections::BTreeSet::new();
+    for (name, alias) in aliases.as_object().into_iter().flatten() {
+        names.insert(name.clone());
+        names.extend(alias.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_string)));
+    }
+    Ok(names)
+}
+
+/// Asks LightGBM itself about the user's parameters before any data is read: a name it does
+/// not know is 22023, and so is its refusal of a value when a dataset of a few made-up rows
+/// and a booster are built with them, in its own words.
+fn check_library(
+    task: Task,
+    plan: &Plan,
+    objective: Option<&str>,
+    library: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    objective_for(task, 2, objective)?;
+    if library.is_empty() {
+        return Ok(());
+    }
+    let names = known_names()?;
+    for key in library.keys() {
+        if !names.contains(key) {
+            return Err(Error::invalid(format!("LightGBM does not know the hyperparameter {key}"))
+                .with_hint("check its spelling against LightGBM's parameters and their aliases"));
+        }
+    }
+    for (key, text) in &plan.library {
+        if text.is_empty() || text.contains(char::is_whitespace) || text.contains('=') {
+            return Err(Error::invalid(format!(
+                "hyperparameter {key} = \"{text}\" cannot be given to LightGBM"
+            )));
+        }
+    }
+    let cols = library.values().filter_map(|v| v.as_array().map(Vec::len)).max().unwrap_or(0).max(2);
+    let rows = 16;
+    let x = Matrix { data: (0..rows * cols).map(|i| ((i * 7919) % 13) as f32).collect(), rows, cols };
+    let y: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
+    let classes = if task == Task::Classification { 2 } else { 0 };
+    let refused = |e: Error| {
+        Error::invalid(format!(
+            "LightGBM refused the hyperparameters: {}",
+            e.to_string().trim_start_matches("LightGBM: ")
+        ))
+    };
+    let params = c_string(&plan.text(task, classes)?)?;
+    let dataset = Dataset::build(Cow::Owned(x), &y, &params).map_err(refused)?;
+    let mut booster = std::ptr::null_mut();
+    // SAFETY: the dataset is live until the booster is freed below.
+    check(unsafe { sys::LGBM_BoosterCreate(dataset.0, params.as_ptr(), &mut booster) }).map_err(refused)?;
+    drop(Booster { handle: booster, fast: std::ptr::null_mut() });
+    Ok(())
 }
 
 /// The two PostgresML names LightGBM serves, each with its own hyperparameters.
@@ -358,25 +537,7 @@ pub(super) fn train(
         Flavour::Hist(p) => p.plan(ctx.seed),
     };
     let classes = if task == Task::Classification { classes.max(2) } else { 0 };
-    let mut settings = plan.settings;
-    settings.push((
-        "objective",
-        (if classes == 0 {
-            "regression"
-        } else if classes == 2 {
-            "binary"
-        } else {
-            "multiclass"
-        })
-        .into(),
-    ));
-    if classes > 2 {
-        settings.push(("num_class", classes.to_string()));
-    }
-    settings.push(("verbosity", "-1".into()));
-    settings.push(("deterministic", "true".into()));
-    let text = settings.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-    let params = c_string(&text)?;
+    let params = c_string(&plan.text(task, classes)?)?;
     let dataset = Dataset::build(x, y, &params)?;
     let mut booster = std::ptr::null_mut();
     // SAFETY: the dataset is live and outlives the booster's training below.
@@ -566,6 +727,50 @@ mod tests {
     use super::*;
     use crate::algorithms::testdata::load as dataset;
     use crate::data::{class_labels, encode_classes};
+
+    fn fit(task: Task, hyperparams: serde_json::Value) -> Result<Vec<f32>> {
+        let (x, y) = dataset(if task == Task::Regression { "diabetes" } else { "iris" });
+        let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
+        let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
+        let params: Params = serde_json::from_value(hyperparams).unwrap();
+        params.validate(task)?;
+        let mut ctx = TrainContext { seed: 1, on_step: &mut || {}, interrupt: &|| {} };
+        let model = train(task, Flavour::Native(params), Cow::Borrowed(&x), &y, classes, &mut ctx)?;
+        model.predict(&x)
+    }
+
+    /// LightGBM's own parameters reach it; a name it does not know, or its refusal of a value,
+    /// is 22023 before any data is read.
+    #[test]
+    fn the_library_judges_its_own_parameters() {
+        let plain = fit(Task::Regression, serde_json::json!({"n_estimators": 10})).unwrap();
+        let stepped =
+            fit(Task::Regression, serde_json::json!({"n_estimators": 10, "extra_trees": true})).unwrap();
+        assert_ne!(plain, stepped);
+        let monotone =
+            serde_json::json!({"n_estimators": 10, "monotone_constraints": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]});
+        assert_ne!(plain, fit(Task::Regression, monotone).unwrap());
+        let goss = serde_json::json!({"n_estimators": 10, "boosting_type": "goss", "objective": "huber"});
+        assert_eq!(fit(Task::Regression, goss).unwrap().len(), plain.len());
+        assert_eq!(
+            fit(Task::Classification, serde_json::json!({"objective": "multiclass", "n_estimators": 5}))
+                .unwrap()
+                .len(),
+            150
+        );
+        for (hp, says) in [
+            (serde_json::json!({"num_leafs": 3}), "does not know the hyperparameter num_leafs"),
+            (serde_json::json!({"boosting_type": "sideways"}), "LightGBM refused the hyperparameters"),
+            (serde_json::json!({"max_delta_step": "x y"}), "cannot be given to LightGBM"),
+        ] {
+            let params: Params = serde_json::from_value(hp.clone()).unwrap();
+            let err = params.validate(Task::Regression).expect_err(&hp.to_string());
+            assert!(matches!(err, Error::InvalidArgument { .. }), "{hp}: {err:?}");
+            assert!(err.to_string().contains(says), "{hp}: {err}");
+        }
+        let params: Params = serde_json::from_value(serde_json::json!({"objective": "lambdarank"})).unwrap();
+        assert!(matches!(params.validate(Task::Classification).unwrap_err(), Error::Unsupported { .. }));
+    }
 
     /// The dataset built from our own sample is LightGBM's from-matrix dataset: the same
     /// settings train the same model text on both, with zeros (digits' blank pixels), a

@@ -19,6 +19,7 @@ mod linear;
 mod linear_svm;
 mod pca;
 mod penalized;
+mod python_params;
 mod quantile;
 mod robust;
 mod sgd;
@@ -33,6 +34,7 @@ use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use std::borrow::Cow;
 
 /// A trained model. Classification models see and return class indices `0..k`; the
@@ -313,6 +315,7 @@ impl Algorithm {
     /// Validates hyperparameters without training, so bad input fails before any data is read.
     pub fn validate(self, task: Task, hyperparams: &serde_json::Value) -> Result<()> {
         self.check_task(task)?;
+        let hyperparams = &*python_params::own(self, task, hyperparams)?;
         match self {
             Algorithm::Linear => linear::validate(task, hyperparams),
             Algorithm::Ridge => parse::<penalized::RidgeParams>(self, hyperparams)?.validate(),
@@ -340,12 +343,14 @@ impl Algorithm {
             Algorithm::KernelRidge => parse::<kernel::RidgeParams>(self, hyperparams)?.validate(),
             Algorithm::GaussianProcess => parse::<gaussian::Params>(self, hyperparams)?.validate(),
             Algorithm::AdaBoost => parse::<adaboost::Params>(self, hyperparams)?.validate(task),
-            Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(),
-            Algorithm::XgboostRandomForest => parse::<xgboost::ForestParams>(self, hyperparams)?.validate(),
+            Algorithm::Xgboost => parse::<xgboost::Params>(self, hyperparams)?.validate(task),
+            Algorithm::XgboostRandomForest => {
+                parse::<xgboost::ForestParams>(self, hyperparams)?.validate(task)
+            }
             Algorithm::GradientBoostingTrees => {
                 parse::<xgboost::GradientParams>(self, hyperparams)?.validate()
             }
-            Algorithm::Lightgbm => parse::<lightgbm::Params>(self, hyperparams)?.validate(),
+            Algorithm::Lightgbm => parse::<lightgbm::Params>(self, hyperparams)?.validate(task),
             Algorithm::HistGradientBoosting => parse::<lightgbm::HistParams>(self, hyperparams)?.validate(),
             Algorithm::RandomForest | Algorithm::ExtraTrees | Algorithm::Bagging => {
                 parse::<forest::Params>(self, hyperparams)?.validate()
@@ -362,7 +367,8 @@ impl Algorithm {
 
     /// How many steps (`on_step` calls) a training takes and what a step is, for the
     /// ensembles, whose hyperparameters fix it; progress reports say "37 of 100 trees".
-    pub fn planned_steps(self, hyperparams: &serde_json::Value) -> Option<(usize, &'static str)> {
+    pub fn planned_steps(self, task: Task, hyperparams: &serde_json::Value) -> Option<(usize, &'static str)> {
+        let hyperparams = &*python_params::own(self, task, hyperparams).ok()?;
         let trees = |kind| Some((parse::<forest::Params>(self, hyperparams).ok()?.trees(kind), "trees"));
         let rounds = |n: u32| Some((n as usize, "boosting rounds"));
         match self {
@@ -443,6 +449,7 @@ impl Algorithm {
         sink: &mut Sink,
     ) -> Result<Scores> {
         self.validate(task, hyperparams)?;
+        let hyperparams = &*python_params::own(self, task, hyperparams)?;
         let kind = self
             .forest_kind()
             .ok_or_else(|| Error::Internal(format!("{} is not written as it trains", self.name())))?;
@@ -459,6 +466,7 @@ impl Algorithm {
         ctx: &mut TrainContext,
     ) -> Result<Box<dyn Model>> {
         self.validate(task, hyperparams)?;
+        let hyperparams = &*python_params::own(self, task, hyperparams)?;
         let x = rows.as_ref();
         match self {
             Algorithm::Linear => linear::train(task, hyperparams, x, y, classes, ctx),
@@ -577,6 +585,16 @@ fn parse<T: DeserializeOwned>(algorithm: Algorithm, hyperparams: &serde_json::Va
     let value = if hyperparams.is_null() { serde_json::json!({}) } else { hyperparams.clone() };
     serde_json::from_value(value)
         .map_err(|e| Error::invalid(format!("invalid hyperparams for {}: {e}", algorithm.name())))
+}
+
+/// A count given as a JSON number, a whole float (`1e4`, scikit-learn's own default for some)
+/// included.
+pub(crate) fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&v) {
+        return Err(serde::de::Error::custom(format!("expected a whole number, got {v}")));
+    }
+    Ok(v as usize)
 }
 
 /// Checks a numeric hyperparameter's range.

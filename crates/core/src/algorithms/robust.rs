@@ -49,7 +49,8 @@ pub(super) struct RansacParams {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TheilSenParams {
-    #[serde(default = "ten_thousand")]
+    /// scikit-learn's default is the float 1e4.
+    #[serde(default = "ten_thousand", deserialize_with = "super::whole")]
     max_subpopulation: usize,
     /// Rows per exact fit; default features + 1.
     #[serde(default)]

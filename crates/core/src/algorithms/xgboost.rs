@@ -7,6 +7,7 @@
 //! its own while the caller checks for a cancel. XGBoost's own OpenMP threads never call back
 //! into the caller.
 
+use super::forest::MaxFeatures;
 use super::xgboost_lib::{Learner, TrainMatrix};
 use super::xgboost_native::NativeTrees;
 use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
@@ -17,10 +18,12 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::sync::{Mutex, OnceLock};
 
+/// `xgboost`: XGBoost's scikit-learn names and XGBoost's own; every other parameter of the
+/// library (`eval_metric`, `max_delta_step`, `booster`, `monotone_constraints`, …) goes to it
+/// as given, and the library decides whether it is valid (`check_library`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct Params {
-    #[serde(default = "hundred")]
+    #[serde(default = "hundred", alias = "num_boost_round", alias = "boost_rounds")]
     pub(super) n_estimators: u32,
     #[serde(default = "six")]
     max_depth: u32,
@@ -38,18 +41,22 @@ pub(super) struct Params {
     reg_lambda: f64,
     #[serde(default, alias = "alpha")]
     reg_alpha: f64,
-    #[serde(default)]
+    #[serde(default, alias = "seed")]
     random_state: Option<u64>,
     #[serde(default, alias = "nthread")]
     n_jobs: Option<u32>,
     #[serde(default)]
     tree_method: Option<String>,
+    #[serde(default)]
+    objective: Option<String>,
+    /// The library's other parameters, as given.
+    #[serde(flatten)]
+    library: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `xgboost_random_forest`: XGBoost's XGBRF defaults (one round of `n_estimators` parallel
 /// trees, rows and columns sampled at 0.8 per tree and node, learning rate 1).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct ForestParams {
     #[serde(default = "hundred")]
     n_estimators: u32,
@@ -71,10 +78,15 @@ pub(super) struct ForestParams {
     reg_lambda: f64,
     #[serde(default, alias = "alpha")]
     reg_alpha: f64,
-    #[serde(default)]
+    #[serde(default, alias = "seed")]
     random_state: Option<u64>,
     #[serde(default, alias = "nthread")]
     n_jobs: Option<u32>,
+    #[serde(default)]
+    objective: Option<String>,
+    /// The library's other parameters, as given.
+    #[serde(flatten)]
+    library: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `gradient_boosting_trees`: scikit-learn's GradientBoosting names and defaults (100
@@ -91,9 +103,10 @@ pub(super) struct GradientParams {
     learning_rate: f64,
     #[serde(default = "one")]
     subsample: f64,
-    /// A fraction of the features considered at each split (scikit-learn's float form).
-    #[serde(default = "one")]
-    max_features: f64,
+    /// The features considered at each split: all by default, or scikit-learn's "sqrt",
+    /// "log2", a count or a fraction.
+    #[serde(default)]
+    max_features: Option<MaxFeatures>,
     #[serde(default = "one_row")]
     min_samples_leaf: u32,
     #[serde(default)]
@@ -129,7 +142,7 @@ fn one_row() -> u32 {
 }
 
 impl Params {
-    pub(super) fn validate(&self) -> Result<()> {
+    pub(super) fn validate(&self, task: Task) -> Result<()> {
         check_range("n_estimators", self.n_estimators, 1, 100_000)?;
         check_range("max_depth", self.max_depth, 0, 64)?;
         check_fraction("learning_rate", self.learning_rate)?;
@@ -140,16 +153,19 @@ impl Params {
         check_at_least("reg_lambda", self.reg_lambda, 0.0)?;
         check_at_least("reg_alpha", self.reg_alpha, 0.0)?;
         match self.tree_method.as_deref() {
-            None | Some("hist" | "approx" | "exact" | "auto") => Ok(()),
-            Some(m) => Err(Error::invalid(format!(
-                "hyperparameter tree_method must be hist, approx, exact or auto, got \"{m}\""
-            ))),
+            None | Some("hist" | "approx" | "exact" | "auto") => {}
+            Some(m) => {
+                return Err(Error::invalid(format!(
+                    "hyperparameter tree_method must be hist, approx, exact or auto, got \"{m}\""
+                )))
+            }
         }
+        check_library(task, &self.plan(0), self.objective.as_deref(), &self.library)
     }
 }
 
 impl ForestParams {
-    pub(super) fn validate(&self) -> Result<()> {
+    pub(super) fn validate(&self, task: Task) -> Result<()> {
         check_range("n_estimators", self.n_estimators, 1, 10_000)?;
         check_range("max_depth", self.max_depth, 0, 64)?;
         check_fraction("learning_rate", self.learning_rate)?;
@@ -159,7 +175,8 @@ impl ForestParams {
         check_at_least("min_child_weight", self.min_child_weight, 0.0)?;
         check_at_least("gamma", self.gamma, 0.0)?;
         check_at_least("reg_lambda", self.reg_lambda, 0.0)?;
-        check_at_least("reg_alpha", self.reg_alpha, 0.0)
+        check_at_least("reg_alpha", self.reg_alpha, 0.0)?;
+        check_library(task, &self.plan(0), self.objective.as_deref(), &self.library)
     }
 
     fn plan(&self, seed: u64) -> Plan {
@@ -180,7 +197,12 @@ impl ForestParams {
         if let Some(n) = self.n_jobs {
             settings.push(("nthread", n.to_string()));
         }
-        Plan { settings, rounds: 1 }
+        Plan {
+            settings,
+            rounds: 1,
+            objective: self.objective.clone(),
+            library: library_settings(&self.library),
+        }
     }
 }
 
@@ -190,11 +212,14 @@ impl GradientParams {
         check_range("max_depth", self.max_depth, 1, 64)?;
         check_fraction("learning_rate", self.learning_rate)?;
         check_fraction("subsample", self.subsample)?;
-        check_fraction("max_features", self.max_features)?;
+        if let Some(m) = &self.max_features {
+            m.validate()?;
+        }
         check_range("min_samples_leaf", self.min_samples_leaf, 1, 1_000_000)
     }
 
-    fn plan(&self, seed: u64) -> Plan {
+    fn plan(&self, seed: u64, cols: usize) -> Plan {
+        let max_features = self.max_features.as_ref().map_or(1.0, |m| m.of(cols) as f64 / cols.max(1) as f64);
         // The hessian floor is min_samples_leaf: exactly a row count for squared error. For
         // log loss (hessians below 1 per row) a floor of 0, scikit-learn's one-row leaves,
         // overfits these unregularised Newton leaves (wine F1 0.906 against scikit-learn's
@@ -204,13 +229,13 @@ impl GradientParams {
             ("max_depth", self.max_depth.to_string()),
             ("eta", self.learning_rate.to_string()),
             ("subsample", self.subsample.to_string()),
-            ("colsample_bynode", self.max_features.to_string()),
+            ("colsample_bynode", max_features.to_string()),
             ("min_child_weight", min_child_weight.to_string()),
             ("lambda", "0".to_string()),
             ("seed", self.random_state.unwrap_or(seed).to_string()),
             ("tree_method", "exact".to_string()),
         ];
-        Plan { settings, rounds: self.n_estimators }
+        Plan { settings, rounds: self.n_estimators, objective: None, library: Vec::new() }
     }
 }
 
@@ -231,7 +256,12 @@ impl Params {
         if let Some(n) = self.n_jobs {
             settings.push(("nthread", n.to_string()));
         }
-        Plan { settings, rounds: self.n_estimators }
+        Plan {
+            settings,
+            rounds: self.n_estimators,
+            objective: self.objective.clone(),
+            library: library_settings(&self.library),
+        }
     }
 }
 
@@ -239,6 +269,157 @@ impl Params {
 pub(super) struct Plan {
     settings: Vec<(&'static str, String)>,
     rounds: u32,
+    /// A regression's objective, if the user chose one.
+    objective: Option<String>,
+    /// The user's other parameters of the library, in its text form.
+    library: Vec<(String, String)>,
+}
+
+/// The library's text form of a parameter's JSON value: strings as they are, lists of
+/// numbers as XGBoost's tuples (`monotone_constraints`), other lists and objects as JSON
+/// (`interaction_constraints`). None for null: the library's default.
+fn library_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Array(items) if items.iter().all(Value::is_number) => {
+            Some(format!("({})", items.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")))
+        }
+        other => Some(other.to_string()),
+    }
+}
+
+fn library_settings(library: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    library.iter().filter_map(|(k, v)| Some((k.clone(), library_text(v)?))).collect()
+}
+
+/// The objectives a regression may choose: one value per row, on the labels' scale.
+const REGRESSION_OBJECTIVES: &[&str] = &[
+    "reg:squarederror",
+    "reg:squaredlogerror",
+    "reg:pseudohubererror",
+    "reg:absoluteerror",
+    "reg:gamma",
+    "reg:tweedie",
+    "count:poisson",
+];
+
+/// A classification's objective is ours (`binary:logistic` for two classes, `multi:softprob`
+/// for more): these name the same loss, and `multi:softmax` differs only in returning the
+/// class rather than the probabilities, which pgml.predict does anyway.
+const CLASSIFICATION_OBJECTIVES: &[&str] = &["binary:logistic", "multi:softprob", "multi:softmax"];
+
+fn objective_for(task: Task, classes: usize, given: Option<&str>) -> Result<String> {
+    match (task, given) {
+        (Task::Regression, Some(o)) if REGRESSION_OBJECTIVES.contains(&o) => Ok(o.to_string()),
+        (Task::Classification, Some(o)) if CLASSIFICATION_OBJECTIVES.contains(&o) || o.is_empty() => {
+            objective_for(task, classes, None)
+        }
+        (_, Some(o)) => Err(Error::unsupported(format!(
+            "XGBoost objective \"{o}\" is not supported by pgml-rs for {}",
+            task.name()
+        ))
+        .with_hint(format!(
+            "for {} use: {}",
+            task.name(),
+            if task == Task::Regression { REGRESSION_OBJECTIVES } else { CLASSIFICATION_OBJECTIVES }
+                .join(", ")
+        ))),
+        (_, None) => Ok(match classes {
+            0 => "reg:squarederror",
+            2 => "binary:logistic",
+            _ => "multi:softprob",
+        }
+        .to_string()),
+    }
+}
+
+/// Asks XGBoost itself about the user's parameters before any data is read: a booster on a
+/// few made-up rows is configured with them and trains one round. The library's refusal of
+/// a value is 22023 with its own words; a name absent from its configuration afterwards (a
+/// misspelling) is 22023 too. The made-up rows have as many columns as the
+/// longest list given (`monotone_constraints`) or the largest feature index named.
+fn check_library(
+    task: Task,
+    plan: &Plan,
+    objective: Option<&str>,
+    library: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    let objective = objective_for(task, if task == Task::Classification { 2 } else { 0 }, objective)?;
+    if library.is_empty() {
+        return Ok(());
+    }
+    let cols = library.values().map(widest).max().unwrap_or(0).max(2);
+    let rows = 8;
+    let x = Matrix { data: (0..rows * cols).map(|i| ((i * 7919) % 13) as f32).collect(), rows, cols };
+    let y: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
+    let refused = |e: Error| {
+        Error::invalid(format!(
+            "XGBoost refused the hyperparameters: {}",
+            e.to_string().trim_start_matches("XGBoost: ")
+        ))
+    };
+    let dtrain = TrainMatrix::dense(&x, &y)?;
+    let mut booster = Learner::new(&dtrain)?;
+    booster.set("objective", &objective)?;
+    booster.set("verbosity", "0")?;
+    for (k, v) in &plan.settings {
+        booster.set(k, v)?;
+    }
+    for (k, v) in &plan.library {
+        booster.set(k, v).map_err(refused)?;
+    }
+    booster.update(0, &dtrain).map_err(refused)?;
+    let config = booster.config()?;
+    let mut used = std::collections::BTreeSet::new();
+    names(&config, &mut used);
+    for key in library.keys() {
+        let known = match key.as_str() {
+            "eval_metric" => used.contains("metrics"),
+            k => used.contains(k),
+        };
+        if !known {
+            return Err(Error::invalid(format!("XGBoost does not use the hyperparameter {key}"))
+                .with_hint("check its spelling against XGBoost's parameters; gblinear's own (updater, feature_selector) need booster gblinear"));
+        }
+    }
+    Ok(())
+}
+
+/// How many columns a parameter's value implies: a list's length, or one more than the
+/// largest index inside nested lists.
+fn widest(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => {
+            let nested = items.iter().filter(|v| v.is_array()).map(|v| {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i.as_u64())
+                    .max()
+                    .map_or(0, |m| m as usize + 1)
+            });
+            nested.max().unwrap_or(0).max(if items.iter().all(|v| v.is_number()) { items.len() } else { 0 })
+        }
+        _ => 0,
+    }
+}
+
+/// Every object key in XGBoost's configuration, at any depth.
+fn names(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                out.insert(k.clone());
+                names(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| names(v, out)),
+        _ => {}
+    }
 }
 
 /// The three PostgresML names XGBoost serves, each with its own hyperparameters.
@@ -249,11 +430,11 @@ pub(super) enum Flavour {
 }
 
 impl Flavour {
-    fn plan(&self, seed: u64) -> Plan {
+    fn plan(&self, seed: u64, cols: usize) -> Plan {
         match self {
             Flavour::Boosted(p) => p.plan(seed),
             Flavour::Forest(p) => p.plan(seed),
-            Flavour::Gradient(p) => p.plan(seed),
+            Flavour::Gradient(p) => p.plan(seed, cols),
         }
     }
 }
@@ -282,27 +463,27 @@ pub(super) fn train(
     classes: usize,
     ctx: &mut TrainContext,
 ) -> Result<Box<dyn Model>> {
-    let plan = flavour.plan(ctx.seed);
+    let plan = flavour.plan(ctx.seed, x.cols);
     let method = plan.settings.iter().find(|(k, _)| *k == "tree_method").map_or("hist", |(_, v)| v.as_str());
+    let max_bin = plan.library.iter().find(|(k, _)| k == "max_bin").and_then(|(_, v)| v.parse().ok());
     let dtrain = match method {
-        "hist" | "auto" => TrainMatrix::quantile(&x, y, MAX_BIN)?,
+        "hist" | "auto" => TrainMatrix::quantile(&x, y, max_bin.unwrap_or(MAX_BIN))?,
         _ => TrainMatrix::dense(&x, y)?,
     };
     // XGBoost holds its own copy now (binned, for hist): rows handed over are freed
     drop(x);
     let mut booster = Learner::new(&dtrain)?;
     let classes = if task == Task::Classification { classes.max(2) } else { 0 };
-    let objective = match classes {
-        0 => "reg:squarederror",
-        2 => "binary:logistic",
-        _ => "multi:softprob",
-    };
-    booster.set("objective", objective)?;
+    let objective = objective_for(task, classes, plan.objective.as_deref())?;
+    booster.set("objective", &objective)?;
     booster.set("verbosity", "0")?;
     if classes > 2 {
         booster.set("num_class", &classes.to_string())?;
     }
     for (k, v) in &plan.settings {
+        booster.set(k, v)?;
+    }
+    for (k, v) in &plan.library {
         booster.set(k, v)?;
     }
     if plan.rounds == 1 {
@@ -470,6 +651,52 @@ mod tests {
         let worst =
             ours.iter().zip(&library).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0, f32::max);
         assert!(worst < 1e-5, "{name}: native and library predictions differ by {worst}");
+    }
+
+    fn fit(task: Task, hyperparams: serde_json::Value) -> Result<Vec<f32>> {
+        let (x, y) = dataset(if task == Task::Regression { "diabetes" } else { "iris" });
+        let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
+        let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
+        let params: Params = serde_json::from_value(hyperparams).unwrap();
+        params.validate(task)?;
+        let mut ctx = TrainContext { seed: 1, on_step: &mut || {}, interrupt: &|| {} };
+        let model = train(task, Flavour::Boosted(params), Cow::Borrowed(&x), &y, classes, &mut ctx)?;
+        model.predict(&x)
+    }
+
+    /// XGBoost's own parameters reach it; what it does not use or refuses is 22023 before any
+    /// data is read, in its words.
+    #[test]
+    fn the_library_judges_its_own_parameters() {
+        let plain = fit(Task::Regression, serde_json::json!({"n_estimators": 10})).unwrap();
+        // evaluation only: the same model
+        let evaluated =
+            fit(Task::Regression, serde_json::json!({"n_estimators": 10, "eval_metric": "rmse"})).unwrap();
+        assert_eq!(plain, evaluated);
+        // a parameter we have no field for changes the model
+        let stepped =
+            fit(Task::Regression, serde_json::json!({"n_estimators": 10, "max_delta_step": 0.5})).unwrap();
+        assert_ne!(plain, stepped);
+        let monotone =
+            serde_json::json!({"n_estimators": 10, "monotone_constraints": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]});
+        assert_ne!(plain, fit(Task::Regression, monotone).unwrap());
+        let dart = serde_json::json!({"n_estimators": 5, "booster": "dart", "rate_drop": 0.2});
+        assert_eq!(fit(Task::Regression, dart).unwrap().len(), plain.len());
+        let huber = serde_json::json!({"n_estimators": 5, "objective": "reg:pseudohubererror"});
+        assert_eq!(fit(Task::Regression, huber).unwrap().len(), plain.len());
+        for (hp, says) in [
+            (serde_json::json!({"max_dept": 3}), "does not use the hyperparameter max_dept"),
+            (serde_json::json!({"grow_policy": "sideways"}), "XGBoost refused the hyperparameters"),
+            (serde_json::json!({"max_delta_step": -1}), "XGBoost refused the hyperparameters"),
+        ] {
+            let params: Params = serde_json::from_value(hp.clone()).unwrap();
+            let err = params.validate(Task::Regression).expect_err(&hp.to_string());
+            assert!(matches!(err, Error::InvalidArgument { .. }), "{hp}: {err:?}");
+            assert!(err.to_string().contains(says), "{hp}: {err}");
+        }
+        let params: Params =
+            serde_json::from_value(serde_json::json!({"objective": "rank:pairwise"})).unwrap();
+        assert!(matches!(params.validate(Task::Classification).unwrap_err(), Error::Unsupported { .. }));
     }
 
     #[test]

@@ -183,6 +183,16 @@ impl Learner {
     }
 
     /// One boosting round.
+    /// The learner's configuration as XGBoost reports it: every parameter it uses, by name.
+    pub(super) fn config(&self) -> Result<serde_json::Value> {
+        let (mut len, mut buffer): (u64, *const c_char) = (0, std::ptr::null());
+        let text = unsafe {
+            check(sys::XGBoosterSaveJsonConfig(self.0, &mut len, &mut buffer))?;
+            std::slice::from_raw_parts(buffer.cast::<u8>(), len as usize)
+        };
+        serde_json::from_slice(text).map_err(|e| Error::Internal(format!("XGBoost's configuration: {e}")))
+    }
+
     pub(super) fn update(&mut self, round: i32, train: &TrainMatrix) -> Result<()> {
         // SAFETY: both handles are live.
         check(unsafe { sys::XGBoosterUpdateOneIter(self.0, round, train.0) })

@@ -10,6 +10,9 @@
 use crate::error::{Error, Result};
 use serde_json::Value;
 
+/// Regression objectives whose prediction is the margin itself.
+const IDENTITY_LINK: &[&str] = &["reg:squarederror", "reg:pseudohubererror", "reg:absoluteerror"];
+
 /// One node: a split (`left >= 0`) or a leaf whose weight is `value`. Packed so that a
 /// step of the walk reads one struct rather than five arrays (1M-row scan 564 -> 511 ms).
 #[derive(Clone, Copy)]
@@ -67,6 +70,12 @@ impl NativeTrees {
     pub(super) fn from_model(model: &Value, outputs: usize) -> Result<Option<NativeTrees>> {
         let booster = field(model, &["learner", "gradient_booster"])?;
         if booster.get("name").and_then(Value::as_str) != Some("gbtree") {
+            return Ok(None);
+        }
+        // the walker's outputs: the margin itself, its sigmoid or its softmax
+        let objective = model["learner"]["objective"]["name"].as_str().unwrap_or("");
+        if !IDENTITY_LINK.contains(&objective) && !["binary:logistic", "multi:softprob"].contains(&objective)
+        {
             return Ok(None);
         }
         let m = field(booster, &["model"])?;
