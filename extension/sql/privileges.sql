@@ -70,7 +70,10 @@ BEGIN
             ('distance_l2', 'pgml_predictor'), ('dot_product', 'pgml_predictor'),
             ('cosine_similarity', 'pgml_predictor'), ('sum', 'pgml_predictor'),
             ('min', 'pgml_predictor'), ('max', 'pgml_predictor'), ('min_abs', 'pgml_predictor'),
-            ('max_abs', 'pgml_predictor')
+            ('max_abs', 'pgml_predictor'), ('version', 'pgml_predictor'),
+            -- PostgresML's Hugging Face functions, which refuse with 0A000 and a hint
+            ('transform', 'pgml_predictor'), ('transform_stream', 'pgml_predictor'),
+            ('generate', 'pgml_predictor'), ('tune', 'pgml_trainer')
         ) AS g (fn, role) ON g.fn = p.proname
         WHERE p.pronamespace = 'pgml'::regnamespace
     LOOP

@@ -14,7 +14,9 @@ pub struct EmbedOptions {
     pub normalize_embeddings: Option<bool>,
     /// Keep only the first dimensions (Matryoshka models).
     pub truncate_dim: Option<usize>,
-    /// Text prepended to every input.
+    /// Text prepended to every input; PostgresML passes an INSTRUCTOR model's `instruction`
+    /// as the prompt.
+    #[serde(alias = "instruction")]
     pub prompt: Option<String>,
     /// Sentences per forward pass; the vectors do not depend on it.
     pub batch_size: Option<usize>,
@@ -22,6 +24,18 @@ pub struct EmbedOptions {
     device: Option<String>,
     /// Only "float32" is computed.
     precision: Option<String>,
+    // Loading options PostgresML gives `SentenceTransformer(...)`: no code from a model's
+    // directory ever runs here and nothing is downloaded, so these two change nothing.
+    #[allow(dead_code)]
+    trust_remote_code: Option<bool>,
+    #[allow(dead_code)]
+    token: Option<serde_json::Value>,
+    /// The installed snapshot is the only revision.
+    revision: Option<String>,
+    /// Passed to transformers' loaders in Python: only empty ones mean what runs here.
+    model_kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+    tokenizer_kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+    config_kwargs: Option<serde_json::Map<String, serde_json::Value>>,
     // Python-side presentation only: accepted, nothing to do.
     #[allow(dead_code)]
     show_progress_bar: Option<bool>,
@@ -54,6 +68,22 @@ impl EmbedOptions {
             return Err(EmbedError::Unsupported(format!(
                 "precision \"{precision}\" is not supported: embeddings are float32"
             )));
+        }
+        if let Some(revision) = &options.revision {
+            return Err(EmbedError::Unsupported(format!(
+                "revision \"{revision}\" cannot be chosen: pgml-rs embeds with the installed snapshot of the model"
+            )));
+        }
+        for (name, given) in [
+            ("model_kwargs", &options.model_kwargs),
+            ("tokenizer_kwargs", &options.tokenizer_kwargs),
+            ("config_kwargs", &options.config_kwargs),
+        ] {
+            if let Some(first) = given.as_ref().and_then(|m| m.keys().next()) {
+                return Err(EmbedError::Unsupported(format!(
+                    "{name} \"{first}\" is not supported: pgml-rs loads the model as its directory describes it"
+                )));
+            }
         }
         Ok(options)
     }

@@ -25,7 +25,7 @@ const BATCH: usize = 500;
 fn load_dataset(
     source: &str,
     subset: default!(Option<&str>, "NULL"),
-    limit: default!(Option<i32>, "NULL"),
+    limit: default!(Option<i64>, "NULL"),
     kwargs: default!(JsonB, "'{}'"),
 ) -> TableIterator<'static, (name!(table_name, String), name!(rows, i64))> {
     let _ = (subset, kwargs);
@@ -47,11 +47,18 @@ fn column_type(dataset: &str, column: &str) -> &'static str {
 
 fn load(
     source: &str,
-    limit: Option<i32>,
+    limit: Option<i64>,
 ) -> Result<TableIterator<'static, (name!(table_name, String), name!(rows, i64))>> {
     let (name, csv) = DATASETS.iter().find(|(n, _)| *n == source).ok_or_else(|| {
-        SqlError::invalid(format!("unknown dataset \"{source}\"")).hint(format!(
-            "available datasets: {}",
+        // PostgresML downloads any other name from Hugging Face
+        SqlError::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "dataset \"{source}\" is not built in, and pgml-rs does not download Hugging Face datasets"
+            ),
+        )
+        .hint(format!(
+            "built-in datasets: {}; load other data into a table with COPY",
             DATASETS.iter().map(|d| d.0).collect::<Vec<_>>().join(", ")
         ))
     })?;

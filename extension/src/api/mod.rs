@@ -12,4 +12,5 @@ mod predict;
 mod promote;
 mod schedule;
 mod train;
+mod transformers;
 mod vectors;

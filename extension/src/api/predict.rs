@@ -7,7 +7,6 @@ use crate::error::{OrRaise, Result, SqlError};
 use pgml_core::artifact::LoadedModel;
 use pgrx::prelude::*;
 use pgrx::{AnyNumeric, PgSqlErrorCode};
-use std::rc::Rc;
 
 /// Features as f32; a NULL stays None until the model says whether it imputes it.
 fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Vec<Option<f32>> {
@@ -50,13 +49,7 @@ fn served<T>(
 }
 
 fn by_id(model_id: i64, values: Result<Vec<Option<f32>>>) -> f32 {
-    values
-        .and_then(|v| {
-            let model = cache::model(model_id)?;
-            let x = complete(v, Some(&model))?;
-            Ok(model.predict_one(&x)?)
-        })
-        .or_raise()
+    values.and_then(|v| by_model(model_id, v, |m, x| m.predict_one(&x))).or_raise()
 }
 
 /// `pgml.predict(project_name | model_id, features <type>[])` for every array type PostgresML
@@ -117,6 +110,39 @@ fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str) -> Re
     Ok(model.predict_one(&x)?)
 }
 
+#[pg_extern(name = "predict", stable, parallel_safe)]
+fn predict_model_row(model_id: i64, row: pgrx::AnyElement) -> f32 {
+    cache::model(model_id)
+        .and_then(|model| {
+            let x = crate::row::features(&model, &row)?;
+            Ok(model.predict_one(&x)?)
+        })
+        .or_raise()
+}
+
+/// The model-id forms of `predict_joint` and `predict_batch`, with PostgresML's shapes: the
+/// batch form by id returns one array, where the form by project returns a set.
+#[pg_extern(name = "predict_joint", stable, parallel_safe)]
+fn predict_joint_model(model_id: i64, features: Vec<Option<f32>>) -> Vec<f32> {
+    by_model(model_id, features, |m, x| m.predict_joint(&m.one_row(x)?)).or_raise()
+}
+
+#[pg_extern(name = "predict_batch", stable, parallel_safe)]
+fn predict_batch_model(model_id: i64, features: Vec<Option<f32>>) -> Vec<f32> {
+    by_model(model_id, features, |m, x| m.predict(&m.matrix(x)?)).or_raise()
+}
+
+/// Runs `predict` with a model by id, on the features completed for it.
+fn by_model<T>(
+    model_id: i64,
+    values: Vec<Option<f32>>,
+    predict: impl FnOnce(&LoadedModel, Vec<f32>) -> pgml_core::Result<T>,
+) -> Result<T> {
+    let model = cache::model(model_id)?;
+    let x = complete(values, Some(&model))?;
+    Ok(predict(&model, x)?)
+}
+
 /// Class probabilities of one row, in ascending label order.
 #[pg_extern(stable, parallel_safe)]
 fn predict_proba(
@@ -129,13 +155,7 @@ fn predict_proba(
 
 #[pg_extern(name = "predict_proba", stable, parallel_safe)]
 fn predict_proba_model(model_id: i64, features: Vec<Option<f32>>) -> Vec<f32> {
-    proba(cache::model(model_id), features).or_raise()
-}
-
-fn proba(model: Result<Rc<LoadedModel>>, features: Vec<Option<f32>>) -> Result<Vec<f32>> {
-    let model = model?;
-    let x = model.one_row(complete(features, Some(&model))?)?;
-    Ok(model.predict_proba(&x)?)
+    by_model(model_id, features, |m, x| m.predict_proba(&m.one_row(x)?)).or_raise()
 }
 
 /// Every target of one row, from a project trained by `pgml.train_joint`.
