@@ -1,6 +1,7 @@
 //! Features from a row value, for `pgml.predict(project, row)`: each column of the model's
 //! feature schema is looked up by name in the row, so the row may carry other columns
-//! (the label, ids) in any order.
+//! (the label, ids) in any order. An anonymous `ROW(...)` (`(carat, cut, …)`, whose columns
+//! are f1, f2, …) is read by position, in the training columns' order, as PostgresML reads it.
 
 use crate::error::{Result, SqlError};
 use crate::relation::{Column, Kind};
@@ -20,9 +21,25 @@ pub fn features(model: &LoadedModel, value: &AnyElement) -> Result<Vec<f32>> {
     let schema = &model.header.features;
     if unsafe { pg_sys::type_is_rowtype(oid) } {
         let tuple: Tuple = unsafe { PgHeapTuple::from_composite_datum(value.datum()) };
+        let anonymous = oid == pg_sys::RECORDOID;
+        if anonymous && tuple.len() != schema.len() {
+            return Err(SqlError::new(
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!(
+                    "the row has {} values; the model was trained on {} columns",
+                    tuple.len(),
+                    schema.len()
+                ),
+            )
+            .hint(format!(
+                "an anonymous row is read in the training columns' order: {}",
+                schema.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
         let mut out = Vec::with_capacity(schema.iter().map(|c| c.size).sum());
-        for column in schema {
-            push(&tuple, column, &mut out, &|i| model.imputes(i))?;
+        for (i, column) in schema.iter().enumerate() {
+            let attno = if anonymous { NonZeroUsize::new(i + 1) } else { None };
+            push(&tuple, column, attno, &mut out, &|i| model.imputes(i))?;
         }
         return Ok(out);
     }
@@ -63,12 +80,22 @@ where
     })
 }
 
-/// Appends the features of one schema column, read from the row by name.
-fn push(tuple: &Tuple, column: &Column, out: &mut Vec<f32>, imputes: &dyn Fn(usize) -> bool) -> Result<()> {
+/// Appends the features of one schema column, read from the row at `position`, or by name.
+fn push(
+    tuple: &Tuple,
+    column: &Column,
+    position: Option<NonZeroUsize>,
+    out: &mut Vec<f32>,
+    imputes: &dyn Fn(usize) -> bool,
+) -> Result<()> {
     let missing =
         |out: &Vec<f32>, what: &str| if imputes(out.len()) { Ok(f32::NAN) } else { Err(null(what)) };
     let name = column.name.as_str();
-    let (attno, att) = tuple.get_attribute_by_name(name).ok_or_else(|| {
+    let found = match position {
+        Some(attno) => tuple.get_attribute_by_index(attno).map(|att| (attno, att)),
+        None => tuple.get_attribute_by_name(name),
+    };
+    let (attno, att) = found.ok_or_else(|| {
         SqlError::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
             format!("the row has no column \"{name}\", which the model was trained on"),

@@ -49,7 +49,9 @@ SELECT pg_temp.try($$SELECT pgml.train('Iris', preprocess => '{"sepal_length": {
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, 2]::real[])$$);
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[1, NULL, 3, 4]::real[])$$);
 SELECT pg_temp.try($$SELECT pgml.predict(424242, ARRAY[1, 2, 3, 4]::real[])$$);
+-- an anonymous row is read by position, as PostgresML reads it: four values, or an error
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', ROW(5.1, 3.5, 1.4, 0.2))$$);
+SELECT pg_temp.try($$SELECT pgml.predict('Iris', ROW(5.1, 3.5, 1.4))$$);
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', r) FROM (SELECT 5.1 AS sepal_length, 'wide' AS sepal_width, 1.4 AS petal_length, 0.2 AS petal_width) r$$);
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', r) FROM (SELECT 5.1 AS sepal_length, 3.5 AS sepal_width, NULL::real AS petal_length, 0.2 AS petal_width) r$$);
 SELECT pg_temp.try($$SELECT pgml.predict('Iris', 'text'::text)$$);
