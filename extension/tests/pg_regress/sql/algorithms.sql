@@ -56,7 +56,7 @@ SELECT pgml.predict('Iris density', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::real[]) AS set
 -- gradient_boosting_trees (XGBoost's exact splits, scikit-learn's defaults), lightgbm and
 -- hist_gradient_boosting (LightGBM); and the rest of the linear family. Each model is
 -- stored, reloaded and asked for one row; quality per algorithm against scikit-learn is
--- tested in crates/core (training.rs) and tabled in the README.
+-- tested in crates/core (training.rs) and tabled in docs/algorithms.md.
 SELECT t.* FROM unnest(ARRAY['xgboost_random_forest', 'gradient_boosting_trees', 'lightgbm', 'hist_gradient_boosting',
                   'stochastic_gradient_descent', 'perceptron', 'passive_aggressive', 'linear_svm', 'svm', 'ada_boost',
                   'gaussian_process', 'nu_svm']) a,
