@@ -92,8 +92,8 @@ with open(SPLITS, "w") as out:
 if sys.argv[1:] == ["splits"]:
     sys.exit(0)
 
-# Every constructor parameter of the estimators the scikit-learn names mirror, with its default
-# where JSON can say it: pgml-rs accepts each at its default (a test in
+# Every constructor parameter of the estimators the algorithms mirror (scikit-learn's, and
+# XGBoost's and LightGBM's scikit-learn wrappers'), with its default where JSON can say it: pgml-rs accepts each at its default (a test in
 # crates/core/src/algorithms/python_params.rs). `reference.py params` writes only these.
 PARAMS = pathlib.Path(__file__).resolve().parent / "sklearn_params.json"
 def json_default(v):
@@ -118,8 +118,7 @@ import json
 table = {}
 for task, named in (("classification", CLS), ("regression", REG)):
     for algo, make in named.items():
-        if not algo.startswith(("xgboost", "lightgbm")):
-            table[f"{task} {algo}"] = constructor_params(make(0))
+        table[f"{task} {algo}"] = constructor_params(make(0))
 for algo, cls in {**CLUSTERING, "dbscan": DBSCAN}.items():
     table[f"clustering {algo}"] = constructor_params(cls())
 table["decomposition pca"] = constructor_params(PCA())

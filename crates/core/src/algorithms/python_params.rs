@@ -470,8 +470,9 @@ fn estimator(algorithm: Algorithm, task: Task) -> (&'static str, Vec<&'static [(
 }
 
 /// The hyperparameters left for the algorithm's typed parameters: the estimator's inert
-/// parameters and those carrying a value pgml-rs computes are taken out; any other value of
-/// a parameter that changes the model is 0A000 naming it.
+/// parameters and those carrying a value pgml-rs computes are taken out, and so is a booster's
+/// parameter given as null (the wrappers' "library default"); any other value of a parameter
+/// that changes the model is 0A000 naming it.
 pub(super) fn own(algorithm: Algorithm, task: Task, hyperparams: &Value) -> Result<Cow<'_, Value>> {
     let Some(given) = hyperparams.as_object() else { return Ok(Cow::Borrowed(hyperparams)) };
     let (python, tables) = estimator(algorithm, task);
@@ -493,6 +494,12 @@ pub(super) fn own(algorithm: Algorithm, task: Task, hyperparams: &Value) -> Resu
             }
         }
         own.get_or_insert_with(|| given.clone()).remove(key);
+    }
+    // XGBoost's and LightGBM's wrappers take None for "the library's default"
+    if matches!(algorithm, Algorithm::Xgboost | Algorithm::XgboostRandomForest | Algorithm::Lightgbm) {
+        for (key, _) in given.iter().filter(|(_, v)| v.is_null()) {
+            own.get_or_insert_with(|| given.clone()).remove(key);
+        }
     }
     Ok(match own {
         Some(map) => Cow::Owned(Value::Object(map)),
@@ -541,9 +548,10 @@ mod tests {
         assert!(own(Algorithm::GradientBoostingTrees, Task::Regression, &hp).is_ok());
     }
 
-    /// Every constructor parameter of every estimator a scikit-learn name mirrors, each at
-    /// scikit-learn 1.9's default (`bench/reference/sklearn_params.json`, written by
-    /// `reference.py params`), is accepted: PostgresML's users pass them.
+    /// Every constructor parameter of every estimator an algorithm mirrors, each at its
+    /// default in scikit-learn 1.9 and the XGBoost and LightGBM wrappers
+    /// (`bench/reference/sklearn_params.json`, written by `reference.py params`), is accepted:
+    /// PostgresML's users pass them.
     #[test]
     fn every_constructor_parameter_is_accepted_at_its_default() {
         let table: serde_json::Map<String, Value> =
