@@ -30,6 +30,10 @@ const FALSE: Rule = Only(&["false"]);
 const TRUE: Rule = Only(&["true"]);
 const ZERO: Rule = Only(&["0"]);
 
+/// Classifiers' own parameters: pgml-rs weighs every row alike.
+const CLASS_WEIGHT: &[(&str, Rule)] = &[("class_weight", NONE)];
+const THREADS: &[(&str, Rule)] = &[("n_jobs", Inert)];
+
 /// Parameters of every tree ensemble of scikit-learn that pgml-rs's trees do not vary.
 const TREES: &[(&str, Rule)] = &[
     ("min_weight_fraction_leaf", ZERO),
@@ -73,18 +77,7 @@ const RIDGE: &[(&str, Rule)] = &[
     ("random_state", Inert),
 ];
 
-const RIDGE_CLASSIFIER: &[(&str, Rule)] = &[
-    ("copy_X", Inert),
-    ("max_iter", Inert),
-    ("tol", Inert),
-    ("class_weight", NONE),
-    (
-        "solver",
-        Only(&["\"auto\"", "\"svd\"", "\"cholesky\"", "\"lsqr\"", "\"sparse_cg\"", "\"sag\"", "\"saga\""]),
-    ),
-    ("positive", FALSE),
-    ("random_state", Inert),
-];
+const LASSO_LARS: &[(&str, Rule)] = &[("positive", FALSE)];
 
 const COORDINATE_DESCENT: &[(&str, Rule)] = &[
     ("precompute", Inert),
@@ -101,17 +94,6 @@ const LARS: &[(&str, Rule)] = &[
     ("eps", Inert),
     ("copy_X", Inert),
     ("fit_path", Inert),
-    ("jitter", NONE),
-    ("random_state", Inert),
-];
-
-const LASSO_LARS: &[(&str, Rule)] = &[
-    ("verbose", Inert),
-    ("precompute", Inert),
-    ("eps", Inert),
-    ("copy_X", Inert),
-    ("fit_path", Inert),
-    ("positive", FALSE),
     ("jitter", NONE),
     ("random_state", Inert),
 ];
@@ -137,57 +119,17 @@ const RANSAC: &[(&str, Rule)] = &[
     ("loss", Only(&["\"absolute_error\""])),
 ];
 
+/// What scikit-learn's online learners share.
+const ONLINE: &[(&str, Rule)] =
+    &[("early_stopping", FALSE), ("validation_fraction", Inert), ("verbose", Inert), ("warm_start", Inert)];
+
+/// Used only by the elasticnet penalty, which is refused.
+const ELASTICNET_RATIO: &[(&str, Rule)] = &[("l1_ratio", Inert)];
+
+const AVERAGE: &[(&str, Rule)] = &[("average", FALSE)];
+
 const THEIL_SEN: &[(&str, Rule)] =
     &[("fit_intercept", TRUE), ("copy_X", Inert), ("n_jobs", Inert), ("verbose", Inert)];
-
-const SGD_CLASSIFIER: &[(&str, Rule)] = &[
-    // used only by the elasticnet penalty, which is refused
-    ("l1_ratio", Inert),
-    ("verbose", Inert),
-    ("n_jobs", Inert),
-    ("early_stopping", FALSE),
-    ("validation_fraction", Inert),
-    ("class_weight", NONE),
-    ("warm_start", Inert),
-    ("average", FALSE),
-];
-
-const SGD_REGRESSOR: &[(&str, Rule)] = &[
-    ("l1_ratio", Inert),
-    ("verbose", Inert),
-    ("early_stopping", FALSE),
-    ("validation_fraction", Inert),
-    ("warm_start", Inert),
-    ("average", FALSE),
-];
-
-const PERCEPTRON: &[(&str, Rule)] = &[
-    ("l1_ratio", Inert),
-    ("verbose", Inert),
-    ("n_jobs", Inert),
-    ("early_stopping", FALSE),
-    ("validation_fraction", Inert),
-    ("class_weight", NONE),
-    ("warm_start", Inert),
-];
-
-const PASSIVE_AGGRESSIVE_CLASSIFIER: &[(&str, Rule)] = &[
-    ("early_stopping", FALSE),
-    ("validation_fraction", Inert),
-    ("verbose", Inert),
-    ("n_jobs", Inert),
-    ("warm_start", Inert),
-    ("class_weight", NONE),
-    ("average", FALSE),
-];
-
-const PASSIVE_AGGRESSIVE_REGRESSOR: &[(&str, Rule)] = &[
-    ("early_stopping", FALSE),
-    ("validation_fraction", Inert),
-    ("verbose", Inert),
-    ("warm_start", Inert),
-    ("average", FALSE),
-];
 
 /// liblinear's dual and primal problems have the same solution.
 const LINEAR_SVC: &[(&str, Rule)] = &[
@@ -254,9 +196,8 @@ const BAGGING: &[(&str, Rule)] = &[
 
 /// Friedman's improvement and the squared error's pick the same splits of a node (both are
 /// `n_l n_r / n · (ȳ_l − ȳ_r)²` up to the node's constant). `tol` and `validation_fraction`
-/// matter only with `n_iter_no_change`, and `alpha` only with the huber and quantile losses.
-const GRADIENT_BOOSTING_CLASSIFIER: &[(&str, Rule)] = &[
-    ("loss", Only(&["\"log_loss\"", "\"deviance\""])),
+/// matter only with `n_iter_no_change`.
+const GRADIENT_BOOSTING: &[(&str, Rule)] = &[
     ("criterion", Only(&["\"friedman_mse\"", "\"squared_error\"", "\"deprecated\""])),
     ("min_samples_split", Only(&["2"])),
     ("min_weight_fraction_leaf", ZERO),
@@ -270,27 +211,16 @@ const GRADIENT_BOOSTING_CLASSIFIER: &[(&str, Rule)] = &[
     ("ccp_alpha", ZERO),
 ];
 
-const GRADIENT_BOOSTING_REGRESSOR: &[(&str, Rule)] = &[
-    ("loss", Only(&["\"squared_error\"", "\"ls\""])),
-    ("criterion", Only(&["\"friedman_mse\"", "\"squared_error\"", "\"deprecated\""])),
-    ("min_samples_split", Only(&["2"])),
-    ("min_weight_fraction_leaf", ZERO),
-    ("min_impurity_decrease", ZERO),
-    ("init", NONE),
-    ("alpha", Inert),
-    ("verbose", Inert),
-    ("warm_start", Inert),
-    ("validation_fraction", Inert),
-    ("n_iter_no_change", NONE),
-    ("tol", Inert),
-    ("ccp_alpha", ZERO),
-];
+const GRADIENT_BOOSTING_CLASSIFIER: &[(&str, Rule)] = &[("loss", Only(&["\"log_loss\"", "\"deviance\""]))];
+
+/// `alpha` matters only with the huber and quantile losses.
+const GRADIENT_BOOSTING_REGRESSOR: &[(&str, Rule)] =
+    &[("loss", Only(&["\"squared_error\"", "\"ls\""])), ("alpha", Inert)];
 
 /// pgml-rs never stops a histogram booster early: `early_stopping` `"auto"` (scikit-learn's
 /// default, which stops early above 10,000 rows) is taken to mean no early stopping, and the
 /// parameters of early stopping are then inert.
-const HIST_GRADIENT_BOOSTING_CLASSIFIER: &[(&str, Rule)] = &[
-    ("loss", Only(&["\"log_loss\"", "\"auto\""])),
+const HIST_GRADIENT_BOOSTING: &[(&str, Rule)] = &[
     ("categorical_features", Only(&["\"from_dtype\"", "null"])),
     ("monotonic_cst", NONE),
     ("interaction_cst", NONE),
@@ -301,23 +231,11 @@ const HIST_GRADIENT_BOOSTING_CLASSIFIER: &[(&str, Rule)] = &[
     ("n_iter_no_change", Inert),
     ("tol", Inert),
     ("verbose", Inert),
-    ("class_weight", NONE),
 ];
 
-const HIST_GRADIENT_BOOSTING_REGRESSOR: &[(&str, Rule)] = &[
-    ("loss", Only(&["\"squared_error\""])),
-    ("quantile", NONE),
-    ("categorical_features", Only(&["\"from_dtype\"", "null"])),
-    ("monotonic_cst", NONE),
-    ("interaction_cst", NONE),
-    ("warm_start", Inert),
-    ("early_stopping", Only(&["\"auto\"", "false"])),
-    ("scoring", Inert),
-    ("validation_fraction", Inert),
-    ("n_iter_no_change", Inert),
-    ("tol", Inert),
-    ("verbose", Inert),
-];
+const HIST_GRADIENT_BOOSTING_CLASSIFIER: &[(&str, Rule)] = &[("loss", Only(&["\"log_loss\"", "\"auto\""]))];
+const HIST_GRADIENT_BOOSTING_REGRESSOR: &[(&str, Rule)] =
+    &[("loss", Only(&["\"squared_error\""])), ("quantile", NONE)];
 
 const FOREST_CLASSIFIER: &[(&str, Rule)] = &[("criterion", Only(&["\"gini\""])), ("class_weight", NONE)];
 const FOREST_REGRESSOR: &[(&str, Rule)] = &[("criterion", Only(&["\"squared_error\"", "\"mse\""]))];
@@ -409,12 +327,12 @@ fn estimator(algorithm: Algorithm, task: Task) -> (&'static str, Vec<&'static [(
     match algorithm {
         Algorithm::Linear if classify => ("LogisticRegression", vec![LOGISTIC_REGRESSION]),
         Algorithm::Linear => ("LinearRegression", vec![LINEAR_REGRESSION]),
-        Algorithm::Ridge if classify => ("RidgeClassifier", vec![RIDGE_CLASSIFIER]),
+        Algorithm::Ridge if classify => ("RidgeClassifier", vec![RIDGE, CLASS_WEIGHT]),
         Algorithm::Ridge => ("Ridge", vec![RIDGE]),
         Algorithm::Lasso => ("Lasso", vec![COORDINATE_DESCENT]),
         Algorithm::ElasticNet => ("ElasticNet", vec![COORDINATE_DESCENT]),
         Algorithm::LeastAngle => ("Lars", vec![LARS]),
-        Algorithm::LassoLeastAngle => ("LassoLars", vec![LASSO_LARS]),
+        Algorithm::LassoLeastAngle => ("LassoLars", vec![LARS, LASSO_LARS]),
         Algorithm::OrthogonalMatchingPursuit => ("OrthogonalMatchingPursuit", vec![&[("precompute", Inert)]]),
         Algorithm::BayesianRidge => ("BayesianRidge", vec![BAYESIAN_RIDGE]),
         Algorithm::AutomaticRelevanceDetermination => ("ARDRegression", vec![ARD]),
@@ -422,13 +340,15 @@ fn estimator(algorithm: Algorithm, task: Task) -> (&'static str, Vec<&'static [(
         Algorithm::Ransac => ("RANSACRegressor", vec![RANSAC]),
         Algorithm::TheilSen => ("TheilSenRegressor", vec![THEIL_SEN]),
         Algorithm::Quantile => ("QuantileRegressor", vec![]),
-        Algorithm::StochasticGradientDescent if classify => ("SGDClassifier", vec![SGD_CLASSIFIER]),
-        Algorithm::StochasticGradientDescent => ("SGDRegressor", vec![SGD_REGRESSOR]),
-        Algorithm::Perceptron => ("Perceptron", vec![PERCEPTRON]),
-        Algorithm::PassiveAggressive if classify => {
-            ("PassiveAggressiveClassifier", vec![PASSIVE_AGGRESSIVE_CLASSIFIER])
+        Algorithm::StochasticGradientDescent if classify => {
+            ("SGDClassifier", vec![ONLINE, ELASTICNET_RATIO, AVERAGE, THREADS, CLASS_WEIGHT])
         }
-        Algorithm::PassiveAggressive => ("PassiveAggressiveRegressor", vec![PASSIVE_AGGRESSIVE_REGRESSOR]),
+        Algorithm::StochasticGradientDescent => ("SGDRegressor", vec![ONLINE, ELASTICNET_RATIO, AVERAGE]),
+        Algorithm::Perceptron => ("Perceptron", vec![ONLINE, ELASTICNET_RATIO, THREADS, CLASS_WEIGHT]),
+        Algorithm::PassiveAggressive if classify => {
+            ("PassiveAggressiveClassifier", vec![ONLINE, AVERAGE, THREADS, CLASS_WEIGHT])
+        }
+        Algorithm::PassiveAggressive => ("PassiveAggressiveRegressor", vec![ONLINE, AVERAGE]),
         Algorithm::LinearSvm if classify => ("LinearSVC", vec![LINEAR_SVC]),
         Algorithm::LinearSvm => ("LinearSVR", vec![LINEAR_SVR]),
         Algorithm::Svm if classify => ("SVC", vec![SVC]),
@@ -442,14 +362,17 @@ fn estimator(algorithm: Algorithm, task: Task) -> (&'static str, Vec<&'static [(
         Algorithm::GaussianProcess => ("GaussianProcessRegressor", vec![GAUSSIAN_PROCESS_REGRESSOR]),
         Algorithm::AdaBoost => (pick("AdaBoostClassifier", "AdaBoostRegressor"), vec![ADA_BOOST]),
         Algorithm::GradientBoostingTrees if classify => {
-            ("GradientBoostingClassifier", vec![GRADIENT_BOOSTING_CLASSIFIER])
+            ("GradientBoostingClassifier", vec![GRADIENT_BOOSTING, GRADIENT_BOOSTING_CLASSIFIER])
         }
-        Algorithm::GradientBoostingTrees => ("GradientBoostingRegressor", vec![GRADIENT_BOOSTING_REGRESSOR]),
-        Algorithm::HistGradientBoosting if classify => {
-            ("HistGradientBoostingClassifier", vec![HIST_GRADIENT_BOOSTING_CLASSIFIER])
+        Algorithm::GradientBoostingTrees => {
+            ("GradientBoostingRegressor", vec![GRADIENT_BOOSTING, GRADIENT_BOOSTING_REGRESSOR])
         }
+        Algorithm::HistGradientBoosting if classify => (
+            "HistGradientBoostingClassifier",
+            vec![HIST_GRADIENT_BOOSTING, HIST_GRADIENT_BOOSTING_CLASSIFIER, CLASS_WEIGHT],
+        ),
         Algorithm::HistGradientBoosting => {
-            ("HistGradientBoostingRegressor", vec![HIST_GRADIENT_BOOSTING_REGRESSOR])
+            ("HistGradientBoostingRegressor", vec![HIST_GRADIENT_BOOSTING, HIST_GRADIENT_BOOSTING_REGRESSOR])
         }
         Algorithm::RandomForest if classify => ("RandomForestClassifier", vec![FOREST_CLASSIFIER, TREES]),
         Algorithm::RandomForest => ("RandomForestRegressor", vec![FOREST_REGRESSOR, TREES]),
