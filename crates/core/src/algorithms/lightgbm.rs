@@ -4,7 +4,7 @@
 //! estimator is LightGBM's algorithm). Boosting rounds run one at a time on the calling
 //! thread so the caller can cancel between rounds; LightGBM's OpenMP threads never call back.
 
-use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
+use super::{check_at_least, check_fraction, check_range, made_up_rows, Model, Objectives, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -201,7 +201,8 @@ impl Plan {
     fn text(&self, task: Task, classes: usize) -> Result<String> {
         let mut settings: Vec<(String, String)> =
             self.settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        settings.push(("objective".into(), objective_for(task, classes, self.objective.as_deref())?));
+        settings
+            .push(("objective".into(), OBJECTIVES.pick(task, classes, self.objective.as_deref())?.into()));
         if classes > 2 {
             settings.push(("num_class".into(), classes.to_string()));
         }
@@ -230,59 +231,36 @@ fn library_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// The regression objectives of LightGBM (and their aliases): one value per row, on the
-/// labels' scale.
-const REGRESSION_OBJECTIVES: &[&str] = &[
-    "regression",
-    "regression_l2",
-    "l2",
-    "mean_squared_error",
-    "mse",
-    "l2_root",
-    "root_mean_squared_error",
-    "rmse",
-    "regression_l1",
-    "l1",
-    "mean_absolute_error",
-    "mae",
-    "huber",
-    "fair",
-    "poisson",
-    "quantile",
-    "mape",
-    "mean_absolute_percentage_error",
-    "gamma",
-    "tweedie",
-];
-
-/// A classification's objective is ours (`binary` for two classes, `multiclass` for more);
-/// these name the same loss.
-const CLASSIFICATION_OBJECTIVES: &[&str] = &["binary", "multiclass", "softmax"];
-
-fn objective_for(task: Task, classes: usize, given: Option<&str>) -> Result<String> {
-    match (task, given) {
-        (Task::Regression, Some(o)) if REGRESSION_OBJECTIVES.contains(&o) => Ok(o.to_string()),
-        (Task::Classification, Some(o)) if CLASSIFICATION_OBJECTIVES.contains(&o) => {
-            objective_for(task, classes, None)
-        }
-        (_, Some(o)) => Err(Error::unsupported(format!(
-            "LightGBM objective \"{o}\" is not supported by pgml-rs for {}",
-            task.name()
-        ))
-        .with_hint(format!(
-            "for {} use: {}",
-            task.name(),
-            if task == Task::Regression { REGRESSION_OBJECTIVES } else { CLASSIFICATION_OBJECTIVES }
-                .join(", ")
-        ))),
-        (_, None) => Ok(match classes {
-            0 => "regression",
-            2 => "binary",
-            _ => "multiclass",
-        }
-        .to_string()),
-    }
-}
+/// A regression may choose any of LightGBM's regression objectives (and their aliases): one
+/// value per row, on the labels' scale. A classification's is ours (`binary` for two classes,
+/// `multiclass` for more); `softmax` names the same loss.
+const OBJECTIVES: Objectives = Objectives {
+    library: "LightGBM",
+    regression: &[
+        "regression",
+        "regression_l2",
+        "l2",
+        "mean_squared_error",
+        "mse",
+        "l2_root",
+        "root_mean_squared_error",
+        "rmse",
+        "regression_l1",
+        "l1",
+        "mean_absolute_error",
+        "mae",
+        "huber",
+        "fair",
+        "poisson",
+        "quantile",
+        "mape",
+        "mean_absolute_percentage_error",
+        "gamma",
+        "tweedie",
+    ],
+    classification: &["binary", "multiclass", "softmax"],
+    ours: ["regression", "binary", "multiclass"],
+};
 
 /// Every parameter name LightGBM knows, its aliases included (`LGBM_DumpParamAliases`).
 fn known_names() -> Result<std::collections::BTreeSet<String>> {
@@ -320,7 +298,7 @@ fn check_library(
     objective: Option<&str>,
     library: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<()> {
-    objective_for(task, 2, objective)?;
+    OBJECTIVES.pick(task, 2, objective)?;
     if library.is_empty() {
         return Ok(());
     }
@@ -339,9 +317,7 @@ fn check_library(
         }
     }
     let cols = library.values().filter_map(|v| v.as_array().map(Vec::len)).max().unwrap_or(0).max(2);
-    let rows = 16;
-    let x = Matrix { data: (0..rows * cols).map(|i| ((i * 7919) % 13) as f32).collect(), rows, cols };
-    let y: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
+    let (x, y) = made_up_rows(16, cols);
     let classes = if task == Task::Classification { 2 } else { 0 };
     let refused = |e: Error| {
         Error::invalid(format!(

@@ -661,6 +661,47 @@ pub(crate) fn one_vs_rest(y: &[f32], classes: usize, yes: f64, no: f64) -> Vec<V
         .collect()
 }
 
+/// The objectives a booster library (XGBoost, LightGBM) is trained with. A regression may
+/// choose one of `regression` (one value per row, on the labels' scale); a classification's
+/// objective is always ours for its class count, and `classification` lists the names
+/// that mean the same loss.
+pub(crate) struct Objectives {
+    pub(crate) library: &'static str,
+    pub(crate) regression: &'static [&'static str],
+    pub(crate) classification: &'static [&'static str],
+    /// Ours: for a regression, two classes, more classes.
+    pub(crate) ours: [&'static str; 3],
+}
+
+impl Objectives {
+    /// The objective to train with; `classes` is 0 for a regression. A name the task cannot
+    /// take is 0A000 listing the ones it can.
+    pub(crate) fn pick(&self, task: Task, classes: usize, given: Option<&str>) -> Result<&'static str> {
+        let allowed = if task == Task::Regression { self.regression } else { self.classification };
+        match given.map(|o| (o, allowed.iter().copied().find(|a| *a == o))) {
+            Some((o, None)) => Err(Error::unsupported(format!(
+                "{} objective \"{o}\" is not supported by pgml-rs for {}",
+                self.library,
+                task.name()
+            ))
+            .with_hint(format!("for {} use: {}", task.name(), allowed.join(", ")))),
+            Some((_, Some(chosen))) if task == Task::Regression => Ok(chosen),
+            _ => Ok(match (task, classes) {
+                (Task::Regression, _) => self.ours[0],
+                (_, 0..=2) => self.ours[1],
+                _ => self.ours[2],
+            }),
+        }
+    }
+}
+
+/// A few made-up rows (values 0 to 12, labels alternating 0 and 1) on which a booster library
+/// judges parameters before any data is read.
+pub(crate) fn made_up_rows(rows: usize, cols: usize) -> (Matrix, Vec<f32>) {
+    let x = Matrix { data: (0..rows * cols).map(|i| ((i * 7919) % 13) as f32).collect(), rows, cols };
+    (x, (0..rows).map(|i| (i % 2) as f32).collect())
+}
+
 /// A booster's raw output as labels: regression values pass through, P(class 1) is cut at
 /// 0.5, and `rows × k` probabilities give their argmax. `classes` is 0 for regression.
 pub(crate) fn booster_labels(raw: &[f32], classes: usize) -> Vec<f32> {

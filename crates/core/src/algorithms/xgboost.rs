@@ -10,7 +10,7 @@
 use super::forest::MaxFeatures;
 use super::xgboost_lib::{Learner, TrainMatrix};
 use super::xgboost_native::NativeTrees;
-use super::{check_at_least, check_fraction, check_range, Model, TrainContext};
+use super::{check_at_least, check_fraction, check_range, made_up_rows, Model, Objectives, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::task::Task;
@@ -310,46 +310,24 @@ fn library_settings(library: &serde_json::Map<String, serde_json::Value>) -> Vec
     library.iter().filter_map(|(k, v)| Some((k.clone(), library_text(v)?))).collect()
 }
 
-/// The objectives a regression may choose: one value per row, on the labels' scale.
-const REGRESSION_OBJECTIVES: &[&str] = &[
-    "reg:squarederror",
-    "reg:squaredlogerror",
-    "reg:pseudohubererror",
-    "reg:absoluteerror",
-    "reg:gamma",
-    "reg:tweedie",
-    "count:poisson",
-];
-
-/// A classification's objective is ours (`binary:logistic` for two classes, `multi:softprob`
-/// for more): these name the same loss, and `multi:softmax` differs only in returning the
-/// class rather than the probabilities, which pgml.predict does anyway.
-const CLASSIFICATION_OBJECTIVES: &[&str] = &["binary:logistic", "multi:softprob", "multi:softmax"];
-
-fn objective_for(task: Task, classes: usize, given: Option<&str>) -> Result<String> {
-    match (task, given) {
-        (Task::Regression, Some(o)) if REGRESSION_OBJECTIVES.contains(&o) => Ok(o.to_string()),
-        (Task::Classification, Some(o)) if CLASSIFICATION_OBJECTIVES.contains(&o) || o.is_empty() => {
-            objective_for(task, classes, None)
-        }
-        (_, Some(o)) => Err(Error::unsupported(format!(
-            "XGBoost objective \"{o}\" is not supported by pgml-rs for {}",
-            task.name()
-        ))
-        .with_hint(format!(
-            "for {} use: {}",
-            task.name(),
-            if task == Task::Regression { REGRESSION_OBJECTIVES } else { CLASSIFICATION_OBJECTIVES }
-                .join(", ")
-        ))),
-        (_, None) => Ok(match classes {
-            0 => "reg:squarederror",
-            2 => "binary:logistic",
-            _ => "multi:softprob",
-        }
-        .to_string()),
-    }
-}
+/// A regression may choose any objective with one value per row on the labels' scale. A
+/// classification's is ours (`binary:logistic` for two classes, `multi:softprob` for more):
+/// `multi:softmax` is the same loss and differs only in returning the class rather than the
+/// probabilities, which pgml.predict does anyway.
+const OBJECTIVES: Objectives = Objectives {
+    library: "XGBoost",
+    regression: &[
+        "reg:squarederror",
+        "reg:squaredlogerror",
+        "reg:pseudohubererror",
+        "reg:absoluteerror",
+        "reg:gamma",
+        "reg:tweedie",
+        "count:poisson",
+    ],
+    classification: &["binary:logistic", "multi:softprob", "multi:softmax"],
+    ours: ["reg:squarederror", "binary:logistic", "multi:softprob"],
+};
 
 /// Asks XGBoost itself about the user's parameters before any data is read: a booster on a
 /// few made-up rows is configured with them and trains one round. The library's refusal of
@@ -362,14 +340,12 @@ fn check_library(
     objective: Option<&str>,
     library: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<()> {
-    let objective = objective_for(task, if task == Task::Classification { 2 } else { 0 }, objective)?;
+    let objective = OBJECTIVES.pick(task, 2, objective)?;
     if library.is_empty() {
         return Ok(());
     }
     let cols = library.values().map(widest).max().unwrap_or(0).max(2);
-    let rows = 8;
-    let x = Matrix { data: (0..rows * cols).map(|i| ((i * 7919) % 13) as f32).collect(), rows, cols };
-    let y: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
+    let (x, y) = made_up_rows(8, cols);
     let refused = |e: Error| {
         Error::invalid(format!(
             "XGBoost refused the hyperparameters: {}",
@@ -378,7 +354,7 @@ fn check_library(
     };
     let dtrain = TrainMatrix::dense(&x, &y)?;
     let mut booster = Learner::new(&dtrain)?;
-    booster.set("objective", &objective)?;
+    booster.set("objective", objective)?;
     booster.set("verbosity", "0")?;
     for (k, v) in &plan.settings {
         booster.set(k, v)?;
@@ -488,8 +464,7 @@ pub(super) fn train(
     drop(x);
     let mut booster = Learner::new(&dtrain)?;
     let classes = if task == Task::Classification { classes.max(2) } else { 0 };
-    let objective = objective_for(task, classes, plan.objective.as_deref())?;
-    booster.set("objective", &objective)?;
+    booster.set("objective", OBJECTIVES.pick(task, classes, plan.objective.as_deref())?)?;
     booster.set("verbosity", "0")?;
     if classes > 2 {
         booster.set("num_class", &classes.to_string())?;
