@@ -701,13 +701,10 @@ impl Model for LgbModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algorithms::testdata::load as dataset;
-    use crate::data::{class_labels, encode_classes};
+    use crate::algorithms::testdata::labelled;
 
     fn fit(task: Task, hyperparams: serde_json::Value) -> Result<Vec<f32>> {
-        let (x, y) = dataset(if task == Task::Regression { "diabetes" } else { "iris" });
-        let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
-        let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
+        let (x, y, classes) = labelled(if task == Task::Regression { "diabetes" } else { "iris" }, task);
         let params: Params = serde_json::from_value(hyperparams).unwrap();
         params.validate(task)?;
         let mut ctx = TrainContext { seed: 1, on_step: &mut || {}, interrupt: &|| {} };
@@ -753,8 +750,7 @@ mod tests {
     /// column of zeros, NaNs and a sample smaller than the rows.
     #[test]
     fn the_sampled_dataset_trains_what_lightgbm_builds_from_the_matrix() {
-        let (mut x, y) = dataset("digits");
-        let labels = encode_classes(&y, &class_labels(&y));
+        let (mut x, labels, _) = labelled("digits", Task::Classification);
         for i in 0..x.rows {
             let cols = x.cols;
             x.data[i * cols] = 0.0;
@@ -804,9 +800,7 @@ mod tests {
             ("breast_cancer", Task::Classification),
             ("diabetes", Task::Regression),
         ] {
-            let (x, y) = dataset(name);
-            let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
-            let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
+            let (x, y, classes) = labelled(name, task);
             let params: Params = serde_json::from_value(serde_json::json!({"n_estimators": 20})).unwrap();
             let mut rounds = 0;
             let mut ctx = TrainContext { seed: 3, on_step: &mut || rounds += 1, interrupt: &|| {} };

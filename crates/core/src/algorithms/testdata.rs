@@ -4,6 +4,7 @@
 //! settings.
 
 use crate::data::Matrix;
+use crate::task::Task;
 
 /// (dataset, algorithm, reference) — macro F1 for classification, r2 for diabetes.
 pub const REFERENCE: &[(&str, &str, f64)] = &[
@@ -110,6 +111,18 @@ pub const REFERENCE: &[(&str, &str, f64)] = &[
     // results are rounding noise (scikit-learn −4.16 from f64 rows, ours −11.9 from f32).
     ("diabetes", "ada_boost", 0.3861),
 ];
+
+/// A shipped dataset as `task` trains on it: the features, the labels (class indices for a
+/// classification), and the number of classes (0 otherwise).
+pub fn labelled(name: &str, task: Task) -> (Matrix, Vec<f32>, usize) {
+    let (x, y) = load(name);
+    if task != Task::Classification {
+        return (x, y, 0);
+    }
+    let labels = crate::data::class_labels(&y);
+    let y = crate::data::encode_classes(&y, &labels);
+    (x, y, labels.len())
+}
 
 /// Features and label of a shipped dataset; the label is the last column.
 pub fn load(name: &str) -> (Matrix, Vec<f32>) {

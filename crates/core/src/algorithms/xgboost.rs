@@ -614,13 +614,10 @@ impl Model for XgbModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algorithms::testdata::load as dataset;
-    use crate::data::{class_labels, encode_classes};
+    use crate::algorithms::testdata::labelled;
 
     fn check(name: &str, task: Task, hyperparams: serde_json::Value) {
-        let (x, y) = dataset(name);
-        let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
-        let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
+        let (x, y, classes) = labelled(name, task);
         let flavour = match hyperparams.get("flavour").and_then(|f| f.as_str()) {
             Some("forest") => Flavour::Forest(serde_json::from_value(hyperparams["params"].clone()).unwrap()),
             Some("gradient") => {
@@ -643,9 +640,7 @@ mod tests {
     }
 
     fn fit(task: Task, hyperparams: serde_json::Value) -> Result<Vec<f32>> {
-        let (x, y) = dataset(if task == Task::Regression { "diabetes" } else { "iris" });
-        let classes = if task == Task::Classification { class_labels(&y).len() } else { 0 };
-        let y = if classes > 0 { encode_classes(&y, &class_labels(&y)) } else { y };
+        let (x, y, classes) = labelled(if task == Task::Regression { "diabetes" } else { "iris" }, task);
         let params: Params = serde_json::from_value(hyperparams).unwrap();
         params.validate(task)?;
         let mut ctx = TrainContext { seed: 1, on_step: &mut || {}, interrupt: &|| {} };
