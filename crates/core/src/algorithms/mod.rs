@@ -314,8 +314,15 @@ impl Algorithm {
 
     /// Validates hyperparameters without training, so bad input fails before any data is read.
     pub fn validate(self, task: Task, hyperparams: &serde_json::Value) -> Result<()> {
+        self.checked(task, hyperparams).map(drop)
+    }
+
+    /// `validate`, returning the hyperparameters the algorithm's typed parameters take (the
+    /// Python estimator's inert ones and honoured defaults taken out: `python_params::own`).
+    fn checked(self, task: Task, hyperparams: &serde_json::Value) -> Result<Cow<'_, serde_json::Value>> {
         self.check_task(task)?;
-        let hyperparams = &*python_params::own(self, task, hyperparams)?;
+        let own = python_params::own(self, task, hyperparams)?;
+        let hyperparams = &*own;
         match self {
             Algorithm::Linear => linear::validate(task, hyperparams),
             Algorithm::Ridge => parse::<penalized::RidgeParams>(self, hyperparams)?.validate(),
@@ -362,7 +369,8 @@ impl Algorithm {
             Algorithm::AffinityPropagation => parse::<centres::AffinityParams>(self, hyperparams)?.validate(),
             Algorithm::Birch => parse::<birch::Params>(self, hyperparams)?.validate(),
             Algorithm::Pca => parse::<pca::Params>(self, hyperparams)?.validate(),
-        }
+        }?;
+        Ok(own)
     }
 
     /// How many steps (`on_step` calls) a training takes and what a step is, for the
@@ -448,8 +456,7 @@ impl Algorithm {
         eval: &Matrix,
         sink: &mut Sink,
     ) -> Result<Scores> {
-        self.validate(task, hyperparams)?;
-        let hyperparams = &*python_params::own(self, task, hyperparams)?;
+        let hyperparams = &*self.checked(task, hyperparams)?;
         let kind = self
             .forest_kind()
             .ok_or_else(|| Error::Internal(format!("{} is not written as it trains", self.name())))?;
@@ -465,8 +472,7 @@ impl Algorithm {
         classes: usize,
         ctx: &mut TrainContext,
     ) -> Result<Box<dyn Model>> {
-        self.validate(task, hyperparams)?;
-        let hyperparams = &*python_params::own(self, task, hyperparams)?;
+        let hyperparams = &*self.checked(task, hyperparams)?;
         let x = rows.as_ref();
         match self {
             Algorithm::Linear => linear::train(task, hyperparams, x, y, classes, ctx),
