@@ -255,3 +255,29 @@ END $$;
 CREATE TRIGGER deployments_changed
 AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.deployments
 FOR EACH STATEMENT EXECUTE FUNCTION pgml._pgml_deployments_changed_trigger();
+
+-- pgml-serve follows deploys: every change of pgml.deployments notifies the channel
+-- pgml_deployments with the project's id ('*' after a TRUNCATE). PostgreSQL delivers a
+-- notification only when its transaction commits, so a listener never hears of a deploy that
+-- rolled back; the same transaction's notifications for one project are delivered once.
+CREATE FUNCTION pgml._pgml_deployments_notify_trigger() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('pgml_deployments', '*');
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('pgml_deployments', OLD.project_id::text);
+    ELSE
+        PERFORM pg_notify('pgml_deployments', NEW.project_id::text);
+        IF TG_OP = 'UPDATE' AND OLD.project_id <> NEW.project_id THEN
+            PERFORM pg_notify('pgml_deployments', OLD.project_id::text);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER deployments_notify
+AFTER INSERT OR UPDATE OR DELETE ON pgml.deployments
+FOR EACH ROW EXECUTE FUNCTION pgml._pgml_deployments_notify_trigger();
+CREATE TRIGGER deployments_notify_truncate
+AFTER TRUNCATE ON pgml.deployments
+FOR EACH STATEMENT EXECUTE FUNCTION pgml._pgml_deployments_notify_trigger();

@@ -246,6 +246,27 @@ impl LoadedModel {
         self.model.decompose(&input)
     }
 
+    /// What an HTTP prediction answers, in the database and in pgml-serve alike: rows given as
+    /// one flat array, in this model's order or by feature name (`names`, the same for every
+    /// row), answered with predictions or with class probabilities; the first value is the
+    /// number of values per row of the answer (1, or the number of classes).
+    pub fn serve(
+        &self,
+        values: Vec<f32>,
+        names: Option<&[String]>,
+        proba: bool,
+    ) -> Result<(usize, Vec<f32>)> {
+        let values = match names {
+            Some(names) => self.header.order_named(names, &values)?,
+            None => values,
+        };
+        let x = self.matrix(values)?;
+        if proba {
+            return Ok((self.header.classes.len().max(1), self.predict_proba(&x)?));
+        }
+        Ok((1, self.predict(&x)?))
+    }
+
     /// Class probabilities, `rows × classes`, in ascending label order.
     pub fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
         if self.header.task != Task::Classification {

@@ -73,6 +73,50 @@ impl TokenCache {
     }
 }
 
+/// Whether a role may predict a project, as the database says: `EXECUTE` on the predict
+/// function pgml-serve's database path calls, and the project visible to the role (so a
+/// row-level security policy on `pgml.projects`, a per-project rule, applies as in SQL). Asked
+/// as the role itself and remembered for `CACHE_TTL`, so a REVOKE takes effect within that
+/// time. A refusal, or any error, sends the request down the database's path, where the
+/// database refuses it with its own error.
+#[derive(Default)]
+pub struct PredictGrants {
+    /// role → project → (allowed, when asked): lookups by &str, no allocation per request.
+    entries: Mutex<HashMap<String, HashMap<String, (bool, Instant)>>>,
+}
+
+impl PredictGrants {
+    pub async fn allows(&self, db: &Db, role: &str, project: &str) -> bool {
+        if let Some((allowed, at)) = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(role)
+            .and_then(|p| p.get(project))
+            .copied()
+        {
+            if at.elapsed() < CACHE_TTL {
+                return allowed;
+            }
+        }
+        let allowed = db
+            .read(
+                role,
+                "SELECT has_function_privilege('pgml._pgml_serve_predict(text, text, real[], text[], boolean)', 'EXECUTE')
+                        AND EXISTS (SELECT FROM pgml.projects WHERE name = $1)",
+                &[(&project, Type::TEXT)],
+            )
+            .await
+            .is_ok_and(|rows| rows.first().is_some_and(|r| r.get::<_, bool>(0)));
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.values().map(HashMap::len).sum::<usize>() > 10_000 {
+            entries.clear(); // requests for made-up projects must not grow it without bound
+        }
+        entries.entry(role.to_string()).or_default().insert(project.to_string(), (allowed, Instant::now()));
+        allowed
+    }
+}
+
 /// The PostgreSQL role a request runs as, from its bearer token.
 pub struct Caller {
     pub role: String,

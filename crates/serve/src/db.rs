@@ -81,6 +81,21 @@ impl Db {
         }
         self.primary.query(role, sql, params).await
     }
+
+    /// Whether every replica that can be reached has replayed the WAL up to `lsn`.
+    pub async fn replicas_replayed(&self, lsn: &str) -> bool {
+        for replica in &self.replicas {
+            if replica.left_out() {
+                continue;
+            }
+            let sql = "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, true)";
+            match replica.query("", sql, &[(&lsn, Type::TEXT)]).await {
+                Ok(rows) if !rows.first().is_some_and(|r| r.get::<_, bool>(0)) => return false,
+                _ => {} // replayed, or unreachable (then predictions skip it too)
+            }
+        }
+        true
+    }
 }
 
 /// One server's connections, per role.

@@ -90,6 +90,29 @@ fn status_of(sqlstate: &str) -> StatusCode {
     }
 }
 
+/// A failure of the core crate on the in-process path: the SQLSTATE and status the extension
+/// gives the same failure, with the same message and hint.
+impl From<pgml_core::Error> for ApiError {
+    fn from(e: pgml_core::Error) -> ApiError {
+        use pgml_core::Error as E;
+        let code = match &e {
+            E::InvalidArgument { .. } => "22023",
+            E::Unsupported { .. } => "0A000",
+            E::Data { .. } => "22000",
+            E::NotFound { .. } => "42704",
+            E::Refused { .. } => "55000",
+            E::Forbidden { .. } => "42501",
+            E::Internal(_) => return ApiError::internal(e),
+        };
+        ApiError {
+            status: status_of(code),
+            code: code.to_string(),
+            message: e.to_string(),
+            hint: e.hint().map(str::to_string),
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> ApiError {
         let Some(db) = e.as_db_error() else {

@@ -42,6 +42,17 @@ struct ServeArgs {
     /// default none). The list reloads on `NOTIFY pgrst, 'reload schema'`.
     #[arg(long = "rpc-schemas", env = "PGML_SERVE_RPC_SCHEMAS", value_delimiter = ',')]
     rpc_schemas: Vec<String>,
+    /// Every prediction through the database, which sees each deploy committed before the
+    /// request; by default predictions run in this process and follow deploys on NOTIFY.
+    #[arg(long, env = "PGML_SERVE_STRICT")]
+    strict: bool,
+    /// A stage's model unused for this many seconds is dropped from memory.
+    #[arg(long, env = "PGML_SERVE_MODEL_IDLE_SECS", default_value_t = 3600)]
+    model_idle_secs: u64,
+    /// The models held in memory stay within this many MiB (their stored size); the least
+    /// recently used go first.
+    #[arg(long, env = "PGML_SERVE_MODEL_MEMORY_MB", default_value_t = 1024)]
+    model_memory_mb: usize,
     /// Log format: `json` (structured) or `text`.
     #[arg(long, env = "PGML_SERVE_LOG_FORMAT", default_value = "json")]
     log_format: String,
@@ -131,13 +142,19 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let state = AppState::new(db).with_rpc_schemas(args.rpc_schemas.clone());
+    let state = AppState::new(db)
+        .with_rpc_schemas(args.rpc_schemas.clone())
+        .with_models(Duration::from_secs(args.model_idle_secs), args.model_memory_mb << 20)
+        .strict(args.strict);
+    let config: tokio_postgres::Config =
+        database_url.parse().map_err(|e| format!("bad --database-url: {e}"))?;
     if !args.rpc_schemas.is_empty() {
-        let config: tokio_postgres::Config =
-            database_url.parse().map_err(|e| format!("bad --database-url: {e}"))?;
-        tokio::spawn(pgml_serve::rpc::follow(config, state.db.clone(), state.rpc.clone()));
+        tokio::spawn(pgml_serve::rpc::follow(config.clone(), state.db.clone(), state.rpc.clone()));
     }
-    tracing::info!(listen = %args.listen, replicas = db_replicas, rpc_schemas = ?args.rpc_schemas, "pgml-serve listening");
+    if !args.strict {
+        tokio::spawn(pgml_serve::models::follow(config, state.models.clone()));
+    }
+    tracing::info!(listen = %args.listen, replicas = db_replicas, rpc_schemas = ?args.rpc_schemas, strict = args.strict, "pgml-serve listening");
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())?;
     tracing::info!("pgml-serve stopped");
     Ok(())

@@ -114,7 +114,7 @@ impl Metrics {
 }
 
 /// A label value as the exposition format wants it.
-fn escape(v: &str) -> String {
+pub fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 

@@ -211,16 +211,9 @@ fn serve(
     proba: bool,
 ) -> Result<(i64, i32, Vec<f32>)> {
     let (id, model) = cache::deployed_with_id(project_name, stage)?;
-    let mut x = complete(features, Some(&model))?;
-    if let Some(names) = names {
-        x = model.header.order_named(&names, &x)?;
-    }
-    let x = model.matrix(x)?;
-    if proba {
-        let width = model.header.classes.len().max(1) as i32;
-        return Ok((id, width, model.predict_proba(&x)?));
-    }
-    Ok((id, 1, model.predict(&x)?))
+    let x = complete(features, Some(&model))?;
+    let (width, predictions) = model.serve(x, names.as_deref(), proba)?;
+    Ok((id, width as i32, predictions))
 }
 
 /// The benchmark baseline (bench/predict.sh): takes predict's arguments, stage included,

@@ -1,7 +1,16 @@
 //! `POST /v1/projects/{project}/predict` and `/predict_proba`: one instance or a batch, as
-//! arrays in the model's feature order or as objects keyed by feature name. The database maps
-//! names to the serving model's order and names the model that answered, in one statement, so
-//! a deploy between two requests never pairs one model's order with another model.
+//! arrays in the model's feature order or as objects keyed by feature name.
+//!
+//! Two paths give the same answers, bit for bit (the same core crate's `LoadedModel::serve`
+//! on the same bytes). In process, the default: the model the stage serves, held in memory and
+//! reloaded when a deploy's notification arrives (`models`), answers when the database says the
+//! caller's role may predict the project (`auth::PredictGrants`). Through the database
+//! (`strict`, per request or `--strict`, and whenever the in-process path cannot vouch for its
+//! answer or the database would refuse): `pgml._pgml_serve_predict`, which maps names to the
+//! serving model's order and names the model that answered in one statement, and sees every
+//! deploy committed before the request. Either way the model id comes with the predictions
+//! from the same model, so a deploy between two requests never pairs one model's order with
+//! another model.
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -34,6 +43,10 @@ pub struct PredictRequest {
     /// The stage whose model answers (default `production`).
     #[serde(default)]
     pub stage: Option<String>,
+    /// Answer through the database, which sees every deploy committed before this request
+    /// (the in-process model follows a deploy within milliseconds of its commit).
+    #[serde(default)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,7 +101,7 @@ fn flatten(features: Features) -> ApiResult<(Vec<f32>, Option<Vec<String>>)> {
     }
 }
 
-/// (model id, values per instance, values) from the database.
+/// (stage, model id, values per instance, values): in process when it may, else from the database.
 async fn serve(
     state: &AppState,
     role: &str,
@@ -98,6 +111,44 @@ async fn serve(
 ) -> ApiResult<(String, i64, usize, Vec<f32>)> {
     let stage = req.stage.unwrap_or_else(|| "production".to_string());
     let (values, names) = flatten(req.features)?;
+    let held = match req.strict || state.strict {
+        true => None,
+        false => in_process(state, role, project, &stage).await?,
+    };
+    let (model_id, width, predictions) = match held {
+        Some(held) => {
+            let (width, predictions) = held.with(|m| m.serve(values, names.as_deref(), proba))?;
+            (held.model_id, width, predictions)
+        }
+        None => through_the_database(state, role, project, &stage, values, names, proba).await?,
+    };
+    state.metrics.served(project, &stage, model_id);
+    Ok((stage, model_id, width, predictions))
+}
+
+/// The model held for the stage, when the in-process path may answer: deploys are being
+/// followed, the database lets the role predict the project, and the stage serves a model.
+async fn in_process(
+    state: &AppState,
+    role: &str,
+    project: &str,
+    stage: &str,
+) -> ApiResult<Option<std::sync::Arc<crate::models::Held>>> {
+    if !state.models.following() || !state.grants.allows(&state.db, role, project).await {
+        return Ok(None);
+    }
+    Ok(state.models.get(project, stage).await?.map(|s| s.held.clone()))
+}
+
+async fn through_the_database(
+    state: &AppState,
+    role: &str,
+    project: &str,
+    stage: &str,
+    values: Vec<f32>,
+    names: Option<Vec<String>>,
+    proba: bool,
+) -> ApiResult<(i64, usize, Vec<f32>)> {
     let rows = state
         .db
         .read(
@@ -114,8 +165,7 @@ async fn serve(
         .await?;
     let row = rows.first().ok_or_else(|| ApiError::internal("_pgml_serve_predict returned no row"))?;
     let (model_id, width, predictions): (i64, i32, Vec<f32>) = (row.get(0), row.get(1), row.get(2));
-    state.metrics.served(project, &stage, model_id);
-    Ok((stage, model_id, width.max(1) as usize, predictions))
+    Ok((model_id, width.max(1) as usize, predictions))
 }
 
 fn number(v: f32) -> Option<f32> {
@@ -160,7 +210,8 @@ pub async fn predict_proba(
     let Path(project) = path?;
     let Json(req) = body?;
     let (stage, model_id, width, values) = serve(&state, &caller.role, &project, req, true).await?;
-    let probabilities = values.chunks(width).map(|c| c.iter().copied().map(number).collect()).collect();
+    let probabilities =
+        values.chunks(width.max(1)).map(|c| c.iter().copied().map(number).collect()).collect();
     Ok(Json(ProbaResponse { project, stage, model_id, probabilities }))
 }
 

@@ -1,0 +1,402 @@
+//! The models pgml-serve predicts with in its own process, and how it follows the database.
+//!
+//! The database stays the source of truth. A stage's model is loaded lazily, on the first
+//! request for it, from the registry (`pgml.stage_deployments`, `pgml.files`) with the
+//! server's login, into the same core crate the extension predicts with: same bytes, same
+//! preprocessing, same answers. Every change of `pgml.deployments` NOTIFYs `pgml_deployments`
+//! with the project's id from the deploying transaction, so the follower (`follow`) hears of
+//! a deploy, rollback or promotion when it commits and never of one that rolled back. It then
+//! forgets that project's stages and loads them again at once; a request for the project that
+//! arrives meanwhile waits for that load, so once the notification is in, the old model never
+//! answers again. After each (re)connection of the listener everything is forgotten, since
+//! notifications may have been missed; while it is not connected, requests take the database's
+//! path (`strict`), so a model is never served from memory that the server cannot vouch for.
+//!
+//! With replicas, models load from them (as predictions do), and the follower waits until the
+//! replicas have replayed the primary's WAL up to the notification before it forgets: a model
+//! is reloaded once the replica it loads from can see it.
+//!
+//! Memory: a stage's model unused for `idle` is dropped, and while the models held exceed
+//! `budget` bytes (their stored size), the least recently used go. `/metrics` shows them.
+
+use crate::db::{Db, Param};
+use crate::error::{ApiError, ApiResult};
+use pgml_core::artifact::LoadedModel;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+use tokio_postgres::types::Type;
+use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+/// The channel the extension's `deployments_notify` trigger notifies.
+pub const CHANNEL: &str = "pgml_deployments";
+
+/// How long the follower waits for the replicas to replay a deploy before it reloads anyway.
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
+
+/// A loaded model. The libraries' boosters may not be used from two threads at once, so one
+/// prediction runs at a time per model; a prediction takes microseconds.
+pub struct Held {
+    pub model_id: i64,
+    model: Mutex<LoadedModel>,
+    /// The stored artifact's size, what the memory budget counts.
+    pub bytes: usize,
+}
+
+impl Held {
+    /// Runs `f` with the model.
+    pub fn with<T>(&self, f: impl FnOnce(&LoadedModel) -> T) -> T {
+        f(&self.model.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// What a project's stage serves, as last loaded.
+pub struct Stage {
+    pub project_id: i64,
+    pub held: Arc<Held>,
+    /// Milliseconds since the cache started, at the last request.
+    last_used: AtomicU64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// project → stage → what it serves: two lookups by &str, no allocation per request.
+    stages: HashMap<String, HashMap<String, Arc<Stage>>>,
+    /// Loaded models by id, shared by the stages that serve the same model.
+    by_id: HashMap<i64, Weak<Held>>,
+    /// How many times anything was forgotten: a load that saw it change while it read the
+    /// registry answers its request but is not kept (it may predate the deploy).
+    forgotten: u64,
+}
+
+/// The in-process models, their loading and their eviction.
+pub struct Models {
+    db: Arc<Db>,
+    inner: RwLock<Inner>,
+    /// One load at a time per project and stage; requests that miss meanwhile wait for it.
+    loading: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    /// Whether the follower is listening (in-process answers only then).
+    following: AtomicBool,
+    idle: Duration,
+    budget: usize,
+    started: Instant,
+    loads: AtomicU64,
+    notifications: AtomicU64,
+    evictions: AtomicU64,
+}
+
+impl Models {
+    pub fn new(db: Arc<Db>, idle: Duration, budget: usize) -> Models {
+        Models {
+            db,
+            inner: RwLock::default(),
+            loading: Mutex::default(),
+            following: AtomicBool::new(false),
+            idle,
+            budget,
+            started: Instant::now(),
+            loads: 0.into(),
+            notifications: 0.into(),
+            evictions: 0.into(),
+        }
+    }
+
+    /// Whether in-process answers may be given: the follower is listening.
+    pub fn following(&self) -> bool {
+        self.following.load(Ordering::Acquire)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn cached(&self, project: &str, stage: &str) -> Option<Arc<Stage>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let s = inner.stages.get(project)?.get(stage)?.clone();
+        s.last_used.store(self.now_ms(), Ordering::Relaxed);
+        Some(s)
+    }
+
+    /// What a project's stage serves, loading it on a miss; None when the registry has no
+    /// model for it (an unknown project or stage, or nothing deployed): the database's own
+    /// path then answers, with its own error.
+    pub async fn get(&self, project: &str, stage: &str) -> ApiResult<Option<Arc<Stage>>> {
+        if let Some(s) = self.cached(project, stage) {
+            return Ok(Some(s));
+        }
+        let lock = {
+            let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            loading.entry((project.to_string(), stage.to_string())).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        if let Some(s) = self.cached(project, stage) {
+            return Ok(Some(s));
+        }
+        let forgotten = self.inner.read().unwrap_or_else(|e| e.into_inner()).forgotten;
+        let Some(stage_model) = self.load(project, stage).await? else { return Ok(None) };
+        let stage_model = Arc::new(stage_model);
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.forgotten == forgotten {
+            inner.by_id.insert(stage_model.held.model_id, Arc::downgrade(&stage_model.held));
+            inner
+                .stages
+                .entry(project.to_string())
+                .or_default()
+                .insert(stage.to_string(), stage_model.clone());
+        }
+        Ok(Some(stage_model))
+    }
+
+    async fn read(&self, sql: &str, params: &[Param<'_>]) -> ApiResult<Vec<tokio_postgres::Row>> {
+        self.db.read("", sql, params).await.map_err(|e| match e.status.as_u16() {
+            // the server's login could not read the registry: the operator's mistake, not the caller's
+            401..=499 => ApiError::internal(format!(
+                "pgml-serve's login cannot read the registry ({}: {}); GRANT pgml_predictor TO it",
+                e.code, e.message
+            )),
+            _ => e,
+        })
+    }
+
+    /// Reads what the stage serves, and its bytes unless that model is held already.
+    async fn load(&self, project: &str, stage: &str) -> ApiResult<Option<Stage>> {
+        let rows = self
+            .read(
+                "SELECT d.project_id, d.model_id FROM pgml.stage_deployments d
+                 JOIN pgml.projects p ON p.id = d.project_id WHERE p.name = $1 AND d.stage = $2",
+                &[(&project, Type::TEXT), (&stage, Type::TEXT)],
+            )
+            .await?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let (project_id, model_id): (i64, i64) = (row.get(0), row.get(1));
+        let held =
+            self.inner.read().unwrap_or_else(|e| e.into_inner()).by_id.get(&model_id).and_then(Weak::upgrade);
+        let held = match held {
+            Some(h) => h,
+            None => {
+                let rows = self
+                    .read(
+                        "SELECT data FROM pgml.files WHERE model_id = $1 AND path = 'model' ORDER BY part",
+                        &[(&model_id, Type::INT8)],
+                    )
+                    .await?;
+                if rows.is_empty() {
+                    return Ok(None); // deleted meanwhile: the database's path answers
+                }
+                let mut bytes = Vec::new();
+                rows.iter().for_each(|r| bytes.extend_from_slice(r.get::<_, &[u8]>(0)));
+                let size = bytes.len();
+                let model = tokio::task::spawn_blocking(move || LoadedModel::from_vec(bytes))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(|e| ApiError::internal(format!("model {model_id} does not load: {e}")))?;
+                self.loads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(project, stage, model_id, bytes = size, "model loaded");
+                Arc::new(Held { model_id, model: Mutex::new(model), bytes: size })
+            }
+        };
+        Ok(Some(Stage { project_id, held, last_used: AtomicU64::new(self.now_ms()) }))
+    }
+
+    /// Forgets the stages of these projects (all of them for None); returns what was forgotten.
+    fn forget(&self, projects: Option<&[i64]>) -> Vec<(String, String)> {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.forgotten += 1;
+        let mut gone = Vec::new();
+        for (project, stages) in inner.stages.iter_mut() {
+            stages.retain(|stage, s| {
+                let keep = projects.is_some_and(|ids| !ids.contains(&s.project_id));
+                if !keep {
+                    gone.push((project.clone(), stage.clone()));
+                }
+                keep
+            });
+        }
+        inner.stages.retain(|_, stages| !stages.is_empty());
+        inner.by_id.retain(|_, held| held.strong_count() > 0);
+        gone
+    }
+
+    /// Forgets, then loads again at once what was held, so that requests rarely wait.
+    fn reload(self: &Arc<Self>, projects: Option<&[i64]>) {
+        for (project, stage) in self.forget(projects) {
+            let models = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = models.get(&project, &stage).await {
+                    tracing::warn!(project, stage, error = %e.message, "reload after a deploy failed; the next request retries");
+                }
+            });
+        }
+    }
+
+    /// Drops stages unused for `idle`, then the least recently used while over `budget`.
+    pub fn evict(&self) {
+        let now = self.now_ms();
+        let idle = self.idle.as_millis() as u64;
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<(u64, String, String, i64, usize)> = Vec::new();
+        let mut evicted = 0;
+        for (project, stages) in inner.stages.iter_mut() {
+            stages.retain(|stage, s| {
+                let used = s.last_used.load(Ordering::Relaxed);
+                let keep = now.saturating_sub(used) < idle;
+                if keep {
+                    all.push((used, project.clone(), stage.clone(), s.held.model_id, s.held.bytes));
+                } else {
+                    evicted += 1;
+                    tracing::info!(project, stage, model_id = s.held.model_id, "model evicted: idle");
+                }
+                keep
+            });
+        }
+        all.sort();
+        let mut held: HashMap<i64, usize> = all.iter().map(|a| (a.3, a.4)).collect();
+        let mut total: usize = held.values().sum();
+        for (_, project, stage, model_id, _) in &all {
+            if total <= self.budget {
+                break;
+            }
+            if let Some(stages) = inner.stages.get_mut(project) {
+                stages.remove(stage);
+                evicted += 1;
+                tracing::info!(project, stage, model_id, "model evicted: over the memory budget");
+            }
+            let still_used =
+                inner.stages.values().flat_map(|s| s.values()).any(|s| s.held.model_id == *model_id);
+            if !still_used {
+                total -= held.remove(model_id).unwrap_or(0);
+            }
+        }
+        inner.stages.retain(|_, stages| !stages.is_empty());
+        inner.by_id.retain(|_, held| held.strong_count() > 0);
+        self.evictions.fetch_add(evicted, Ordering::Relaxed);
+    }
+
+    /// Prometheus lines: the models held, their bytes, loads, notifications and evictions.
+    pub fn render(&self, out: &mut String) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut held: HashMap<i64, usize> = HashMap::new();
+        let mut stages = Vec::new();
+        for (project, by_stage) in &inner.stages {
+            for (stage, s) in by_stage {
+                held.insert(s.held.model_id, s.held.bytes);
+                stages.push((project.clone(), stage.clone(), s.held.model_id));
+            }
+        }
+        stages.sort();
+        let gauge = |out: &mut String, name: &str, help: &str, kind: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        gauge(out, "pgml_serve_models_held", "Models held in memory for in-process predictions.", "gauge");
+        let _ = writeln!(out, "pgml_serve_models_held {}", held.len());
+        gauge(out, "pgml_serve_model_bytes", "Stored size of the models held in memory.", "gauge");
+        let _ = writeln!(out, "pgml_serve_model_bytes {}", held.values().sum::<usize>());
+        gauge(out, "pgml_serve_stage_model", "The model held for each project's stage.", "gauge");
+        for (project, stage, model_id) in stages {
+            let bytes = held.get(&model_id).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "pgml_serve_stage_model{{project=\"{}\",stage=\"{}\",model_id=\"{model_id}\"}} {bytes}",
+                crate::metrics::escape(&project),
+                crate::metrics::escape(&stage)
+            );
+        }
+        gauge(out, "pgml_serve_model_loads_total", "Models loaded from the registry.", "counter");
+        let _ = writeln!(out, "pgml_serve_model_loads_total {}", self.loads.load(Ordering::Relaxed));
+        gauge(out, "pgml_serve_model_evictions_total", "Stages' models dropped from memory.", "counter");
+        let _ = writeln!(out, "pgml_serve_model_evictions_total {}", self.evictions.load(Ordering::Relaxed));
+        gauge(out, "pgml_serve_deploy_notifications_total", "Deploy notifications received.", "counter");
+        let _ = writeln!(
+            out,
+            "pgml_serve_deploy_notifications_total {}",
+            self.notifications.load(Ordering::Relaxed)
+        );
+        gauge(out, "pgml_serve_following", "1 while deploys are followed (in-process answers on).", "gauge");
+        let _ = writeln!(out, "pgml_serve_following {}", u8::from(self.following()));
+    }
+}
+
+/// Keeps the models current: LISTENs on `pgml_deployments` with the server's login on the
+/// primary; forgets everything after each (re)connection and a project's stages on each of
+/// its notifications; retries every second while the database cannot be reached. Also evicts
+/// idle models once a second.
+pub async fn follow(config: Config, models: Arc<Models>) {
+    let evictor = models.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            evictor.evict();
+        }
+    });
+    loop {
+        let outcome = listen_once(&config, &models).await;
+        models.following.store(false, Ordering::Release);
+        match outcome {
+            Ok(()) => tracing::warn!("models: the deploy listener's connection closed; reconnecting"),
+            Err(e) => tracing::warn!(error = %e, "models: cannot listen on {CHANNEL}; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn listen_once(config: &Config, models: &Arc<Models>) -> Result<(), String> {
+    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) if n.channel() == CHANNEL => {
+                    let _ = tx.send(n.payload().to_string());
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await.map_err(|e| e.to_string())?;
+    // notifications may have been missed while not listening
+    models.reload(None);
+    models.following.store(true, Ordering::Release);
+    tracing::info!("models: following deploys on {CHANNEL}");
+    while let Some(first) = rx.recv().await {
+        // every notification already in, handled together
+        let mut payloads = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            payloads.push(more);
+        }
+        models.notifications.fetch_add(payloads.len() as u64, Ordering::Relaxed);
+        if models.db.replicas() > 0 {
+            wait_for_replicas(&client, &models.db).await;
+        }
+        let ids: Option<Vec<i64>> = payloads.iter().map(|p| p.parse().ok()).collect();
+        models.reload(ids.as_deref()); // '*' (a TRUNCATE) or anything unexpected: everything
+    }
+    driver.abort();
+    Ok(())
+}
+
+/// Waits until every reachable replica has replayed the primary's WAL as of now (which holds
+/// the notified commits), for at most `REPLAY_WAIT`.
+async fn wait_for_replicas(primary: &tokio_postgres::Client, db: &Db) {
+    let lsn: String = match primary.query_one("SELECT pg_current_wal_lsn()::text", &[]).await {
+        Ok(row) => row.get(0),
+        Err(e) => {
+            tracing::warn!(error = %e, "models: cannot read the primary's WAL position");
+            return;
+        }
+    };
+    let started = Instant::now();
+    while started.elapsed() < REPLAY_WAIT {
+        if db.replicas_replayed(&lsn).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tracing::warn!(
+        lsn,
+        "models: a replica has not replayed a deploy after {REPLAY_WAIT:?}; reloading anyway"
+    );
+}
