@@ -29,6 +29,10 @@ pgrx::extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
     cache::register_invalidation_callback();
+    // Backends are the parallelism of predictions (and parallel workers, for a scan): a
+    // library's thread pool per backend spinning on the same cores made a 100-row
+    // predict_batch 80x slower under concurrent load (bench/serve.sh, strict, 100 instances).
+    pgml_core::threads::set_prediction_threads(1);
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -44,6 +44,22 @@ pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::
     std::thread::spawn(f)
 }
 
+/// Threads one prediction of a library (XGBoost, LightGBM) may use; 0, the default, leaves
+/// the library's own choice (every core). A server that predicts for many requests at once
+/// sets 1: its parallelism is the requests', and a library's thread pool spinning on busy
+/// cores made a 100-row predict several hundred times slower there.
+static PREDICTION_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets the threads of each later prediction by a library (models loaded from then on).
+pub fn set_prediction_threads(n: usize) {
+    PREDICTION_THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The threads a library's prediction may use; 0 for the library's default.
+pub fn prediction_threads() -> usize {
+    PREDICTION_THREADS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The next message from worker threads, the calling thread asking `interrupt` every 20 ms
 /// while it waits (it may raise the caller's cancel); None once every sender is gone.
 pub fn recv_interruptibly<T>(receiver: &std::sync::mpsc::Receiver<T>, interrupt: &dyn Fn()) -> Option<T> {

@@ -103,12 +103,13 @@ pub fn openapi_document(extra: Vec<(String, utoipa::openapi::PathItem)>) -> utoi
 
 /// Counts and times every request by route pattern.
 async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", |p| p.as_str());
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    state.metrics.request(&route, &method, status, started.elapsed().as_secs_f64());
+    state.metrics.request(route, method.as_str(), status, started.elapsed().as_secs_f64());
     if status >= 400 {
         tracing::info!(%route, %method, status, "request refused");
     }

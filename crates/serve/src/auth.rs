@@ -31,7 +31,14 @@ const SCHEMA: &str = "CREATE SCHEMA IF NOT EXISTS pgml_serve;
     REVOKE ALL ON pgml_serve.tokens FROM PUBLIC;";
 
 pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// Token → role, remembered briefly.

@@ -133,6 +133,8 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     } else {
         logs.json().init();
     }
+    // requests are the parallelism: one thread per library prediction (see threads.rs)
+    pgml_core::threads::set_prediction_threads(1);
     let timeout = Duration::from_millis(args.timeout_ms);
     let db = Db::new(database_url, args.connections, timeout)
         .map_err(|e| format!("bad --database-url: {e}"))?

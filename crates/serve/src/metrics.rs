@@ -1,7 +1,7 @@
 //! Prometheus metrics in the text exposition format: requests and errors by route and status,
 //! a latency histogram per route, and the model id that last answered per project and stage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 
@@ -15,11 +15,19 @@ struct Histogram {
     sum: f64,
 }
 
+/// One route's counts: (method, status) → requests, and its latency.
+#[derive(Default)]
+struct Route {
+    requests: Vec<(String, u16, u64)>,
+    latency: Histogram,
+}
+
+/// Looked up by &str on every request, so a request allocates nothing here.
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
-    served: BTreeMap<(String, String), i64>,
+    routes: HashMap<String, Route>,
+    /// project → stage → the model id that last answered.
+    served: HashMap<String, HashMap<String, i64>>,
 }
 
 #[derive(Default)]
@@ -32,8 +40,15 @@ impl Metrics {
     /// stay bounded), method, status and duration.
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        *m.requests.entry((route.to_string(), method.to_string(), status)).or_default() += 1;
-        let h = m.latency.entry(route.to_string()).or_default();
+        if !m.routes.contains_key(route) {
+            m.routes.insert(route.to_string(), Route::default());
+        }
+        let r = m.routes.get_mut(route).expect("inserted above");
+        match r.requests.iter_mut().find(|(m, s, _)| m == method && *s == status) {
+            Some((_, _, n)) => *n += 1,
+            None => r.requests.push((method.to_string(), status, 1)),
+        }
+        let h = &mut r.latency;
         h.count += 1;
         h.sum += seconds;
         if let Some(i) = BUCKETS.iter().position(|&b| seconds <= b) {
@@ -44,17 +59,33 @@ impl Metrics {
     /// Remembers which model answered a project's stage.
     pub fn served(&self, project: &str, stage: &str, model_id: i64) {
         let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if m.served.get(&(project.to_string(), stage.to_string())) != Some(&model_id) {
-            m.served.insert((project.to_string(), stage.to_string()), model_id);
+        if m.served.get(project).and_then(|s| s.get(stage)) != Some(&model_id) {
+            m.served.entry(project.to_string()).or_default().insert(stage.to_string(), model_id);
         }
     }
 
     pub fn render(&self) -> String {
         let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let requests: BTreeMap<(&str, &str, u16), u64> = m
+            .routes
+            .iter()
+            .flat_map(|(route, r)| {
+                r.requests
+                    .iter()
+                    .map(move |(method, status, n)| ((route.as_str(), method.as_str(), *status), *n))
+            })
+            .collect();
+        let latency: BTreeMap<&str, &Histogram> =
+            m.routes.iter().map(|(route, r)| (route.as_str(), &r.latency)).collect();
+        let served: BTreeMap<(&str, &str), i64> = m
+            .served
+            .iter()
+            .flat_map(|(p, stages)| stages.iter().map(move |(s, id)| ((p.as_str(), s.as_str()), *id)))
+            .collect();
         let mut out = String::new();
         out.push_str("# HELP pgml_http_requests_total HTTP requests by route, method and status.\n");
         out.push_str("# TYPE pgml_http_requests_total counter\n");
-        for ((route, method, status), n) in &m.requests {
+        for ((route, method, status), n) in &requests {
             let _ = writeln!(
                 out,
                 "pgml_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
@@ -66,13 +97,13 @@ impl Metrics {
         );
         out.push_str("# TYPE pgml_http_errors_total counter\n");
         let mut errors: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-        for ((route, _, status), n) in &m.requests {
+        for ((route, _, status), n) in &requests {
             let class = match status {
                 400..=499 => "4xx",
                 500..=599 => "5xx",
                 _ => continue,
             };
-            *errors.entry((route.as_str(), class)).or_default() += n;
+            *errors.entry((route, class)).or_default() += n;
         }
         for ((route, class), n) in errors {
             let _ =
@@ -80,7 +111,7 @@ impl Metrics {
         }
         out.push_str("# HELP pgml_http_request_duration_seconds Time to answer, by route.\n");
         out.push_str("# TYPE pgml_http_request_duration_seconds histogram\n");
-        for (route, h) in &m.latency {
+        for (route, h) in &latency {
             let route = escape(route);
             let mut cumulative = 0;
             for (bound, n) in BUCKETS.iter().zip(h.counts) {
@@ -101,7 +132,7 @@ impl Metrics {
         }
         out.push_str("# HELP pgml_served_model_id The model id that last answered a prediction, per project and stage.\n");
         out.push_str("# TYPE pgml_served_model_id gauge\n");
-        for ((project, stage), id) in &m.served {
+        for ((project, stage), id) in &served {
             let _ = writeln!(
                 out,
                 "pgml_served_model_id{{project=\"{}\",stage=\"{}\"}} {id}",

@@ -16,8 +16,9 @@
 //! replicas have replayed the primary's WAL up to the notification before it forgets: a model
 //! is reloaded once the replica it loads from can see it.
 //!
-//! Memory: a stage's model unused for `idle` is dropped, and while the models held exceed
-//! `budget` bytes (their stored size), the least recently used go. `/metrics` shows them.
+//! Memory: a model stays loaded after a deploy replaces it (a rollback is then instant), until
+//! it is unused for `idle`; while the models held exceed `budget` bytes (their stored size),
+//! the least recently used go. `/metrics` shows them.
 
 use crate::db::{Db, Param};
 use crate::error::{ApiError, ApiResult};
@@ -25,7 +26,7 @@ use pgml_core::artifact::LoadedModel;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
 use tokio_postgres::{AsyncMessage, Config, NoTls};
@@ -43,6 +44,8 @@ pub struct Held {
     model: Mutex<LoadedModel>,
     /// The stored artifact's size, what the memory budget counts.
     pub bytes: usize,
+    /// Milliseconds since the cache started, at the last request.
+    last_used: AtomicU64,
 }
 
 impl Held {
@@ -56,16 +59,15 @@ impl Held {
 pub struct Stage {
     pub project_id: i64,
     pub held: Arc<Held>,
-    /// Milliseconds since the cache started, at the last request.
-    last_used: AtomicU64,
 }
 
 #[derive(Default)]
 struct Inner {
     /// project → stage → what it serves: two lookups by &str, no allocation per request.
     stages: HashMap<String, HashMap<String, Arc<Stage>>>,
-    /// Loaded models by id, shared by the stages that serve the same model.
-    by_id: HashMap<i64, Weak<Held>>,
+    /// Loaded models by id, shared by the stages that serve the same model, and kept after a
+    /// deploy replaces them until evicted.
+    by_id: HashMap<i64, Arc<Held>>,
     /// How many times anything was forgotten: a load that saw it change while it read the
     /// registry answers its request but is not kept (it may predate the deploy).
     forgotten: u64,
@@ -115,7 +117,7 @@ impl Models {
     fn cached(&self, project: &str, stage: &str) -> Option<Arc<Stage>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let s = inner.stages.get(project)?.get(stage)?.clone();
-        s.last_used.store(self.now_ms(), Ordering::Relaxed);
+        s.held.last_used.store(self.now_ms(), Ordering::Relaxed);
         Some(s)
     }
 
@@ -139,7 +141,7 @@ impl Models {
         let stage_model = Arc::new(stage_model);
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if inner.forgotten == forgotten {
-            inner.by_id.insert(stage_model.held.model_id, Arc::downgrade(&stage_model.held));
+            inner.by_id.insert(stage_model.held.model_id, stage_model.held.clone());
             inner
                 .stages
                 .entry(project.to_string())
@@ -171,8 +173,7 @@ impl Models {
             .await?;
         let Some(row) = rows.first() else { return Ok(None) };
         let (project_id, model_id): (i64, i64) = (row.get(0), row.get(1));
-        let held =
-            self.inner.read().unwrap_or_else(|e| e.into_inner()).by_id.get(&model_id).and_then(Weak::upgrade);
+        let held = self.inner.read().unwrap_or_else(|e| e.into_inner()).by_id.get(&model_id).cloned();
         let held = match held {
             Some(h) => h,
             None => {
@@ -194,10 +195,11 @@ impl Models {
                     .map_err(|e| ApiError::internal(format!("model {model_id} does not load: {e}")))?;
                 self.loads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(project, stage, model_id, bytes = size, "model loaded");
-                Arc::new(Held { model_id, model: Mutex::new(model), bytes: size })
+                Arc::new(Held { model_id, model: Mutex::new(model), bytes: size, last_used: 0.into() })
             }
         };
-        Ok(Some(Stage { project_id, held, last_used: AtomicU64::new(self.now_ms()) }))
+        held.last_used.store(self.now_ms(), Ordering::Relaxed);
+        Ok(Some(Stage { project_id, held }))
     }
 
     /// Forgets the stages of these projects (all of them for None); returns what was forgotten.
@@ -215,7 +217,6 @@ impl Models {
             });
         }
         inner.stages.retain(|_, stages| !stages.is_empty());
-        inner.by_id.retain(|_, held| held.strong_count() > 0);
         gone
     }
 
@@ -231,57 +232,48 @@ impl Models {
         }
     }
 
-    /// Drops stages unused for `idle`, then the least recently used while over `budget`.
+    /// Drops the models unused for `idle`, then the least recently used while the models held
+    /// exceed `budget` bytes, with the stages they served (a later request loads them again).
     pub fn evict(&self) {
         let now = self.now_ms();
         let idle = self.idle.as_millis() as u64;
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<(u64, String, String, i64, usize)> = Vec::new();
-        let mut evicted = 0;
-        for (project, stages) in inner.stages.iter_mut() {
-            stages.retain(|stage, s| {
-                let used = s.last_used.load(Ordering::Relaxed);
-                let keep = now.saturating_sub(used) < idle;
-                if keep {
-                    all.push((used, project.clone(), stage.clone(), s.held.model_id, s.held.bytes));
-                } else {
-                    evicted += 1;
-                    tracing::info!(project, stage, model_id = s.held.model_id, "model evicted: idle");
-                }
-                keep
-            });
+        let mut by_age: Vec<(u64, i64, usize)> = inner
+            .by_id
+            .values()
+            .map(|h| (h.last_used.load(Ordering::Relaxed), h.model_id, h.bytes))
+            .collect();
+        by_age.sort();
+        let mut total: usize = by_age.iter().map(|m| m.2).sum();
+        let mut gone = Vec::new();
+        for (used, model_id, bytes) in by_age {
+            let reason = match () {
+                _ if now.saturating_sub(used) >= idle => "idle",
+                _ if total > self.budget => "over the memory budget",
+                _ => continue,
+            };
+            total -= bytes;
+            gone.push(model_id);
+            tracing::info!(model_id, bytes, reason, "model evicted");
         }
-        all.sort();
-        let mut held: HashMap<i64, usize> = all.iter().map(|a| (a.3, a.4)).collect();
-        let mut total: usize = held.values().sum();
-        for (_, project, stage, model_id, _) in &all {
-            if total <= self.budget {
-                break;
-            }
-            if let Some(stages) = inner.stages.get_mut(project) {
-                stages.remove(stage);
-                evicted += 1;
-                tracing::info!(project, stage, model_id, "model evicted: over the memory budget");
-            }
-            let still_used =
-                inner.stages.values().flat_map(|s| s.values()).any(|s| s.held.model_id == *model_id);
-            if !still_used {
-                total -= held.remove(model_id).unwrap_or(0);
-            }
+        if gone.is_empty() {
+            return;
+        }
+        inner.by_id.retain(|id, _| !gone.contains(id));
+        for stages in inner.stages.values_mut() {
+            stages.retain(|_, s| !gone.contains(&s.held.model_id));
         }
         inner.stages.retain(|_, stages| !stages.is_empty());
-        inner.by_id.retain(|_, held| held.strong_count() > 0);
-        self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        self.evictions.fetch_add(gone.len() as u64, Ordering::Relaxed);
     }
 
     /// Prometheus lines: the models held, their bytes, loads, notifications and evictions.
     pub fn render(&self, out: &mut String) {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let mut held: HashMap<i64, usize> = HashMap::new();
+        let held: HashMap<i64, usize> = inner.by_id.iter().map(|(id, h)| (*id, h.bytes)).collect();
         let mut stages = Vec::new();
         for (project, by_stage) in &inner.stages {
             for (stage, s) in by_stage {
-                held.insert(s.held.model_id, s.held.bytes);
                 stages.push((project.clone(), stage.clone(), s.held.model_id));
             }
         }
@@ -305,7 +297,7 @@ impl Models {
         }
         gauge(out, "pgml_serve_model_loads_total", "Models loaded from the registry.", "counter");
         let _ = writeln!(out, "pgml_serve_model_loads_total {}", self.loads.load(Ordering::Relaxed));
-        gauge(out, "pgml_serve_model_evictions_total", "Stages' models dropped from memory.", "counter");
+        gauge(out, "pgml_serve_model_evictions_total", "Models dropped from memory.", "counter");
         let _ = writeln!(out, "pgml_serve_model_evictions_total {}", self.evictions.load(Ordering::Relaxed));
         gauge(out, "pgml_serve_deploy_notifications_total", "Deploy notifications received.", "counter");
         let _ = writeln!(

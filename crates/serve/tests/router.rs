@@ -2,20 +2,17 @@
 //! `scripts/test-serve.sh` creates a fresh database and passes its URI in
 //! PGML_SERVE_TEST_DATABASE_URL. Every answer is checked against what SQL says.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{database_url, send, sql};
 use http_body_util::BodyExt;
 use pgml_serve::{app, auth::admin, db::Db, AppState};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::OnceCell;
-use tokio_postgres::{Client, NoTls};
 use tower::ServiceExt;
-
-fn database_url() -> String {
-    std::env::var("PGML_SERVE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5499/pgml_serve_test".into())
-}
 
 struct Fixture {
     predictor: String,
@@ -23,13 +20,6 @@ struct Fixture {
 }
 
 static FIXTURE: OnceCell<Fixture> = OnceCell::const_new();
-
-async fn sql() -> Client {
-    let (client, connection) =
-        tokio_postgres::connect(&database_url(), NoTls).await.expect("the test database");
-    tokio::spawn(connection);
-    client
-}
 
 /// Two models of `serve_iris` (1 linear, deployed; 2 XGBoost, not deployed), a predictor's and
 /// a deployer's token.
@@ -77,25 +67,7 @@ async fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (StatusCode, String, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req.body(body.map_or(Body::empty(), |b| Body::from(b.to_string()))).unwrap();
-    let res = router().oneshot(req).await.unwrap();
-    let status = res.status();
-    let content_type =
-        res.headers().get("content-type").map_or("", |v| v.to_str().unwrap_or_default()).to_string();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (
-        status,
-        content_type,
-        if json.is_null() { Value::String(String::from_utf8_lossy(&bytes).into()) } else { json },
-    )
+    send(router(), method, uri, token, body).await
 }
 
 async fn sql_prediction(features: &str) -> f32 {

@@ -633,7 +633,11 @@ impl LgbModel {
         }
         let mut out = vec![0f64; x.rows * self.outputs()];
         let mut len = 0i64;
-        let empty = c_string("")?;
+        let threads = match crate::threads::prediction_threads() {
+            0 => String::new(),
+            n => format!("num_threads={n}"),
+        };
+        let empty = c_string(&threads)?;
         // SAFETY: `x.data` holds rows × cols f32 values; `out` has room for every output.
         check(unsafe {
             sys::LGBM_BoosterPredictForMat(

@@ -168,11 +168,15 @@ impl Learner {
         let mut out = std::ptr::null_mut();
         // SAFETY: no matrices; `out` receives the booster.
         check(unsafe { sys::XGBoosterCreate(std::ptr::null(), 0, &mut out) })?;
-        let learner = Learner(out);
+        let mut learner = Learner(out);
         // SAFETY: `bytes` is readable for its length.
         check(unsafe {
             sys::XGBoosterLoadModelFromBuffer(learner.0, bytes.as_ptr().cast(), bytes.len() as u64)
         })?;
+        match crate::threads::prediction_threads() {
+            0 => {}
+            n => learner.set("nthread", &n.to_string())?,
+        }
         Ok(learner)
     }
 
