@@ -7,9 +7,10 @@
 #   2. a standby session that serves one model serves a newly deployed one from its first
 #      statement after the deploy is replayed (and the deploy's delay until then is printed);
 #   3. every write on the standby is refused with SQLSTATE 25006 and a hint, never XX000;
-#   4. pgml-serve with the standby as its replica: the standby answers predictions, the
-#      primary a deploy, the standby then serves the deployed model, and with the standby
-#      down the primary answers.
+#   4. pgml-serve with the standby as its replica: it loads models from the standby, deploys
+#      go to the primary, and it follows a deploy once the standby has replayed it (not
+#      before: replay is paused meanwhile); strict predictions are answered by the standby;
+#      with the standby down, the model in memory and the primary answer.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 PRIMARY=5494 STANDBY=5495 DB=pgml_replica HTTP=${PGML_REPLICA_TEST_PORT:-18081}
@@ -112,22 +113,41 @@ serve_pid=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP/readyz" >/dev/null && break; sleep 0.2; done
 predict() {
   curl -s -X POST "http://127.0.0.1:$HTTP/v1/projects/Iris/predict" -H "Authorization: Bearer $predictor" \
-    -H 'Content-Type: application/json' -d '{"features": [5.9, 3.0, 5.1, 1.8], "stage": "staging"}'
+    -H 'Content-Type: application/json' -d "{\"features\": [5.9, 3.0, 5.1, 1.8], \"stage\": \"staging\"${1:-}}"
 }
-served_by() { psql -X -At -p "$1" -d $DB -c "SELECT count(*) FROM pg_stat_activity
-                                            WHERE application_name = 'pgml-serve' AND query LIKE '%_pgml_serve_predict%'"; }
+# what pgml-serve's connections to a server last ran
+last_ran() { psql -X -At -p "$1" -d $DB -c "SELECT count(*) FROM pg_stat_activity
+                                           WHERE application_name = 'pgml-serve' AND query LIKE '%$2%'"; }
 out=$(predict)
 [[ "$out" == *'"model_id":1'* ]] || fail "pgml-serve's predict answered $out"
-[ "$(served_by $STANDBY)" -ge 1 ] && [ "$(served_by $PRIMARY)" = 0 ] || fail "the prediction was not answered by the standby"
+[ "$(last_ran $STANDBY pgml.files)" -ge 1 ] && [ "$(last_ran $PRIMARY pgml.files)" = 0 ] \
+  || fail "the model was not loaded from the standby"
+echo "   ok: the model was loaded from the standby and answered in process"
+q $STANDBY -c "SELECT pg_wal_replay_pause()" >/dev/null
 out=$(curl -s -X POST "http://127.0.0.1:$HTTP/v1/projects/Iris/deploy" -H "Authorization: Bearer $deployer" \
   -H 'Content-Type: application/json' -d '{"model_id": 2, "stage": "staging"}')
 [[ "$out" == *'"project":"Iris"'* ]] || fail "pgml-serve's deploy answered $out"
-replayed $PRIMARY $STANDBY $DB
-out=$(predict)
-[[ "$out" == *'"model_id":2'* ]] || fail "after the deploy was replayed, pgml-serve's standby answered $out"
-echo "   ok: predict answered by the standby, deploy by the primary, then the standby served the new model"
+for _ in $(seq 1 10); do
+  out=$(predict)
+  [[ "$out" == *'"model_id":1'* ]] || fail "before the standby replayed the deploy, pgml-serve answered $out"
+  sleep 0.1
+done
+echo "   ok: while the standby has not replayed the deploy, the model it serves answers"
+start=$(date +%s%N)
+q $STANDBY -c "SELECT pg_wal_replay_resume()" >/dev/null
+while out=$(predict); [[ "$out" != *'"model_id":2'* ]]; do
+  [ $(( $(date +%s%N) - start )) -lt 10000000000 ] || fail "the replayed deploy was never followed: $out"
+  sleep 0.005
+done
+echo "   ok: replay resumed -> the deployed model answers in process after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+out=$(predict ', "strict": true')
+[[ "$out" == *'"model_id":2'* ]] && [ "$(last_ran $STANDBY _pgml_serve_predict)" -ge 1 ] \
+  && [ "$(last_ran $PRIMARY _pgml_serve_predict)" = 0 ] || fail "strict: $out, not from the standby"
+echo "   ok: strict predictions are answered by the standby"
 cluster_remove replica-standby
 out=$(predict)
-[[ "$out" == *'"model_id":2'* ]] && [ "$(served_by $PRIMARY)" -ge 1 ] || fail "with the standby down, predict answered $out"
-echo "   ok: with the standby down, the primary answered"
+[[ "$out" == *'"model_id":2'* ]] || fail "with the standby down, predict answered $out"
+out=$(predict ', "strict": true')
+[[ "$out" == *'"model_id":2'* ]] && [ "$(last_ran $PRIMARY _pgml_serve_predict)" -ge 1 ] || fail "with the standby down, strict predict answered $out"
+echo "   ok: with the standby down, the model in memory answers, and the primary answers strict predictions"
 echo "test-replica: ok"

@@ -13,10 +13,20 @@ psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE 
 psql -X -q -d $DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
 
 echo "== router tests (no socket)"
-if ! cargo test -q -p pgml-serve >"$ROOT/.build/serve-cargo-test.log" 2>&1; then
+if ! cargo test -q -p pgml-serve --lib --bins --examples --test router >"$ROOT/.build/serve-cargo-test.log" 2>&1; then
   cat "$ROOT/.build/serve-cargo-test.log"; echo "test-serve: FAILED: router tests"; exit 1
 fi
 grep -E "^test result" "$ROOT/.build/serve-cargo-test.log" | sed 's/^/   /'
+
+echo "== in-process predictions (their own database: the router tests count on their model ids)"
+INPROC_DB=${DB}_in_process
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $INPROC_DB WITH (FORCE)" -c "CREATE DATABASE $INPROC_DB"
+psql -X -q -d $INPROC_DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
+if ! PGML_SERVE_TEST_DATABASE_URL=$(uri $INPROC_DB) cargo test -q -p pgml-serve --test in_process -- --nocapture \
+    >"$ROOT/.build/serve-in-process-test.log" 2>&1; then
+  cat "$ROOT/.build/serve-in-process-test.log"; echo "test-serve: FAILED: in-process tests"; exit 1
+fi
+grep -oE "^test result.*|deploy storm:.*|after REVOKE:.*" "$ROOT/.build/serve-in-process-test.log" | sed 's/^/   /'
 
 echo "== the binary on 127.0.0.1:$PORT"
 cargo build -q -p pgml-serve
@@ -38,6 +48,9 @@ want=$(psql -X -At -d $DB -c "SELECT pgml.predict('serve_iris', ARRAY[6.3, 3.3, 
   || [ "$out" = "{\"project\":\"serve_iris\",\"stage\":\"production\",\"model_id\":1,\"predictions\":[$want]}" ] \
   || fail "curl predict answered $out (SQL says $want)"
 echo "   ok: curl predict = SQL predict ($out)"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_serve_stage_model{project="serve_iris",stage="production",model_id="1"}' \
+  || fail "the model that answered is not held in process (/metrics)"
+echo "   ok: answered in process (the model is held: /metrics)"
 grep -q '"message":"pgml-serve listening"' "$LOG" || fail "no structured (JSON) start log line"
 
 echo "== schemathesis $SCHEMATHESIS_VERSION against /openapi.json"

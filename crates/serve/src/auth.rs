@@ -89,8 +89,11 @@ impl TokenCache {
 #[derive(Default)]
 pub struct PredictGrants {
     /// role → project → (allowed, when asked): lookups by &str, no allocation per request.
-    entries: Mutex<HashMap<String, HashMap<String, (bool, Instant)>>>,
+    entries: Mutex<HashMap<String, Answers>>,
 }
+
+/// A role's answers by project: allowed, and when asked.
+type Answers = HashMap<String, (bool, Instant)>;
 
 impl PredictGrants {
     pub async fn allows(&self, db: &Db, role: &str, project: &str) -> bool {

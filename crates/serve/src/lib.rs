@@ -15,20 +15,30 @@ pub mod rpc;
 pub use app::app;
 use std::sync::Arc;
 
-/// What every handler shares.
+/// What every handler shares: one Arc, so a request clones one pointer, not each part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub db: Arc<db::Db>,
-    pub tokens: Arc<auth::TokenCache>,
+    pub tokens: auth::TokenCache,
     /// Which roles may predict which projects, as the database said lately.
-    pub grants: Arc<auth::PredictGrants>,
+    pub grants: auth::PredictGrants,
     /// The models predictions run on in this process.
     pub models: Arc<models::Models>,
     /// Every prediction through the database (`--strict`), as a request's `strict` asks.
     pub strict: bool,
-    pub metrics: Arc<metrics::Metrics>,
+    pub metrics: metrics::Metrics,
     /// The functions `/rpc` exposes (none unless `--rpc-schemas` names schemas).
     pub rpc: Arc<rpc::Catalog>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -37,34 +47,40 @@ impl AppState {
     pub fn new(db: db::Db) -> AppState {
         let db = Arc::new(db);
         let models = models::Models::new(db.clone(), std::time::Duration::from_secs(86_400), 1 << 30);
-        AppState {
+        AppState(Arc::new(Shared {
             db,
-            tokens: Arc::default(),
-            grants: Arc::default(),
+            tokens: Default::default(),
+            grants: Default::default(),
             models: Arc::new(models),
             strict: false,
-            metrics: Arc::default(),
+            metrics: Default::default(),
             rpc: Arc::default(),
-        }
+        }))
+    }
+
+    /// The parts, while the state is being configured (before a router shares it).
+    fn configure(&mut self) -> &mut Shared {
+        Arc::get_mut(&mut self.0).expect("AppState is configured before it is shared")
     }
 
     /// Drops a stage's model after `idle` unused, and the least recently used while the models
     /// held exceed `budget` bytes.
     pub fn with_models(mut self, idle: std::time::Duration, budget: usize) -> AppState {
-        self.models = Arc::new(models::Models::new(self.db.clone(), idle, budget));
+        let shared = self.configure();
+        shared.models = Arc::new(models::Models::new(shared.db.clone(), idle, budget));
         self
     }
 
     /// Every prediction through the database, as if each request asked for `strict`.
     pub fn strict(mut self, strict: bool) -> AppState {
-        self.strict = strict;
+        self.configure().strict = strict;
         self
     }
 
     /// Exposes these schemas' functions under `/rpc` (the catalog is filled by `rpc::follow`
     /// or `rpc::Catalog::reload`).
     pub fn with_rpc_schemas(mut self, schemas: Vec<String>) -> AppState {
-        self.rpc = Arc::new(rpc::Catalog::new(schemas));
+        self.configure().rpc = Arc::new(rpc::Catalog::new(schemas));
         self
     }
 }

@@ -34,8 +34,8 @@ use tokio_postgres::{AsyncMessage, Config, NoTls};
 /// The channel the extension's `deployments_notify` trigger notifies.
 pub const CHANNEL: &str = "pgml_deployments";
 
-/// How long the follower waits for the replicas to replay a deploy before it reloads anyway.
-const REPLAY_WAIT: Duration = Duration::from_secs(10);
+/// After how long the follower, waiting for the replicas to replay a deploy, says so.
+const REPLAY_WARNING: Duration = Duration::from_secs(10);
 
 /// A loaded model. The libraries' boosters may not be used from two threads at once, so one
 /// prediction runs at a time per model; a prediction takes microseconds.
@@ -73,12 +73,15 @@ struct Inner {
     forgotten: u64,
 }
 
+/// Held while a project's stage loads.
+type LoadLock = Arc<tokio::sync::Mutex<()>>;
+
 /// The in-process models, their loading and their eviction.
 pub struct Models {
     db: Arc<Db>,
     inner: RwLock<Inner>,
     /// One load at a time per project and stage; requests that miss meanwhile wait for it.
-    loading: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    loading: Mutex<HashMap<(String, String), LoadLock>>,
     /// Whether the follower is listening (in-process answers only then).
     following: AtomicBool,
     idle: Duration,
@@ -130,6 +133,9 @@ impl Models {
         }
         let lock = {
             let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            if loading.len() > 10_000 {
+                loading.clear(); // stage names are the caller's: they must not grow it without bound
+            }
             loading.entry((project.to_string(), stage.to_string())).or_default().clone()
         };
         let _guard = lock.lock().await;
@@ -335,6 +341,13 @@ pub async fn follow(config: Config, models: Arc<Models>) {
 }
 
 async fn listen_once(config: &Config, models: &Arc<Models>) -> Result<(), String> {
+    // a primary that vanished without closing the connection is noticed within about 11 s
+    let mut config = config.clone();
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(5))
+        .keepalives_interval(Duration::from_secs(2))
+        .keepalives_retries(3);
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {
@@ -371,7 +384,9 @@ async fn listen_once(config: &Config, models: &Arc<Models>) -> Result<(), String
 }
 
 /// Waits until every reachable replica has replayed the primary's WAL as of now (which holds
-/// the notified commits), for at most `REPLAY_WAIT`.
+/// the notified commits): until then the replicas serve the models before the deploy, and so
+/// does this server, as its strict path (on the replicas) would. A replica that cannot be
+/// reached is skipped, as predictions skip it.
 async fn wait_for_replicas(primary: &tokio_postgres::Client, db: &Db) {
     let lsn: String = match primary.query_one("SELECT pg_current_wal_lsn()::text", &[]).await {
         Ok(row) => row.get(0),
@@ -381,14 +396,16 @@ async fn wait_for_replicas(primary: &tokio_postgres::Client, db: &Db) {
         }
     };
     let started = Instant::now();
-    while started.elapsed() < REPLAY_WAIT {
-        if db.replicas_replayed(&lsn).await {
-            return;
+    let mut warned = false;
+    while !db.replicas_replayed(&lsn).await {
+        if !warned && started.elapsed() > REPLAY_WARNING {
+            tracing::warn!(
+                lsn,
+                "models: a replica has not replayed a deploy after {REPLAY_WARNING:?}; still waiting"
+            );
+            warned = true;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        let pause = if started.elapsed() < Duration::from_secs(1) { 2 } else { 50 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
-    tracing::warn!(
-        lsn,
-        "models: a replica has not replayed a deploy after {REPLAY_WAIT:?}; reloading anyway"
-    );
 }
