@@ -92,7 +92,7 @@ bench: db
 	@bash bench/predict.sh
 	@bash bench/replica.sh
 
-# pgml-serve against a Python microservice (wrk), and pgbench on pgml.predict for the same model.
+# pgml-serve in process and strict against a Python microservice (wrk), pgbench on pgml.predict, and freshness over 1,000 deploys.
 bench-serve: db
 	@bash bench/serve.sh
 
