@@ -81,8 +81,9 @@ impl TokenCache {
 }
 
 /// Whether a role may predict a project, as the database says: `EXECUTE` on the predict
-/// function pgml-serve's database path calls, and the project visible to the role (so a
-/// row-level security policy on `pgml.projects`, a per-project rule, applies as in SQL). Asked
+/// function pgml-serve's database path calls, `SELECT` on what that function reads as its
+/// caller (the stage's deployment, the model, its bytes), and the project visible to the role
+/// (so a row-level security policy on `pgml.projects`, a per-project rule, applies as in SQL). Asked
 /// as the role itself and remembered for `CACHE_TTL`, so a REVOKE takes effect within that
 /// time. A refusal, or any error, sends the request down the database's path, where the
 /// database refuses it with its own error.
@@ -113,6 +114,9 @@ impl PredictGrants {
             .read(
                 role,
                 "SELECT has_function_privilege('pgml._pgml_serve_predict(text, text, real[], text[], boolean)', 'EXECUTE')
+                        AND has_table_privilege('pgml.stage_deployments', 'SELECT')
+                        AND has_table_privilege('pgml.models', 'SELECT')
+                        AND has_table_privilege('pgml.files', 'SELECT')
                         AND EXISTS (SELECT FROM pgml.projects WHERE name = $1)",
                 &[(&project, Type::TEXT)],
             )

@@ -492,3 +492,56 @@ async fn idle_models_are_evicted_and_metrics_show_the_models_held() {
     let (_, again) = post(&state, "/v1/projects/inproc_linear/predict", &f.predictor, &body).await;
     assert_eq!((status, &first), (StatusCode::OK, &again));
 }
+
+#[tokio::test]
+async fn a_per_project_rule_of_the_database_applies_in_process() {
+    fixture().await;
+    let c = sql().await;
+    // row-level security on pgml.projects: inproc_rls may not see inproc_ridge (the other
+    // roles see every project, and the extension's owner bypasses it)
+    c.batch_execute(
+        "SET client_min_messages = warning;
+         DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'inproc_rls') THEN CREATE ROLE inproc_rls; END IF;
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'inproc_no_files') THEN CREATE ROLE inproc_no_files; END IF;
+         END $$;
+         GRANT pgml_predictor TO inproc_rls;
+         DROP POLICY IF EXISTS inproc_rls_rule ON pgml.projects;
+         CREATE POLICY inproc_rls_rule ON pgml.projects USING (current_user <> 'inproc_rls' OR name <> 'inproc_ridge');
+         ALTER TABLE pgml.projects ENABLE ROW LEVEL SECURITY;
+         GRANT USAGE ON SCHEMA pgml TO inproc_no_files;
+         GRANT SELECT ON pgml.projects, pgml.stage_deployments, pgml.models TO inproc_no_files;
+         GRANT EXECUTE ON FUNCTION pgml._pgml_serve_predict(text, text, real[], text[], boolean) TO inproc_no_files;",
+    )
+    .await
+    .unwrap();
+    let rls = auth::admin::create(&database_url(), &format!("rls{}", std::process::id()), "inproc_rls")
+        .await
+        .unwrap();
+    let no_files =
+        auth::admin::create(&database_url(), &format!("nofiles{}", std::process::id()), "inproc_no_files")
+            .await
+            .unwrap();
+    let state = following(Duration::from_secs(3600), 1 << 30).await;
+    let iris = json!({"features": [5.1, 3.5, 1.4, 0.2]});
+    let diabetes = json!({"features": vec![0.01; 10]});
+    assert_eq!(post(&state, "/v1/projects/inproc_linear/predict", &rls, &iris).await.0, StatusCode::OK);
+    let (status, hidden) = post(&state, "/v1/projects/inproc_ridge/predict", &rls, &diabetes).await;
+    assert_eq!(
+        (status, hidden["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("42704")),
+        "{hidden}"
+    );
+    // a role that may not read the models' bytes is refused as SQL refuses it
+    let (status, refused) = post(&state, "/v1/projects/inproc_linear/predict", &no_files, &iris).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("42501")),
+        "{refused}"
+    );
+    c.batch_execute(
+        "ALTER TABLE pgml.projects DISABLE ROW LEVEL SECURITY; DROP POLICY inproc_rls_rule ON pgml.projects",
+    )
+    .await
+    .unwrap();
+}
