@@ -7,7 +7,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{database_url, send, sql};
+use common::{database_url, role, send, sql};
 use pgml_serve::{app, auth, db::Db, models, AppState};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,13 +50,9 @@ async fn fixture() -> &'static Fixture {
     FIXTURE
         .get_or_init(|| async {
             let c = sql().await;
+            role(&c, "inproc_predictor", &["pgml_predictor"]).await;
             c.batch_execute(
                 "SET client_min_messages = warning;
-                 DO $$ BEGIN
-                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'inproc_predictor') THEN
-                     CREATE ROLE inproc_predictor; END IF;
-                 END $$;
-                 GRANT pgml_predictor TO inproc_predictor;
                  DO $$ BEGIN
                    IF to_regclass('pgml.iris') IS NULL THEN PERFORM pgml.load_dataset('iris'); END IF;
                    IF to_regclass('pgml.diabetes') IS NULL THEN PERFORM pgml.load_dataset('diabetes'); END IF;
@@ -237,6 +233,20 @@ async fn in_process_answers_equal_the_database_for_every_algorithm_family_and_pr
     assert!(metrics.contains("pgml_serve_following 1"));
 }
 
+/// Asks until `model` answers (every answer must be a 200), for at most 10 s; how long it took.
+async fn until_served(state: &AppState, uri: &str, token: &str, body: &Value, model: i64) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (status, answer) = post(state, uri, token, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        if answer["model_id"] == model {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "model {model} was never served: {answer}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// The ids and predictions of a project's models, by id, for these rows.
 async fn by_model(ids: &[i64], x: &[Vec<f32>]) -> Vec<(i64, Vec<f32>)> {
     let c = sql().await;
@@ -321,20 +331,7 @@ async fn a_deploy_storm_fails_no_request_and_never_serves_a_rolled_back_deploy()
             .await
             .unwrap();
         c.execute("SELECT pgml.deploy($1::text, $2::bigint)", &[project, &target]).await.unwrap();
-        let committed = Instant::now();
-        loop {
-            let (status, answer) = post(&state, &uri, &f.predictor, &body).await;
-            assert_eq!(status, StatusCode::OK, "{answer}");
-            if answer["model_id"] == target {
-                break;
-            }
-            assert!(
-                committed.elapsed() < Duration::from_secs(10),
-                "model {target} was not served after its deploy"
-            );
-            tokio::task::yield_now().await;
-        }
-        waits.push(committed.elapsed());
+        waits.push(until_served(&state, &uri, &f.predictor, &body, target).await);
     }
     stop.store(true, Ordering::Relaxed);
     for client in clients {
@@ -369,19 +366,7 @@ async fn a_lost_listener_reloads_everything_when_it_reconnects() {
     .unwrap();
     // deployed while nobody listens: the notification is lost
     c.execute("SELECT pgml.deploy($1::text, $2::bigint)", &[project, &b]).await.unwrap();
-    let started = Instant::now();
-    loop {
-        let (status, answer) = post(&state, &uri, &f.predictor, &body).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        if answer["model_id"] == b {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the deploy made while not listening was never served"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_served(&state, &uri, &f.predictor, &body, b).await;
     let started = Instant::now();
     while !state.models.following() {
         assert!(started.elapsed() < Duration::from_secs(10), "the follower did not reconnect");
@@ -394,16 +379,7 @@ async fn a_lost_listener_reloads_everything_when_it_reconnects() {
 async fn a_revoke_or_a_revoked_token_stops_a_caller_within_the_bound() {
     fixture().await;
     let c = sql().await;
-    c.batch_execute(
-        "SET client_min_messages = warning;
-         DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'inproc_revokee') THEN
-             CREATE ROLE inproc_revokee; END IF;
-         END $$;
-         GRANT pgml_predictor TO inproc_revokee;",
-    )
-    .await
-    .unwrap();
+    role(&c, "inproc_revokee", &["pgml_predictor"]).await;
     let name = format!("revokee{}", std::process::id());
     let token = auth::admin::create(&database_url(), &name, "inproc_revokee").await.unwrap();
     let state = following(Duration::from_secs(3600), 1 << 30).await;
@@ -497,15 +473,12 @@ async fn idle_models_are_evicted_and_metrics_show_the_models_held() {
 async fn a_per_project_rule_of_the_database_applies_in_process() {
     fixture().await;
     let c = sql().await;
+    role(&c, "inproc_rls", &["pgml_predictor"]).await;
+    role(&c, "inproc_no_files", &[]).await;
     // row-level security on pgml.projects: inproc_rls may not see inproc_ridge (the other
     // roles see every project, and the extension's owner bypasses it)
     c.batch_execute(
         "SET client_min_messages = warning;
-         DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'inproc_rls') THEN CREATE ROLE inproc_rls; END IF;
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'inproc_no_files') THEN CREATE ROLE inproc_no_files; END IF;
-         END $$;
-         GRANT pgml_predictor TO inproc_rls;
          DROP POLICY IF EXISTS inproc_rls_rule ON pgml.projects;
          CREATE POLICY inproc_rls_rule ON pgml.projects USING (current_user <> 'inproc_rls' OR name <> 'inproc_ridge');
          ALTER TABLE pgml.projects ENABLE ROW LEVEL SECURITY;

@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{database_url, send, sql};
+use common::{database_url, role, send, sql};
 use http_body_util::BodyExt;
 use pgml_serve::{app, auth::admin, db::Db, AppState};
 use serde_json::{json, Value};
@@ -27,16 +27,10 @@ async fn fixture() -> &'static Fixture {
     FIXTURE
         .get_or_init(|| async {
             let c = sql().await;
+            role(&c, "serve_test_predictor", &["pgml_predictor"]).await;
+            role(&c, "serve_test_deployer", &["pgml_deployer"]).await;
             c.batch_execute(
                 "SET client_min_messages = warning;
-                 DO $$ BEGIN
-                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'serve_test_predictor') THEN
-                     CREATE ROLE serve_test_predictor; END IF;
-                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'serve_test_deployer') THEN
-                     CREATE ROLE serve_test_deployer; END IF;
-                 END $$;
-                 GRANT pgml_predictor TO serve_test_predictor;
-                 GRANT pgml_deployer TO serve_test_deployer;
                  DO $$ BEGIN
                    IF NOT EXISTS (SELECT FROM pgml.projects WHERE name = 'serve_iris') THEN
                      PERFORM pgml.load_dataset('iris');

@@ -51,3 +51,17 @@ pub async fn send(
         if json.is_null() { Value::String(String::from_utf8_lossy(&bytes).into()) } else { json },
     )
 }
+
+/// A role (created when missing, roles being cluster-wide), a member of `member_of`.
+pub async fn role(c: &Client, name: &str, member_of: &[&str]) {
+    let grants: String = member_of.iter().map(|r| format!("GRANT {r} TO {name};")).collect();
+    c.batch_execute(&format!(
+        "SET client_min_messages = warning;
+         DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN CREATE ROLE {name}; END IF;
+         END $$;
+         {grants}"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("role {name}: {e:?}"));
+}
