@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash test-text regress-accept bench bench-serve bench-embed serve reference
+.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-text regress-accept bench bench-serve bench-embed serve reference
 
 help:
 	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
@@ -59,6 +59,10 @@ test-serve: test-pg db
 	@bash scripts/test-serve.sh
 
 # pg_dump/pg_restore, plain pg_dump and pg_dumpall round-trip the registry (throwaway clusters).
+# The dashboard in headless Chromium: sign in, every page, approve, roll back, phone width.
+test-ui: test-pg db
+	@bash scripts/test-ui.sh
+
 test-backup: test-pg db
 	@bash scripts/test-backup.sh
 
@@ -85,7 +89,7 @@ serve: db
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-backup test-upgrade test-replica test-crash test-text
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-text
 	@echo "make test: all passed"
 
 bench: db

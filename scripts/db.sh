@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Starts the project-local cluster (data in .pgdata, port 5499, pg_cron preloaded), creates
 # the database with the extension, and prints its connection URI as the last line.
-# Idempotent. `db.sh stop` stops the cluster.
+# Idempotent. `db.sh stop` stops the cluster (and the pgml-serve `make demo` left running).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" = "stop" ]; then
+  # the pgml-serve `make demo` leaves running for its dashboard
+  if [ -f "$ROOT/.build/demo-serve.pid" ]; then
+    kill "$(cat "$ROOT/.build/demo-serve.pid")" 2>/dev/null && echo "db: stopped the demo's pgml-serve"
+    rm -f "$ROOT/.build/demo-serve.pid"
+  fi
   if [ -f "$PGDATA/postmaster.pid" ]; then
     "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null
     echo "db: stopped the cluster in $PGDATA"

@@ -18,7 +18,12 @@ psql -X -q -d pgml_demo -c "SET client_min_messages = warning" \
   -c "GRANT pgml_predictor TO demo_app"
 TOKEN=$("$SERVE" token create --database-url "$URL" --name "demo-app-$(date +%s)" --role demo_app)
 echo "\$ pgml-serve token create --name demo-app --role demo_app    # prints the token once; stored hashed"
-"$SERVE" --database-url "$URL" --listen "127.0.0.1:$PORT" --rpc-schemas public --log-format text >"$ROOT/.build/demo-serve.log" 2>&1 &
+# an earlier demo's server (left running for its dashboard) gives the port back first
+[ -f "$ROOT/.build/demo-serve.pid" ] && kill "$(cat "$ROOT/.build/demo-serve.pid")" 2>/dev/null && sleep 0.5
+rm -f "$ROOT/.build/demo-serve.pid"
+# detached (its own session, no terminal, no inherited output): it keeps serving the dashboard after the demo
+setsid "$SERVE" --database-url "$URL" --listen "127.0.0.1:$PORT" --rpc-schemas public --log-format text \
+  </dev/null >"$ROOT/.build/demo-serve.log" 2>&1 &
 SERVE_PID=$!
 trap 'kill $SERVE_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
@@ -59,7 +64,16 @@ show -X POST "http://127.0.0.1:$PORT/rpc/predict_clickbait" -H "Authorization: B
   -H 'Content-Type: application/json' -d '{"input_string": "Parliament Approves Revised Water Treaty"}'
 echo "-- weekly retraining, in the database pg_cron runs in (cron.database_name; make test-text runs it):"
 echo "--   SELECT pgml.schedule_training('Clickbait', '0 3 * * 1', 'clickbait_embeddings', 'is_clickbait', algorithm => 'xgboost');"
-kill -TERM $SERVE_PID; wait $SERVE_PID || true
-trap - EXIT
+
 echo
+echo "== 15. The dashboard: the registry, metrics across versions, deployments, approvals, drift"
+psql -X -q -d pgml_demo -c "SET client_min_messages = warning" \
+  -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_admin') THEN CREATE ROLE demo_admin; END IF; END \$\$" \
+  -c "GRANT pgml_admin TO demo_admin"
+ADMIN_TOKEN=$("$SERVE" token create --database-url "$URL" --name "demo-admin-$(date +%s)" --role demo_admin)
+echo "$SERVE_PID" >"$ROOT/.build/demo-serve.pid"
+trap - EXIT
 echo "The demo database stays up: psql $(uri pgml_demo)"
+echo "pgml-serve keeps running (pid $SERVE_PID, log .build/demo-serve.log; make db-stop stops it with the cluster)."
+echo "Dashboard: http://127.0.0.1:$PORT/ui"
+echo "Sign in with this token (role demo_admin, a member of pgml_admin): $ADMIN_TOKEN"

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PGRX_VERSION=0.18.1
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang
-  pkg-config build-essential sudo cmake ninja-build curl python3-venv)
+  pkg-config build-essential sudo cmake ninja-build curl python3-venv
+  chromium chromium-driver)  # the dashboard's browser test (scripts/test-ui.sh)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -28,6 +28,15 @@ if ! PGML_SERVE_TEST_DATABASE_URL=$(uri $INPROC_DB) cargo test -q -p pgml-serve 
 fi
 grep -oE "^test result.*|deploy storm:.*|after REVOKE:.*" "$ROOT/.build/serve-in-process-test.log" | sed 's/^/   /'
 
+echo "== the dashboard's router tests (their own database)"
+UI_DB=${DB}_ui
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $UI_DB WITH (FORCE)" -c "CREATE DATABASE $UI_DB"
+psql -X -q -d $UI_DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
+if ! PGML_SERVE_TEST_DATABASE_URL=$(uri $UI_DB) cargo test -q -p pgml-serve --test ui >"$ROOT/.build/serve-ui-test.log" 2>&1; then
+  cat "$ROOT/.build/serve-ui-test.log"; echo "test-serve: FAILED: dashboard router tests"; exit 1
+fi
+grep -E "^test result" "$ROOT/.build/serve-ui-test.log" | sed 's/^/   /'
+
 echo "== the binary on 127.0.0.1:$PORT"
 cargo build -q -p pgml-serve
 BIN=$ROOT/target/debug/pgml-serve

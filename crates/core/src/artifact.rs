@@ -131,6 +131,12 @@ impl LoadedModel {
         Ok(LoadedModel { header, model })
     }
 
+    /// The header of an artifact, from its first bytes (the model's own bytes may be left
+    /// out): what a model is, without loading it.
+    pub fn read_header(prefix: &[u8]) -> Result<Header> {
+        Self::header(prefix).map(|(header, _)| header)
+    }
+
     /// The header of an artifact, and where the model's bytes start.
     fn header(bytes: &[u8]) -> Result<(Header, usize)> {
         let corrupt = |what: &str| Error::Internal(format!("corrupt model artifact: {what}"));

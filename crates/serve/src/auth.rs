@@ -50,7 +50,15 @@ pub struct TokenCache {
 impl TokenCache {
     /// The role of a token; None for an unknown or revoked one.
     pub async fn role(&self, db: &Db, token: &str) -> ApiResult<Option<String>> {
-        let digest = hash(token);
+        self.lookup(db, hash(token)).await
+    }
+
+    /// The role of a token known by its SHA-256 (what a dashboard session keeps).
+    pub async fn role_of_digest(&self, db: &Db, digest: &str) -> ApiResult<Option<String>> {
+        self.lookup(db, digest.to_string()).await
+    }
+
+    async fn lookup(&self, db: &Db, digest: String) -> ApiResult<Option<String>> {
         if let Some((role, at)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&digest) {
             if at.elapsed() < CACHE_TTL {
                 return Ok(role.clone());

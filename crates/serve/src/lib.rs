@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod models;
 pub mod routes;
 pub mod rpc;
+pub mod ui;
 
 pub use app::app;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// The functions `/rpc` exposes (none unless `--rpc-schemas` names schemas).
     pub rpc: Arc<rpc::Catalog>,
+    /// The dashboard's signed-in sessions.
+    pub sessions: ui::session::Sessions,
 }
 
 impl std::ops::Deref for AppState {
@@ -55,6 +58,7 @@ impl AppState {
             strict: false,
             metrics: Default::default(),
             rpc: Arc::default(),
+            sessions: Default::default(),
         }))
     }
 

@@ -144,6 +144,36 @@ impl Preprocessor {
     }
 
     /// The model's input width.
+    /// What happens to each raw feature, in words, for people reading a model (the
+    /// dashboard): `missing → 5.84`, `(v − 5.84) / 0.83`, `one-hot, 3 levels`; "as is" when
+    /// nothing does.
+    pub fn describe(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|s| {
+                let mut parts = Vec::new();
+                if let Some(fill) = s.fill {
+                    parts.push(format!("missing → {fill}"));
+                }
+                match &s.encoding {
+                    Encoding::Identity => {}
+                    Encoding::Target { means, .. } => {
+                        parts.push(format!("target-encoded, {} levels", means.len()))
+                    }
+                    Encoding::OneHot { levels } => parts.push(format!("one-hot, {levels} levels")),
+                }
+                if s.shift != 0.0 || s.scale != 1.0 {
+                    parts.push(format!("(v − {}) / {}", s.shift, s.scale));
+                }
+                if parts.is_empty() {
+                    "as is".to_string()
+                } else {
+                    parts.join("; ")
+                }
+            })
+            .collect()
+    }
+
     pub fn width(&self) -> usize {
         self.steps.iter().map(|s| if let Encoding::OneHot { levels } = s.encoding { levels } else { 1 }).sum()
     }
@@ -292,6 +322,30 @@ fn mode(v: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_feature_is_described_in_words() {
+        let schema = vec![
+            FeatureColumn {
+                name: "a".into(),
+                pg_type: "real".into(),
+                kind: FeatureKind::Numeric,
+                size: 1,
+                levels: vec![],
+            },
+            FeatureColumn {
+                name: "b".into(),
+                pg_type: "real".into(),
+                kind: FeatureKind::Numeric,
+                size: 1,
+                levels: vec![],
+            },
+        ];
+        let spec = Spec::parse(&serde_json::json!({"a": {"impute": "mean", "scale": "min_max"}})).unwrap();
+        let x = Matrix::new(vec![0.0, 1.0, f32::NAN, 2.0, 4.0, 3.0], 2).unwrap();
+        let p = Preprocessor::fit(&spec, &schema, &x, &[0.0, 1.0, 0.0]).unwrap();
+        assert_eq!(p.describe(), ["missing → 2; (v − 0) / 4", "as is"]);
+    }
 
     fn col(name: &str, kind: FeatureKind, levels: &[&str]) -> FeatureColumn {
         FeatureColumn {

@@ -65,3 +65,25 @@ pub async fn role(c: &Client, name: &str, member_of: &[&str]) {
     .await
     .unwrap_or_else(|e| panic!("role {name}: {e:?}"));
 }
+
+/// One request with headers and a raw body: the status, the response's headers and its body.
+pub async fn raw(
+    router: axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, String)],
+    body: Option<(&str, String)>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let req = match body {
+        Some((content_type, b)) => req.header("content-type", content_type).body(Body::from(b)).unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let res = router.oneshot(req).await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&bytes).into())
+}

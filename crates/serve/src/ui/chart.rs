@@ -1,0 +1,181 @@
+//! Charts as inline SVG, drawn on the server: a metric over a project's model versions, and a
+//! drift statistic per feature. They scale with the page (viewBox) and need no script.
+
+use super::html::esc;
+use std::fmt::Write;
+
+const W: f64 = 720.0;
+const H: f64 = 220.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 14.0;
+const BOTTOM: f64 = 34.0;
+
+/// A metric's value per model version (model id, value), the serving models drawn apart.
+pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], serving: &[i64]) -> String {
+    if points.is_empty() {
+        return format!("<p class=\"none\">No model has a value for {}.</p>", esc(metric));
+    }
+    let (lo, hi) = range(points.iter().map(|p| p.1));
+    let n = points.len();
+    let x = |i: usize| {
+        if n == 1 {
+            LEFT + (W - LEFT - RIGHT) / 2.0
+        } else {
+            LEFT + (W - LEFT - RIGHT) * i as f64 / (n - 1) as f64
+        }
+    };
+    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let mut out = svg_open(&format!("{metric} by model version"));
+    axes(&mut out, lo, hi);
+    let path: Vec<String> =
+        points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.1))).collect();
+    let _ = write!(out, "<polyline class=\"line\" points=\"{}\"/>", path.join(" "));
+    let label_every = n.div_ceil(12).max(1);
+    for (i, (id, v)) in points.iter().enumerate() {
+        let class = if serving.contains(id) { "serving" } else { "dot" };
+        let r = if class == "serving" { 6 } else { 3 };
+        let _ = write!(
+            out,
+            "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" data-model=\"{id}\"><title>model {id}: {} = {v}{}</title></circle>",
+            x(i),
+            y(*v),
+            esc(metric),
+            if class == "serving" { " (serving)" } else { "" }
+        );
+        if i % label_every == 0 || class == "serving" {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{id}</text>",
+                x(i),
+                H - BOTTOM + 16.0
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">model id</text>",
+        (W + LEFT) / 2.0,
+        H - 4.0
+    );
+    out.push_str("</svg>");
+    out
+}
+
+/// A drift statistic per feature as bars, drifted features marked, with the threshold line
+/// when there is one.
+pub fn drift_bars(statistic: &str, bars: &[(String, f64, bool)], threshold: Option<f64>) -> String {
+    if bars.is_empty() {
+        return "<p class=\"none\">No drift statistic was recorded.</p>".to_string();
+    }
+    let hi = bars.iter().map(|b| b.1).chain(threshold).fold(0.0f64, f64::max).max(1e-9) * 1.1;
+    let (lo, hi) = (0.0, hi);
+    let band = (W - LEFT - RIGHT) / bars.len() as f64;
+    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let mut out = svg_open(&format!("{statistic} per feature"));
+    axes(&mut out, lo, hi);
+    for (i, (feature, v, drifted)) in bars.iter().enumerate() {
+        let x = LEFT + band * i as f64 + band * 0.15;
+        let _ = write!(
+            out,
+            "<rect class=\"bar{}\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}: {} = {v}{}</title></rect>",
+            if *drifted { " drifted" } else { "" },
+            y(*v),
+            band * 0.7,
+            (y(lo) - y(*v)).max(0.0),
+            esc(feature),
+            esc(statistic),
+            if *drifted { " (drifted)" } else { "" }
+        );
+        let label: String = feature.chars().take(14).collect();
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            x + band * 0.35,
+            H - BOTTOM + 16.0,
+            esc(&label)
+        );
+    }
+    if let Some(t) = threshold {
+        let _ = write!(
+            out,
+            "<line class=\"limit\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\"><title>threshold {t}</title></line>",
+            W - RIGHT,
+            y(t),
+            y(t)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn svg_open(label: &str) -> String {
+    format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        esc(label)
+    )
+}
+
+/// The y axis with three ticks, and the x axis.
+fn axes(out: &mut String, lo: f64, hi: f64) {
+    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let _ =
+        write!(out, "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{}\"/>", H - BOTTOM);
+    let _ = write!(
+        out,
+        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"/>",
+        W - RIGHT,
+        H - BOTTOM,
+        H - BOTTOM
+    );
+    for v in [lo, (lo + hi) / 2.0, hi] {
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LEFT - 6.0,
+            y(v) + 4.0,
+            tick(v)
+        );
+    }
+}
+
+fn tick(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The values' range, widened a little (and made non-empty for a single value).
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let pad = ((hi - lo) * 0.08).max(hi.abs().max(1e-3) * 0.01);
+    (lo - pad, hi + pad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serving_model_is_marked_and_every_version_plotted() {
+        let svg = metric_over_versions("f1", &[(1, 0.9), (2, 0.95), (5, 0.93)], &[2]);
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(svg.matches("class=\"serving\"").count(), 1);
+        assert!(svg.contains("data-model=\"2\"><title>model 2: f1 = 0.95 (serving)</title>"));
+        // a lone value still draws, inside the box
+        let one = metric_over_versions("r2", &[(7, 0.5)], &[]);
+        assert!(one.contains("cx=\"380.0\""), "{one}");
+    }
+
+    #[test]
+    fn drifted_features_are_marked_and_names_escaped() {
+        let svg = drift_bars("psi", &[("a<b".into(), 0.3, true), ("c".into(), 0.01, false)], Some(0.2));
+        assert_eq!(svg.matches("class=\"bar drifted\"").count(), 1);
+        assert!(svg.contains("a&lt;b"));
+        assert!(svg.contains("class=\"limit\""));
+    }
+}

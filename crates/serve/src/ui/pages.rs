@@ -1,0 +1,680 @@
+//! The dashboard's pages: every project, one project, one model. Each reads the registry with
+//! the viewer's role, so the database decides what it may see; the action forms appear only
+//! for roles with `EXECUTE` on the function behind them (the database still decides when the
+//! form is sent).
+
+use super::chart;
+use super::html::{esc, form, num, opt, seg, table, Viewer};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use serde_json::Value;
+use std::fmt::Write;
+use tokio_postgres::types::Type;
+
+/// What the viewer's role may do, as the database says.
+pub struct Abilities {
+    pub deploy: bool,
+    pub promote: bool,
+    pub review: bool,
+    pub archive: bool,
+}
+
+pub async fn abilities(state: &AppState, role: &str) -> ApiResult<Abilities> {
+    let rows = state
+        .db
+        .query(
+            role,
+            "SELECT f, bool_or(has_function_privilege(p.oid, 'EXECUTE'))
+             FROM unnest(ARRAY['deploy', 'promote', 'approve', 'archive_model']) f
+             LEFT JOIN pg_proc p ON p.proname = f AND p.pronamespace = 'pgml'::regnamespace
+             GROUP BY f",
+            &[],
+        )
+        .await?;
+    let may = |name: &str| {
+        rows.iter().any(|r| r.get::<_, &str>(0) == name && r.get::<_, Option<bool>>(1) == Some(true))
+    };
+    Ok(Abilities {
+        deploy: may("deploy"),
+        promote: may("promote"),
+        review: may("approve"),
+        archive: may("archive_model"),
+    })
+}
+
+fn json(text: Option<String>) -> Value {
+    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+}
+
+fn badge(class: &str, text: &str) -> String {
+    format!("<span class=\"badge {}\">{}</span>", esc(class), esc(text))
+}
+
+fn project_link(name: &str) -> String {
+    format!("<a href=\"/ui/projects/{}\">{}</a>", seg(name), esc(name))
+}
+
+fn model_link(id: i64) -> String {
+    format!("<a href=\"/ui/models/{id}\">{id}</a>")
+}
+
+/// The key metric of a task (`pgml-core`'s `Task::key_metric`).
+fn key_metric(task: &str) -> &'static str {
+    pgml_core::task::Task::parse(task).map_or("f1", |t| t.key_metric())
+}
+
+/// Every project: task, what each stage serves, the key metric, last training and deploy,
+/// drift status of the latest scheduled drift check.
+pub async fn projects(state: &AppState, viewer: &Viewer<'_>) -> ApiResult<String> {
+    let rows = state
+        .db
+        .query(
+            viewer.role,
+            "SELECT p.name, p.task::text,
+                    (SELECT string_agg(o.stage || '=' || coalesce(o.model_id::text, ''), ',' ORDER BY o.stage)
+                       FROM pgml.stages_overview o WHERE o.project = p.name),
+                    (SELECT m.metrics::text FROM pgml.stage_deployments d JOIN pgml.models m ON m.id = d.model_id
+                       WHERE d.project_id = p.id AND d.stage = 'production'),
+                    (SELECT to_char(max(m.created_at), 'YYYY-MM-DD HH24:MI') FROM pgml.models m WHERE m.project_id = p.id),
+                    (SELECT to_char(max(d.created_at), 'YYYY-MM-DD HH24:MI') FROM pgml.deployments d WHERE d.project_id = p.id),
+                    (SELECT r.dataset_drifted FROM pgml.scheduled_runs r
+                       WHERE r.project_name = p.name AND r.kind = 'drift' AND r.outcome = 'succeeded'
+                       ORDER BY r.id DESC LIMIT 1)
+             FROM pgml.projects p ORDER BY p.name",
+            &[],
+        )
+        .await?;
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let (name, task): (String, String) = (r.get(0), r.get(1));
+            let stages: Option<String> = r.get(2);
+            let stages = stages
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| match s.split_once('=') {
+                    Some((stage, "")) => format!("{}: –", esc(stage)),
+                    Some((stage, id)) => {
+                        format!("{}: {}", esc(stage), model_link(id.parse().unwrap_or_default()))
+                    }
+                    None => esc(s),
+                })
+                .collect::<Vec<_>>()
+                .join("<br>");
+            let metric = key_metric(&task);
+            let value = json(r.get(3)).get(metric).and_then(Value::as_f64);
+            let drift: Option<bool> = r.get(6);
+            vec![
+                project_link(&name),
+                esc(&task),
+                stages,
+                format!("{} {}", esc(metric), num(value)),
+                opt(r.get::<_, Option<String>>(4)),
+                opt(r.get::<_, Option<String>>(5)),
+                match drift {
+                    Some(true) => badge("drifted", "drifted"),
+                    Some(false) => badge("ok", "no drift"),
+                    None => "–".to_string(),
+                },
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "<h1>Projects</h1><section>{}</section>",
+        table(
+            &[
+                "project",
+                "task",
+                "serving",
+                "key metric (production)",
+                "last training",
+                "last deploy",
+                "drift"
+            ],
+            &table_rows,
+            "projects"
+        )
+    ))
+}
+
+/// One project: the metric chart over versions, stages and their gates, the deployment
+/// timeline, pending promotions, the audit trail, schedules and their runs, and the actions.
+pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiResult<String> {
+    let role = viewer.role;
+    let db = &state.db;
+    let task: String = db
+        .query(role, "SELECT task::text FROM pgml.projects WHERE name = $1", &[(&name, Type::TEXT)])
+        .await?
+        .first()
+        .map(|r| r.get(0))
+        .ok_or_else(|| ApiError::not_found(format!("project \"{name}\" does not exist")))?;
+    let can = abilities(state, role).await?;
+    let metric = key_metric(&task);
+    let models = db
+        .query(
+            role,
+            "SELECT m.id, m.algorithm, m.status, to_char(m.created_at, 'YYYY-MM-DD HH24:MI'), m.metrics::text
+             FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = $1 ORDER BY m.id",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let stages = db
+        .query(
+            role,
+            "SELECT stage, model_id, algorithm, strategy::text, deployed_by::text,
+                    to_char(deployed_at, 'YYYY-MM-DD HH24:MI:SS'), min_metrics::text, max_metrics::text,
+                    min_improvement, min_relative_improvement, approvals, drift_relation
+             FROM pgml.stages_overview WHERE project = $1 ORDER BY stage",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let serving: Vec<i64> = stages.iter().filter_map(|r| r.get::<_, Option<i64>>(1)).collect();
+    let stage_names: Vec<String> = stages.iter().map(|r| r.get(0)).collect();
+    let mut out = format!("<h1>{} <span class=\"badge\">{}</span></h1>", esc(name), esc(&task));
+
+    // the metric over versions, the others on demand
+    let metrics: Vec<(i64, Value)> = models.iter().map(|r| (r.get(0), json(r.get(4)))).collect();
+    let points = |m: &str| -> Vec<(i64, f64)> {
+        metrics.iter().filter_map(|(id, v)| v.get(m).and_then(Value::as_f64).map(|x| (*id, x))).collect()
+    };
+    let _ = write!(
+        out,
+        "<section id=\"metric\"><h2>{} by model version</h2>{}",
+        esc(metric),
+        chart::metric_over_versions(metric, &points(metric), &serving)
+    );
+    let mut others: Vec<String> = metrics
+        .iter()
+        .flat_map(|(_, v)| v.as_object().into_iter().flat_map(|o| o.iter()))
+        .filter(|(k, v)| v.is_number() && k.as_str() != metric)
+        .map(|(k, _)| k.clone())
+        .collect();
+    others.sort();
+    others.dedup();
+    for other in others {
+        let _ = write!(
+            out,
+            "<details><summary>{}</summary>{}</details>",
+            esc(&other),
+            chart::metric_over_versions(&other, &points(&other), &serving)
+        );
+    }
+    out.push_str("</section>");
+
+    // stages, their gates, and the actions
+    let stage_rows: Vec<Vec<String>> = stages
+        .iter()
+        .map(|r| {
+            let gates = [("min", json(r.get(6))), ("max", json(r.get(7)))]
+                .iter()
+                .flat_map(|(kind, v)| {
+                    v.as_object()
+                        .into_iter()
+                        .flat_map(|o| o.iter())
+                        .map(move |(k, x)| format!("{} {kind} {x}", esc(k)))
+                        .collect::<Vec<_>>()
+                })
+                .chain(r.get::<_, Option<f64>>(8).map(|v| format!("improvement ≥ {v}")))
+                .chain(r.get::<_, Option<f64>>(9).map(|v| format!("relative improvement ≥ {v}")))
+                .chain((r.get::<_, i32>(10) > 0).then(|| format!("{} approval(s)", r.get::<_, i32>(10))))
+                .chain(r.get::<_, Option<String>>(11).map(|v| format!("no drift against {}", esc(&v))))
+                .collect::<Vec<_>>();
+            vec![
+                esc(&r.get::<_, String>(0)),
+                r.get::<_, Option<i64>>(1).map_or("–".into(), model_link),
+                opt(r.get::<_, Option<String>>(2)),
+                opt(r.get::<_, Option<String>>(3)),
+                opt(r.get::<_, Option<String>>(4)),
+                opt(r.get::<_, Option<String>>(5)),
+                if gates.is_empty() { "–".into() } else { gates.join("<br>") },
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section id=\"stages\"><h2>Stages</h2>{}",
+        table(
+            &["stage", "model", "algorithm", "strategy", "deployed by", "since", "gates"],
+            &stage_rows,
+            "stages-table"
+        )
+    );
+    let options = |selected: &str| -> String {
+        stage_names
+            .iter()
+            .map(|s| format!("<option{}>{}</option>", if s == selected { " selected" } else { "" }, esc(s)))
+            .collect()
+    };
+    let base = format!("/ui/projects/{}", seg(name));
+    if can.deploy || can.promote {
+        out.push_str("<div class=\"actions\">");
+        if can.deploy {
+            out.push_str(&form(
+                &format!("{base}/deploy"),
+                viewer,
+                &format!(
+                    "<label>Deploy <select name=\"strategy\"><option>best_score</option><option>most_recent</option></select></label>\
+                     <label>or model <input name=\"model_id\" inputmode=\"numeric\" size=\"5\"></label>\
+                     <label>to <select name=\"stage\">{}</select></label>",
+                    options("production")
+                ),
+                "Deploy",
+                "action",
+            ));
+            out.push_str(&form(
+                &format!("{base}/rollback"),
+                viewer,
+                &format!(
+                    "<label>Roll back <select name=\"stage\">{}</select></label>",
+                    options("production")
+                ),
+                "Roll back",
+                "action danger",
+            ));
+        }
+        if can.promote {
+            out.push_str(&form(
+                &format!("{base}/promote"),
+                viewer,
+                &format!(
+                    "<label>Promote <select name=\"from_stage\">{}</select></label>\
+                     <label>to <select name=\"to_stage\">{}</select></label>",
+                    options("staging"),
+                    options("production")
+                ),
+                "Promote",
+                "action",
+            ));
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
+
+    // pending promotions
+    let requests = db
+        .query(
+            role,
+            "SELECT r.id, r.model_id, r.from_stage, r.to_stage, r.approvals_required, r.requested_by::text,
+                    to_char(r.requested_at, 'YYYY-MM-DD HH24:MI'),
+                    (SELECT count(*) FROM pgml.promotion_reviews v WHERE v.request_id = r.id AND v.decision = 'approve')
+             FROM pgml.promotion_requests r JOIN pgml.projects p ON p.id = r.project_id
+             WHERE p.name = $1 AND r.status = 'pending' ORDER BY r.id",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let request_rows: Vec<Vec<String>> = requests
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let mut row = vec![
+                id.to_string(),
+                model_link(r.get(1)),
+                format!("{} → {}", opt(r.get::<_, Option<String>>(2)), esc(&r.get::<_, String>(3))),
+                format!("{} of {}", r.get::<_, i64>(7), r.get::<_, i32>(4)),
+                esc(&r.get::<_, String>(5)),
+                esc(&r.get::<_, String>(6)),
+            ];
+            if can.review {
+                let comment = "<input name=\"comment\" placeholder=\"comment\" maxlength=\"500\">";
+                row.push(format!(
+                    "{}{}",
+                    form(&format!("/ui/requests/{id}/approve"), viewer, comment, "Approve", "inline"),
+                    form(&format!("/ui/requests/{id}/reject"), viewer, comment, "Reject", "inline danger")
+                ));
+            }
+            row
+        })
+        .collect();
+    let mut headers = vec!["request", "model", "stages", "approvals", "requested by", "at"];
+    if can.review {
+        headers.push("review");
+    }
+    let _ = write!(
+        out,
+        "<section id=\"requests\"><h2>Pending promotions</h2>{}</section>",
+        table(&headers, &request_rows, "requests-table")
+    );
+
+    // the deployment timeline
+    let history = db
+        .query(
+            role,
+            "SELECT stage, model_id, strategy::text, deployed_by::text, replaced_model_id,
+                    to_char(deployed_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(served_until, 'YYYY-MM-DD HH24:MI:SS')
+             FROM pgml.deployment_history WHERE project = $1 ORDER BY deployed_at DESC, id DESC LIMIT 200",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let history_rows: Vec<Vec<String>> = history
+        .iter()
+        .map(|r| {
+            let strategy: Option<String> = r.get(2);
+            let shown = match strategy.as_deref() {
+                Some("rollback") => badge("rejected", "rollback"),
+                Some(s) => esc(s),
+                None => "–".into(),
+            };
+            vec![
+                esc(&r.get::<_, String>(0)),
+                model_link(r.get(1)),
+                shown,
+                esc(&r.get::<_, String>(3)),
+                r.get::<_, Option<i64>>(4).map_or("–".into(), model_link),
+                esc(&r.get::<_, String>(5)),
+                r.get::<_, Option<String>>(6).map_or_else(|| badge("serving", "serving"), |t| esc(&t)),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section id=\"timeline\"><h2>Deployments</h2>{}</section>",
+        table(
+            &["stage", "model", "strategy", "deployed by", "replaced", "from", "until"],
+            &history_rows,
+            "timeline-table"
+        )
+    );
+
+    // models
+    let model_rows: Vec<Vec<String>> = models
+        .iter()
+        .rev()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let status: String = r.get(2);
+            let mut row = vec![
+                model_link(id),
+                esc(&r.get::<_, String>(1)),
+                if serving.contains(&id) { badge("serving", "serving") } else { badge(&status, &status) },
+                num(json(r.get(4)).get(metric).and_then(Value::as_f64)),
+                esc(&r.get::<_, String>(3)),
+            ];
+            if can.archive {
+                row.push(if status == "archived" || serving.contains(&id) {
+                    String::new()
+                } else {
+                    form(&format!("/ui/models/{id}/archive"), viewer, "", "Archive", "inline danger")
+                });
+            }
+            row
+        })
+        .collect();
+    let mut headers = vec!["model", "algorithm", "status", metric, "trained"];
+    if can.archive {
+        headers.push("");
+    }
+    let _ = write!(
+        out,
+        "<section id=\"models\"><h2>Models</h2>{}</section>",
+        table(&headers, &model_rows, "models-table")
+    );
+
+    // schedules and their runs
+    let schedules = db
+        .query(
+            role,
+            "SELECT kind, schedule, coalesce(algorithm, ''), created_by::text FROM pgml.schedules WHERE project_name = $1 ORDER BY kind",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let runs = db
+        .query(
+            role,
+            "SELECT kind, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS'), outcome, model_id, deployed, dataset_drifted, error
+             FROM pgml.scheduled_runs WHERE project_name = $1 ORDER BY id DESC LIMIT 10",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let schedule_rows: Vec<Vec<String>> =
+        schedules.iter().map(|r| (0..4).map(|i| esc(&r.get::<_, String>(i))).collect()).collect();
+    let run_rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let outcome: String = r.get(2);
+            vec![
+                esc(&r.get::<_, String>(0)),
+                esc(&r.get::<_, String>(1)),
+                badge(&outcome, &outcome),
+                r.get::<_, Option<i64>>(3).map_or("–".into(), model_link),
+                opt(r.get::<_, Option<bool>>(4)),
+                opt(r.get::<_, Option<bool>>(5)),
+                opt(r.get::<_, Option<String>>(6)),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section id=\"schedules\"><h2>Schedules</h2>{}<h2>Last runs</h2>{}</section>",
+        table(&["kind", "schedule", "algorithm", "created by"], &schedule_rows, "schedules-table"),
+        table(
+            &["kind", "started", "outcome", "model", "deployed", "drifted", "error"],
+            &run_rows,
+            "runs-table"
+        )
+    );
+
+    // the audit trail
+    let audit = db
+        .query(
+            role,
+            "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), event, role::text, model_id, stage, details::text
+             FROM pgml.audit_log WHERE project = $1 ORDER BY id DESC LIMIT 25",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let audit_rows: Vec<Vec<String>> = audit
+        .iter()
+        .map(|r| {
+            vec![
+                esc(&r.get::<_, String>(0)),
+                esc(&r.get::<_, String>(1)),
+                esc(&r.get::<_, String>(2)),
+                r.get::<_, Option<i64>>(3).map_or("–".into(), model_link),
+                opt(r.get::<_, Option<String>>(4)),
+                format!("<code>{}</code>", esc(&r.get::<_, String>(5))),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section id=\"audit\"><h2>Recent events</h2>{}</section>",
+        table(&["at", "event", "role", "model", "stage", "details"], &audit_rows, "audit-table")
+    );
+    Ok(out)
+}
+
+/// One model: algorithm, hyperparameters, every metric, the search, the feature schema with
+/// its preprocessing, fit time, size, and the drift of its latest check.
+pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<String> {
+    let role = viewer.role;
+    let db = &state.db;
+    let rows = db
+        .query(
+            role,
+            "SELECT p.name, p.task::text, m.algorithm, m.status, m.hyperparams::text, m.metrics::text, m.search,
+                    m.search_params::text, to_char(m.created_at, 'YYYY-MM-DD HH24:MI:SS'), s.columns::text,
+                    s.relation_name, (SELECT sum(octet_length(f.data))::bigint FROM pgml.files f WHERE f.model_id = m.id),
+                    (SELECT substring(f.data FROM 1 FOR 1048576) FROM pgml.files f
+                      WHERE f.model_id = m.id AND f.path = 'model' ORDER BY f.part LIMIT 1),
+                    (SELECT string_agg(d.stage, ', ' ORDER BY d.stage) FROM pgml.stage_deployments d WHERE d.model_id = m.id)
+             FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+             LEFT JOIN pgml.snapshots s ON s.id = m.snapshot_id WHERE m.id = $1",
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    let r = rows.first().ok_or_else(|| ApiError::not_found(format!("model {id} does not exist")))?;
+    let (project, task, algorithm, status): (String, String, String, String) =
+        (r.get(0), r.get(1), r.get(2), r.get(3));
+    let metrics = json(r.get(5));
+    let serving: Option<String> = r.get(13);
+    let mut out = format!(
+        "<h1>Model {id} <span class=\"badge\">{}</span> {}</h1><section><dl class=\"facts\">",
+        esc(&algorithm),
+        match &serving {
+            Some(stages) => badge("serving", &format!("serving {stages}")),
+            None => badge(&status, &status),
+        }
+    );
+    let fit = metrics.get("fit_time").and_then(Value::as_f64);
+    let size: Option<i64> = r.get(11);
+    for (k, v) in [
+        ("project", project_link(&project)),
+        ("task", esc(&task)),
+        ("trained", esc(&r.get::<_, String>(8))),
+        ("relation", opt(r.get::<_, Option<String>>(10))),
+        ("fit time", fit.map_or("–".into(), |s| format!("{s:.3} s"))),
+        ("size", size.map_or("–".into(), |b| format!("{:.1} kB", b as f64 / 1024.0))),
+        ("search", opt(r.get::<_, Option<String>>(6))),
+    ] {
+        let _ = write!(out, "<dt>{k}</dt><dd>{v}</dd>");
+    }
+    out.push_str("</dl></section>");
+    if let Some(hp) = json(r.get(4)).as_object() {
+        let hp_rows: Vec<Vec<String>> =
+            hp.iter().map(|(k, v)| vec![esc(k), format!("<code>{}</code>", esc(&v.to_string()))]).collect();
+        let _ = write!(
+            out,
+            "<section id=\"hyperparams\"><h2>Hyperparameters</h2>{}</section>",
+            table(&["name", "value"], &hp_rows, "hyperparams-table")
+        );
+    }
+    let metric_rows: Vec<Vec<String>> = metrics
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.iter())
+        .filter(|(k, _)| k.as_str() != "search_results")
+        .map(|(k, v)| vec![esc(k), v.as_f64().map_or_else(|| esc(&v.to_string()), |x| num(Some(x)))])
+        .collect();
+    let _ = write!(
+        out,
+        "<section id=\"metrics\"><h2>Metrics</h2>{}</section>",
+        table(&["metric", "value"], &metric_rows, "metrics-table")
+    );
+    if let Some(results) = metrics.get("search_results") {
+        let _ =
+            write!(out, "<section id=\"search\"><h2>Search results</h2>{}</section>", search_table(results));
+    }
+
+    // the feature schema, with what preprocessing does to each feature
+    let header =
+        r.get::<_, Option<&[u8]>>(12).and_then(|b| pgml_core::artifact::LoadedModel::read_header(b).ok());
+    let steps = header.as_ref().and_then(|h| h.preprocess.as_ref()).map(|p| p.describe()).unwrap_or_default();
+    let columns = json(r.get(9));
+    let mut feature = 0usize;
+    let schema_rows: Vec<Vec<String>> = columns
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let size = c.get("size").and_then(Value::as_u64).unwrap_or(1) as usize;
+            let pre: Vec<String> = (feature..feature + size).filter_map(|i| steps.get(i).cloned()).collect();
+            feature += size;
+            let mut pre: Vec<String> = pre;
+            pre.dedup();
+            vec![
+                esc(c.get("name").and_then(Value::as_str).unwrap_or("")),
+                esc(c.get("pg_type").and_then(Value::as_str).unwrap_or("")),
+                esc(c.get("kind").and_then(Value::as_str).unwrap_or("")),
+                size.to_string(),
+                if pre.is_empty() { "as is".into() } else { esc(&pre.join(" | ")) },
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<section id=\"schema\"><h2>Features</h2>{}</section>",
+        table(&["column", "type", "kind", "features", "preprocessing"], &schema_rows, "schema-table")
+    );
+
+    // the drift of the latest scheduled check of this model
+    let drift = db
+        .query(
+            role,
+            "SELECT to_char(started_at, 'YYYY-MM-DD HH24:MI:SS'), dataset_drifted, details::text
+             FROM pgml.scheduled_runs WHERE model_id = $1 AND kind = 'drift' AND outcome = 'succeeded'
+             ORDER BY id DESC LIMIT 1",
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    out.push_str("<section id=\"drift\"><h2>Drift</h2>");
+    match drift.first() {
+        None => out
+            .push_str("<p class=\"none\">No drift check of this model yet (pgml.schedule_drift_check).</p>"),
+        Some(d) => {
+            let details = json(d.get(2));
+            let features: Vec<&Value> = details.as_array().into_iter().flatten().collect();
+            let _ = write!(
+                out,
+                "<p>Checked {}: {}</p>",
+                esc(&d.get::<_, String>(0)),
+                if d.get::<_, Option<bool>>(1) == Some(true) {
+                    badge("drifted", "dataset drifted")
+                } else {
+                    badge("ok", "no dataset drift")
+                }
+            );
+            for statistic in ["psi", "js_distance", "ks_p_value"] {
+                let bars: Vec<(String, f64, bool)> = features
+                    .iter()
+                    .filter_map(|f| {
+                        let v = f.get(statistic)?.as_f64()?;
+                        let name = f.get("feature")?.as_str()?.to_string();
+                        Some((name, v, f.get("drifted").and_then(Value::as_bool).unwrap_or(false)))
+                    })
+                    .collect();
+                if !bars.is_empty() {
+                    let _ = write!(
+                        out,
+                        "<h3>{}</h3>{}",
+                        esc(statistic),
+                        chart::drift_bars(statistic, &bars, None)
+                    );
+                }
+            }
+        }
+    }
+    out.push_str("</section>");
+    if abilities(state, role).await?.archive && status != "archived" && serving.is_none() {
+        out.push_str(&form(
+            &format!("/ui/models/{id}/archive"),
+            viewer,
+            "",
+            "Archive this model",
+            "action danger",
+        ));
+    }
+    Ok(out)
+}
+
+/// scikit-learn's `cv_results_` shape: `params` (a list of objects) and per-score lists.
+fn search_table(results: &Value) -> String {
+    let Some(params) = results.get("params").and_then(Value::as_array) else {
+        return format!("<pre>{}</pre>", esc(&results.to_string()));
+    };
+    let scores: Vec<(&String, &Vec<Value>)> = results
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.iter())
+        .filter(|(k, _)| {
+            k.starts_with("mean_test") || k.starts_with("rank_test") || k.starts_with("std_test")
+        })
+        .filter_map(|(k, v)| v.as_array().map(|a| (k, a)))
+        .collect();
+    let mut headers = vec!["params"];
+    headers.extend(scores.iter().map(|(k, _)| k.as_str()));
+    let rows: Vec<Vec<String>> = params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut row = vec![format!("<code>{}</code>", esc(&p.to_string()))];
+            row.extend(scores.iter().map(|(_, v)| {
+                v.get(i).map_or("–".into(), |x| {
+                    x.as_f64().map_or_else(|| esc(&x.to_string()), |f| num(Some(f)))
+                })
+            }));
+            row
+        })
+        .collect();
+    table(&headers, &rows, "search-table")
+}

@@ -1,0 +1,153 @@
+"""The dashboard in a real browser (scripts/test-ui.sh runs it): Debian's headless Chromium
+driven by Selenium through Debian's chromedriver. Signs in with a token, opens every page,
+approves a pending promotion, rolls back, and checks after each action that the page shows
+the new state; at phone width nothing overflows; the browser console logged no error; a
+predictor's token sees no approve or deploy button. Screenshots go to the directory given.
+
+Usage: ui_e2e.py <base url> <admin token> <predictor token> <project> <screenshot dir>
+"""
+import os
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+BASE, ADMIN, PREDICTOR, PROJECT, SHOTS = sys.argv[1:6]
+os.makedirs(SHOTS, exist_ok=True)
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1000", "--force-device-scale-factor=1"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def submit(driver, element):
+    """Clicks a button or link that loads a page, and waits until the new page is there."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def check(condition, what):
+    if not condition:
+        raise SystemExit(f"ui-e2e: FAILED: {what}")
+    print(f"   ok: {what}")
+
+
+def text(driver, css):
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def sign_in(driver, token):
+    driver.get(BASE + "/ui")
+    check(driver.current_url.endswith("/ui/signin"), "an anonymous visit goes to the sign-in page")
+    driver.find_element(By.ID, "token").send_keys(token)
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signin'] button"))
+    check(driver.current_url.rstrip("/").endswith("/ui"), "signing in opens the projects page")
+
+
+def shot(driver, name):
+    path = os.path.join(SHOTS, name + ".png")
+    # the whole page: the window grows to the document's height for the screenshot
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    width = driver.execute_script("return window.innerWidth")
+    driver.set_window_size(width, min(max(height + 120, 600), 6000))
+    driver.save_screenshot(path)
+    print(f"   screenshot {path}")
+
+
+def stage_model(driver, stage):
+    for row in driver.find_elements(By.CSS_SELECTOR, "#stages-table tbody tr"):
+        cells = row.find_elements(By.TAG_NAME, "td")
+        if cells[0].text == stage:
+            return cells[1].text
+    return None
+
+
+def console_errors(driver):
+    return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+driver = browser()
+try:
+    sign_in(driver, ADMIN)
+    check(PROJECT in text(driver, "#projects"), f"the projects page lists {PROJECT}")
+    shot(driver, "projects")
+
+    submit(driver, driver.find_element(By.LINK_TEXT, PROJECT))
+    check(driver.find_elements(By.CSS_SELECTOR, "#metric svg.chart circle.serving"), "the metric chart marks the serving model")
+    check(stage_model(driver, "production") == "1", "production serves model 1")
+    check(stage_model(driver, "staging") == "2", "staging serves model 2")
+    approve = driver.find_elements(By.CSS_SELECTOR, "#requests-table form[action$='/approve'] button")
+    check(len(approve) == 1, "a pending promotion has an approve button")
+    driver.set_window_size(1280, 1000)
+    shot(driver, "project")
+    driver.set_window_size(1280, 1000)
+
+    form = driver.find_element(By.CSS_SELECTOR, "#requests-table form[action$='/approve']")
+    form.find_element(By.NAME, "comment").send_keys("checked the metrics")
+    submit(driver, form.find_element(By.TAG_NAME, "button"))
+    check("promoted" in text(driver, ".flash.ok"), "approving shows the promotion: " + text(driver, ".flash"))
+    check(stage_model(driver, "production") == "2", "after the approval production serves model 2")
+    check(not driver.find_elements(By.CSS_SELECTOR, "#requests-table"), "no request is pending any more")
+
+    rollback = driver.find_element(By.CSS_SELECTOR, "form[action$='/rollback']")
+    submit(driver, rollback.find_element(By.TAG_NAME, "button"))
+    check("Rolled production back" in text(driver, ".flash.ok"), "rolling back says so")
+    check(stage_model(driver, "production") == "1", "after the rollback production serves model 1 again")
+    first = driver.find_elements(By.CSS_SELECTOR, "#timeline-table tbody tr")[0].text
+    check("rollback" in first and "serving" in first, "the timeline shows the rollback, serving now")
+
+    # a refusal of the database, readable: rolling back staging, which has no earlier model
+    rollback = driver.find_element(By.CSS_SELECTOR, "form[action$='/rollback']")
+    Select(rollback.find_element(By.NAME, "stage")).select_by_visible_text("staging")
+    submit(driver, rollback.find_element(By.TAG_NAME, "button"))
+    error = text(driver, ".flash.error")
+    check(error.startswith("Refused:") and "SQLSTATE" in error, "a refusal is shown in the database's words: " + error)
+
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "#models-table a[href='/ui/models/2']"))
+    check("xgboost" in driver.find_element(By.TAG_NAME, "h1").text, "the model page names its algorithm")
+    check(driver.find_elements(By.CSS_SELECTOR, "#hyperparams-table tbody tr"), "the model page lists hyperparameters")
+    check("fit_time" in text(driver, "#metrics-table"), "the model page lists every metric")
+    check("sepal_length" in text(driver, "#schema-table"), "the model page shows the feature schema")
+    check(driver.find_elements(By.CSS_SELECTOR, "#drift svg.chart rect.bar"), "the model page charts its latest drift check")
+    shot(driver, "model")
+
+    # a phone's width: nothing wider than the screen
+    driver.set_window_size(390, 844)
+    for path in ("/ui", "/ui/projects/" + PROJECT.replace(" ", "%20"), "/ui/models/2"):
+        driver.get(BASE + path)
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        check(overflow <= 1, f"{path} fits a 390 px screen (overflow {overflow} px)")
+    driver.get(BASE + "/ui/projects/" + PROJECT.replace(" ", "%20"))
+    shot(driver, "project-phone")
+
+    errors = console_errors(driver)
+    check(not errors, f"the browser console logged no error {errors}")
+
+    driver.set_window_size(1280, 1000)
+    driver.get(BASE + "/ui")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signout'] button"))
+    check(driver.current_url.endswith("/ui/signin"), "signing out returns to the sign-in page")
+    driver.get(BASE + "/ui")
+    check(driver.current_url.endswith("/ui/signin"), "after signing out the pages ask to sign in")
+
+    sign_in(driver, PREDICTOR)
+    driver.get(BASE + "/ui/projects/" + PROJECT.replace(" ", "%20"))
+    check(not driver.find_elements(By.CSS_SELECTOR, "form[action$='/deploy'], form[action$='/rollback'], form[action$='/approve']"),
+          "a predictor's token sees the project without deploy, rollback or approve buttons")
+    check(stage_model(driver, "production") == "1", "and sees what production serves")
+    errors = console_errors(driver)
+    check(not errors, f"the browser console logged no error {errors}")
+finally:
+    driver.quit()
+print("ui-e2e: all passed")
