@@ -87,6 +87,18 @@ fn checked<T>(
     Ok(form)
 }
 
+/// A project's action: its name from the path and the form, CSRF-checked.
+fn project_form<T>(
+    viewer: &SignedIn,
+    path: Result<Path<String>, PathRejection>,
+    form: Result<Form<T>, FormRejection>,
+    csrf: impl Fn(&T) -> &str,
+) -> Result<(String, T), Box<Response>> {
+    let Path(project) = path
+        .map_err(|_| Box::new(super::error_page(axum::http::StatusCode::BAD_REQUEST, "bad project name")))?;
+    Ok((project, checked(viewer, form, csrf)?))
+}
+
 /// Leaves the outcome for the next page and goes there.
 fn done(state: &AppState, viewer: &SignedIn, outcome: Result<String, ApiError>, to: &str) -> Response {
     match outcome {
@@ -106,11 +118,8 @@ pub async fn deploy(
     path: Result<Path<String>, PathRejection>,
     form: Result<Form<DeployForm>, FormRejection>,
 ) -> Response {
-    let Ok(Path(project)) = path else {
-        return super::error_page(axum::http::StatusCode::BAD_REQUEST, "bad path");
-    };
-    let form = match checked(&viewer, form, |f: &DeployForm| &f.csrf) {
-        Ok(f) => f,
+    let (project, form) = match project_form(&viewer, path, form, |f: &DeployForm| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let stage = nonempty(form.stage).unwrap_or_else(|| "production".into());
@@ -152,11 +161,8 @@ pub async fn rollback(
     path: Result<Path<String>, PathRejection>,
     form: Result<Form<StageForm>, FormRejection>,
 ) -> Response {
-    let Ok(Path(project)) = path else {
-        return super::error_page(axum::http::StatusCode::BAD_REQUEST, "bad path");
-    };
-    let form = match checked(&viewer, form, |f: &StageForm| &f.csrf) {
-        Ok(f) => f,
+    let (project, form) = match project_form(&viewer, path, form, |f: &StageForm| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let stage = nonempty(form.stage).unwrap_or_else(|| "production".into());
@@ -178,11 +184,8 @@ pub async fn promote(
     path: Result<Path<String>, PathRejection>,
     form: Result<Form<PromoteForm>, FormRejection>,
 ) -> Response {
-    let Ok(Path(project)) = path else {
-        return super::error_page(axum::http::StatusCode::BAD_REQUEST, "bad path");
-    };
-    let form = match checked(&viewer, form, |f: &PromoteForm| &f.csrf) {
-        Ok(f) => f,
+    let (project, form) = match project_form(&viewer, path, form, |f: &PromoteForm| &f.csrf) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let from = nonempty(form.from_stage).unwrap_or_else(|| "staging".into());
