@@ -12,6 +12,9 @@ use tokio::sync::OnceCell;
 
 const PROJECT: &str = "UI Flowers";
 const PAGE: &str = "/ui/projects/UI%20Flowers";
+/// The same again, for the actions test to change (the page test reads the first meanwhile).
+const ACTIONS: &str = "UI Actions";
+const ACTIONS_PAGE: &str = "/ui/projects/UI%20Actions";
 
 struct Fixture {
     admin: String,
@@ -29,25 +32,27 @@ async fn fixture() -> &'static Fixture {
             let c = sql().await;
             role(&c, "ui_router_admin", &["pgml_admin"]).await;
             role(&c, "ui_router_predictor", &["pgml_predictor"]).await;
+            for project in [PROJECT, ACTIONS] {
             c.batch_execute(&format!(
                 "SET client_min_messages = warning;
                  DO $$ BEGIN
                    IF to_regclass('pgml.iris') IS NULL THEN PERFORM pgml.load_dataset('iris'); END IF;
-                   IF NOT EXISTS (SELECT FROM pgml.projects WHERE name = '{PROJECT}') THEN
-                     PERFORM pgml.train('{PROJECT}', 'classification', 'pgml.iris', 'target');
-                     PERFORM pgml.train('{PROJECT}', algorithm => 'xgboost', hyperparams => '{{\"n_estimators\": 10}}', automatic_deploy => false);
-                     PERFORM pgml.train('{PROJECT}', algorithm => 'random_forest', hyperparams => '{{\"n_estimators\": 10}}', automatic_deploy => false,
+                   IF NOT EXISTS (SELECT FROM pgml.projects WHERE name = '{project}') THEN
+                     PERFORM pgml.train('{project}', 'classification', 'pgml.iris', 'target');
+                     PERFORM pgml.train('{project}', algorithm => 'xgboost', hyperparams => '{{\"n_estimators\": 10}}', automatic_deploy => false);
+                     PERFORM pgml.train('{project}', algorithm => 'random_forest', hyperparams => '{{\"n_estimators\": 10}}', automatic_deploy => false,
                                         preprocess => '{{\"sepal_length\": {{\"scale\": \"standard\"}}}}');
-                     PERFORM pgml.train('{PROJECT}', algorithm => 'xgboost', search => 'grid', search_params => '{{\"max_depth\": [1, 2]}}',
+                     PERFORM pgml.train('{project}', algorithm => 'xgboost', search => 'grid', search_params => '{{\"max_depth\": [1, 2]}}',
                                         hyperparams => '{{\"n_estimators\": 5}}', automatic_deploy => false);
-                     PERFORM pgml.deploy('{PROJECT}', 2::bigint, 'staging');
-                     PERFORM pgml.set_promotion_policy('{PROJECT}', approvals => 1);
-                     PERFORM pgml.promote('{PROJECT}', 'staging', 'production');
+                     PERFORM pgml.deploy('{project}', (SELECT max(m.id) - 2 FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = '{project}'), 'staging');
+                     PERFORM pgml.set_promotion_policy('{project}', approvals => 1);
+                     PERFORM pgml.promote('{project}', 'staging', 'production');
                    END IF;
                  END $$;"
             ))
             .await
             .expect("fixture SQL");
+            }
             let url = database_url();
             let pid = std::process::id();
             Fixture {
@@ -273,13 +278,22 @@ async fn every_page_shows_the_registry_to_a_signed_in_role() {
 async fn actions_run_as_the_role_and_the_database_refusals_are_shown() {
     let f = fixture().await;
     let r = router();
+    let m: Vec<i64> = sql()
+        .await
+        .query("SELECT m.id FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = $1 ORDER BY m.id", &[&ACTIONS])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     // a predictor sees no action, and the database refuses one sent anyway
     let p = Browser::sign_in(&r, &f.predictor).await;
-    let (_, _, page) = p.get(PAGE).await;
+    let (_, _, page) = p.get(ACTIONS_PAGE).await;
     for form in ["/deploy\"", "/rollback\"", "/promote\"", "/approve\"", "/archive\""] {
         assert!(!page.contains(form), "a predictor sees the {form} form");
     }
-    let (status, page) = p.post(&format!("{PAGE}/deploy"), "model_id=2&stage=production").await;
+    let (status, page) =
+        p.post(&format!("{ACTIONS_PAGE}/deploy"), &format!("model_id={}&stage=production", m[1])).await;
     assert!(
         status == StatusCode::OK && page.contains("Refused:") && page.contains("SQLSTATE 42501"),
         "{page}"
@@ -290,7 +304,7 @@ async fn actions_run_as_the_role_and_the_database_refusals_are_shown() {
     let (status, _, _) = raw(
         r.clone(),
         "POST",
-        &format!("{PAGE}/rollback"),
+        &format!("{ACTIONS_PAGE}/rollback"),
         &[("cookie", a.cookie.clone())],
         Some(("application/x-www-form-urlencoded", "stage=production".into())),
     )
@@ -299,23 +313,24 @@ async fn actions_run_as_the_role_and_the_database_refusals_are_shown() {
     let (status, _, _) = raw(
         r.clone(),
         "POST",
-        &format!("{PAGE}/rollback"),
+        &format!("{ACTIONS_PAGE}/rollback"),
         &[("cookie", a.cookie.clone())],
         Some(("application/x-www-form-urlencoded", format!("csrf={}&stage=production", "f".repeat(64)))),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (_, _, page) = a.get(PAGE).await;
+    let (_, _, page) = a.get(ACTIONS_PAGE).await;
     let request = request_in(&page);
     let (_, page) = a.post(&format!("/ui/requests/{request}/approve"), "comment=looks+good").await;
     assert!(page.contains("class=\"flash ok\"") && page.contains("promoted"), "{page}");
-    assert_eq!(serves(&page, "production"), Some(2));
-    let (_, page) = a.post(&format!("{PAGE}/rollback"), "stage=production").await;
+    assert_eq!(serves(&page, "production"), Some(m[1]));
+    let (_, page) = a.post(&format!("{ACTIONS_PAGE}/rollback"), "stage=production").await;
     assert!(page.contains("Rolled production back."), "{page}");
-    assert_eq!(serves(&page, "production"), Some(1));
+    assert_eq!(serves(&page, "production"), Some(m[0]));
     // its own promotion request: the database will not let it review it
-    let (_, page) = a.post(&format!("{PAGE}/promote"), "from_stage=staging&to_stage=production").await;
+    let (_, page) =
+        a.post(&format!("{ACTIONS_PAGE}/promote"), "from_stage=staging&to_stage=production").await;
     assert!(page.contains("awaits approval"), "{page}");
     let mine = request_in(&page);
     let (_, page) = a.post(&format!("/ui/requests/{mine}/approve"), "comment=").await;
@@ -323,23 +338,37 @@ async fn actions_run_as_the_role_and_the_database_refusals_are_shown() {
         page.contains("class=\"flash error\"") && page.contains("Refused:") && page.contains("SQLSTATE"),
         "{page}"
     );
+    // another approver rejects it, with a comment the trail keeps
+    role(&sql().await, "ui_router_approver", &["pgml_approver"]).await;
+    let name = format!("uiv{}", std::process::id());
+    let approver = auth::admin::create(&database_url(), &name, "ui_router_approver").await.unwrap();
+    let v = Browser::sign_in(&r, &approver).await;
+    let (_, page) = v.post(&format!("/ui/requests/{mine}/reject"), "comment=not+this+week").await;
+    assert!(
+        page.contains("class=\"flash ok\"") && page.contains(&format!("Request {mine}: rejected")),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"requests-table\""), "the rejected request is no longer pending: {page}");
+    assert!(page.contains("not this week"), "the audit trail shows the comment: {page}");
     // deploy by id and by strategy, archive
-    let (_, page) = a.post(&format!("{PAGE}/deploy"), "model_id=3&stage=staging").await;
-    assert!(page.contains("Deployed model 3 to staging."), "{page}");
-    assert_eq!(serves(&page, "staging"), Some(3));
-    let (_, page) = a.post(&format!("{PAGE}/deploy"), "strategy=most_recent&model_id=&stage=staging").await;
+    let (_, page) =
+        a.post(&format!("{ACTIONS_PAGE}/deploy"), &format!("model_id={}&stage=staging", m[2])).await;
+    assert!(page.contains(&format!("Deployed model {} to staging.", m[2])), "{page}");
+    assert_eq!(serves(&page, "staging"), Some(m[2]));
+    let (_, page) =
+        a.post(&format!("{ACTIONS_PAGE}/deploy"), "strategy=most_recent&model_id=&stage=staging").await;
     assert!(page.contains("class=\"flash"), "a strategy's deploy shows its outcome: {page}");
-    let (_, page) = a.post(&format!("{PAGE}/deploy"), "model_id=x7&stage=staging").await;
+    let (_, page) = a.post(&format!("{ACTIONS_PAGE}/deploy"), "model_id=x7&stage=staging").await;
     assert!(
         page.contains("\"x7\" is not a model id") || page.contains("&quot;x7&quot; is not a model id"),
         "{page}"
     );
-    let (_, page) = a.post("/ui/models/2/archive", "").await;
-    assert!(page.contains("Archived model 2."), "{page}");
-    let (_, page) = a.post("/ui/models/1/archive", "").await;
+    let (_, page) = a.post(&format!("/ui/models/{}/archive", m[1]), "").await;
+    assert!(page.contains(&format!("Archived model {}.", m[1])), "{page}");
+    let (_, page) = a.post(&format!("/ui/models/{}/archive", m[0]), "").await;
     assert!(page.contains("Refused:"), "the model production serves is not archived: {page}");
     // the trail shows who did it
-    let (_, _, page) = a.get(PAGE).await;
+    let (_, _, page) = a.get(ACTIONS_PAGE).await;
     assert!(page.contains("approve") && page.contains("ui_router_admin"), "{page}");
 }
 
