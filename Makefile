@@ -6,12 +6,13 @@ SHELL := /bin/bash
 .PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-text regress-accept bench bench-serve bench-embed serve reference
 
 help:
-	@echo "make demo   - build, install, start the project cluster and run the walkthrough"
+	@echo "make demo   - build, install, start the project cluster and run the walkthrough; ends with the dashboard's URL and a token"
 	@echo "make test   - fmt, clippy, core tests, in-database tests, SQL regression files"
 	@echo "make db     - start the project cluster; prints its URI last (make db-stop stops it)"
 	@echo "make bench  - predict benchmarks (a table scan in parallel and serial, a standby); make bench-serve - HTTP"
 	@echo "make bench-embed - pgml.embed against sentence-transformers (batch and one at a time)"
-	@echo "make serve  - the HTTP server (pgml-serve) on the project cluster"
+	@echo "make serve  - the HTTP server (pgml-serve, dashboard under /ui) on the project cluster"
+	@echo "make test-ui - the dashboard in headless Chromium (part of make test)"
 
 setup:
 	@bash scripts/setup.sh
