@@ -8,34 +8,33 @@ source "$(dirname "$0")/lib.sh"
 DB=pgml_serve_test
 PORT=${PGML_SERVE_TEST_PORT:-18080}
 SCHEMATHESIS_VERSION=4.32.5
+# fresh_db NAME: a new database with the extension
+fresh_db() {
+  psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
+  psql -X -q -d "$1" -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
+}
+# cargo_tests WHAT DATABASE LOG CARGO_ARGS...: cargo test against DATABASE, its summary lines shown
+cargo_tests() {
+  local what=$1 db=$2 log=$ROOT/.build/$3; shift 3
+  if ! PGML_SERVE_TEST_DATABASE_URL=$(uri "$db") cargo test -q -p pgml-serve "$@" >"$log" 2>&1; then
+    cat "$log"; echo "test-serve: FAILED: $what"; exit 1
+  fi
+  grep -oE "^test result.*|deploy storm:.*|after REVOKE:.*" "$log" | sed 's/^/   /'
+}
 export PGML_SERVE_TEST_DATABASE_URL=$(uri $DB)
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-psql -X -q -d $DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
+fresh_db $DB
 
 echo "== router tests (no socket)"
-if ! cargo test -q -p pgml-serve --lib --bins --examples --test router >"$ROOT/.build/serve-cargo-test.log" 2>&1; then
-  cat "$ROOT/.build/serve-cargo-test.log"; echo "test-serve: FAILED: router tests"; exit 1
-fi
-grep -E "^test result" "$ROOT/.build/serve-cargo-test.log" | sed 's/^/   /'
+cargo_tests "router tests" $DB serve-cargo-test.log --lib --bins --examples --test router
 
-echo "== in-process predictions (their own database: the router tests count on their model ids)"
-INPROC_DB=${DB}_in_process
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $INPROC_DB WITH (FORCE)" -c "CREATE DATABASE $INPROC_DB"
-psql -X -q -d $INPROC_DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
-if ! PGML_SERVE_TEST_DATABASE_URL=$(uri $INPROC_DB) cargo test -q -p pgml-serve --test in_process -- --nocapture \
-    >"$ROOT/.build/serve-in-process-test.log" 2>&1; then
-  cat "$ROOT/.build/serve-in-process-test.log"; echo "test-serve: FAILED: in-process tests"; exit 1
-fi
-grep -oE "^test result.*|deploy storm:.*|after REVOKE:.*" "$ROOT/.build/serve-in-process-test.log" | sed 's/^/   /'
+# each in a database of its own: the router tests count on their model ids
+echo "== in-process predictions"
+fresh_db ${DB}_in_process
+cargo_tests "in-process tests" ${DB}_in_process serve-in-process-test.log --test in_process -- --nocapture
 
-echo "== the dashboard's router tests (their own database)"
-UI_DB=${DB}_ui
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $UI_DB WITH (FORCE)" -c "CREATE DATABASE $UI_DB"
-psql -X -q -d $UI_DB -c "SET client_min_messages = warning" -c "CREATE EXTENSION pgml"
-if ! PGML_SERVE_TEST_DATABASE_URL=$(uri $UI_DB) cargo test -q -p pgml-serve --test ui >"$ROOT/.build/serve-ui-test.log" 2>&1; then
-  cat "$ROOT/.build/serve-ui-test.log"; echo "test-serve: FAILED: dashboard router tests"; exit 1
-fi
-grep -E "^test result" "$ROOT/.build/serve-ui-test.log" | sed 's/^/   /'
+echo "== the dashboard's router tests"
+fresh_db ${DB}_ui
+cargo_tests "dashboard router tests" ${DB}_ui serve-ui-test.log --test ui
 
 echo "== the binary on 127.0.0.1:$PORT"
 cargo build -q -p pgml-serve

@@ -11,6 +11,7 @@ import sys
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -20,6 +21,16 @@ os.makedirs(SHOTS, exist_ok=True)
 
 
 def browser():
+    """Headless Chromium; its start is retried (a busy machine can make it miss its timeout)."""
+    for attempt in range(3):
+        try:
+            return start_browser()
+        except WebDriverException as e:
+            print(f"   browser did not start (attempt {attempt + 1}): {str(e).splitlines()[0]}")
+    raise SystemExit("ui-e2e: FAILED: Chromium did not start")
+
+
+def start_browser():
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -77,8 +88,7 @@ def console_errors(driver):
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
 
 
-driver = browser()
-try:
+def run(driver):
     sign_in(driver, ADMIN)
     check(PROJECT in text(driver, "#projects"), f"the projects page lists {PROJECT}")
     shot(driver, "projects")
@@ -148,6 +158,28 @@ try:
     check(stage_model(driver, "production") == "1", "and sees what production serves")
     errors = console_errors(driver)
     check(not errors, f"the browser console logged no error {errors}")
+
+
+def explain(driver, error):
+    """What the page showed when a step failed, and a screenshot of it."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    print(f"ui-e2e: FAILED: {type(error).__name__}: {first}")
+    try:
+        print(f"   at {driver.current_url}: {driver.title}")
+        for flash in driver.find_elements(By.CSS_SELECTOR, ".flash"):
+            print(f"   message on the page: {flash.text}")
+        driver.save_screenshot(os.path.join(SHOTS, "failure.png"))
+        print(f"   screenshot {os.path.join(SHOTS, 'failure.png')}")
+    except WebDriverException:
+        pass
+
+
+driver = browser()
+try:
+    run(driver)
+except (WebDriverException, SystemExit) as error:
+    explain(driver, error)
+    sys.exit(1)
 finally:
     driver.quit()
 print("ui-e2e: all passed")

@@ -42,6 +42,15 @@ pub async fn abilities(state: &AppState, role: &str) -> ApiResult<Abilities> {
     })
 }
 
+/// A section with a title and one table (its id the section's, `-table` added).
+fn section_table(id: &str, title: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
+    format!(
+        "<section id=\"{id}\"><h2>{}</h2>{}</section>",
+        esc(title),
+        table(headers, rows, &format!("{id}-table"))
+    )
+}
+
 fn json(text: Option<String>) -> Value {
     text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
 }
@@ -330,11 +339,7 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
     if can.review {
         headers.push("review");
     }
-    let _ = write!(
-        out,
-        "<section id=\"requests\"><h2>Pending promotions</h2>{}</section>",
-        table(&headers, &request_rows, "requests-table")
-    );
+    out.push_str(&section_table("requests", "Pending promotions", &headers, &request_rows));
 
     // the deployment timeline
     let history = db
@@ -366,15 +371,12 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
             ]
         })
         .collect();
-    let _ = write!(
-        out,
-        "<section id=\"timeline\"><h2>Deployments</h2>{}</section>",
-        table(
-            &["stage", "model", "strategy", "deployed by", "replaced", "from", "until"],
-            &history_rows,
-            "timeline-table"
-        )
-    );
+    out.push_str(&section_table(
+        "timeline",
+        "Deployments",
+        &["stage", "model", "strategy", "deployed by", "replaced", "from", "until"],
+        &history_rows,
+    ));
 
     // models
     let model_rows: Vec<Vec<String>> = models
@@ -404,11 +406,7 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
     if can.archive {
         headers.push("");
     }
-    let _ = write!(
-        out,
-        "<section id=\"models\"><h2>Models</h2>{}</section>",
-        table(&headers, &model_rows, "models-table")
-    );
+    out.push_str(&section_table("models", "Models", &headers, &model_rows));
 
     // schedules and their runs
     let schedules = db
@@ -476,11 +474,12 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
             ]
         })
         .collect();
-    let _ = write!(
-        out,
-        "<section id=\"audit\"><h2>Recent events</h2>{}</section>",
-        table(&["at", "event", "role", "model", "stage", "details"], &audit_rows, "audit-table")
-    );
+    out.push_str(&section_table(
+        "audit",
+        "Recent events",
+        &["at", "event", "role", "model", "stage", "details"],
+        &audit_rows,
+    ));
     Ok(out)
 }
 
@@ -533,11 +532,7 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
     if let Some(hp) = json(r.get(4)).as_object() {
         let hp_rows: Vec<Vec<String>> =
             hp.iter().map(|(k, v)| vec![esc(k), format!("<code>{}</code>", esc(&v.to_string()))]).collect();
-        let _ = write!(
-            out,
-            "<section id=\"hyperparams\"><h2>Hyperparameters</h2>{}</section>",
-            table(&["name", "value"], &hp_rows, "hyperparams-table")
-        );
+        out.push_str(&section_table("hyperparams", "Hyperparameters", &["name", "value"], &hp_rows));
     }
     let metric_rows: Vec<Vec<String>> = metrics
         .as_object()
@@ -546,11 +541,7 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
         .filter(|(k, _)| k.as_str() != "search_results")
         .map(|(k, v)| vec![esc(k), v.as_f64().map_or_else(|| esc(&v.to_string()), |x| num(Some(x)))])
         .collect();
-    let _ = write!(
-        out,
-        "<section id=\"metrics\"><h2>Metrics</h2>{}</section>",
-        table(&["metric", "value"], &metric_rows, "metrics-table")
-    );
+    out.push_str(&section_table("metrics", "Metrics", &["metric", "value"], &metric_rows));
     if let Some(results) = metrics.get("search_results") {
         let _ =
             write!(out, "<section id=\"search\"><h2>Search results</h2>{}</section>", search_table(results));
@@ -581,11 +572,12 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
             ]
         })
         .collect();
-    let _ = write!(
-        out,
-        "<section id=\"schema\"><h2>Features</h2>{}</section>",
-        table(&["column", "type", "kind", "features", "preprocessing"], &schema_rows, "schema-table")
-    );
+    out.push_str(&section_table(
+        "schema",
+        "Features",
+        &["column", "type", "kind", "features", "preprocessing"],
+        &schema_rows,
+    ));
 
     // the drift of the latest scheduled check of this model
     let drift = db
