@@ -31,10 +31,14 @@ const SCHEMA: &str = "CREATE SCHEMA IF NOT EXISTS pgml_serve;
     REVOKE ALL ON pgml_serve.tokens FROM PUBLIC;";
 
 pub fn hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
         out.push(HEX[usize::from(b >> 4)] as char);
         out.push(HEX[usize::from(b & 15)] as char);
     }
@@ -201,8 +205,7 @@ pub mod admin {
         }
         let mut bytes = [0u8; 24];
         getrandom::getrandom(&mut bytes).map_err(|e| e.to_string())?;
-        let token: String =
-            std::iter::once("pgml_".to_string()).chain(bytes.iter().map(|b| format!("{b:02x}"))).collect();
+        let token = format!("pgml_{}", hex(&bytes));
         client
             .execute(
                 "INSERT INTO pgml_serve.tokens (name, role, token_sha256) VALUES ($1, $2, $3)",

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Row};
 
 /// How long a replica that could not be reached is left out before it is tried again.
 const REPLICA_RETRY: Duration = Duration::from_secs(5);
@@ -195,4 +195,46 @@ impl Server {
 /// A PostgreSQL identifier, quoted.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A connection of the server's login that LISTENs on one channel, with the payloads of its
+/// notifications as they arrive; `payloads` ends when the connection does. TCP keepalives make
+/// a server that vanished without closing the connection noticed within about 11 s.
+pub struct Listener {
+    pub client: Client,
+    pub payloads: tokio::sync::mpsc::UnboundedReceiver<String>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    pub async fn start(config: &Config, channel: &str) -> Result<Listener, String> {
+        let mut config = config.clone();
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3);
+        let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+        let (tx, payloads) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let name = channel.to_string();
+        let driver = tokio::spawn(async move {
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                match message {
+                    Ok(AsyncMessage::Notification(n)) if n.channel() == name => {
+                        let _ = tx.send(n.payload().to_string());
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {}", quote_ident(channel))).await.map_err(|e| e.to_string())?;
+        Ok(Listener { client, payloads, driver })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
 }

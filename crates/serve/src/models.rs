@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::Config;
 
 /// The channel the extension's `deployments_notify` trigger notifies.
 pub const CHANNEL: &str = "pgml_deployments";
@@ -341,45 +341,24 @@ pub async fn follow(config: Config, models: Arc<Models>) {
 }
 
 async fn listen_once(config: &Config, models: &Arc<Models>) -> Result<(), String> {
-    // a primary that vanished without closing the connection is noticed within about 11 s
-    let mut config = config.clone();
-    config
-        .keepalives(true)
-        .keepalives_idle(Duration::from_secs(5))
-        .keepalives_interval(Duration::from_secs(2))
-        .keepalives_retries(3);
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let driver = tokio::spawn(async move {
-        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            match message {
-                Ok(AsyncMessage::Notification(n)) if n.channel() == CHANNEL => {
-                    let _ = tx.send(n.payload().to_string());
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    });
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await.map_err(|e| e.to_string())?;
+    let mut listener = crate::db::Listener::start(config, CHANNEL).await?;
     // notifications may have been missed while not listening
     models.reload(None);
     models.following.store(true, Ordering::Release);
     tracing::info!("models: following deploys on {CHANNEL}");
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = listener.payloads.recv().await {
         // every notification already in, handled together
         let mut payloads = vec![first];
-        while let Ok(more) = rx.try_recv() {
+        while let Ok(more) = listener.payloads.try_recv() {
             payloads.push(more);
         }
         models.notifications.fetch_add(payloads.len() as u64, Ordering::Relaxed);
         if models.db.replicas() > 0 {
-            wait_for_replicas(&client, &models.db).await;
+            wait_for_replicas(&listener.client, &models.db).await;
         }
         let ids: Option<Vec<i64>> = payloads.iter().map(|p| p.parse().ok()).collect();
         models.reload(ids.as_deref()); // '*' (a TRUNCATE) or anything unexpected: everything
     }
-    driver.abort();
     Ok(())
 }
 

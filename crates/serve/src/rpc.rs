@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio_postgres::types::Type;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::Config;
 
 use crate::db::{quote_ident, Db};
 use crate::error::{ApiError, ApiResult};
@@ -246,27 +246,13 @@ pub async fn follow(config: Config, db: Arc<Db>, catalog: Arc<Catalog>) {
 }
 
 async fn listen_once(config: &Config, db: &Db, catalog: &Catalog) -> Result<(), String> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let driver = tokio::spawn(async move {
-        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            match message {
-                Ok(AsyncMessage::Notification(n)) if n.channel() == "pgrst" => {
-                    let _ = tx.send(n.payload().to_string());
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    });
-    client.batch_execute("LISTEN pgrst").await.map_err(|e| e.to_string())?;
+    let mut listener = crate::db::Listener::start(config, "pgrst").await?;
     reload(db, catalog).await;
-    while let Some(payload) = rx.recv().await {
+    while let Some(payload) = listener.payloads.recv().await {
         if payload.is_empty() || payload == "reload schema" {
             reload(db, catalog).await;
         }
     }
-    driver.abort();
     Ok(())
 }
 

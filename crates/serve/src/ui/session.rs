@@ -44,7 +44,7 @@ pub struct Sessions {
 pub fn random_id() -> String {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).expect("the OS random source");
-    hash(&bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    crate::auth::hex(&bytes)
 }
 
 /// Equal, in time that does not depend on where they differ.
