@@ -13,7 +13,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE, ADMIN, PREDICTOR, PROJECT, SHOTS = sys.argv[1:6]
@@ -44,7 +43,17 @@ def submit(driver, element):
     """Clicks a button or link that loads a page, and waits until the new page is there."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+
+    def old_page_gone(_):
+        # Selenium's staleness_of expects StaleElementReferenceException; chromedriver may also
+        # answer "Node with given id does not belong to the document" for a replaced page
+        try:
+            old.tag_name
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 10).until(old_page_gone)
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
