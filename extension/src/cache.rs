@@ -17,24 +17,43 @@ use crate::error::Result;
 use crate::store;
 use pgml_core::artifact::LoadedModel;
 use pgrx::{pg_guard, pg_sys};
-use std::cell::{LazyCell, RefCell};
+use std::cell::{Cell, LazyCell, RefCell};
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::rc::Rc;
 
 /// A stage's model and its id.
 type Deployed = (i64, Rc<LoadedModel>);
 
+/// What a lookup reads and fills. Borrowed only around plain map operations: invalidations are
+/// processed wherever PostgreSQL takes a lock (a catalog-cache miss, SPI, a relation open, a
+/// detoast), and the callback then runs, so nothing that could take a lock runs inside a
+/// borrow. The callback itself never borrows it: it only bumps the counters below.
 struct Cache {
     /// project → stage → model: two lookups by &str, no allocation per predict.
     deployed: HashMap<String, HashMap<String, Deployed>>,
     /// The previous lookup's (project, stage, model), while it is still deployed.
     last: Option<(String, String, Deployed)>,
+    /// The value of `Invalidations::deployments` the mapping above was read under.
+    deployed_seen: u64,
     models: HashMap<i64, Rc<LoadedModel>>,
-    deployments_oid: pg_sys::Oid,
-    /// How many times the mapping was forgotten: a lookup that saw it change while it read the
-    /// registry (a deploy's invalidation processed meanwhile) answers but caches nothing.
-    forgotten: u64,
+    /// The value of `Invalidations::tables` the models above were loaded under.
+    models_seen: u64,
+}
+
+/// What the invalidation callback may touch: plain counters, which can neither fail nor be
+/// borrowed twice.
+struct Invalidations {
+    /// Bumped when the deployments may have changed (a change of pgml.deployments, a reset of
+    /// the relcache, this backend's own deploy and its abort): the mapping is stale.
+    deployments: Cell<u64>,
+    /// pgml.deployments' oid, InvalidOid until looked up (and after its invalidation: the
+    /// extension may have been dropped and created again, by a restore say).
+    deployments_oid: Cell<pg_sys::Oid>,
+    /// The last oid found for it, kept across invalidations.
+    last_oid: Cell<pg_sys::Oid>,
+    /// Bumped when pgml.deployments turned out to be another table: the registry was made anew,
+    /// its model ids name other models, and the loaded models are stale too.
+    tables: Cell<u64>,
 }
 
 /// The backend's cache. PostgreSQL runs the extension's functions on the backend's one main
@@ -46,36 +65,48 @@ static CACHE: MainThread<LazyCell<RefCell<Cache>>> = MainThread(LazyCell::new(||
     RefCell::new(Cache {
         deployed: HashMap::new(),
         last: None,
+        deployed_seen: 0,
         models: HashMap::new(),
-        deployments_oid: pg_sys::InvalidOid,
-        forgotten: 0,
+        models_seen: 0,
     })
 }));
+
+static INVALIDATIONS: MainThread<Invalidations> = MainThread(Invalidations {
+    deployments: Cell::new(0),
+    deployments_oid: Cell::new(pg_sys::InvalidOid),
+    last_oid: Cell::new(pg_sys::InvalidOid),
+    tables: Cell::new(0),
+});
 
 struct MainThread<T>(T);
 
 // SAFETY: only the backend's main thread calls the SQL functions and the invalidation
-// callback that use `CACHE`.
+// callback that use `CACHE` and `INVALIDATIONS`.
 unsafe impl<T> Sync for MainThread<T> {}
 
 impl MainThread<LazyCell<RefCell<Cache>>> {
-    fn with<R>(&self, f: impl FnOnce(&RefCell<Cache>) -> R) -> R {
-        f(&self.0)
+    /// The cache, borrowed for `f`, which must not call into PostgreSQL.
+    fn with<R>(&self, f: impl FnOnce(&mut Cache) -> R) -> R {
+        f(&mut self.0.borrow_mut())
+    }
+}
+
+impl Invalidations {
+    fn bump(counter: &Cell<u64>) {
+        counter.set(counter.get().wrapping_add(1));
     }
 }
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    // A reset (InvalidOid) or a change of pgml.deployments: forget which model is deployed,
-    // and the table's oid too (the extension may have been dropped and created again, by a
-    // restore say); the next predict looks both up again.
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if relid == pg_sys::InvalidOid || relid == c.deployments_oid {
-            c.forget();
-            c.deployments_oid = pg_sys::InvalidOid;
-        }
-    });
+    // A reset (InvalidOid) or a change of pgml.deployments: the mapping is stale, and so is the
+    // table's oid; the next predict looks both up again. Only counters change here: this runs
+    // in the middle of whatever took a lock, a lookup of this module's included.
+    let inv = &INVALIDATIONS.0;
+    if relid == pg_sys::InvalidOid || relid == inv.deployments_oid.get() {
+        Invalidations::bump(&inv.deployments);
+        inv.deployments_oid.set(pg_sys::InvalidOid);
+    }
 }
 
 /// Called once per backend when the library loads.
@@ -85,31 +116,51 @@ pub fn register_invalidation_callback() {
     }
 }
 
-impl Cache {
-    fn forget(&mut self) {
-        self.deployed.clear();
-        self.last = None;
-        self.forgotten += 1;
+/// The oid of pgml.deployments, looked up in the catalog caches when not known: no query, so
+/// it works where a predict runs — a parallel worker, a hot standby, a read-only transaction
+/// (pgrx's `Spi::get_one` asks for a transaction id, which all three refuse). Never called
+/// inside a borrow of the cache: a catalog-cache miss takes a lock and so runs the callback.
+fn deployments_oid() -> pg_sys::Oid {
+    let inv = &INVALIDATIONS.0;
+    let known = inv.deployments_oid.get();
+    if known != pg_sys::InvalidOid {
+        return known;
     }
-
-    /// The oid of pgml.deployments, looked up once in the catalog caches: no query, so it
-    /// works where a predict runs — a parallel worker, a hot standby, a read-only transaction
-    /// (pgrx's `Spi::get_one` asks for a transaction id, which all three refuse).
-    fn deployments_oid(&mut self) -> pg_sys::Oid {
-        if self.deployments_oid == pg_sys::InvalidOid {
-            // SAFETY: catalog cache lookups by name; missing_ok, so InvalidOid rather than an error
-            self.deployments_oid = unsafe {
-                let schema = pg_sys::get_namespace_oid(c"pgml".as_ptr(), true);
-                match schema == pg_sys::InvalidOid {
-                    true => pg_sys::InvalidOid,
-                    false => pg_sys::get_relname_relid(c"deployments".as_ptr(), schema),
-                }
-            };
+    // SAFETY: catalog cache lookups by name; missing_ok, so InvalidOid rather than an error
+    let oid = unsafe {
+        let schema = pg_sys::get_namespace_oid(c"pgml".as_ptr(), true);
+        match schema == pg_sys::InvalidOid {
+            true => pg_sys::InvalidOid,
+            false => pg_sys::get_relname_relid(c"deployments".as_ptr(), schema),
         }
-        self.deployments_oid
+    };
+    if oid != pg_sys::InvalidOid {
+        let last = inv.last_oid.replace(oid);
+        if last != pg_sys::InvalidOid && last != oid {
+            Invalidations::bump(&inv.tables);
+        }
+    }
+    inv.deployments_oid.set(oid);
+    oid
+}
+
+impl Cache {
+    /// Drops what the counters say is stale.
+    fn refresh(&mut self) {
+        let inv = &INVALIDATIONS.0;
+        if self.models_seen != inv.tables.get() {
+            self.models.clear();
+            self.models_seen = inv.tables.get();
+        }
+        if self.deployed_seen != inv.deployments.get() {
+            self.deployed.clear();
+            self.last = None;
+            self.deployed_seen = inv.deployments.get();
+        }
     }
 
     fn cached(&mut self, project: &str, stage: &str) -> Option<Deployed> {
+        self.refresh();
         if let Some((p, s, d)) = &self.last {
             if p == project && s == stage {
                 return Some(d.clone());
@@ -123,13 +174,13 @@ impl Cache {
 
 /// Forgets every project → model mapping of this backend.
 pub fn forget_deployments() {
-    CACHE.with(|c| c.borrow_mut().forget());
+    Invalidations::bump(&INVALIDATIONS.0.deployments);
 }
 
 /// Tells every backend, when this transaction commits, that deployments changed; this
 /// backend forgets its own mapping now (and again if the transaction aborts).
 pub fn deployments_changed() {
-    let oid = CACHE.with(|c| c.borrow_mut().deployments_oid());
+    let oid = deployments_oid();
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(oid) };
     forget_deployments();
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, forget_deployments);
@@ -142,44 +193,45 @@ pub fn deployed(project_name: &str, stage: &str) -> Result<Rc<LoadedModel>> {
 
 /// The model deployed to a project's stage, with its id.
 pub fn deployed_with_id(project_name: &str, stage: &str) -> Result<Deployed> {
-    // Cheap when nothing is pending: a check of the shared invalidation queue. (Not inside a
-    // borrow of the cache: the callback borrows it.)
+    // Cheap when nothing is pending: a check of the shared invalidation queue.
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    let lookup = CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        match c.cached(project_name, stage) {
-            Some(hit) => ControlFlow::Break(hit),
-            None => {
-                // the table's oid first, so the callback recognises its invalidations from now on
-                c.deployments_oid();
-                ControlFlow::Continue(c.forgotten)
-            }
-        }
-    });
-    let forgotten = match lookup {
-        ControlFlow::Break(hit) => return Ok(hit),
-        ControlFlow::Continue(forgotten) => forgotten,
-    };
+    if let Some(hit) = CACHE.with(|c| c.cached(project_name, stage)) {
+        return Ok(hit);
+    }
+    // The table's oid first, so that the callback recognises its invalidations from now on.
+    deployments_oid();
+    let before = INVALIDATIONS.0.deployments.get();
     let id = store::deployed_model_id(project_name, stage)?;
     let entry = (id, model(id)?);
     // Reading the registry takes locks, and taking a lock processes pending invalidations: a
     // deploy committed after this statement's snapshot may have been seen meanwhile. The answer
     // stays right for this statement; caching it would serve it after that deploy.
     CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.forgotten == forgotten {
+        c.refresh();
+        if c.deployed_seen == before {
             c.deployed.entry(project_name.to_string()).or_default().insert(stage.to_string(), entry.clone());
         }
     });
     Ok(entry)
 }
 
-/// A model by id, loaded once per backend.
+/// A model by id, loaded once per backend (and again after the registry was made anew).
 pub fn model(id: i64) -> Result<Rc<LoadedModel>> {
-    if let Some(m) = CACHE.with(|c| c.borrow().models.get(&id).cloned()) {
+    // Looked up first: it tells whether pgml.deployments is still the table the models came from.
+    deployments_oid();
+    if let Some(m) = CACHE.with(|c| {
+        c.refresh();
+        c.models.get(&id).cloned()
+    }) {
         return Ok(m);
     }
+    let tables = INVALIDATIONS.0.tables.get();
     let loaded = Rc::new(LoadedModel::from_vec(store::model_bytes(id)?)?);
-    CACHE.with(|c| c.borrow_mut().models.insert(id, loaded.clone()));
+    CACHE.with(|c| {
+        c.refresh();
+        if c.models_seen == tables {
+            c.models.insert(id, loaded.clone());
+        }
+    });
     Ok(loaded)
 }
