@@ -86,19 +86,19 @@ FROM pgml.models WHERE algorithm = 'quantile' AND hyperparams->>'alpha' = '0' OR
 
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.predict_proba('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
-SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'lasso')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lasso', hyperparams => '{"l1_ratio": 0.5}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": -1}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'catboost')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'svm', hyperparams => '{"kernel": "cosine"}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'nu_svm', hyperparams => '{"nu": 1.0}')$$);
-SELECT pg_temp.try($$SELECT pgml.predict_proba(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) FROM pgml.models WHERE algorithm = 'svm' AND project_id = 2$$);
-SELECT pg_temp.try($$SELECT pgml.train('Iris', algorithm => 'huber')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"num_leaves": 1}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'stochastic_gradient_descent', hyperparams => '{"loss": "hinge"}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'quantile', hyperparams => '{"quantile": 1.5}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
+SELECT regress.try($$SELECT pgml.predict_proba('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
+SELECT regress.try($$SELECT pgml.train('Iris', algorithm => 'lasso')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'lasso', hyperparams => '{"l1_ratio": 0.5}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', hyperparams => '{"alpha": -1}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'catboost')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'svm', hyperparams => '{"kernel": "cosine"}')$$);
+SELECT regress.try($$SELECT pgml.train('Iris', algorithm => 'nu_svm', hyperparams => '{"nu": 1.0}')$$);
+SELECT regress.try($$SELECT pgml.predict_proba(id, ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) FROM pgml.models WHERE algorithm = 'svm' AND project_id = 2$$);
+SELECT regress.try($$SELECT pgml.train('Iris', algorithm => 'huber')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgbm', hyperparams => '{"num_leaves": 1}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'stochastic_gradient_descent', hyperparams => '{"loss": "hinge"}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'quantile', hyperparams => '{"quantile": 1.5}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'lightgmb')$$);
 
 -- Decomposition: pca, pgml.decompose, cumulative_explained_variance (components equal
 -- scikit-learn's in crates/core).
@@ -111,6 +111,6 @@ SELECT array_length(pgml.decompose('Iris PCA', ARRAY[5.1, 3.5, 1.4, 0.2, 0]::rea
        (SELECT array_agg(round(c::numeric, 2)) FROM unnest(pgml.decompose('Iris PCA', ARRAY[6.3, 3.3, 6.0, 2.5, 2]::real[])) c) AS virginica;
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.decompose('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
-SELECT pg_temp.try($$SELECT pgml.train('Iris PCA', algorithm => 'pca', hyperparams => '{"n_components": 9}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Iris PCA', algorithm => 'kmeans')$$);
+SELECT regress.try($$SELECT pgml.decompose('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
+SELECT regress.try($$SELECT pgml.train('Iris PCA', algorithm => 'pca', hyperparams => '{"n_components": 9}')$$);
+SELECT regress.try($$SELECT pgml.train('Iris PCA', algorithm => 'kmeans')$$);

@@ -49,7 +49,7 @@ SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'extra_trees', hyp
 SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'gradient_boosting_trees', hyperparams => '{"n_estimators": 5}');
 SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'random_forest', hyperparams => '{"n_estimators": 5}');
 SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'xgboost', hyperparams => '{"n_estimators": 10}');
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'catboost', hyperparams => '{"n_estimators": 10}')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'catboost', hyperparams => '{"n_estimators": 10}')$$);
 SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'linear', runtime => 'python');
 SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'linear', runtime => 'rust');
 SELECT * FROM pgml.train('Diabetes Progression', algorithm => 'xgboost', runtime => 'rust', hyperparams => '{"n_estimators": 10}');
@@ -122,7 +122,7 @@ SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'extra_trees', hyperp
 SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'gradient_boosting_trees', hyperparams => '{"n_estimators": 10}');
 SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'random_forest', hyperparams => '{"n_estimators": 10}');
 SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'xgboost', hyperparams => '{"n_estimators": 10}');
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'catboost', hyperparams => '{"n_estimators": 10}')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'catboost', hyperparams => '{"n_estimators": 10}')$$);
 SELECT * FROM pgml.deploy('Iris Flower Types', 'most_recent', 'random_forest');
 SELECT pgml.train('Iris Flower Types', algorithm => 'gradient_boosting_trees', hyperparams => '{"random_state": 0}', search => 'grid',
                   search_params => '{"n_estimators": [10, 20], "max_leaf_nodes": [2, 4], "criterion": ["friedman_mse", "squared_error"]}');
@@ -258,27 +258,27 @@ SELECT pgml.version() = (SELECT extversion FROM pg_extension WHERE extname = 'pg
 -- does not compute, refused with 0A000 naming the value; the boosters' own go to the library.
 SELECT algorithm, deployed FROM pgml.train('Iris Flower Types', algorithm => 'svm', hyperparams => '{"random_state": 0, "cache_size": 500, "verbose": true}', automatic_deploy => false);
 SELECT hyperparams FROM pgml.models WHERE id = (SELECT max(id) FROM pgml.models);
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'random_forest', hyperparams => '{"class_weight": "balanced"}')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'random_forest', hyperparams => '{"n_estimator": 10}')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'xgboost', hyperparams => '{"max_dept": 3}')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'xgboost', hyperparams => '{"grow_policy": "sideways"}')$$) LIKE '22023: XGBoost refused the hyperparameters: %' AS library_refusal;
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'lightgbm', hyperparams => '{"num_leafs": 3}')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'random_forest', hyperparams => '{"class_weight": "balanced"}')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'random_forest', hyperparams => '{"n_estimator": 10}')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'xgboost', hyperparams => '{"max_dept": 3}')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'xgboost', hyperparams => '{"grow_policy": "sideways"}')$$) LIKE '22023: XGBoost refused the hyperparameters: %' AS library_refusal;
+SELECT regress.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'lightgbm', hyperparams => '{"num_leafs": 3}')$$);
 SELECT algorithm, deployed FROM pgml.train('Iris Flower Types', algorithm => 'lightgbm', hyperparams => '{"boosting_type": "goss", "verbose": -1, "n_estimators": 10}', automatic_deploy => false);
 SELECT algorithm, deployed FROM pgml.train('Diabetes Progression', algorithm => 'xgboost', hyperparams => '{"n_estimators": 10, "max_delta_step": 1, "booster": "dart", "rate_drop": 0.1}', automatic_deploy => false);
 SELECT algorithm, deployed FROM pgml.train('Iris Flower Types', algorithm => 'linear', hyperparams => '{"C": 0.5, "solver": "lbfgs", "penalty": "l2", "n_jobs": 2}', automatic_deploy => false);
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'linear', hyperparams => '{"solver": "liblinear"}')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris Flower Types', algorithm => 'linear', hyperparams => '{"solver": "liblinear"}')$$);
 
 -- 11. What cannot run here: PostgresML's Hugging Face datasets and pipelines, catboost.
-SELECT pg_temp.try($$SELECT pgml.load_dataset('jdxcosta/diamonds')$$);
-SELECT pg_temp.try($$SELECT pgml.load_dataset('imdb', limit => 100)$$);
-SELECT pg_temp.try($$SELECT pgml.transform('translation_en_to_fr', inputs => ARRAY['Welcome to the future!'])$$);
-SELECT pg_temp.try($$SELECT pgml.transform(task => '{"task": "text-generation", "model": "gpt2"}'::JSONB, inputs => ARRAY['Once upon a time'], args => '{"max_new_tokens": 10}'::JSONB)$$) LIKE '0A000: pgml.transform runs Hugging Face pipelines%' AS transform_json;
-SELECT pg_temp.try($$SELECT pgml.transform(task => '{"task": "conversational"}'::JSONB, inputs => ARRAY['{"role": "user", "content": "hi"}'::JSONB])$$) LIKE '0A000: %' AS conversational;
-SELECT pg_temp.try($$SELECT * FROM pgml.transform_stream('text-generation', input => 'Once upon a time')$$) LIKE '0A000: pgml.transform_stream %' AS transform_stream;
-SELECT pg_temp.try($$SELECT pgml.generate('my project', 'Once upon a time')$$) LIKE '0A000: pgml.generate %' AS generate;
-SELECT pg_temp.try($$SELECT * FROM pgml.tune('IMDB Review Sentiment', task => 'text-classification', relation_name => 'pgml.imdb', model_name => 'distilbert-base-uncased', hyperparams => '{}')$$) LIKE '0A000: pgml.tune %' AS tune;
+SELECT regress.try($$SELECT pgml.load_dataset('jdxcosta/diamonds')$$);
+SELECT regress.try($$SELECT pgml.load_dataset('imdb', limit => 100)$$);
+SELECT regress.try($$SELECT pgml.transform('translation_en_to_fr', inputs => ARRAY['Welcome to the future!'])$$);
+SELECT regress.try($$SELECT pgml.transform(task => '{"task": "text-generation", "model": "gpt2"}'::JSONB, inputs => ARRAY['Once upon a time'], args => '{"max_new_tokens": 10}'::JSONB)$$) LIKE '0A000: pgml.transform runs Hugging Face pipelines%' AS transform_json;
+SELECT regress.try($$SELECT pgml.transform(task => '{"task": "conversational"}'::JSONB, inputs => ARRAY['{"role": "user", "content": "hi"}'::JSONB])$$) LIKE '0A000: %' AS conversational;
+SELECT regress.try($$SELECT * FROM pgml.transform_stream('text-generation', input => 'Once upon a time')$$) LIKE '0A000: pgml.transform_stream %' AS transform_stream;
+SELECT regress.try($$SELECT pgml.generate('my project', 'Once upon a time')$$) LIKE '0A000: pgml.generate %' AS generate;
+SELECT regress.try($$SELECT * FROM pgml.tune('IMDB Review Sentiment', task => 'text-classification', relation_name => 'pgml.imdb', model_name => 'distilbert-base-uncased', hyperparams => '{}')$$) LIKE '0A000: pgml.tune %' AS tune;
 -- embed's loading options, as PostgresML passes them
 SELECT pgml.embed('sentence-transformers/all-MiniLM-L6-v2', 'hi mom', '{"trust_remote_code": true, "device": "cpu"}') = pgml.embed('sentence-transformers/all-MiniLM-L6-v2', 'hi mom') AS trust_remote_code,
        pgml.embed('all-MiniLM-L6-v2', 'hi mom', '{"instruction": "Represent: "}') = pgml.embed('all-MiniLM-L6-v2', 'Represent: hi mom') AS instruction_is_the_prompt;
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'hi mom', '{"device": "cuda", "trust_remote_code": true}')$$);
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'hi mom', '{"revision": "v2"}')$$);
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'hi mom', '{"device": "cuda", "trust_remote_code": true}')$$);
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'hi mom', '{"revision": "v2"}')$$);

@@ -63,12 +63,12 @@ FROM pgml.drift('Readings', 'readings_now') WHERE kind <> 'prediction' ORDER BY 
 \pset format unaligned
 \pset tuples_only on
 \ir include/try.sql
-SELECT pg_temp.try($$SELECT * FROM pgml.drift('Nope', 'pgml.iris')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.drift('Iris', 'orders')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.drift('Iris', 'pgml.iris', model_id => (SELECT max(id) FROM pgml.models))$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.drift('Iris', 'pgml.iris', thresholds => '{"share": 3}')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.drift('Iris', 'pgml.iris', thresholds => '{"p_value": 0.01}')$$);
-SELECT pg_temp.try($$SELECT pgml.set_drift_thresholds('Iris', '{"categorical_method": "ks"}')$$);
+SELECT regress.try($$SELECT * FROM pgml.drift('Nope', 'pgml.iris')$$);
+SELECT regress.try($$SELECT * FROM pgml.drift('Iris', 'orders')$$);
+SELECT regress.try($$SELECT * FROM pgml.drift('Iris', 'pgml.iris', model_id => (SELECT max(id) FROM pgml.models))$$);
+SELECT regress.try($$SELECT * FROM pgml.drift('Iris', 'pgml.iris', thresholds => '{"share": 3}')$$);
+SELECT regress.try($$SELECT * FROM pgml.drift('Iris', 'pgml.iris', thresholds => '{"p_value": 0.01}')$$);
+SELECT regress.try($$SELECT pgml.set_drift_thresholds('Iris', '{"categorical_method": "ks"}')$$);
 -- schedules need pg_cron in this database (the project cluster's `pgml` database has it)
-SELECT pg_temp.try($$SELECT pgml.schedule_training('Iris', '0 3 * * 0')$$);
-SELECT pg_temp.try($$SELECT pgml.unschedule_training('Iris')$$);
+SELECT regress.try($$SELECT pgml.schedule_training('Iris', '0 3 * * 0')$$);
+SELECT regress.try($$SELECT pgml.unschedule_training('Iris')$$);

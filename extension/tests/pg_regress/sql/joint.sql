@@ -21,8 +21,8 @@ SELECT array_length(pgml.predict_joint('Exercise', ARRAY[5, 162, 60]::real[]), 1
 
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.predict_joint('Weight', ARRAY[5, 162, 60]::real[])$$);
-SELECT pg_temp.try($$SELECT pgml.train_joint('One', 'regression', 'exercise', ARRAY['weight'])$$);
-SELECT pg_temp.try($$SELECT pgml.train_joint('Classes', 'classification', 'exercise', ARRAY['weight', 'waist'])$$);
-SELECT pg_temp.try($$SELECT pgml.train_joint('Bad', 'regression', 'exercise', ARRAY['weight', 'height'])$$);
-SELECT pg_temp.try($$SELECT pgml.train_joint('Searched', 'regression', 'exercise', ARRAY['weight', 'waist'], search => 'grid', search_params => '{"fit_intercept": [true, false]}')$$);
+SELECT regress.try($$SELECT pgml.predict_joint('Weight', ARRAY[5, 162, 60]::real[])$$);
+SELECT regress.try($$SELECT pgml.train_joint('One', 'regression', 'exercise', ARRAY['weight'])$$);
+SELECT regress.try($$SELECT pgml.train_joint('Classes', 'classification', 'exercise', ARRAY['weight', 'waist'])$$);
+SELECT regress.try($$SELECT pgml.train_joint('Bad', 'regression', 'exercise', ARRAY['weight', 'height'])$$);
+SELECT regress.try($$SELECT pgml.train_joint('Searched', 'regression', 'exercise', ARRAY['weight', 'waist'], search => 'grid', search_params => '{"fit_intercept": [true, false]}')$$);

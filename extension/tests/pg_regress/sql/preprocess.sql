@@ -13,7 +13,7 @@ FROM generate_series(1, 300) i;
 -- Without preprocess, NULLs are refused (as before).
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.train('Plain', 'regression', 'houses', 'price')$$);
+SELECT regress.try($$SELECT pgml.train('Plain', 'regression', 'houses', 'price')$$);
 \pset format aligned
 \pset tuples_only off
 
@@ -54,12 +54,12 @@ FROM churn c LIMIT 4;
 
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.predict('Unscaled', ARRAY[NULL, 3]::real[])$$);
+SELECT regress.try($$SELECT pgml.predict('Unscaled', ARRAY[NULL, 3]::real[])$$);
 CREATE TABLE houses_full AS
 SELECT coalesce(area, 100) AS area, coalesce(rooms, 1) AS rooms, coalesce(city, 'east') AS city, price FROM houses;
-SELECT pg_temp.try($$SELECT pgml.train('Bad', 'regression', 'houses', 'price', preprocess => '{"area": {"impute": "average"}}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Bad', 'regression', 'houses_full', 'price', preprocess => '{"size": {"impute": "mean"}}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Bad', 'regression', 'houses_full', 'price', preprocess => '{"city": {"scale": "standard", "impute": "mode"}}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Bad', 'regression', 'houses_full', 'price', preprocess => '{"area": {"encode": "one_hot"}}')$$);
+SELECT regress.try($$SELECT pgml.train('Bad', 'regression', 'houses', 'price', preprocess => '{"area": {"impute": "average"}}')$$);
+SELECT regress.try($$SELECT pgml.train('Bad', 'regression', 'houses_full', 'price', preprocess => '{"size": {"impute": "mean"}}')$$);
+SELECT regress.try($$SELECT pgml.train('Bad', 'regression', 'houses_full', 'price', preprocess => '{"city": {"scale": "standard", "impute": "mode"}}')$$);
+SELECT regress.try($$SELECT pgml.train('Bad', 'regression', 'houses_full', 'price', preprocess => '{"area": {"encode": "one_hot"}}')$$);
 -- rooms has NULLs and no imputation
-SELECT pg_temp.try($$SELECT pgml.train('Bad', 'regression', 'houses', 'price', preprocess => '{"area": {"impute": "mean"}}')$$);
+SELECT regress.try($$SELECT pgml.train('Bad', 'regression', 'houses', 'price', preprocess => '{"area": {"impute": "mean"}}')$$);

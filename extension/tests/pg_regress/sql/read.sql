@@ -55,14 +55,14 @@ SELECT count(*) AS compared, bool_and(t::text = v::text) AS same_drift, max(t.cu
 FROM pgml.drift('From pages', 'mixed') t JOIN pgml.drift('From pages', 'mixed_view') v USING (feature);
 
 -- NULLs that are not imputed, and values real cannot hold, are refused on both paths
-SELECT pg_temp.try($$SELECT pgml.train('Nulls', 'regression', 'mixed', 'target', algorithm => 'linear')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Nulls', 'regression', 'mixed_view', 'target', algorithm => 'linear')$$);
+SELECT regress.try($$SELECT pgml.train('Nulls', 'regression', 'mixed', 'target', algorithm => 'linear')$$);
+SELECT regress.try($$SELECT pgml.train('Nulls', 'regression', 'mixed_view', 'target', algorithm => 'linear')$$);
 CREATE TABLE huge AS SELECT i::real AS x, (CASE WHEN i = 5 THEN 1e300 ELSE i END)::float8 AS y FROM generate_series(1, 10) i;
 CREATE VIEW huge_view AS SELECT * FROM huge;
-SELECT pg_temp.try($$SELECT pgml.train('Huge', 'regression', 'huge', 'y')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Huge', 'regression', 'huge_view', 'y')$$);
+SELECT regress.try($$SELECT pgml.train('Huge', 'regression', 'huge', 'y')$$);
+SELECT regress.try($$SELECT pgml.train('Huge', 'regression', 'huge_view', 'y')$$);
 UPDATE huge SET y = 1e-300 WHERE x = 5;
-SELECT pg_temp.try($$SELECT pgml.train('Huge', 'regression', 'huge', 'y')$$);
+SELECT regress.try($$SELECT pgml.train('Huge', 'regression', 'huge', 'y')$$);
 
 -- the caller's privileges and policies: a policy's rows are the only rows trained on, and a
 -- table granted column by column is read (by a query) as well
@@ -83,5 +83,5 @@ FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id JOIN pgml.snapsho
 WHERE p.name = 'Guarded' ORDER BY m.id;
 REVOKE SELECT (x, y) ON guarded FROM pgml_test_grace;
 SET ROLE pgml_test_grace;
-SELECT pg_temp.try($$SELECT pgml.train('Guarded', 'regression', 'guarded', 'y', algorithm => 'linear')$$);
+SELECT regress.try($$SELECT pgml.train('Guarded', 'regression', 'guarded', 'y', algorithm => 'linear')$$);
 RESET ROLE;

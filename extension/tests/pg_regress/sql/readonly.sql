@@ -32,22 +32,22 @@ RESET force_parallel_mode;
 \pset format unaligned
 \pset tuples_only on
 BEGIN TRANSACTION READ ONLY;
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris', algorithm => 'linear')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.train('New', 'regression', 'pgml.iris', 'target')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.train_joint('Exercise')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', 'most_recent')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy(2)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.approve(1)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.reject(1)$$);
-SELECT pg_temp.try($$SELECT pgml.archive_model(3)$$);
-SELECT pg_temp.try($$SELECT pgml.delete_model(3)$$);
-SELECT pg_temp.try($$SELECT pgml.add_stage('Iris', 'qa')$$);
-SELECT pg_temp.try($$SELECT pgml.set_promotion_policy('Iris', approvals => 0)$$);
-SELECT pg_temp.try($$SELECT pgml.set_drift_thresholds('Iris', '{}')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.load_dataset('wine')$$);
-SELECT pg_temp.try($$SELECT pgml.schedule_training('Iris', '0 3 * * *')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris', algorithm => 'linear')$$);
+SELECT regress.try($$SELECT * FROM pgml.train('New', 'regression', 'pgml.iris', 'target')$$);
+SELECT regress.try($$SELECT * FROM pgml.train_joint('Exercise')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', 'most_recent')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy(2)$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris')$$);
+SELECT regress.try($$SELECT * FROM pgml.approve(1)$$);
+SELECT regress.try($$SELECT * FROM pgml.reject(1)$$);
+SELECT regress.try($$SELECT pgml.archive_model(3)$$);
+SELECT regress.try($$SELECT pgml.delete_model(3)$$);
+SELECT regress.try($$SELECT pgml.add_stage('Iris', 'qa')$$);
+SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', approvals => 0)$$);
+SELECT regress.try($$SELECT pgml.set_drift_thresholds('Iris', '{}')$$);
+SELECT regress.try($$SELECT * FROM pgml.load_dataset('wine')$$);
+SELECT regress.try($$SELECT pgml.schedule_training('Iris', '0 3 * * *')$$);
 COMMIT;
 \pset format aligned
 \pset tuples_only off

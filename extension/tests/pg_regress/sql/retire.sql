@@ -20,13 +20,13 @@ SELECT id, algorithm FROM pgml.trained_models ORDER BY id;
 SELECT * FROM pgml.deploy('Iris', 'best_score');
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'best_score', algorithm => 'xgboost')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'best_score', algorithm => 'xgboost')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 2)$$);
 -- a model serving a stage can be neither archived nor deleted
-SELECT pg_temp.try($$SELECT pgml.archive_model(3)$$);
-SELECT pg_temp.try($$SELECT pgml.delete_model(1)$$);
-SELECT pg_temp.try($$SELECT pgml.delete_model(999)$$);
+SELECT regress.try($$SELECT pgml.archive_model(3)$$);
+SELECT regress.try($$SELECT pgml.delete_model(1)$$);
+SELECT regress.try($$SELECT pgml.delete_model(999)$$);
 \pset format aligned
 \pset tuples_only off
 
@@ -37,7 +37,7 @@ SELECT (SELECT count(*) FROM pgml.models WHERE id = 2) AS models, (SELECT count(
 -- rollback has nothing to return to: the only other model production served is gone
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'rollback')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'rollback')$$);
 \pset format aligned
 \pset tuples_only off
 SELECT event, role, model_id, stage, details->>'algorithm' AS algorithm, details->>'strategy' AS strategy

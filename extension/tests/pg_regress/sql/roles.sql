@@ -33,40 +33,40 @@ ORDER BY 1;
 \pset tuples_only on
 -- No pgml role: nothing.
 SET ROLE pgml_test_erin;
-SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.trained_models$$);
+SELECT regress.try($$SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])$$);
+SELECT regress.try($$SELECT * FROM pgml.trained_models$$);
 RESET ROLE;
 
 -- pgml_predictor: predicts and reads the registry; trains, deploys, approves nothing.
 SET ROLE pgml_test_dave;
 SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[]) AS prediction;
 SELECT count(*) AS models FROM pgml.trained_models;
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris', algorithm => 'xgboost')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', 'most_recent')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 1)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.approve(1)$$);
-SELECT pg_temp.try($$SELECT pgml.archive_model(1)$$);
-SELECT pg_temp.try($$INSERT INTO pgml.deployments (project_id, model_id, strategy) VALUES (1, 1, 'specific')$$);
-SELECT pg_temp.try($$DELETE FROM pgml.models$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris', algorithm => 'xgboost')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', 'most_recent')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 1)$$);
+SELECT regress.try($$SELECT * FROM pgml.approve(1)$$);
+SELECT regress.try($$SELECT pgml.archive_model(1)$$);
+SELECT regress.try($$INSERT INTO pgml.deployments (project_id, model_id, strategy) VALUES (1, 1, 'specific')$$);
+SELECT regress.try($$DELETE FROM pgml.models$$);
 RESET ROLE;
 
 -- pgml_trainer (+ deployer, approver): trains from what it may read, deploys; cannot write
 -- the registry by hand, set policies, force, or touch the audit trail.
 SET ROLE pgml_test_alice;
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris', algorithm => 'xgboost', hyperparams => '{"n_estimators": 10}', automatic_deploy => false)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.train('Iris', relation_name => 'secret')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', 2, stage => 'staging')$$);
-SELECT pg_temp.try($$UPDATE pgml.models SET metrics = '{"f1": 1.0}'$$);
-SELECT pg_temp.try($$INSERT INTO pgml.audit_log (event, role) VALUES ('deploy', 'someone_else')$$);
-SELECT pg_temp.try($$UPDATE pgml.audit_log SET role = 'someone_else'$$);
-SELECT pg_temp.try($$DELETE FROM pgml.audit_log$$);
-SELECT pg_temp.try($$SELECT pgml.set_promotion_policy('Iris', approvals => 0)$$);
-SELECT pg_temp.try($$SELECT pgml.add_stage('Iris', 'qa')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 2, force => true)$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris', algorithm => 'xgboost', hyperparams => '{"n_estimators": 10}', automatic_deploy => false)$$);
+SELECT regress.try($$SELECT * FROM pgml.train('Iris', relation_name => 'secret')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', 2, stage => 'staging')$$);
+SELECT regress.try($$UPDATE pgml.models SET metrics = '{"f1": 1.0}'$$);
+SELECT regress.try($$INSERT INTO pgml.audit_log (event, role) VALUES ('deploy', 'someone_else')$$);
+SELECT regress.try($$UPDATE pgml.audit_log SET role = 'someone_else'$$);
+SELECT regress.try($$DELETE FROM pgml.audit_log$$);
+SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', approvals => 0)$$);
+SELECT regress.try($$SELECT pgml.add_stage('Iris', 'qa')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 2, force => true)$$);
 RESET ROLE;
 -- not even the owner may rewrite the trail
-SELECT pg_temp.try($$DELETE FROM pgml.audit_log$$);
-SELECT pg_temp.try($$TRUNCATE pgml.audit_log$$);
+SELECT regress.try($$DELETE FROM pgml.audit_log$$);
+SELECT regress.try($$TRUNCATE pgml.audit_log$$);
 \pset format aligned
 \pset tuples_only off
 
@@ -78,9 +78,9 @@ SET ROLE pgml_test_alice;
 SELECT * FROM pgml.promote('Iris', from_stage => 'staging');
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 2)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.approve(1)$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.approve(1)$$);
 RESET ROLE;
 SET ROLE pgml_test_bob;
 \pset format aligned
@@ -88,8 +88,8 @@ SET ROLE pgml_test_bob;
 SELECT * FROM pgml.approve(1, comment => 'holdout metrics checked');
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.approve(1)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.approve(99)$$);
+SELECT regress.try($$SELECT * FROM pgml.approve(1)$$);
+SELECT regress.try($$SELECT * FROM pgml.approve(99)$$);
 RESET ROLE;
 -- still pending: production serves model 1
 SELECT model_id FROM pgml.stages_overview WHERE project = 'Iris' AND stage = 'production';
@@ -99,7 +99,7 @@ SET ROLE pgml_test_carol;
 SELECT * FROM pgml.approve(1);
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.reject(1)$$);
+SELECT regress.try($$SELECT * FROM pgml.reject(1)$$);
 RESET ROLE;
 \pset format aligned
 \pset tuples_only off
@@ -135,7 +135,7 @@ SET ROLE pgml_test_alice;
 CREATE FUNCTION alice_tools.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql
 AS $$ BEGIN RAISE EXCEPTION 'hijacked: running as %', current_user; END $$;
 SET search_path = alice_tools, pg_catalog, public;
-SELECT pg_temp.try($$SELECT clock_timestamp()$$) AS alice_sees_her_function;
+SELECT regress.try($$SELECT clock_timestamp()$$) AS alice_sees_her_function;
 SELECT * FROM pgml.train('Iris', algorithm => 'linear', hyperparams => '{"C": 0.5}', automatic_deploy => false);
 SELECT pgml.archive_model((SELECT max(id) FROM pgml.models)) AS archived;
 RESET search_path;

@@ -22,10 +22,10 @@ SELECT * FROM pgml.train('Houses', relation_name => 'houses_v4', automatic_deplo
 
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Houses', 2)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Houses', 3)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Houses', strategy => 'most_recent')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Houses', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Houses', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Houses', 3)$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Houses', strategy => 'most_recent')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Houses', 2)$$);
 -- a better model on the new schema is not deployed automatically either
 \pset format aligned
 \pset tuples_only off
@@ -46,12 +46,12 @@ FROM pgml.audit_log WHERE event = 'schema_change';
 -- Callers of the old schema get an error naming the features the new model expects.
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.predict('Houses', ARRAY[120, 3, 1]::real[])$$);
-SELECT pg_temp.try($$SELECT pgml.predict('Houses', h) FROM houses_v1 h LIMIT 1$$);
+SELECT regress.try($$SELECT pgml.predict('Houses', ARRAY[120, 3, 1]::real[])$$);
+SELECT regress.try($$SELECT pgml.predict('Houses', h) FROM houses_v1 h LIMIT 1$$);
 \pset format aligned
 \pset tuples_only off
 SELECT round(pgml.predict('Houses', h)) AS new_schema_prediction FROM houses_v2 h LIMIT 1;
 -- rolling back across the schema change is a schema change too: refused, the hint says how
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Houses', strategy => 'rollback')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Houses', strategy => 'rollback')$$);

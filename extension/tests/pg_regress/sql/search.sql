@@ -27,10 +27,10 @@ FROM pgml.models WHERE algorithm = 'elastic_net';
 
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'bayes', search_params => '{"alpha": [1]}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": 1}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": [1, -1]}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": [1]}', search_args => '{"n_iter": 3}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": [1]}', search_args => '{"cv": 1}')$$);
-SELECT pg_temp.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpah": [1]}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'bayes', search_params => '{"alpha": [1]}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": 1}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": [1, -1]}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": [1]}', search_args => '{"n_iter": 3}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpha": [1]}', search_args => '{"cv": 1}')$$);
+SELECT regress.try($$SELECT pgml.train('Diabetes', algorithm => 'ridge', search => 'grid', search_params => '{"alpah": [1]}')$$);

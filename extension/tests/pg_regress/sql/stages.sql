@@ -42,10 +42,10 @@ SELECT pgml.set_promotion_policy('Iris', 'production',
 \pset format unaligned
 \pset tuples_only on
 -- staging serves the stump: refused, with every check, its requirement and the model's value
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', from_stage => 'staging', to_stage => 'production')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', from_stage => 'staging', to_stage => 'production')$$);
 -- pgml.deploy to a gated stage passes the same gates
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'most_recent', algorithm => 'random_forest')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', 2)$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'most_recent', algorithm => 'random_forest')$$);
 \pset format aligned
 \pset tuples_only off
 SELECT model_id FROM pgml.stages_overview WHERE project = 'Iris' AND stage = 'production';
@@ -82,7 +82,7 @@ SELECT sepal_length + 2 AS sepal_length, sepal_width + 1 AS sepal_width, petal_l
 SELECT pgml.set_promotion_policy('Iris', 'canary', drift_relation => 'iris_shifted');
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 3, 'canary')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 3, 'canary')$$);
 \pset format aligned
 \pset tuples_only off
 SELECT pgml.set_promotion_policy('Iris', 'canary', drift_relation => 'iris_recent');
@@ -92,17 +92,17 @@ SELECT project, stage, model_id, strategy, approvals, drift_relation FROM pgml.s
 -- Mistakes
 \pset format unaligned
 \pset tuples_only on
-SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[], stage => 'qa')$$);
+SELECT regress.try($$SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[], stage => 'qa')$$);
 SELECT pgml.add_stage('Iris', 'shadow');
-SELECT pg_temp.try($$SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[], stage => 'shadow')$$);
-SELECT pg_temp.try($$SELECT pgml.add_stage('Iris', 'Pre-Prod')$$);
-SELECT pg_temp.try($$SELECT pgml.add_stage('Nope', 'qa')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'best_score', stage => 'qa')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 'production', 'production')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 'qa', 'production')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.promote('Iris', 999)$$);
-SELECT pg_temp.try($$SELECT pgml.set_promotion_policy('Iris', min_metrics => '{"r2": 0.5}')$$);
-SELECT pg_temp.try($$SELECT pgml.set_promotion_policy('Iris', min_metrics => '{"f1": "high"}')$$);
-SELECT pg_temp.try($$SELECT pgml.set_promotion_policy('Iris', approvals => -1)$$);
-SELECT pg_temp.try($$SELECT pgml.set_promotion_policy('Iris', drift_relation => 'no_such_table')$$);
-SELECT pg_temp.try($$SELECT pgml.set_promotion_policy('Iris', stage => 'qa')$$);
+SELECT regress.try($$SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[], stage => 'shadow')$$);
+SELECT regress.try($$SELECT pgml.add_stage('Iris', 'Pre-Prod')$$);
+SELECT regress.try($$SELECT pgml.add_stage('Nope', 'qa')$$);
+SELECT regress.try($$SELECT * FROM pgml.deploy('Iris', strategy => 'best_score', stage => 'qa')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 'production', 'production')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 'qa', 'production')$$);
+SELECT regress.try($$SELECT * FROM pgml.promote('Iris', 999)$$);
+SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', min_metrics => '{"r2": 0.5}')$$);
+SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', min_metrics => '{"f1": "high"}')$$);
+SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', approvals => -1)$$);
+SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', drift_relation => 'no_such_table')$$);
+SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', stage => 'qa')$$);

@@ -33,13 +33,13 @@ SELECT array_length(pgml.embed('all-MiniLM-L6-v2', 'hello world', '{"truncate_di
        pgml.embed('all-MiniLM-L6-v2', 'hello world', '{"batch_size": 1, "device": "cpu", "show_progress_bar": false}') = pgml.embed('all-MiniLM-L6-v2', 'hello world') AS accepted;
 
 -- 4. Mistakes: each with its SQLSTATE.
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L12-v2', 'x')$$) LIKE '42704: embedding model "all-MiniLM-L12-v2" is not installed%installed models: sentence-transformers/all-MiniLM-L6-v2%' AS not_installed;
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '{"temperature": 1}')$$);
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '{"truncate_dim": 500}')$$);
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '{"device": "cuda"}')$$);
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '[1]')$$);
-SELECT pg_temp.try($$SELECT pgml.embed('../../etc', 'x')$$);
-SELECT pg_temp.try($$SET pgml.embed_threads = 0$$);
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L12-v2', 'x')$$) LIKE '42704: embedding model "all-MiniLM-L12-v2" is not installed%installed models: sentence-transformers/all-MiniLM-L6-v2%' AS not_installed;
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '{"temperature": 1}')$$);
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '{"truncate_dim": 500}')$$);
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '{"device": "cuda"}')$$);
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x', '[1]')$$);
+SELECT regress.try($$SELECT pgml.embed('../../etc', 'x')$$);
+SELECT regress.try($$SET pgml.embed_threads = 0$$);
 
 -- 5. IMMUTABLE: a generated column and an index expression.
 CREATE TABLE headlines (title text, embedding real[] GENERATED ALWAYS AS (pgml.embed('all-MiniLM-L6-v2', title)) STORED);
@@ -63,7 +63,7 @@ RESET pgml.embed_threads;
 
 -- 7. A cancel stops a long batch (57014), and the backend embeds again afterwards.
 SET statement_timeout = '200ms';
-SELECT pg_temp.try($$SELECT count(*) FROM pgml.embed('all-MiniLM-L6-v2', (SELECT array_agg(repeat('a long sentence of many words ', 40)) FROM generate_series(1, 5000)))$$);
+SELECT regress.try($$SELECT count(*) FROM pgml.embed('all-MiniLM-L6-v2', (SELECT array_agg(repeat('a long sentence of many words ', 40)) FROM generate_series(1, 5000)))$$);
 RESET statement_timeout;
 SELECT array_length(pgml.embed('all-MiniLM-L6-v2', 'still here'), 1) AS after_cancel;
 
@@ -71,11 +71,11 @@ SELECT array_length(pgml.embed('all-MiniLM-L6-v2', 'still here'), 1) AS after_ca
 CREATE ROLE text_reader IN ROLE pgml_predictor;
 SET ROLE text_reader;
 SELECT array_length(pgml.embed('all-MiniLM-L6-v2', 'as a predictor'), 1) AS predictor, count(*) AS models FROM pgml.embedding_models;
-SELECT pg_temp.try($$SET pgml.models_dir = '/tmp'$$);
+SELECT regress.try($$SET pgml.models_dir = '/tmp'$$);
 RESET ROLE;
 SET pgml.models_dir = '/nonexistent';
 SELECT count(*) AS none_installed FROM pgml.embedding_models;
-SELECT pg_temp.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x')$$) LIKE '42704:%installed models: none%' AS not_found_there;
+SELECT regress.try($$SELECT pgml.embed('all-MiniLM-L6-v2', 'x')$$) LIKE '42704:%installed models: none%' AS not_found_there;
 RESET pgml.models_dir;
 DROP ROLE text_reader;
 
@@ -101,9 +101,9 @@ SELECT pgml.cosine_similarity(ARRAY[1.0, 2.0, 3.0], ARRAY[1.0, 2.0, 3.0]);
 SELECT pg_typeof(pgml.add(ARRAY[1, 2]::real[], 1::real)), pg_typeof(pgml.add(ARRAY[1, 2]::float8[], ARRAY[3, 4]::float8[])),
        pgml.norm_max(ARRAY[-7, 2]::real[]), pgml.norm_l0(ARRAY[0, 2, 0]::float8[]), pgml.distance_l1(ARRAY[1, 2]::real[], ARRAY[4, -2]::real[]),
        pgml.distance_l2(ARRAY[0, 0]::float8[], ARRAY[3, 4]::float8[]), pgml.normalize_l2(ARRAY[0, 0]::real[]) AS zero_stays_zero;
-SELECT pg_temp.try($$SELECT pgml.add(ARRAY[1, 2]::real[], ARRAY[1, 2, 3]::real[])$$);
-SELECT pg_temp.try($$SELECT pgml.cosine_similarity(ARRAY[1, 2]::float8[], ARRAY[1]::float8[])$$);
-SELECT pg_temp.try($$SELECT pgml.norm_l2(ARRAY[1, NULL]::real[])$$);
+SELECT regress.try($$SELECT pgml.add(ARRAY[1, 2]::real[], ARRAY[1, 2, 3]::real[])$$);
+SELECT regress.try($$SELECT pgml.cosine_similarity(ARRAY[1, 2]::float8[], ARRAY[1]::float8[])$$);
+SELECT regress.try($$SELECT pgml.norm_l2(ARRAY[1, NULL]::real[])$$);
 -- the aggregates, serially and in parallel workers, skipping NULL rows
 CREATE TABLE vecs AS SELECT ARRAY[i, -2 * i, i % 3]::real[] AS r, ARRAY[i, -2 * i, i % 3]::float8[] AS d FROM generate_series(-3, 4) i;
 INSERT INTO vecs VALUES (NULL, NULL);
@@ -112,14 +112,14 @@ SELECT pgml.sum(d), pgml.min(d), pgml.max(d), pgml.min_abs(d), pgml.max_abs(d) F
 SET force_parallel_mode = on;
 SELECT pgml.sum(d), pgml.max_abs(r) FROM vecs;
 RESET force_parallel_mode;
-SELECT pg_temp.try($$SELECT pgml.sum(v) FROM (VALUES (ARRAY[1, 2]::real[]), (ARRAY[1]::real[])) t(v)$$);
+SELECT regress.try($$SELECT pgml.sum(v) FROM (VALUES (ARRAY[1, 2]::real[]), (ARRAY[1]::real[])) t(v)$$);
 
 -- 10. pgml.chunk: examples/chunking.sql's call, and LangChain's rules.
 SELECT * FROM pgml.chunk('recursive_character', 'It was the best of times, it was the worst of times', '{"chunk_size": 2, "chunk_overlap": 2}') LIMIT 5;
 SELECT * FROM pgml.chunk('recursive_character', E'First paragraph here.\n\nSecond paragraph, which is longer than the limit.', '{"chunk_size": 30, "chunk_overlap": 5}');
 SELECT * FROM pgml.chunk('character', E'one\n\ntwo\n\nthree', '{"chunk_size": 8, "chunk_overlap": 0}');
 SELECT count(*) FROM pgml.chunk('character', 'short text');
-SELECT pg_temp.try($$SELECT * FROM pgml.chunk('character', 'x', '{"chunk_size": 10, "chunk_overlap": 20}')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.chunk('sentence', 'x')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.chunk('markdown', 'x')$$);
-SELECT pg_temp.try($$SELECT * FROM pgml.chunk('character', 'x', '{"size": 10}')$$);
+SELECT regress.try($$SELECT * FROM pgml.chunk('character', 'x', '{"chunk_size": 10, "chunk_overlap": 20}')$$);
+SELECT regress.try($$SELECT * FROM pgml.chunk('sentence', 'x')$$);
+SELECT regress.try($$SELECT * FROM pgml.chunk('markdown', 'x')$$);
+SELECT regress.try($$SELECT * FROM pgml.chunk('character', 'x', '{"size": 10}')$$);
