@@ -3,21 +3,49 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-text regress-accept bench bench-serve bench-embed serve reference
+.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-text regress-accept bench bench-serve bench-embed serve reference
 
 help:
-	@echo "make demo   - build, install, start the project cluster and run the walkthrough; ends with the dashboard's URL and a token"
-	@echo "make test   - fmt, clippy, core tests, in-database tests, SQL regression files"
-	@echo "make db     - start the project cluster; prints its URI last (make db-stop stops it)"
-	@echo "make bench  - predict benchmarks (a table scan in parallel and serial, a standby); make bench-serve - HTTP"
-	@echo "make bench-embed - pgml.embed against sentence-transformers (batch and one at a time)"
-	@echo "make serve  - the HTTP server (pgml-serve, dashboard under /ui) on the project cluster"
-	@echo "make test-ui - the dashboard in headless Chromium (part of make test)"
+	@echo "The two commands:"
+	@echo "  make demo          - installs what is missing, builds, starts the project cluster and runs the walkthrough;"
+	@echo "                       ends with what to try next (psql, the dashboard, curl); pgml-serve keeps running"
+	@echo "  make test          - every test, in order (the test-* targets below); about 25-30 minutes"
+	@echo "Setting up and running:"
+	@echo "  make setup         - Debian packages, cargo-pgrx, the XGBoost library, model weights, test tools (once)"
+	@echo "  make install       - builds the extension (release) and installs it into PostgreSQL 15"
+	@echo "  make db            - starts the project cluster (.pgdata, port 5499); prints its URI last"
+	@echo "  make db-stop       - stops the project cluster and the demo's pgml-serve"
+	@echo "  make serve         - pgml-serve (HTTP, dashboard under /ui) in the foreground on the project cluster"
+	@echo "  make tune          - rebuilds XGBoost profile-guided and link-time optimised (about 10 minutes), reinstalls"
+	@echo "Tests, each part of make test:"
+	@echo "  make lint          - cargo fmt --check, clippy -D warnings, no pgrx in the core"
+	@echo "  make test-core     - the core's and the embedding crate's tests (cargo test)"
+	@echo "  make test-pg       - the #[pg_test]s (cargo pgrx test)"
+	@echo "  make test-sql      - the SQL regression files (pg_regress)"
+	@echo "  make test-concurrency - several sessions at once: visibility, the deploy storm"
+	@echo "  make test-schedule - pg_cron really runs retrainings and drift checks"
+	@echo "  make test-serve    - pgml-serve: router tests, the binary with curl, schemathesis"
+	@echo "  make test-ui       - the dashboard in headless Chromium"
+	@echo "  make test-backup   - pg_dump/pg_restore, plain pg_dump and pg_dumpall keep the registry"
+	@echo "  make test-upgrade  - every earlier release upgrades to this one, models kept"
+	@echo "  make test-replica  - a streaming hot standby serves every read path"
+	@echo "  make test-crash    - cancels, timeouts and a SIGKILL mid-training leave nothing behind"
+	@echo "  make test-text     - the text flow: embeddings, a classifier, /rpc, pg_cron"
+	@echo "  make regress-accept - accepts the SQL regression files' current output (review the diff)"
+	@echo "Benchmarks (print ratios against the peers; nothing asserts a timing):"
+	@echo "  make bench         - predicts: per call, a table scan in parallel and serial, a standby"
+	@echo "  make bench-serve   - pgml-serve against a Flask service, pgbench, deploy freshness"
+	@echo "  make bench-embed   - pgml.embed against sentence-transformers"
+	@echo "  make bench-train   - training against scikit-learn, XGBoost and LightGBM in Python"
+	@echo "  make reference     - recomputes the scikit-learn/XGBoost reference figures"
 
 setup:
 	@bash scripts/setup.sh
-	@bash scripts/build-xgboost.sh
-	@bash scripts/models.sh
+
+# XGBoost profile-guided and link-time optimised (opt-in: about 10 minutes), then reinstalled.
+tune: setup
+	@bash scripts/build-xgboost.sh --tuned
+	@bash scripts/install.sh
 
 install: setup
 	@bash scripts/install.sh
@@ -104,6 +132,9 @@ bench-serve: db
 # pgml.embed against sentence-transformers (PyTorch) on the same headlines and threads.
 bench-embed: db
 	@bash bench/embed.sh
+
+bench-train: db
+	@bash bench/train.sh
 
 reference:
 	@bash bench/reference/run.sh

@@ -7,6 +7,9 @@ PGPORT=${PGML_PORT:-5499}
 PGHOST=127.0.0.1
 DBNAME=${PGML_DB:-pgml}
 export PGHOST PGPORT PGUSER=postgres
+# .cargo/config.toml gives every build the flag cargo-pgrx would add to its own (one build of
+# the dependencies for the extension, pgml-serve and the tests)
+export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND=1
 
 # initdb refuses root: as root, PostgreSQL runs as the unprivileged `postgres` user.
 if [ "$(id -u)" -eq 0 ]; then
@@ -19,13 +22,43 @@ fi
 
 # The cluster's files live in the repository unless the postgres user cannot reach it (a
 # clone under /root, say); then they go to /var/tmp, keyed by the repository path.
-if [ "$(id -u)" -eq 0 ] && [ -z "${PGML_PGDATA:-}" ] && ! sudo -u postgres test -x "$ROOT"; then
+# (Before setup has installed sudo and PostgreSQL there is no cluster to place.)
+if [ "$(id -u)" -eq 0 ] && [ -z "${PGML_PGDATA:-}" ] && command -v sudo >/dev/null && id postgres >/dev/null 2>&1 \
+  && ! sudo -u postgres test -x "$ROOT"; then
   PGDATA=/var/tmp/pgml-rs-$(echo "$ROOT" | md5sum | cut -c1-8)/pgdata
 fi
 PGLOG=$(dirname "$PGDATA")/.pglog
 [ "$PGDATA" = "$ROOT/.pgdata" ] && PGLOG=$ROOT/.pglog
 
 uri() { echo "postgresql://postgres@$PGHOST:$PGPORT/$1"; }
+# timed NAME COMMAND...: runs the command and prints how long it took (setup's steps).
+timed() {
+  local name=$1 start=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  echo "setup: $name: $((SECONDS - start)) s$([ $rc = 0 ] || echo ", FAILED ($rc)")" >&2
+  return $rc
+}
+
+# The Python environments of the test tools, pinned, in .build (setup.sh makes them while cargo
+# builds; the tests call them again, which takes a second when they are there).
+SCHEMATHESIS_VERSION=4.32.5
+SELENIUM_VERSION=4.50.0
+venv_schemathesis() {
+  local venv=$ROOT/.build/venv-schemathesis
+  if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version | grep -q "$SCHEMATHESIS_VERSION"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+venv_selenium() {
+  local venv=$ROOT/.build/venv-selenium
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import selenium, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "selenium==$SELENIUM_VERSION"
+  fi
+}
+
 # a / b to two decimals: the benchmarks' ratios against their peers
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 

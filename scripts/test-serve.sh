@@ -7,7 +7,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DB=pgml_serve_test
 PORT=${PGML_SERVE_TEST_PORT:-18080}
-SCHEMATHESIS_VERSION=4.32.5
 # fresh_db NAME: a new database with the extension
 fresh_db() {
   psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
@@ -63,10 +62,7 @@ grep -q '"message":"pgml-serve listening"' "$LOG" || fail "no structured (JSON) 
 
 echo "== schemathesis $SCHEMATHESIS_VERSION against /openapi.json"
 VENV=$ROOT/.build/venv-schemathesis
-if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version | grep -q "$SCHEMATHESIS_VERSION"; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+venv_schemathesis
 # (from .build: schemathesis keeps a cache directory where it runs)
 (cd "$ROOT/.build" && "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" -H "Authorization: Bearer $predictor" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \

@@ -9,7 +9,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DB=pgml_ui_test
 PORT=${PGML_UI_TEST_PORT:-18082}
-SELENIUM_VERSION=4.50.0
 PROJECT="UI Iris"
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
@@ -47,10 +46,7 @@ trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 
 VENV=$ROOT/.build/venv-selenium
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import selenium, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "selenium==$SELENIUM_VERSION"
-fi
+venv_selenium
 echo "== the dashboard in headless Chromium ($(chromium --version 2>/dev/null | head -1))"
 # Selenium must not look for drivers on the network: the Debian chromedriver is given
 SE_OFFLINE=true "$VENV/bin/python" "$ROOT/scripts/ui_e2e.py" "http://127.0.0.1:$PORT" "$admin" "$predictor" "$PROJECT" \
