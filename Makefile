@@ -61,7 +61,9 @@ demo: db
 
 lint: setup
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	@# the test profile, as cargo test, cargo pgrx test and the scripts' pgml-serve builds use:
+	@# their build scripts' runs (LightGBM's C++ build among them) are then shared
+	cargo clippy --workspace --all-targets --profile test -- -D warnings
 	@if cargo tree -p pgml-core --edges normal,build | grep -q pgrx; then \
 	  echo "crates/core must not depend on pgrx"; exit 1; fi
 

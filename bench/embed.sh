@@ -6,6 +6,7 @@
 # Usage: make bench-embed
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
+machine
 cd "$ROOT"
 THREADS=${EMBED_THREADS:-$(nproc)}
 DB=pgml_bench_embed

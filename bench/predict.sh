@@ -9,6 +9,7 @@
 # Usage: make bench  (starts the project cluster; BENCH_SECONDS=10 BENCH_ROWS=1000000)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
+machine
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 ROWS=${BENCH_ROWS:-1000000}
 DB=pgml_bench

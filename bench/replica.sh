@@ -6,6 +6,7 @@
 # Usage: make bench (after bench/predict.sh), or bash bench/replica.sh.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
+machine
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 PRIMARY=5497 STANDBY=5498 DB=pgml_bench_replica
 TMP=$(mktemp -d)

@@ -13,6 +13,7 @@
 # Installs wrk and a virtual environment (flask, gunicorn, xgboost).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
+machine
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNECTIONS:-32}
 DB=pgml_bench_serve

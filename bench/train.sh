@@ -12,6 +12,7 @@
 # BENCH_ALGORITHMS="linear xgboost" limits the run (random_forest takes minutes).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
+machine
 ROWS=${BENCH_ROWS:-100000}
 COLS=${BENCH_COLS:-20}
 DIR=$ROOT/.build/bench-train

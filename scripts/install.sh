@@ -6,14 +6,18 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash scripts/build-xgboost.sh
 PKGLIBDIR=$($PG_CONFIG --pkglibdir)
-# libxgboost.so.N (its soname) and the .so link, beside pgml.so.
-"${SUDO[@]}" cp -P .build/xgboost/lib/libxgboost.so* "$PKGLIBDIR/"
-before=$(md5sum "$PKGLIBDIR/pgml.so" 2>/dev/null || true)
-if [ "${#SUDO[@]}" -eq 0 ]; then
-  cargo pgrx install --release --pg-config "$PG_CONFIG" -p pgml >&2
-else
-  cargo pgrx install --release --sudo --pg-config "$PG_CONFIG" -p pgml >&2
-fi
+before=$(cat "$PKGLIBDIR/pgml.so" "$PKGLIBDIR"/libxgboost.so.* 2>/dev/null | md5sum || true)
+# libxgboost.so.N (its soname) and the .so link, beside pgml.so: a new file rather than the old
+# one overwritten, which running backends have mapped (make tune changes it).
+"${SUDO[@]}" cp -P --remove-destination .build/xgboost/lib/libxgboost.so* "$PKGLIBDIR/"
+pgrx_install() {
+  if [ "${#SUDO[@]}" -eq 0 ]; then
+    cargo pgrx install --release --pg-config "$PG_CONFIG" -p pgml >&2
+  else
+    cargo pgrx install --release --sudo --pg-config "$PG_CONFIG" -p pgml >&2
+  fi
+}
+timed "the extension built (release) and installed" pgrx_install
 # Earlier releases' install scripts and every upgrade script, beside the one pgrx generated for
 # this version: CREATE EXTENSION pgml VERSION '<earlier>' and ALTER EXTENSION pgml UPDATE work.
 SHAREDIR=$($PG_CONFIG --sharedir)/extension
@@ -33,8 +37,8 @@ for model in .build/models/*/*/; do
   "${SUDO[@]}" cp -r "$model." "$dest"
   "${SUDO[@]}" chmod -R a+rX "$MODELS"
 done
-after=$(md5sum "$PKGLIBDIR/pgml.so")
+after=$(cat "$PKGLIBDIR/pgml.so" "$PKGLIBDIR"/libxgboost.so.* | md5sum)
 if [ "$before" != "$after" ] && [ -f "$PGDATA/postmaster.pid" ]; then
-  echo "install: pgml.so changed, restarting the project cluster" >&2
+  echo "install: pgml.so or libxgboost.so changed, restarting the project cluster" >&2
   "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -m fast restart -l "$PGLOG/postgres.log" >/dev/null
 fi

@@ -31,12 +31,12 @@ PGLOG=$(dirname "$PGDATA")/.pglog
 [ "$PGDATA" = "$ROOT/.pgdata" ] && PGLOG=$ROOT/.pglog
 
 uri() { echo "postgresql://postgres@$PGHOST:$PGPORT/$1"; }
-# timed NAME COMMAND...: runs the command and prints how long it took (setup's steps).
+# timed NAME COMMAND...: runs the command and prints how long it took (the set-up steps).
 timed() {
   local name=$1 start=$SECONDS rc=0
   shift
   "$@" || rc=$?
-  echo "setup: $name: $((SECONDS - start)) s$([ $rc = 0 ] || echo ", FAILED ($rc)")" >&2
+  echo "$(basename "$0" .sh): $name: $((SECONDS - start)) s$([ $rc = 0 ] || echo ", FAILED ($rc)")" >&2
   return $rc
 }
 
@@ -57,6 +57,17 @@ venv_selenium() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q "selenium==$SELENIUM_VERSION"
   fi
+}
+
+# The machine beside every benchmark's figures (machines of one kind differ: AVX2 or AVX-512,
+# and several times apart in pgbench), and which XGBoost build is linked (plain or make tune's).
+machine() {
+  local cpu flags simd f
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo) "
+  simd=""
+  for f in avx512f avx512bw avx512_vnni amx_tile avx2 fma; do [[ $flags == *" $f "* ]] && simd+="$f "; done
+  echo "machine: $cpu, $(nproc) cores, ${simd:-no AVX2 }(cpuinfo); XGBoost build: $(basename "$(readlink -f "$ROOT/.build/xgboost")")"
 }
 
 # a / b to two decimals: the benchmarks' ratios against their peers

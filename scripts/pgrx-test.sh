@@ -6,8 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 PKGLIBDIR=$($PG_CONFIG --pkglibdir)
-# libxgboost.so.N (its soname) and the .so link, beside pgml.so.
-"${SUDO[@]}" cp -P .build/xgboost/lib/libxgboost.so* "$PKGLIBDIR/"
+# libxgboost.so.N (its soname) and the .so link, beside pgml.so: a new file rather than the old
+# one overwritten, which running backends have mapped (make tune changes it).
+"${SUDO[@]}" cp -P --remove-destination .build/xgboost/lib/libxgboost.so* "$PKGLIBDIR/"
 if [ "$(id -u)" -eq 0 ]; then
   TESTDATA=$(dirname "$PGDATA")/.pgrx-test-data
   [ "$PGDATA" = "$ROOT/.pgdata" ] && TESTDATA=$ROOT/.build/pgrx-test-data

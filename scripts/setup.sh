@@ -55,8 +55,8 @@ SUDO_CMD=""
 # of an install takes a second either way); it built in 257 s beside the XGBoost build on
 # 2 cores, where a release build took 5.5 minutes alone.
 pgrx_install() {
-  log "building cargo-pgrx $PGRX_VERSION (about 3 minutes, once)"
-  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --force --debug -q
+  log "building cargo-pgrx $PGRX_VERSION (about 4 minutes, once)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --force --debug -q >.build/setup/cargo-pgrx.log 2>&1
 }
 
 pids=()
@@ -67,7 +67,7 @@ else
   apt_pid=
 fi
 if [ $need_pgrx = 1 ]; then
-  timed "cargo-pgrx" pgrx_install >.build/setup/cargo-pgrx.log 2>&1 &
+  timed "cargo-pgrx" pgrx_install &
   pids+=("$!:cargo-pgrx:.build/setup/cargo-pgrx.log")
 fi
 # the crates the workspace needs, while apt and cargo-pgrx run (network, no compiling)

@@ -81,7 +81,7 @@ SELECT pgml.set_drift_thresholds('Iris', '{"psi": 0.3}');
 SELECT pgml.schedule_training('Iris', '0 3 * * *', algorithm => 'xgboost', hyperparams => '{"n_estimators": 5}');
 SELECT pgml._pgml_run_schedule(id) FROM pgml.schedules;
 SQL
-cargo build -q -p pgml-serve
+cargo build -q -p pgml-serve --profile test
 "$ROOT/target/debug/pgml-serve" token create --database-url "postgresql://postgres@127.0.0.1:$SRC/$DB" \
   --name backup --role backup_alice >/dev/null
 

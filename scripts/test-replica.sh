@@ -98,7 +98,7 @@ done
 echo "   ok: ${#writes[@]} write calls refused with 25006 and a hint"
 
 echo "== 4. pgml-serve: predictions on the standby, the lifecycle on the primary"
-cargo build -q -p pgml-serve
+cargo build -q -p pgml-serve --profile test
 BIN=$ROOT/target/debug/pgml-serve
 psql -X -q -p $PRIMARY -d postgres -c "CREATE ROLE replica_predictor IN ROLE pgml_predictor" \
   -c "CREATE ROLE replica_deployer IN ROLE pgml_deployer"

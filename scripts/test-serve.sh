@@ -36,7 +36,7 @@ fresh_db ${DB}_ui
 cargo_tests "dashboard router tests" ${DB}_ui serve-ui-test.log --test ui
 
 echo "== the binary on 127.0.0.1:$PORT"
-cargo build -q -p pgml-serve
+cargo build -q -p pgml-serve --profile test
 BIN=$ROOT/target/debug/pgml-serve
 predictor=$("$BIN" token create --database-url "$PGML_SERVE_TEST_DATABASE_URL" --name "schemathesis-$$" --role serve_test_predictor)
 LOG=$ROOT/.build/serve-test.log

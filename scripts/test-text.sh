@@ -42,7 +42,7 @@ got=$(q -c "SELECT (SELECT * FROM predict_clickbait('You Will Never Guess What T
 ok "predict_clickbait: clickbait 1, news 0"
 
 echo "== 2. the same function over HTTP: pgml-serve --rpc-schemas public"
-cargo build -q -p pgml-serve
+cargo build -q -p pgml-serve --profile test
 BIN=$ROOT/target/debug/pgml-serve
 URL=$(uri "$DBNAME")
 q -c "SET client_min_messages = warning" \

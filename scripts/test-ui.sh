@@ -35,7 +35,7 @@ SELECT '$PROJECT', 'drift', 'succeeded', clock_timestamp(), 2, bool_or(dataset_d
 FROM pgml.drift('$PROJECT', 'pgml.iris', 2);
 SQL
 
-cargo build -q -p pgml-serve
+cargo build -q -p pgml-serve --profile test
 BIN=$ROOT/target/debug/pgml-serve
 admin=$("$BIN" token create --database-url "$(uri $DB)" --name "ui-admin-$$" --role ui_test_admin)
 predictor=$("$BIN" token create --database-url "$(uri $DB)" --name "ui-predictor-$$" --role ui_test_predictor)

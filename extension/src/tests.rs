@@ -94,6 +94,32 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_reset_of_every_cache_between_predictions_keeps_them_right() {
+        // What a backend does when it fell behind the shared invalidation queue: every catalog
+        // cache and the relcache are reset, and the relcache callback runs with InvalidOid. The
+        // next lookups of the model cache then miss the catalog caches (and take locks, which
+        // process invalidations) while the cache is being filled.
+        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
+        train_iris("linear", "{}");
+        train_iris("random_forest", r#"{"n_estimators": 1, "max_depth": 1}"#);
+        let row = "ARRAY[5.9, 3.0, 5.1, 1.8]::real[]";
+        let linear_id = one_i64("SELECT min(id) FROM pgml.models");
+        let stump_id = one_i64("SELECT max(id) FROM pgml.models");
+        let linear = proba(&format!("SELECT pgml.predict_proba({linear_id}, {row})"));
+        let stump = proba(&format!("SELECT pgml.predict_proba({stump_id}, {row})"));
+        let served = || proba(&format!("SELECT pgml.predict_proba('iris', {row})"));
+        assert_eq!(served(), linear);
+        unsafe { pg_sys::InvalidateSystemCaches() };
+        assert_eq!(served(), linear);
+        Spi::run(&format!("SELECT pgml.deploy({stump_id})")).unwrap();
+        unsafe { pg_sys::InvalidateSystemCaches() };
+        assert_eq!(served(), stump);
+        unsafe { pg_sys::InvalidateSystemCaches() };
+        Spi::run("SELECT pgml.deploy('iris', 'rollback')").unwrap();
+        assert_eq!(served(), linear);
+    }
+
+    #[pg_test]
     fn regression_scores_r2_on_diabetes() {
         Spi::run("SELECT pgml.load_dataset('diabetes')").unwrap();
         assert!(one_bool(
