@@ -115,7 +115,7 @@ test-text: test-pg db
 
 # The HTTP server in the foreground on the project cluster (PGML_SERVE_* variables configure it).
 serve: db
-	cargo run --release -p pgml-serve
+	@bash -c 'source scripts/lib.sh && cargo run --release -p pgml-serve --config "$$PGRX_LINK_CONFIG"'
 
 regress-accept: db
 	@bash scripts/regress.sh --accept

@@ -26,7 +26,7 @@ if [ ! -x "$VENV/bin/gunicorn" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q flask==3.1.2 gunicorn==23.0.0 xgboost==3.2.0 numpy
 fi
-cargo build --release -q -p pgml-serve --bins --example freshness
+cargo build --release -q -p pgml-serve --bins --example freshness --config "$PGRX_LINK_CONFIG"
 
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }

@@ -29,7 +29,7 @@ PY="$VENV/bin/python $ROOT/bench/train_reference.py"
   mv "$DIR/classification.csv" "$DIR/classification-$ROWS-$COLS.csv"
   mv "$DIR/regression.csv" "$DIR/regression-$ROWS-$COLS.csv"
 }
-cargo build --release -q -p pgml-core --example train_bench
+cargo build --release -q -p pgml-core --example train_bench --config "$PGRX_LINK_CONFIG"
 RUST=$ROOT/target/release/examples/train_bench
 
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"

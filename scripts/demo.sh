@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 # pgml-serve (section 13) builds while the SQL sections run: its dependencies are mostly the
 # extension's, already built, and the walkthrough's trainings leave a core free most of the time.
 start=$SECONDS
-serve_build() { cargo build --release -q -p pgml-serve >"$ROOT/.build/demo-serve-build.log" 2>&1; }
+serve_build() { cargo build --release -q -p pgml-serve --config "$PGRX_LINK_CONFIG" >"$ROOT/.build/demo-serve-build.log" 2>&1; }
 timed "pgml-serve built (release)" serve_build &
 serve_build=$!
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS pgml_demo" -c "CREATE DATABASE pgml_demo"

@@ -7,9 +7,12 @@ PGPORT=${PGML_PORT:-5499}
 PGHOST=127.0.0.1
 DBNAME=${PGML_DB:-pgml}
 export PGHOST PGPORT PGUSER=postgres
-# .cargo/config.toml gives every build the flag cargo-pgrx would add to its own (one build of
-# the dependencies for the extension, pgml-serve and the tests)
-export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND=1
+# The link flag cargo-pgrx gives its release build of the extension (it keeps the section its
+# schema generation reads). The scripts' other release builds (pgml-serve, the benchmarks'
+# examples) take it too, so that cargo builds their dependencies once with the extension's:
+# different flags rebuild everything, LightGBM's C++ included. Not for test builds: a test
+# executable that links pgrx cannot keep its references to the server's symbols.
+PGRX_LINK_CONFIG='target.'"'"'cfg(all(target_family = "unix", not(target_os = "macos")))'"'"'.rustflags = ["-C", "link-arg=-Wl,--no-gc-sections"]'
 
 # initdb refuses root: as root, PostgreSQL runs as the unprivileged `postgres` user.
 if [ "$(id -u)" -eq 0 ]; then
