@@ -34,12 +34,15 @@ PGLOG=$(dirname "$PGDATA")/.pglog
 [ "$PGDATA" = "$ROOT/.pgdata" ] && PGLOG=$ROOT/.pglog
 
 uri() { echo "postgresql://postgres@$PGHOST:$PGPORT/$1"; }
-# timed NAME COMMAND...: runs the command and prints how long it took (the set-up steps).
+# timed NAME COMMAND...: runs the command and prints how long it took (the set-up steps), unless
+# it had nothing to do (under 2 s, as on every run after the first).
 timed() {
   local name=$1 start=$SECONDS rc=0
   shift
   "$@" || rc=$?
-  echo "$(basename "$0" .sh): $name: $((SECONDS - start)) s$([ $rc = 0 ] || echo ", FAILED ($rc)")" >&2
+  if [ $rc != 0 ] || [ $((SECONDS - start)) -ge 2 ]; then
+    echo "$(basename "$0" .sh): $name: $((SECONDS - start)) s$([ $rc = 0 ] || echo ", FAILED ($rc)")" >&2
+  fi
   return $rc
 }
 

@@ -72,25 +72,45 @@ mod tests {
         Spi::get_one::<Vec<f32>>(sql).expect("query failed").expect("NULL result")
     }
 
-    #[pg_test]
-    fn a_deploy_is_served_by_the_next_statement_of_the_same_session() {
+    const ROW: &str = "ARRAY[5.9, 3.0, 5.1, 1.8]::real[]";
+
+    /// Iris with a linear model (deployed by its training) and a one-split forest, and what
+    /// each answers for `ROW`.
+    struct LinearAndStump {
+        linear_id: i64,
+        stump_id: i64,
+        linear: Vec<f32>,
+        stump: Vec<f32>,
+    }
+
+    fn linear_and_stump() -> LinearAndStump {
         Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
         train_iris("linear", "{}");
         train_iris("random_forest", r#"{"n_estimators": 1, "max_depth": 1}"#);
-        let row = "ARRAY[5.9, 3.0, 5.1, 1.8]::real[]";
         let linear_id = one_i64("SELECT min(id) FROM pgml.models");
         let stump_id = one_i64("SELECT max(id) FROM pgml.models");
-        let linear = proba(&format!("SELECT pgml.predict_proba({linear_id}, {row})"));
-        let stump = proba(&format!("SELECT pgml.predict_proba({stump_id}, {row})"));
+        let linear = proba(&format!("SELECT pgml.predict_proba({linear_id}, {ROW})"));
+        let stump = proba(&format!("SELECT pgml.predict_proba({stump_id}, {ROW})"));
         assert_ne!(linear, stump);
+        LinearAndStump { linear_id, stump_id, linear, stump }
+    }
+
+    /// What the project's deployed model answers for `ROW`.
+    fn served() -> Vec<f32> {
+        proba(&format!("SELECT pgml.predict_proba('iris', {ROW})"))
+    }
+
+    #[pg_test]
+    fn a_deploy_is_served_by_the_next_statement_of_the_same_session() {
+        let m = linear_and_stump();
         // The cache holds the linear model now...
-        assert_eq!(proba(&format!("SELECT pgml.predict_proba('iris', {row})")), linear);
+        assert_eq!(served(), m.linear);
         // ...and serves the stump from the statement after its deploy.
-        Spi::run(&format!("SELECT pgml.deploy({stump_id})")).unwrap();
-        assert_eq!(proba(&format!("SELECT pgml.predict_proba('iris', {row})")), stump);
+        Spi::run(&format!("SELECT pgml.deploy({})", m.stump_id)).unwrap();
+        assert_eq!(served(), m.stump);
         Spi::run("SELECT pgml.deploy('iris', 'rollback')").unwrap();
-        assert_eq!(one_i64("SELECT id FROM pgml.deployed_models"), linear_id);
-        assert_eq!(proba(&format!("SELECT pgml.predict_proba('iris', {row})")), linear);
+        assert_eq!(one_i64("SELECT id FROM pgml.deployed_models"), m.linear_id);
+        assert_eq!(served(), m.linear);
     }
 
     #[pg_test]
@@ -99,24 +119,16 @@ mod tests {
         // cache and the relcache are reset, and the relcache callback runs with InvalidOid. The
         // next lookups of the model cache then miss the catalog caches (and take locks, which
         // process invalidations) while the cache is being filled.
-        Spi::run("SELECT pgml.load_dataset('iris')").unwrap();
-        train_iris("linear", "{}");
-        train_iris("random_forest", r#"{"n_estimators": 1, "max_depth": 1}"#);
-        let row = "ARRAY[5.9, 3.0, 5.1, 1.8]::real[]";
-        let linear_id = one_i64("SELECT min(id) FROM pgml.models");
-        let stump_id = one_i64("SELECT max(id) FROM pgml.models");
-        let linear = proba(&format!("SELECT pgml.predict_proba({linear_id}, {row})"));
-        let stump = proba(&format!("SELECT pgml.predict_proba({stump_id}, {row})"));
-        let served = || proba(&format!("SELECT pgml.predict_proba('iris', {row})"));
-        assert_eq!(served(), linear);
+        let m = linear_and_stump();
+        assert_eq!(served(), m.linear);
         unsafe { pg_sys::InvalidateSystemCaches() };
-        assert_eq!(served(), linear);
-        Spi::run(&format!("SELECT pgml.deploy({stump_id})")).unwrap();
+        assert_eq!(served(), m.linear);
+        Spi::run(&format!("SELECT pgml.deploy({})", m.stump_id)).unwrap();
         unsafe { pg_sys::InvalidateSystemCaches() };
-        assert_eq!(served(), stump);
+        assert_eq!(served(), m.stump);
         unsafe { pg_sys::InvalidateSystemCaches() };
         Spi::run("SELECT pgml.deploy('iris', 'rollback')").unwrap();
-        assert_eq!(served(), linear);
+        assert_eq!(served(), m.linear);
     }
 
     #[pg_test]
