@@ -9,7 +9,7 @@ help:
 	@echo "The two commands:"
 	@echo "  make demo          - installs what is missing, builds, starts the project cluster and runs the walkthrough;"
 	@echo "                       ends with what to try next (psql, the dashboard, curl); pgml-serve keeps running"
-	@echo "  make test          - every test, in order (the test-* targets below); about 25-30 minutes"
+	@echo "  make test          - every test, in order (the test-* targets below); about 18 minutes on a clean clone"
 	@echo "Setting up and running:"
 	@echo "  make setup         - Debian packages, cargo-pgrx, the XGBoost library, model weights, test tools (once)"
 	@echo "  make install       - builds the extension (release) and installs it into PostgreSQL 15"

@@ -5,7 +5,7 @@
 # .cargo/config.toml points the xgboost_lib-sys crate.
 #
 #   build-xgboost.sh          the plain build: CMake's Release, as the crate's own local build
-#                             makes it (about 4 minutes on 2 cores, once per machine)
+#                             makes it (366 s on 2 cores beside cargo-pgrx's build, once per machine)
 #   build-xgboost.sh --tuned  profile-guided (GCC's PGO) and link-time optimised: built once
 #                             instrumented, run on scripts/xgboost-profile.c's training (its own
 #                             synthetic data, through the C API calls pgml makes), then built
@@ -54,7 +54,7 @@ build() { # flags, install prefix, IPO ON/OFF
 }
 
 if [ "$mode" != --tuned ]; then
-  echo "build-xgboost: building XGBoost $VERSION from $SRC (about 4 minutes, once per machine; make tune builds a profile-guided one)" >&2
+  echo "build-xgboost: building XGBoost $VERSION from $SRC (about 6 minutes, once per machine; make tune builds a profile-guided one)" >&2
   rm -rf "$PLAIN.tmp"
   build "" "$PLAIN.tmp" OFF >"$CACHE/xgboost-build.log" 2>&1 || { tail -30 "$CACHE/xgboost-build.log" >&2; exit 1; }
   rm -rf "$BUILD" "$PLAIN"

@@ -3,10 +3,10 @@
 # cargo-pgrx, the XGBoost library, the embedding model's weights, the test tools' Python
 # environments. Idempotent: each step checks first, so a second run takes about a second.
 #
-# What does not compile runs while cargo compiles: apt beside the cargo-pgrx build, then the
-# XGBoost build beside it, then the model weights, the crates' download and the tests' Python
-# environments in the background while the extension is built (install.sh waits for them).
-# Every step prints its elapsed time.
+# What does not compile runs while something compiles: apt and the crates' download beside the
+# cargo-pgrx build, then CMake, the model weights and the test tools' Python environments beside
+# the XGBoost build; setup waits for all of them. Every step that had work to do prints its
+# elapsed time.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -44,11 +44,9 @@ log() { echo "setup: $*" >&2; }
 
 apt_install() {
   log "installing Debian packages: ${missing[*]}"
-  $SUDO_CMD apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO_CMD apt-get install -y -qq "${missing[@]}" >/dev/null
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 }
-SUDO_CMD=""
-[ "$(id -u)" -eq 0 ] || SUDO_CMD=sudo
 
 # cargo-pgrx needs no Debian package to build (a C compiler, which the machine has): it starts
 # at once while apt runs. A debug build: it only drives cargo and writes SQL (the schema step
@@ -72,7 +70,7 @@ if [ $need_pgrx = 1 ]; then
 fi
 # the crates the workspace needs, while apt and cargo-pgrx run (network, no compiling)
 timed "crates fetched" cargo fetch -q &
-pids+=("$!:cargo fetch:")
+fetch_pid=$!
 if [ -n "$apt_pid" ]; then wait "$apt_pid" || { log "apt-get failed"; exit 1; }; fi
 
 if [ $need_cmake = 1 ]; then
@@ -91,17 +89,14 @@ pids+=("$!:models:")
 timed "test tools' Python environments" bash -c "source scripts/lib.sh; venv_schemathesis; venv_selenium" &
 pids+=("$!:test venvs:")
 
-# XGBoost needs cmake and ninja (apt) and its vendored source (cargo fetch)
-for entry in "${pids[@]}"; do
-  [[ $entry == *":cargo fetch:"* ]] && { wait "${entry%%:*}" || { log "cargo fetch failed"; exit 1; }; }
-done
-[ $need_xgboost = 1 ] && timed "XGBoost library" bash scripts/build-xgboost.sh
-bash scripts/build-xgboost.sh >/dev/null  # the link .build/xgboost
+# XGBoost needs cmake and ninja (apt) and its vendored source (cargo fetch); when it is built
+# already this only links .build/xgboost
+wait "$fetch_pid" || { log "cargo fetch failed"; exit 1; }
+timed "XGBoost library" bash scripts/build-xgboost.sh
 
 failed=0
 for entry in "${pids[@]}"; do
   IFS=: read -r pid name logfile <<<"$entry"
-  [ "$name" = "cargo fetch" ] && continue
   if ! wait "$pid"; then
     log "$name failed"; [ -n "$logfile" ] && tail -30 "$logfile" >&2; failed=1
   fi

@@ -5,8 +5,9 @@
 #      before it, and never a deploy that rolled back;
 #   2. a storm: 2 clients predict (and roll back now and then) while 2 others roll back and
 #      deploy-then-abort hundreds of times, one runs ANALYZE on pgml.deployments and one floods
-#      the invalidation queue (section 2 says why each). No predict or deploy may fail, and every answer must come from a model that was committed
-#      as deployed (the model deployed only in aborted transactions must never answer);
+#      the invalidation queue (section 2 says why each). No predict or deploy may fail, and
+#      every answer must come from a model that was committed as deployed (the model deployed
+#      only in aborted transactions must never answer);
 #      afterwards the history must chain (each row replaced the previous row's model).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
