@@ -24,6 +24,15 @@ if [ ! -f "$PGDATA/PG_VERSION" ]; then
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PGDATA" "$PGLOG"
   init_cluster "$PGDATA" "$PGPORT" "$DBNAME"
 fi
+# A cluster made before 0.6.0 preloads pg_cron only: the prediction log needs pgml preloaded too.
+if ! grep -q "^shared_preload_libraries = 'pg_cron,pgml'" "$PGDATA/postgresql.conf"; then
+  printf "# pgml: the prediction log's shared memory and writers (docs/monitoring.md)\nshared_preload_libraries = 'pg_cron,pgml'\n" |
+    "${RUNAS[@]}" tee -a "$PGDATA/postgresql.conf" >/dev/null
+  if "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    echo "db: restarting the cluster to preload pgml (the prediction log)" >&2
+    "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -m fast restart -l "$PGLOG/postgres.log" >/dev/null
+  fi
+fi
 if ! "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
   "${RUNAS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" -w -l "$PGLOG/postgres.log" start >/dev/null
 fi

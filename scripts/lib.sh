@@ -88,7 +88,8 @@ init_cluster() {
 port = $2
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
-shared_preload_libraries = 'pg_cron'
+# pgml: the prediction log's shared memory and writers (docs/monitoring.md)
+shared_preload_libraries = 'pg_cron,pgml'
 cron.database_name = '$3'
 # jobs run in background workers: no connection, so no password or socket to configure
 cron.use_background_workers = on

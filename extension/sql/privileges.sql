@@ -6,7 +6,9 @@
 --                   drift, schedules retraining
 --   pgml_deployer   deploys, rolls back, promotes, archives and deletes models
 --   pgml_approver   approves or rejects promotion requests
---   pgml_admin      all of the above, sets stages and promotion policies, forces promotions
+--   pgml_monitor    reads the prediction log and the outcomes, records outcomes (0.6.0)
+--   pgml_admin      all of the above, sets stages and promotion policies, forces promotions,
+--                   sets what is logged of predictions and runs the log's maintenance
 --
 -- Functions run with the caller's privileges; the registry is written by the functions
 -- alone (as the extension's owner, see extension/src/privilege.rs), so these roles only
@@ -15,12 +17,12 @@ DO $$
 DECLARE
     r TEXT;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['pgml_predictor', 'pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_admin'] LOOP
+    FOREACH r IN ARRAY ARRAY['pgml_predictor', 'pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_monitor', 'pgml_admin'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
             EXECUTE format('CREATE ROLE %I NOLOGIN', r);
         END IF;
     END LOOP;
-    FOR r IN SELECT unnest(ARRAY['pgml_trainer', 'pgml_deployer', 'pgml_approver']) LOOP
+    FOR r IN SELECT unnest(ARRAY['pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_monitor']) LOOP
         IF NOT pg_has_role(r, 'pgml_predictor', 'MEMBER') THEN
             EXECUTE format('GRANT pgml_predictor TO %I', r);
         END IF;
@@ -35,6 +37,10 @@ GRANT SELECT ON ALL TABLES IN SCHEMA pgml TO pgml_predictor;
 -- schedules are pg_cron jobs of the role that creates them; their runs record themselves
 GRANT INSERT, UPDATE, DELETE ON pgml.schedules, pgml.scheduled_runs TO pgml_trainer;
 GRANT USAGE ON SEQUENCE pgml.schedules_id_seq, pgml.scheduled_runs_id_seq TO pgml_trainer;
+-- what predictions and outcomes say is the business's data: only roles granted pgml_monitor
+-- (and pgml_admin) read it
+REVOKE SELECT ON pgml.prediction_log, pgml.outcomes FROM pgml_predictor;
+GRANT SELECT ON pgml.prediction_log, pgml.outcomes TO pgml_monitor;
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgml FROM PUBLIC;
 DO $$
@@ -59,6 +65,10 @@ BEGIN
             ('archive_model', 'pgml_deployer'), ('delete_model', 'pgml_deployer'),
             ('approve', 'pgml_approver'), ('reject', 'pgml_approver'),
             ('add_stage', 'pgml_admin'), ('set_promotion_policy', 'pgml_admin'),
+            -- monitoring
+            ('monitoring_status', 'pgml_predictor'), ('flush_prediction_log', 'pgml_predictor'),
+            ('record_outcome', 'pgml_monitor'), ('set_monitoring', 'pgml_admin'),
+            ('log_maintenance', 'pgml_admin'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
             ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),

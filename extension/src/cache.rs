@@ -172,6 +172,13 @@ impl Cache {
     }
 }
 
+/// A number that changes whenever what a stage serves may have changed, for the caches keyed
+/// the same way (the prediction log's settings).
+pub fn generation() -> u64 {
+    let inv = &INVALIDATIONS.0;
+    inv.deployments.get().wrapping_add(inv.tables.get() << 40)
+}
+
 /// Forgets every project → model mapping of this backend.
 pub fn forget_deployments() {
     Invalidations::bump(&INVALIDATIONS.0.deployments);

@@ -11,6 +11,7 @@ mod embedders;
 mod error;
 mod heap;
 mod lifecycle;
+mod monitoring;
 mod privilege;
 mod relation;
 mod row;
@@ -22,13 +23,23 @@ mod store;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pgrx::extension_sql_file!("../sql/lifecycle.sql", name = "lifecycle", requires = ["bootstrap"]);
-pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["bootstrap", "lifecycle"]);
+pgrx::extension_sql_file!(
+    "../sql/monitoring.sql",
+    name = "monitoring",
+    requires = ["bootstrap", "lifecycle"]
+);
+pgrx::extension_sql_file!(
+    "../sql/backup.sql",
+    name = "backup",
+    requires = ["bootstrap", "lifecycle", "monitoring"]
+);
 pgrx::extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
     cache::register_invalidation_callback();
+    monitoring::init();
     // Backends are the parallelism of predictions (and parallel workers, for a scan): a
     // library's thread pool per backend spinning on the same cores made a 100-row
     // predict_batch 80x slower under concurrent load (bench/serve.sh, strict, 100 instances).
@@ -45,6 +56,7 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        // the prediction log's shared memory and writers, as every cluster of the project has
+        vec!["shared_preload_libraries='pgml'", "pgml.log_flush_interval=100"]
     }
 }

@@ -12,6 +12,7 @@ pub mod drift;
 pub mod error;
 pub mod lifecycle;
 pub mod metrics;
+pub mod monitoring;
 pub mod schedule;
 pub mod search;
 pub mod task;

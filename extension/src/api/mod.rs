@@ -8,6 +8,7 @@ mod deploy;
 pub(crate) mod drift;
 mod embed;
 mod models;
+mod monitoring;
 mod predict;
 mod promote;
 mod schedule;

@@ -4,9 +4,10 @@
 
 use crate::cache;
 use crate::error::{OrRaise, Result, SqlError};
+use crate::monitoring::log::{self, Tags};
 use pgml_core::artifact::LoadedModel;
 use pgrx::prelude::*;
-use pgrx::{AnyNumeric, PgSqlErrorCode};
+use pgrx::{AnyNumeric, PgSqlErrorCode, Uuid};
 
 /// Features as f32; a NULL stays None until the model says whether it imputes it.
 fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Vec<Option<f32>> {
@@ -32,8 +33,31 @@ fn complete(values: Vec<Option<f32>>, model: Option<&LoadedModel>) -> Result<Vec
         .collect()
 }
 
-fn by_project(project: &str, stage: &str, values: Result<Vec<Option<f32>>>) -> f32 {
-    values.and_then(|v| served(project, stage, v, |m, x| m.predict_one(&x))).or_raise()
+fn by_project(project: &str, stage: &str, values: Result<Vec<Option<f32>>>, tags: Result<Tags>) -> f32 {
+    tags.and_then(|tags| logged(project, stage, values?, &tags, |m, x| m.predict_one(&x), |y| (*y, &[])))
+        .or_raise()
+}
+
+/// `served`, and the prediction logged (when the project's settings and sampling say so).
+/// `answer` gives what is logged of the result: the prediction and the class probabilities.
+fn logged<T>(
+    project: &str,
+    stage: &str,
+    values: Vec<Option<f32>>,
+    tags: &Tags,
+    predict: impl FnOnce(&LoadedModel, Vec<f32>) -> pgml_core::Result<T>,
+    answer: fn(&T) -> (f32, &[f32]),
+) -> Result<T> {
+    let clock = log::clock();
+    let (id, model) = cache::deployed_with_id(project, stage)?;
+    let x = complete(values, Some(&model))?;
+    let pending = log::begin(clock, project, id, tags, &x)?;
+    let out = predict(&model, x)?;
+    if let Some(p) = pending {
+        let (y, probabilities) = answer(&out);
+        p.finish(stage, y, probabilities);
+    }
+    Ok(out)
 }
 
 /// Runs `predict` with the model a stage serves, on the features completed for it.
@@ -54,11 +78,26 @@ fn by_id(model_id: i64, values: Result<Vec<Option<f32>>>) -> f32 {
 
 /// `pgml.predict(project_name | model_id, features <type>[])` for every array type PostgresML
 /// accepts; each converts its elements to f32 and shares one code path.
+/// The form without `key` and `request_id` is 0.5.0's, kept (without SQL) for a database not
+/// yet updated.
 macro_rules! predict_arrays {
-    ($($by_project:ident, $by_model:ident: $t:ty => $convert:expr;)*) => {$(
-        #[pg_extern(name = "predict", stable, parallel_safe)]
+    ($($by_project:ident, $keyed:ident, $by_model:ident: $t:ty => $convert:expr;)*) => {$(
+        #[pg_extern(name = "predict", stable, parallel_safe, sql = false)]
         fn $by_project(project_name: &str, features: Vec<Option<$t>>, stage: default!(&str, "'production'")) -> f32 {
-            by_project(project_name, stage, Ok(self::features(features, $convert)))
+            by_project(project_name, stage, Ok(self::features(features, $convert)), Ok(Tags::NONE))
+        }
+
+        #[pg_extern(name = "predict", stable, parallel_safe)]
+        fn $keyed(
+            project_name: Option<&str>,
+            features: Option<Vec<Option<$t>>>,
+            stage: default!(Option<&str>, "'production'"),
+            key: default!(Option<&str>, "NULL"),
+            request_id: default!(Option<Uuid>, "NULL"),
+        ) -> Option<f32> {
+            // NULL in, NULL out, as the STRICT form before the optional key and request id
+            let (project_name, features, stage) = (project_name?, features?, stage?);
+            Some(by_project(project_name, stage, Ok(self::features(features, $convert)), Tags::new(key, request_id)))
         }
 
         #[pg_extern(name = "predict", stable, parallel_safe)]
@@ -69,23 +108,35 @@ macro_rules! predict_arrays {
 }
 
 predict_arrays! {
-    predict_f32, predict_model_f32: f32 => |v| v;
-    predict_f64, predict_model_f64: f64 => |v| v as f32;
-    predict_i16, predict_model_i16: i16 => f32::from;
-    predict_i32, predict_model_i32: i32 => |v| v as f32;
-    predict_i64, predict_model_i64: i64 => |v| v as f32;
-    predict_bool, predict_model_bool: bool => |v| if v { 1.0 } else { 0.0 };
+    predict_f32, predict_f32_keyed, predict_model_f32: f32 => |v| v;
+    predict_f64, predict_f64_keyed, predict_model_f64: f64 => |v| v as f32;
+    predict_i16, predict_i16_keyed, predict_model_i16: i16 => f32::from;
+    predict_i32, predict_i32_keyed, predict_model_i32: i32 => |v| v as f32;
+    predict_i64, predict_i64_keyed, predict_model_i64: i64 => |v| v as f32;
+    predict_bool, predict_bool_keyed, predict_model_bool: bool => |v| if v { 1.0 } else { 0.0 };
 }
 
 /// Untyped literals (`ARRAY[5.1, 3.5]`) are numeric[]: an exact overload keeps the call
 /// unambiguous among the real[] / float8[] / row overloads.
-#[pg_extern(name = "predict", stable, parallel_safe)]
+#[pg_extern(name = "predict", stable, parallel_safe, sql = false)]
 fn predict_numeric(
     project_name: &str,
     features: Vec<Option<AnyNumeric>>,
     stage: default!(&str, "'production'"),
 ) -> f32 {
-    by_project(project_name, stage, numeric_features(features))
+    by_project(project_name, stage, numeric_features(features), Ok(Tags::NONE))
+}
+
+#[pg_extern(name = "predict", stable, parallel_safe)]
+fn predict_numeric_keyed(
+    project_name: Option<&str>,
+    features: Option<Vec<Option<AnyNumeric>>>,
+    stage: default!(Option<&str>, "'production'"),
+    key: default!(Option<&str>, "NULL"),
+    request_id: default!(Option<Uuid>, "NULL"),
+) -> Option<f32> {
+    let (project_name, features, stage) = (project_name?, features?, stage?);
+    Some(by_project(project_name, stage, numeric_features(features), Tags::new(key, request_id)))
 }
 
 #[pg_extern(name = "predict", stable, parallel_safe)]
@@ -99,15 +150,37 @@ fn numeric_features(values: Vec<Option<AnyNumeric>>) -> Result<Vec<Option<f32>>>
 
 /// Prediction from a row value (a table row, `ROW(...)` or a composite): the model's
 /// training columns are looked up by name.
-#[pg_extern(name = "predict", stable, parallel_safe)]
+#[pg_extern(name = "predict", stable, parallel_safe, sql = false)]
 fn predict_row(project_name: &str, row: pgrx::AnyElement, stage: default!(&str, "'production'")) -> f32 {
-    row_prediction(project_name, &row, stage).or_raise()
+    row_prediction(project_name, &row, stage, &Tags::NONE).or_raise()
 }
 
-fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str) -> Result<f32> {
-    let model = cache::deployed(project_name, stage)?;
+#[pg_extern(name = "predict", stable, parallel_safe)]
+fn predict_row_keyed(
+    project_name: Option<&str>,
+    row: Option<pgrx::AnyElement>,
+    stage: default!(Option<&str>, "'production'"),
+    key: default!(Option<&str>, "NULL"),
+    request_id: default!(Option<Uuid>, "NULL"),
+) -> Option<f32> {
+    let (project_name, row, stage) = (project_name?, row?, stage?);
+    Some(
+        Tags::new(key, request_id)
+            .and_then(|tags| row_prediction(project_name, &row, stage, &tags))
+            .or_raise(),
+    )
+}
+
+fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str, tags: &Tags) -> Result<f32> {
+    let clock = log::clock();
+    let (id, model) = cache::deployed_with_id(project_name, stage)?;
     let x = crate::row::features(&model, row)?;
-    Ok(model.predict_one(&x)?)
+    let pending = log::begin(clock, project_name, id, tags, &x)?;
+    let y = model.predict_one(&x)?;
+    if let Some(p) = pending {
+        p.finish(stage, y, &[]);
+    }
+    Ok(y)
 }
 
 #[pg_extern(name = "predict", stable, parallel_safe)]
@@ -143,14 +216,33 @@ fn by_model<T>(
     Ok(predict(&model, x)?)
 }
 
-/// Class probabilities of one row, in ascending label order.
-#[pg_extern(stable, parallel_safe)]
+/// Class probabilities of one row, in ascending label order (0.5.0's form, without SQL).
+#[pg_extern(stable, parallel_safe, sql = false)]
 fn predict_proba(
     project_name: &str,
     features: Vec<Option<f32>>,
     stage: default!(&str, "'production'"),
 ) -> Vec<f32> {
-    served(project_name, stage, features, |m, x| m.predict_proba(&m.one_row(x)?)).or_raise()
+    proba(project_name, features, stage, Ok(Tags::NONE))
+}
+
+/// Class probabilities of one row, in ascending label order.
+#[pg_extern(name = "predict_proba", stable, parallel_safe)]
+fn predict_proba_keyed(
+    project_name: Option<&str>,
+    features: Option<Vec<Option<f32>>>,
+    stage: default!(Option<&str>, "'production'"),
+    key: default!(Option<&str>, "NULL"),
+    request_id: default!(Option<Uuid>, "NULL"),
+) -> Option<Vec<f32>> {
+    let (project_name, features, stage) = (project_name?, features?, stage?);
+    Some(proba(project_name, features, stage, Tags::new(key, request_id)))
+}
+
+fn proba(project_name: &str, features: Vec<Option<f32>>, stage: &str, tags: Result<Tags>) -> Vec<f32> {
+    let predict = |m: &LoadedModel, x| m.predict_proba(&m.one_row(x)?);
+    tags.and_then(|tags| logged(project_name, stage, features, &tags, predict, |p| (f32::NAN, p.as_slice())))
+        .or_raise()
 }
 
 #[pg_extern(name = "predict_proba", stable, parallel_safe)]

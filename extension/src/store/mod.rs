@@ -4,6 +4,7 @@
 //! (`privilege::as_owner`), so roles cannot write the registry except through these functions.
 
 mod lifecycle;
+pub mod monitoring;
 pub use lifecycle::*;
 
 use crate::error::{Result, SqlError};

@@ -1,0 +1,122 @@
+-- pgml-rs 0.6.0: production monitoring. Predictions are logged off the predict path (shared
+-- memory, then background writers; see extension/src/monitoring) into a log partitioned by day;
+-- outcomes that arrive later are recorded beside it.
+
+-- Per project: what is logged and for how long. A project without a row has the defaults.
+CREATE TABLE pgml.monitoring (
+    project_id BIGINT PRIMARY KEY REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    enabled BOOLEAN NOT NULL DEFAULT true,
+    -- the share of a statement's first scan_after predictions logged (online traffic)
+    sample REAL NOT NULL DEFAULT 1.0,
+    scan_after INTEGER NOT NULL DEFAULT 100,
+    -- the share of the rest of a statement's predictions logged (a scan of a table)
+    scan_sample REAL NOT NULL DEFAULT 0.001,
+    -- the share of logged predictions that keep their features
+    features_sample REAL NOT NULL DEFAULT 0.01,
+    retention INTERVAL NOT NULL DEFAULT '30 days',
+    -- how long after a prediction its outcome is expected: younger predictions are not judged
+    label_delay INTERVAL NOT NULL DEFAULT '0',
+    -- an outcome by key joins the latest prediction for that key at most this long before it
+    attribution_window INTERVAL NOT NULL DEFAULT '7 days',
+    updated_by NAME NOT NULL DEFAULT current_user,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+
+-- Every logged prediction. Partitions (one per UTC day, pgml.prediction_log_YYYYMMDD) are
+-- created by the writers as needed and ahead of time by pgml.log_maintenance(), which also
+-- drops those past every project's retention: rows are never deleted one by one.
+CREATE TABLE pgml.prediction_log (
+    request_id UUID NOT NULL,
+    predicted_at TIMESTAMPTZ NOT NULL,
+    project_id BIGINT NOT NULL,
+    stage TEXT,
+    model_id BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    key TEXT,
+    prediction REAL,
+    probabilities REAL[],
+    features REAL[],
+    latency_us REAL NOT NULL,
+    -- how many predictions this row stands for: 1 / the rate it was sampled at
+    weight REAL NOT NULL
+) PARTITION BY RANGE (predicted_at);
+CREATE INDEX prediction_log_request_id_idx ON pgml.prediction_log (request_id);
+CREATE INDEX prediction_log_key_idx ON pgml.prediction_log (project_id, key, predicted_at) WHERE key IS NOT NULL;
+
+-- Outcomes (labels) recorded by pgml.record_outcome: by the prediction's request id, or by the
+-- entity's key and the time the outcome happened.
+CREATE TABLE pgml.outcomes (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    request_id UUID,
+    key TEXT,
+    label REAL NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    recorded_by NAME NOT NULL DEFAULT current_user,
+    recorded_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    CHECK (request_id IS NOT NULL OR key IS NOT NULL)
+);
+CREATE INDEX outcomes_request_id_idx ON pgml.outcomes (request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX outcomes_key_idx ON pgml.outcomes (project_id, key, occurred_at) WHERE key IS NOT NULL;
+
+-- The partition of one UTC day, created if missing (by the writers, and ahead of time by
+-- pgml.log_maintenance). Also schedules the log's maintenance with pg_cron the first time, when
+-- pg_cron is installed in this database.
+CREATE FUNCTION pgml._pgml_log_partition(day DATE) RETURNS REGCLASS
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    part TEXT := 'prediction_log_' || to_char(day, 'YYYYMMDD');
+BEGIN
+    IF to_regclass('pgml.' || part) IS NULL THEN
+        BEGIN
+            EXECUTE format('CREATE TABLE pgml.%I PARTITION OF pgml.prediction_log FOR VALUES FROM (%L) TO (%L)',
+                           part, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+        EXCEPTION WHEN duplicate_table OR unique_violation THEN
+            NULL; -- another writer created it meanwhile
+        END;
+        IF to_regclass('cron.job') IS NOT NULL AND NOT EXISTS (
+            SELECT FROM cron.job WHERE jobname = 'pgml_log_maintenance' AND database = current_database()
+        ) THEN
+            PERFORM cron.schedule('pgml_log_maintenance', '7 * * * *', 'SELECT pgml.log_maintenance()');
+        END IF;
+    END IF;
+    RETURN ('pgml.' || part)::regclass;
+END $$;
+
+-- Creates the partitions of today and the next days_ahead days, and drops each partition whose
+-- day ended longer ago than every project's retention (30 days for a project without
+-- settings). Run every hour by pg_cron (job pgml_log_maintenance).
+CREATE FUNCTION pgml.log_maintenance(days_ahead INTEGER DEFAULT 2)
+RETURNS TABLE (action TEXT, partition_name TEXT)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    keep INTERVAL;
+    d DATE;
+    r RECORD;
+BEGIN
+    IF days_ahead < 0 OR days_ahead > 366 THEN
+        RAISE EXCEPTION 'days_ahead must be between 0 and 366, not %', days_ahead USING ERRCODE = '22023';
+    END IF;
+    FOR d IN SELECT generate_series((now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date + days_ahead, '1 day')::date LOOP
+        IF to_regclass('pgml.prediction_log_' || to_char(d, 'YYYYMMDD')) IS NULL THEN
+            PERFORM pgml._pgml_log_partition(d);
+            action := 'created'; partition_name := 'pgml.prediction_log_' || to_char(d, 'YYYYMMDD');
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    SELECT greatest(max(COALESCE(m.retention, interval '30 days')), interval '1 day') INTO keep
+    FROM pgml.projects p LEFT JOIN pgml.monitoring m ON m.project_id = p.id;
+    keep := COALESCE(keep, interval '30 days');
+    FOR r IN
+        SELECT format('pgml.%I', c.relname) AS part, to_date(substr(c.relname, 16), 'YYYYMMDD') AS day
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'pgml.prediction_log'::regclass AND c.relname ~ '^prediction_log_[0-9]{8}$'
+        ORDER BY c.relname
+    LOOP
+        IF ((r.day + 1)::timestamp AT TIME ZONE 'UTC') <= now() - keep THEN
+            EXECUTE format('DROP TABLE %s', r.part);
+            action := 'dropped'; partition_name := r.part;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END $$;

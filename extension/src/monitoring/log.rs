@@ -1,0 +1,219 @@
+//! The predict path's side of the log: decide whether this prediction is logged (the project's
+//! settings, cached per backend, and the statement's sampling), then append one record to the
+//! database's ring. No SQL runs here except on a miss of the settings' cache, and nothing can
+//! wait: a full ring drops the record (counted) and the prediction goes on.
+
+use super::shared;
+use crate::cache;
+use crate::error::{Result, SqlError};
+use crate::store::first_row;
+use pgml_core::monitoring::record::MAX_KEY_BYTES;
+use pgml_core::monitoring::sampling::Decision;
+use pgml_core::monitoring::{LogRecord, RequestIds, Sampler, Settings, Source};
+use pgrx::{pg_sys, PgSqlErrorCode, Uuid};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// A project's id and logging settings; None when the registry has no monitoring table yet (a
+/// schema older than 0.6.0) or no such project.
+type Logging = Option<(i64, Settings)>;
+
+struct State {
+    settings: HashMap<String, Logging>,
+    /// `cache::generation()` the settings were read under.
+    seen: u64,
+    sampler: Sampler,
+    ids: RequestIds,
+    buffer: Vec<u8>,
+    ring: Option<(usize, u64)>,
+}
+
+struct MainThread<T>(T);
+// SAFETY: only the backend's main thread predicts.
+unsafe impl<T> Sync for MainThread<T> {}
+
+static STATE: MainThread<std::cell::LazyCell<RefCell<State>>> = MainThread(std::cell::LazyCell::new(|| {
+    let seed = unsafe { pg_sys::MyProcPid as u64 } ^ now_micros() as u64;
+    RefCell::new(State {
+        settings: HashMap::new(),
+        seen: u64::MAX,
+        sampler: Sampler::default(),
+        ids: RequestIds::new(seed),
+        buffer: Vec::with_capacity(256),
+        ring: None,
+    })
+}));
+
+fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    f(&mut STATE.0.borrow_mut())
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// What the caller passed for the log (`key`, `request_id`), checked before predicting.
+pub struct Tags<'a> {
+    pub key: Option<&'a str>,
+    pub request_id: Option<Uuid>,
+}
+
+impl<'a> Tags<'a> {
+    pub fn new(key: Option<&'a str>, request_id: Option<Uuid>) -> Result<Tags<'a>> {
+        if let Some(k) = key {
+            if k.len() > MAX_KEY_BYTES {
+                return Err(SqlError::new(
+                    PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+                    format!(
+                        "key is {} bytes long, longer than the {MAX_KEY_BYTES} a logged prediction keeps",
+                        k.len()
+                    ),
+                )
+                .hint("pass a shorter identifier of the entity (its primary key, or a hash of it)"));
+            }
+        }
+        Ok(Tags { key, request_id })
+    }
+
+    pub const NONE: Tags<'static> = Tags { key: None, request_id: None };
+}
+
+/// A prediction being logged: what was decided before the model ran.
+pub struct Pending {
+    started: Instant,
+    project_id: i64,
+    model_id: i64,
+    decision: Decision,
+    features: Vec<f32>,
+    key: Option<String>,
+    request_id: Option<Uuid>,
+}
+
+/// Called when a prediction starts: the time, if anything could be logged on this server.
+pub fn clock() -> Option<Instant> {
+    shared::available().then(Instant::now)
+}
+
+/// Whether this prediction of `project`'s `stage` (served by `model_id`, on features `x`) is
+/// logged; None when not (logging unavailable or off, not sampled, or on a standby).
+pub fn begin(
+    started: Option<Instant>,
+    project: &str,
+    model_id: i64,
+    tags: &Tags,
+    x: &[f32],
+) -> Result<Option<Pending>> {
+    let Some(started) = started else { return Ok(None) };
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        if let Some(g) = shared::global() {
+            g.dropped_standby.fetch_add(1, Ordering::Relaxed);
+        }
+        return Ok(None);
+    }
+    let Some((project_id, settings)) = settings(project)? else { return Ok(None) };
+    let statement = (unsafe { pg_sys::GetCurrentStatementStartTimestamp() }, 0);
+    let decision = with_state(|s| {
+        let State { sampler, ids, .. } = s;
+        sampler.decide(&settings, statement, ids)
+    });
+    let Some(decision) = decision else { return Ok(None) };
+    Ok(Some(Pending {
+        started,
+        project_id,
+        model_id,
+        decision,
+        features: if decision.keep_features { x.to_vec() } else { vec![] },
+        key: tags.key.map(str::to_string),
+        request_id: tags.request_id,
+    }))
+}
+
+impl Pending {
+    /// Appends the record of the finished prediction to the ring (or counts it dropped).
+    pub fn finish(self, stage: &str, prediction: f32, probabilities: &[f32]) {
+        let latency = self.started.elapsed().as_secs_f32() * 1e6;
+        let at = now_micros();
+        let database = unsafe { pg_sys::MyDatabaseId };
+        with_state(|s| {
+            let request_id = match self.request_id {
+                Some(id) => *id.as_bytes(),
+                None => s.ids.uuid_v7(at),
+            };
+            let record = LogRecord {
+                request_id,
+                at_unix_micros: at,
+                project_id: self.project_id,
+                model_id: self.model_id,
+                source: Source::Sql,
+                weight: self.decision.weight,
+                latency_micros: latency,
+                prediction,
+                stage: stage.to_string(),
+                key: self.key,
+                probabilities: probabilities.to_vec(),
+                features: self.features,
+            };
+            s.buffer.clear();
+            s.buffer.extend_from_slice(&u32::from(database).to_le_bytes());
+            record.encode(&mut s.buffer);
+            if let Some(ring) = shared::ring_of(database, &mut s.ring) {
+                if ring.push(&s.buffer) {
+                    ring.header().last_append.store(at, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+}
+
+/// The project's logging settings, cached until the registry's deployments or settings change
+/// (`pgml.set_monitoring` invalidates them as a deploy does).
+fn settings(project: &str) -> Result<Logging> {
+    let generation = cache::generation();
+    let hit = with_state(|s| {
+        if s.seen != generation {
+            s.settings.clear();
+            s.seen = generation;
+        }
+        s.settings.get(project).copied()
+    });
+    if let Some(hit) = hit {
+        return Ok(hit);
+    }
+    let loaded = load(project)?;
+    with_state(|s| {
+        if s.seen == generation {
+            s.settings.insert(project.to_string(), loaded);
+        }
+    });
+    Ok(loaded)
+}
+
+fn load(project: &str) -> Result<Logging> {
+    let has_table = first_row("SELECT to_regclass('pgml.monitoring') IS NOT NULL", &[], |r| {
+        Ok(r.get::<bool>(1)?.unwrap_or(false))
+    })?;
+    if has_table != Some(true) {
+        return Ok(None);
+    }
+    let row = first_row(
+        "SELECT p.id, m.enabled, m.sample, m.scan_after, m.scan_sample, m.features_sample
+         FROM pgml.projects p LEFT JOIN pgml.monitoring m ON m.project_id = p.id WHERE p.name = $1",
+        &[project.into()],
+        |r| {
+            let d = Settings::default();
+            Ok((
+                r.get::<i64>(1)?.unwrap_or(0),
+                Settings {
+                    enabled: r.get::<bool>(2)?.unwrap_or(d.enabled),
+                    sample: r.get::<f32>(3)?.map_or(d.sample, f64::from),
+                    scan_after: r.get::<i32>(4)?.map_or(d.scan_after, |v| v.max(0) as u32),
+                    scan_sample: r.get::<f32>(5)?.map_or(d.scan_sample, f64::from),
+                    features_sample: r.get::<f32>(6)?.map_or(d.features_sample, f64::from),
+                },
+            ))
+        },
+    )?;
+    Ok(row)
+}
