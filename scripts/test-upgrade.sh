@@ -93,7 +93,10 @@ SQL
   registry_of "$db" >"$TMP/before.txt"
   q "$db" -c "ALTER EXTENSION pgml UPDATE"
   [ "$(q "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'pgml'")" = "$VERSION" ] || fail "not updated to $VERSION"
-  registry_of "$db" >"$TMP/after.txt"
+  # (a table or sequence the upgrade added is new and empty: left out of the comparison)
+  registry_of "$db" | awk -F'|' 'NR == FNR { known[$1] = 1; next }
+    ($1 in known) || !(($2 == 0 && $3 == "d41d8cd98f00b204e9800998ecf8427e") || ($1 ~ /_seq$/ && $2 == 1 && $3 == "f"))' \
+    "$TMP/before.txt" - >"$TMP/after.txt"
   diff -u "$TMP/before.txt" "$TMP/after.txt" || fail "the upgrade from $old changed the registry or a prediction"
   echo "   ok: $(grep -c . "$TMP/before.txt") checksums (every registry table and sequence, every model's predictions) unchanged"
   schema_of "$db" >"$TMP/upgraded.sql"

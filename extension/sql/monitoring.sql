@@ -66,6 +66,8 @@ CREATE FUNCTION pgml._pgml_log_partition(day DATE) RETURNS REGCLASS
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     part TEXT := 'prediction_log_' || to_char(day, 'YYYYMMDD');
+    missing BOOLEAN;
+    job RECORD;
 BEGIN
     IF to_regclass('pgml.' || part) IS NULL THEN
         BEGIN
@@ -74,10 +76,18 @@ BEGIN
         EXCEPTION WHEN duplicate_table OR unique_violation THEN
             NULL; -- another writer created it meanwhile
         END;
-        IF to_regclass('cron.job') IS NOT NULL AND NOT EXISTS (
-            SELECT FROM cron.job WHERE jobname = 'pgml_log_maintenance' AND database = current_database()
-        ) THEN
-            PERFORM cron.schedule('pgml_log_maintenance', '7 * * * *', 'SELECT pgml.log_maintenance()');
+        -- (dynamic SQL: cron.job is named only where it exists)
+        IF to_regclass('cron.job') IS NOT NULL THEN
+            FOR job IN SELECT * FROM (VALUES
+                ('pgml_log_maintenance', '7 * * * *', 'SELECT pgml.log_maintenance()'),
+                ('pgml_live_metrics', '* * * * *', 'SELECT count(*) FROM pgml.evaluate_alerts()')) AS j (name, schedule, command)
+            LOOP
+                EXECUTE 'SELECT NOT EXISTS (SELECT FROM cron.job WHERE jobname = $1 AND database = current_database())'
+                    INTO missing USING job.name;
+                IF missing THEN
+                    EXECUTE 'SELECT cron.schedule($1, $2, $3)' USING job.name, job.schedule, job.command;
+                END IF;
+            END LOOP;
         END IF;
     END IF;
     RETURN ('pgml.' || part)::regclass;
@@ -119,4 +129,102 @@ BEGIN
             RETURN NEXT;
         END IF;
     END LOOP;
+    -- the live statistics, per project's own retention
+    DELETE FROM pgml.live_stats s
+    WHERE s.bucket < now() - COALESCE((SELECT m.retention FROM pgml.monitoring m WHERE m.project_id = s.project_id),
+                                      interval '30 days');
 END $$;
+
+-- Live statistics per project, stage, model and minute of prediction: sums that merge
+-- (crates/core/src/monitoring/live.rs), folded in by the log's writers as predictions are
+-- written (in the same transaction) and by pgml.refresh_live_metrics() as outcomes arrive.
+-- pgml.live_metrics() merges them into any window and bucket size, without reading the log.
+CREATE TABLE pgml.live_stats (
+    project_id BIGINT NOT NULL,
+    stage TEXT NOT NULL,
+    model_id BIGINT NOT NULL,
+    bucket TIMESTAMPTZ NOT NULL,
+    stats JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (project_id, stage, model_id, bucket)
+);
+
+-- Outcomes read from the user's own table or view where they already live (nothing copied):
+-- each row's key, time and label, joined like a recorded outcome's.
+CREATE TABLE pgml.outcome_sources (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    relation_name TEXT NOT NULL,
+    key_column TEXT NOT NULL,
+    time_column TEXT NOT NULL,
+    label_column TEXT NOT NULL,
+    created_by NAME NOT NULL DEFAULT current_user,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (project_id, relation_name)
+);
+
+-- How far pgml.refresh_live_metrics() has read each outcome stream of a project: pgml.outcomes
+-- by id (source_id NULL), an outcome source by time; and how many outcomes found their
+-- prediction.
+CREATE TABLE pgml.live_watermarks (
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    source_id BIGINT REFERENCES pgml.outcome_sources (id) ON DELETE CASCADE,
+    last_id BIGINT NOT NULL DEFAULT 0,
+    last_time TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+    matched BIGINT NOT NULL DEFAULT 0,
+    unmatched BIGINT NOT NULL DEFAULT 0,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE UNIQUE INDEX live_watermarks_idx ON pgml.live_watermarks (project_id, COALESCE(source_id, 0));
+
+-- Predictions the log dropped (buffer full, or not writable), per minute, for this database:
+-- counted by the writers as they find them.
+CREATE TABLE pgml.log_drops (
+    minute TIMESTAMPTZ PRIMARY KEY,
+    dropped BIGINT NOT NULL
+);
+
+-- Alert rules: a live metric of what a stage serves, over a window, crossing a threshold once
+-- at least min_count predictions (labelled ones, for a quality metric) are in the window.
+-- Evaluated every minute by pg_cron (job pgml_live_metrics, pgml.evaluate_alerts()).
+CREATE TABLE pgml.alert_rules (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT 'production',
+    metric TEXT NOT NULL,
+    comparison TEXT NOT NULL CHECK (comparison IN ('below', 'above')),
+    threshold DOUBLE PRECISION NOT NULL,
+    time_window INTERVAL NOT NULL DEFAULT '1 hour',
+    min_count BIGINT NOT NULL DEFAULT 100,
+    -- 'notify', or 'rollback': the stage returns to the model it served before, in the
+    -- transaction that opens the alert
+    action TEXT NOT NULL DEFAULT 'notify' CHECK (action IN ('notify', 'rollback')),
+    enabled BOOLEAN NOT NULL DEFAULT true,
+    created_by NAME NOT NULL DEFAULT current_user,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (project_id, name)
+);
+
+-- Alerts: opened when a rule's condition holds (one open alert per rule and model), resolved
+-- when it no longer does. Each opening also notifies the channel pgml_alerts (JSON) and writes
+-- an audit event.
+CREATE TABLE pgml.alerts (
+    id BIGSERIAL PRIMARY KEY,
+    rule_id BIGINT REFERENCES pgml.alert_rules (id) ON DELETE SET NULL,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    rule_name TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    model_id BIGINT NOT NULL,
+    metric TEXT NOT NULL,
+    value DOUBLE PRECISION,
+    comparison TEXT NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL,
+    count DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+    action_taken TEXT,
+    opened_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    resolved_at TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX alerts_open_idx ON pgml.alerts (rule_id, model_id) WHERE state = 'open';
+CREATE INDEX alerts_project_idx ON pgml.alerts (project_id, opened_at);

@@ -68,6 +68,10 @@ BEGIN
             -- monitoring
             ('monitoring_status', 'pgml_predictor'), ('flush_prediction_log', 'pgml_predictor'),
             ('record_outcome', 'pgml_monitor'), ('set_monitoring', 'pgml_admin'),
+            ('live_metrics', 'pgml_predictor'), ('refresh_live_metrics', 'pgml_monitor'),
+            ('add_outcome_source', 'pgml_monitor'), ('remove_outcome_source', 'pgml_monitor'),
+            ('evaluate_alerts', 'pgml_monitor'), ('add_alert_rule', 'pgml_admin'),
+            ('remove_alert_rule', 'pgml_admin'), ('batch_score', 'pgml_predictor'), ('_pgml_score', 'pgml_predictor'),
             ('log_maintenance', 'pgml_admin'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),

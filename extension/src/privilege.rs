@@ -82,7 +82,24 @@ impl Drop for Restore {
 /// `SECURITY DEFINER` function with `SET search_path`, the search_path is pinned to
 /// pg_catalog meanwhile, so no function or operator a caller created can run as the owner.
 pub fn as_owner<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
-    let owner = owner()?;
+    run_as(owner()?, write)
+}
+
+/// Runs `read` with the privileges of the role `name` (which must exist), as pg_cron runs a
+/// job as the role that scheduled it: a background job reads a user's relation with the
+/// privileges of whoever registered it, never with the job's own.
+pub fn as_role<T>(name: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    let role = std::ffi::CString::new(name)
+        .map_err(|_| crate::error::SqlError::invalid("a role name has a NUL byte"))?;
+    let oid = unsafe { pg_sys::get_role_oid(role.as_ptr(), true) };
+    if oid == pg_sys::InvalidOid {
+        return Err(crate::error::SqlError::undefined(format!("role \"{name}\" does not exist")));
+    }
+    run_as(oid, read)
+}
+
+fn run_as<T>(role: pg_sys::Oid, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let owner = role;
     let (mut user, mut context) = (pg_sys::InvalidOid, 0);
     unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
     let outer = OUTER.with(Cell::get);
@@ -104,5 +121,5 @@ pub fn as_owner<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
         OUTER.with(|c| c.set(user));
     }
     unsafe { pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32) };
-    write()
+    f()
 }

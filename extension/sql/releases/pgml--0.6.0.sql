@@ -354,7 +354,8 @@ CREATE TABLE pgml.audit_log (
     id BIGSERIAL PRIMARY KEY,
     at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     event TEXT NOT NULL CHECK (event IN ('train', 'deploy', 'rollback', 'promote', 'request', 'approve',
-        'reject', 'override', 'archive', 'delete', 'schema_change', 'add_stage', 'set_policy')),
+        'reject', 'override', 'archive', 'delete', 'schema_change', 'add_stage', 'set_policy',
+        'alert')), -- pgml-rs 0.6.0: 'alert' (a rule of pgml.alert_rules opened an alert)
     role NAME NOT NULL,
     project TEXT,
     model_id BIGINT,
@@ -472,6 +473,8 @@ CREATE FUNCTION pgml._pgml_log_partition(day DATE) RETURNS REGCLASS
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     part TEXT := 'prediction_log_' || to_char(day, 'YYYYMMDD');
+    missing BOOLEAN;
+    job RECORD;
 BEGIN
     IF to_regclass('pgml.' || part) IS NULL THEN
         BEGIN
@@ -480,10 +483,18 @@ BEGIN
         EXCEPTION WHEN duplicate_table OR unique_violation THEN
             NULL; -- another writer created it meanwhile
         END;
-        IF to_regclass('cron.job') IS NOT NULL AND NOT EXISTS (
-            SELECT FROM cron.job WHERE jobname = 'pgml_log_maintenance' AND database = current_database()
-        ) THEN
-            PERFORM cron.schedule('pgml_log_maintenance', '7 * * * *', 'SELECT pgml.log_maintenance()');
+        -- (dynamic SQL: cron.job is named only where it exists)
+        IF to_regclass('cron.job') IS NOT NULL THEN
+            FOR job IN SELECT * FROM (VALUES
+                ('pgml_log_maintenance', '7 * * * *', 'SELECT pgml.log_maintenance()'),
+                ('pgml_live_metrics', '* * * * *', 'SELECT count(*) FROM pgml.evaluate_alerts()')) AS j (name, schedule, command)
+            LOOP
+                EXECUTE 'SELECT NOT EXISTS (SELECT FROM cron.job WHERE jobname = $1 AND database = current_database())'
+                    INTO missing USING job.name;
+                IF missing THEN
+                    EXECUTE 'SELECT cron.schedule($1, $2, $3)' USING job.name, job.schedule, job.command;
+                END IF;
+            END LOOP;
         END IF;
     END IF;
     RETURN ('pgml.' || part)::regclass;
@@ -525,7 +536,105 @@ BEGIN
             RETURN NEXT;
         END IF;
     END LOOP;
+    -- the live statistics, per project's own retention
+    DELETE FROM pgml.live_stats s
+    WHERE s.bucket < now() - COALESCE((SELECT m.retention FROM pgml.monitoring m WHERE m.project_id = s.project_id),
+                                      interval '30 days');
 END $$;
+
+-- Live statistics per project, stage, model and minute of prediction: sums that merge
+-- (crates/core/src/monitoring/live.rs), folded in by the log's writers as predictions are
+-- written (in the same transaction) and by pgml.refresh_live_metrics() as outcomes arrive.
+-- pgml.live_metrics() merges them into any window and bucket size, without reading the log.
+CREATE TABLE pgml.live_stats (
+    project_id BIGINT NOT NULL,
+    stage TEXT NOT NULL,
+    model_id BIGINT NOT NULL,
+    bucket TIMESTAMPTZ NOT NULL,
+    stats JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (project_id, stage, model_id, bucket)
+);
+
+-- Outcomes read from the user's own table or view where they already live (nothing copied):
+-- each row's key, time and label, joined like a recorded outcome's.
+CREATE TABLE pgml.outcome_sources (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    relation_name TEXT NOT NULL,
+    key_column TEXT NOT NULL,
+    time_column TEXT NOT NULL,
+    label_column TEXT NOT NULL,
+    created_by NAME NOT NULL DEFAULT current_user,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (project_id, relation_name)
+);
+
+-- How far pgml.refresh_live_metrics() has read each outcome stream of a project: pgml.outcomes
+-- by id (source_id NULL), an outcome source by time; and how many outcomes found their
+-- prediction.
+CREATE TABLE pgml.live_watermarks (
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    source_id BIGINT REFERENCES pgml.outcome_sources (id) ON DELETE CASCADE,
+    last_id BIGINT NOT NULL DEFAULT 0,
+    last_time TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+    matched BIGINT NOT NULL DEFAULT 0,
+    unmatched BIGINT NOT NULL DEFAULT 0,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE UNIQUE INDEX live_watermarks_idx ON pgml.live_watermarks (project_id, COALESCE(source_id, 0));
+
+-- Predictions the log dropped (buffer full, or not writable), per minute, for this database:
+-- counted by the writers as they find them.
+CREATE TABLE pgml.log_drops (
+    minute TIMESTAMPTZ PRIMARY KEY,
+    dropped BIGINT NOT NULL
+);
+
+-- Alert rules: a live metric of what a stage serves, over a window, crossing a threshold once
+-- at least min_count predictions (labelled ones, for a quality metric) are in the window.
+-- Evaluated every minute by pg_cron (job pgml_live_metrics, pgml.evaluate_alerts()).
+CREATE TABLE pgml.alert_rules (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT 'production',
+    metric TEXT NOT NULL,
+    comparison TEXT NOT NULL CHECK (comparison IN ('below', 'above')),
+    threshold DOUBLE PRECISION NOT NULL,
+    time_window INTERVAL NOT NULL DEFAULT '1 hour',
+    min_count BIGINT NOT NULL DEFAULT 100,
+    -- 'notify', or 'rollback': the stage returns to the model it served before, in the
+    -- transaction that opens the alert
+    action TEXT NOT NULL DEFAULT 'notify' CHECK (action IN ('notify', 'rollback')),
+    enabled BOOLEAN NOT NULL DEFAULT true,
+    created_by NAME NOT NULL DEFAULT current_user,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (project_id, name)
+);
+
+-- Alerts: opened when a rule's condition holds (one open alert per rule and model), resolved
+-- when it no longer does. Each opening also notifies the channel pgml_alerts (JSON) and writes
+-- an audit event.
+CREATE TABLE pgml.alerts (
+    id BIGSERIAL PRIMARY KEY,
+    rule_id BIGINT REFERENCES pgml.alert_rules (id) ON DELETE SET NULL,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    rule_name TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    model_id BIGINT NOT NULL,
+    metric TEXT NOT NULL,
+    value DOUBLE PRECISION,
+    comparison TEXT NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL,
+    count DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+    action_taken TEXT,
+    opened_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    resolved_at TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX alerts_open_idx ON pgml.alerts (rule_id, model_id) WHERE state = 'open';
+CREATE INDEX alerts_project_idx ON pgml.alerts (project_id, opened_at);
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -671,7 +780,7 @@ AS 'MODULE_PATHNAME', '_pgml_min_step_real_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:313
+-- extension/src/api/predict.rs:321
 -- pgml::api::predict::_pgml_noop_predict
 CREATE  FUNCTION "_pgml_noop_predict"(
 	"project_name" TEXT, /* & str */
@@ -684,7 +793,22 @@ AS 'MODULE_PATHNAME', 'noop_predict_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:287
+-- extension/src/api/monitoring.rs:468
+-- pgml::api::monitoring::_pgml_score
+CREATE  FUNCTION "_pgml_score"(
+	"project_name" TEXT, /* & str */
+	"model_id" bigint, /* i64 */
+	"stage" TEXT, /* & str */
+	"row" anyelement, /* pgrx :: AnyElement */
+	"key" TEXT /* Option < & str > */
+) RETURNS real /* f32 */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_pgml_score_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/predict.rs:295
 -- pgml::api::predict::_pgml_serve_predict
 CREATE  FUNCTION "_pgml_serve_predict"(
 	"project_name" TEXT, /* & str */
@@ -802,6 +926,39 @@ AS 'MODULE_PATHNAME', 'add_vector_real_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/api/monitoring.rs:330
+-- pgml::api::monitoring::add_alert_rule
+CREATE  FUNCTION "add_alert_rule"(
+	"project_name" TEXT, /* & str */
+	"name" TEXT, /* & str */
+	"metric" TEXT, /* & str */
+	"below" double precision DEFAULT NULL, /* Option < f64 > */
+	"above" double precision DEFAULT NULL, /* Option < f64 > */
+	"time_window" interval DEFAULT '1 hour', /* Interval */
+	"min_count" bigint DEFAULT 100, /* i64 */
+	"stage" TEXT DEFAULT 'production', /* & str */
+	"action" TEXT DEFAULT 'notify' /* & str */
+) RETURNS bigint /* i64 */
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'add_alert_rule_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/monitoring.rs:290
+-- pgml::api::monitoring::add_outcome_source
+CREATE  FUNCTION "add_outcome_source"(
+	"project_name" TEXT, /* & str */
+	"relation_name" TEXT, /* & str */
+	"key_column" TEXT, /* & str */
+	"time_column" TEXT, /* & str */
+	"label_column" TEXT /* & str */
+) RETURNS bigint /* i64 */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'add_outcome_source_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/api/promote.rs:27
 -- pgml::api::promote::add_stage
 CREATE  FUNCTION "add_stage"(
@@ -840,6 +997,26 @@ CREATE  FUNCTION "archive_model"(
 STRICT
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'archive_model_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/monitoring.rs:417
+-- pgml::api::monitoring::batch_score
+CREATE  FUNCTION "batch_score"(
+	"project_name" TEXT, /* & str */
+	"relation_name" TEXT, /* & str */
+	"key_column" TEXT, /* & str */
+	"into" TEXT, /* & str */
+	"stage" TEXT DEFAULT 'production' /* & str */
+) RETURNS TABLE (
+	"rows" bigint,  /* i64 */
+	"model_id" bigint,  /* i64 */
+	"stage" TEXT,  /* String */
+	"into" TEXT  /* String */
+)
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'batch_score_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -883,7 +1060,7 @@ AS 'MODULE_PATHNAME', 'cosine_similarity_real_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:264
+-- extension/src/api/predict.rs:272
 -- pgml::api::predict::decompose
 CREATE  FUNCTION "decompose"(
 	"project_name" TEXT, /* & str */
@@ -1181,7 +1358,26 @@ COMMENT ON VIEW pgml.embedding_models IS 'The embedding models installed under p
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:124
+-- extension/src/api/monitoring.rs:383
+-- pgml::api::monitoring::evaluate_alerts
+CREATE  FUNCTION "evaluate_alerts"(
+	"project_name" TEXT DEFAULT NULL, /* Option < & str > */
+	"refresh" bool DEFAULT true /* bool */
+) RETURNS TABLE (
+	"project_name" TEXT,  /* String */
+	"rule" TEXT,  /* String */
+	"model_id" bigint,  /* Option < i64 > */
+	"value" double precision,  /* Option < f64 > */
+	"count" double precision,  /* f64 */
+	"state" TEXT,  /* String */
+	"action_taken" TEXT  /* Option < String > */
+)
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'evaluate_alerts_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/monitoring.rs:125
 -- pgml::api::monitoring::flush_prediction_log
 CREATE  FUNCTION "flush_prediction_log"(
 	"timeout_seconds" double precision DEFAULT 10 /* f64 */
@@ -1205,6 +1401,53 @@ AS 'MODULE_PATHNAME', 'generate_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/api/monitoring.rs:217
+-- pgml::api::monitoring::live_metrics
+CREATE  FUNCTION "live_metrics"(
+	"project_name" TEXT, /* & str */
+	"time_window" interval DEFAULT '1 day', /* Interval */
+	"bucket" interval DEFAULT '1 hour', /* Interval */
+	"stage" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS TABLE (
+	"stage" TEXT,  /* String */
+	"model_id" bigint,  /* i64 */
+	"bucket_start" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"predictions" double precision,  /* f64 */
+	"records" bigint,  /* i64 */
+	"labelled" double precision,  /* f64 */
+	"judged" bool,  /* bool */
+	"accuracy" double precision,  /* Option < f64 > */
+	"log_loss" double precision,  /* Option < f64 > */
+	"precision" double precision,  /* Option < f64 > */
+	"recall" double precision,  /* Option < f64 > */
+	"f1" double precision,  /* Option < f64 > */
+	"calibration_error" double precision,  /* Option < f64 > */
+	"mae" double precision,  /* Option < f64 > */
+	"rmse" double precision,  /* Option < f64 > */
+	"r2" double precision,  /* Option < f64 > */
+	"bias" double precision,  /* Option < f64 > */
+	"latency_p50_us" double precision,  /* Option < f64 > */
+	"latency_p99_us" double precision,  /* Option < f64 > */
+	"prediction_drift" double precision  /* Option < f64 > */
+)
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'live_metrics_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/monitoring.rs:276
+-- requires:
+--   live_metrics
+
+
+-- Every project's live metrics over the last day, per hour.
+CREATE VIEW pgml.live_metrics AS
+SELECT p.name AS project_name, m.*
+FROM pgml.projects p, LATERAL pgml.live_metrics(p.name) m;
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/api/datasets.rs:24
 -- pgml::api::datasets::load_dataset
 CREATE  FUNCTION "load_dataset"(
@@ -1221,7 +1464,7 @@ AS 'MODULE_PATHNAME', 'load_dataset_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:74
+-- extension/src/api/monitoring.rs:75
 -- pgml::api::monitoring::monitoring_status
 CREATE  FUNCTION "monitoring_status"() RETURNS TABLE (
 	"logging" bool,  /* bool */
@@ -1708,7 +1951,7 @@ AS 'MODULE_PATHNAME', 'predict_row_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:274
+-- extension/src/api/predict.rs:282
 -- pgml::api::predict::predict_batch
 CREATE  FUNCTION "predict_batch"(
 	"project_name" TEXT, /* & str */
@@ -1733,7 +1976,7 @@ AS 'MODULE_PATHNAME', 'predict_batch_model_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:254
+-- extension/src/api/predict.rs:262
 -- pgml::api::predict::predict_joint
 CREATE  FUNCTION "predict_joint"(
 	"project_name" TEXT, /* & str */
@@ -1779,7 +2022,7 @@ AS 'MODULE_PATHNAME', 'predict_proba_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:248
+-- extension/src/api/predict.rs:256
 -- pgml::api::predict::predict_proba
 CREATE  FUNCTION "predict_proba"(
 	"model_id" bigint, /* i64 */
@@ -1833,7 +2076,7 @@ AS 'MODULE_PATHNAME', 'promote_stage_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:150
+-- extension/src/api/monitoring.rs:151
 -- pgml::api::monitoring::record_outcome
 CREATE  FUNCTION "record_outcome"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1844,6 +2087,21 @@ CREATE  FUNCTION "record_outcome"(
 ) RETURNS bigint /* i64 */
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'record_outcome_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/monitoring.rs:196
+-- pgml::api::monitoring::refresh_live_metrics
+CREATE  FUNCTION "refresh_live_metrics"(
+	"project_name" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS TABLE (
+	"project_name" TEXT,  /* String */
+	"source" TEXT,  /* String */
+	"matched" bigint,  /* i64 */
+	"unmatched" bigint  /* i64 */
+)
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'refresh_live_metrics_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1862,6 +2120,30 @@ CREATE  FUNCTION "reject"(
 )
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'reject_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/monitoring.rs:374
+-- pgml::api::monitoring::remove_alert_rule
+CREATE  FUNCTION "remove_alert_rule"(
+	"project_name" TEXT, /* & str */
+	"name" TEXT /* & str */
+) RETURNS bool /* bool */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'remove_alert_rule_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/monitoring.rs:314
+-- pgml::api::monitoring::remove_outcome_source
+CREATE  FUNCTION "remove_outcome_source"(
+	"project_name" TEXT, /* & str */
+	"relation_name" TEXT /* & str */
+) RETURNS bool /* bool */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'remove_outcome_source_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1915,7 +2197,7 @@ AS 'MODULE_PATHNAME', 'set_drift_thresholds_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:18
+-- extension/src/api/monitoring.rs:19
 -- pgml::api::monitoring::set_monitoring
 CREATE  FUNCTION "set_monitoring"(
 	"project_name" TEXT, /* Option < & str > */
@@ -2309,6 +2591,10 @@ BEGIN
             -- monitoring
             ('monitoring_status', 'pgml_predictor'), ('flush_prediction_log', 'pgml_predictor'),
             ('record_outcome', 'pgml_monitor'), ('set_monitoring', 'pgml_admin'),
+            ('live_metrics', 'pgml_predictor'), ('refresh_live_metrics', 'pgml_monitor'),
+            ('add_outcome_source', 'pgml_monitor'), ('remove_outcome_source', 'pgml_monitor'),
+            ('evaluate_alerts', 'pgml_monitor'), ('add_alert_rule', 'pgml_admin'),
+            ('remove_alert_rule', 'pgml_admin'), ('batch_score', 'pgml_predictor'), ('_pgml_score', 'pgml_predictor'),
             ('log_maintenance', 'pgml_admin'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),

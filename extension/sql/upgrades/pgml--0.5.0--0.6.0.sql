@@ -30,6 +30,7 @@ BEGIN
 END $$;
 
 
+
 -- Per project: what is logged and for how long. A project without a row has the defaults.
 CREATE TABLE pgml.monitoring (
     project_id BIGINT PRIMARY KEY REFERENCES pgml.projects (id) ON DELETE CASCADE,
@@ -94,6 +95,8 @@ CREATE FUNCTION pgml._pgml_log_partition(day DATE) RETURNS REGCLASS
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     part TEXT := 'prediction_log_' || to_char(day, 'YYYYMMDD');
+    missing BOOLEAN;
+    job RECORD;
 BEGIN
     IF to_regclass('pgml.' || part) IS NULL THEN
         BEGIN
@@ -102,10 +105,18 @@ BEGIN
         EXCEPTION WHEN duplicate_table OR unique_violation THEN
             NULL; -- another writer created it meanwhile
         END;
-        IF to_regclass('cron.job') IS NOT NULL AND NOT EXISTS (
-            SELECT FROM cron.job WHERE jobname = 'pgml_log_maintenance' AND database = current_database()
-        ) THEN
-            PERFORM cron.schedule('pgml_log_maintenance', '7 * * * *', 'SELECT pgml.log_maintenance()');
+        -- (dynamic SQL: cron.job is named only where it exists)
+        IF to_regclass('cron.job') IS NOT NULL THEN
+            FOR job IN SELECT * FROM (VALUES
+                ('pgml_log_maintenance', '7 * * * *', 'SELECT pgml.log_maintenance()'),
+                ('pgml_live_metrics', '* * * * *', 'SELECT count(*) FROM pgml.evaluate_alerts()')) AS j (name, schedule, command)
+            LOOP
+                EXECUTE 'SELECT NOT EXISTS (SELECT FROM cron.job WHERE jobname = $1 AND database = current_database())'
+                    INTO missing USING job.name;
+                IF missing THEN
+                    EXECUTE 'SELECT cron.schedule($1, $2, $3)' USING job.name, job.schedule, job.command;
+                END IF;
+            END LOOP;
         END IF;
     END IF;
     RETURN ('pgml.' || part)::regclass;
@@ -147,14 +158,117 @@ BEGIN
             RETURN NEXT;
         END IF;
     END LOOP;
+    -- the live statistics, per project's own retention
+    DELETE FROM pgml.live_stats s
+    WHERE s.bucket < now() - COALESCE((SELECT m.retention FROM pgml.monitoring m WHERE m.project_id = s.project_id),
+                                      interval '30 days');
 END $$;
 
+-- Live statistics per project, stage, model and minute of prediction: sums that merge
+-- (crates/core/src/monitoring/live.rs), folded in by the log's writers as predictions are
+-- written (in the same transaction) and by pgml.refresh_live_metrics() as outcomes arrive.
+-- pgml.live_metrics() merges them into any window and bucket size, without reading the log.
+CREATE TABLE pgml.live_stats (
+    project_id BIGINT NOT NULL,
+    stage TEXT NOT NULL,
+    model_id BIGINT NOT NULL,
+    bucket TIMESTAMPTZ NOT NULL,
+    stats JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (project_id, stage, model_id, bucket)
+);
+
+-- Outcomes read from the user's own table or view where they already live (nothing copied):
+-- each row's key, time and label, joined like a recorded outcome's.
+CREATE TABLE pgml.outcome_sources (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    relation_name TEXT NOT NULL,
+    key_column TEXT NOT NULL,
+    time_column TEXT NOT NULL,
+    label_column TEXT NOT NULL,
+    created_by NAME NOT NULL DEFAULT current_user,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (project_id, relation_name)
+);
+
+-- How far pgml.refresh_live_metrics() has read each outcome stream of a project: pgml.outcomes
+-- by id (source_id NULL), an outcome source by time; and how many outcomes found their
+-- prediction.
+CREATE TABLE pgml.live_watermarks (
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    source_id BIGINT REFERENCES pgml.outcome_sources (id) ON DELETE CASCADE,
+    last_id BIGINT NOT NULL DEFAULT 0,
+    last_time TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+    matched BIGINT NOT NULL DEFAULT 0,
+    unmatched BIGINT NOT NULL DEFAULT 0,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE UNIQUE INDEX live_watermarks_idx ON pgml.live_watermarks (project_id, COALESCE(source_id, 0));
+
+-- Predictions the log dropped (buffer full, or not writable), per minute, for this database:
+-- counted by the writers as they find them.
+CREATE TABLE pgml.log_drops (
+    minute TIMESTAMPTZ PRIMARY KEY,
+    dropped BIGINT NOT NULL
+);
+
+-- Alert rules: a live metric of what a stage serves, over a window, crossing a threshold once
+-- at least min_count predictions (labelled ones, for a quality metric) are in the window.
+-- Evaluated every minute by pg_cron (job pgml_live_metrics, pgml.evaluate_alerts()).
+CREATE TABLE pgml.alert_rules (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT 'production',
+    metric TEXT NOT NULL,
+    comparison TEXT NOT NULL CHECK (comparison IN ('below', 'above')),
+    threshold DOUBLE PRECISION NOT NULL,
+    time_window INTERVAL NOT NULL DEFAULT '1 hour',
+    min_count BIGINT NOT NULL DEFAULT 100,
+    -- 'notify', or 'rollback': the stage returns to the model it served before, in the
+    -- transaction that opens the alert
+    action TEXT NOT NULL DEFAULT 'notify' CHECK (action IN ('notify', 'rollback')),
+    enabled BOOLEAN NOT NULL DEFAULT true,
+    created_by NAME NOT NULL DEFAULT current_user,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (project_id, name)
+);
+
+-- Alerts: opened when a rule's condition holds (one open alert per rule and model), resolved
+-- when it no longer does. Each opening also notifies the channel pgml_alerts (JSON) and writes
+-- an audit event.
+CREATE TABLE pgml.alerts (
+    id BIGSERIAL PRIMARY KEY,
+    rule_id BIGINT REFERENCES pgml.alert_rules (id) ON DELETE SET NULL,
+    project_id BIGINT NOT NULL REFERENCES pgml.projects (id) ON DELETE CASCADE,
+    rule_name TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    model_id BIGINT NOT NULL,
+    metric TEXT NOT NULL,
+    value DOUBLE PRECISION,
+    comparison TEXT NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL,
+    count DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+    action_taken TEXT,
+    opened_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    resolved_at TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX alerts_open_idx ON pgml.alerts (rule_id, model_id) WHERE state = 'open';
+CREATE INDEX alerts_project_idx ON pgml.alerts (project_id, opened_at);
 -- what pg_dump keeps (as sql/backup.sql does for a fresh install): the new registry tables and
 -- the outcomes' sequence. The log's partitions are not members of the extension: pg_dump keeps
 -- them, and their rows, as it keeps any table.
-SELECT pg_catalog.pg_extension_config_dump('pgml.monitoring', '');
-SELECT pg_catalog.pg_extension_config_dump('pgml.outcomes', '');
-SELECT pg_catalog.pg_extension_config_dump('pgml.outcomes_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump(t, '')
+FROM unnest(ARRAY['pgml.monitoring', 'pgml.outcomes', 'pgml.outcomes_id_seq', 'pgml.live_stats', 'pgml.outcome_sources',
+                  'pgml.outcome_sources_id_seq', 'pgml.live_watermarks', 'pgml.log_drops', 'pgml.alert_rules',
+                  'pgml.alert_rules_id_seq', 'pgml.alerts', 'pgml.alerts_id_seq']::regclass[]) AS t;
+
+-- the audit trail records alerts
+ALTER TABLE pgml.audit_log DROP CONSTRAINT audit_log_event_check;
+ALTER TABLE pgml.audit_log ADD CONSTRAINT audit_log_event_check CHECK (event IN ('train', 'deploy', 'rollback', 'promote',
+    'request', 'approve', 'reject', 'override', 'archive', 'delete', 'schema_change', 'add_stage', 'set_policy', 'alert'));
 
 -- pgml.predict and pgml.predict_proba with key and request_id. NULL in, NULL out, as before
 -- (they are no longer declared STRICT: key and request_id may be NULL).
@@ -167,6 +281,128 @@ DROP FUNCTION pgml.predict(text, bigint[], text);
 DROP FUNCTION pgml.predict(text, numeric[], text);
 DROP FUNCTION pgml.predict(text, anyelement, text);
 DROP FUNCTION pgml.predict_proba(text, real[], text);
+
+CREATE FUNCTION pgml."_pgml_score"(
+	"project_name" TEXT, /* & str */
+	"model_id" bigint, /* i64 */
+	"stage" TEXT, /* & str */
+	"row" anyelement, /* pgrx :: AnyElement */
+	"key" TEXT /* Option < & str > */
+) RETURNS real /* f32 */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_pgml_score_wrapper';
+
+CREATE FUNCTION pgml."add_alert_rule"(
+	"project_name" TEXT, /* & str */
+	"name" TEXT, /* & str */
+	"metric" TEXT, /* & str */
+	"below" double precision DEFAULT NULL, /* Option < f64 > */
+	"above" double precision DEFAULT NULL, /* Option < f64 > */
+	"time_window" interval DEFAULT '1 hour', /* Interval */
+	"min_count" bigint DEFAULT 100, /* i64 */
+	"stage" TEXT DEFAULT 'production', /* & str */
+	"action" TEXT DEFAULT 'notify' /* & str */
+) RETURNS bigint /* i64 */
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'add_alert_rule_wrapper';
+
+CREATE FUNCTION pgml."add_outcome_source"(
+	"project_name" TEXT, /* & str */
+	"relation_name" TEXT, /* & str */
+	"key_column" TEXT, /* & str */
+	"time_column" TEXT, /* & str */
+	"label_column" TEXT /* & str */
+) RETURNS bigint /* i64 */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'add_outcome_source_wrapper';
+
+CREATE FUNCTION pgml."batch_score"(
+	"project_name" TEXT, /* & str */
+	"relation_name" TEXT, /* & str */
+	"key_column" TEXT, /* & str */
+	"into" TEXT, /* & str */
+	"stage" TEXT DEFAULT 'production' /* & str */
+) RETURNS TABLE (
+	"rows" bigint,  /* i64 */
+	"model_id" bigint,  /* i64 */
+	"stage" TEXT,  /* String */
+	"into" TEXT  /* String */
+)
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'batch_score_wrapper';
+
+CREATE FUNCTION pgml."evaluate_alerts"(
+	"project_name" TEXT DEFAULT NULL, /* Option < & str > */
+	"refresh" bool DEFAULT true /* bool */
+) RETURNS TABLE (
+	"project_name" TEXT,  /* String */
+	"rule" TEXT,  /* String */
+	"model_id" bigint,  /* Option < i64 > */
+	"value" double precision,  /* Option < f64 > */
+	"count" double precision,  /* f64 */
+	"state" TEXT,  /* String */
+	"action_taken" TEXT  /* Option < String > */
+)
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'evaluate_alerts_wrapper';
+
+CREATE FUNCTION pgml."flush_prediction_log"(
+	"timeout_seconds" double precision DEFAULT 10 /* f64 */
+) RETURNS bool /* bool */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'flush_prediction_log_wrapper';
+
+CREATE FUNCTION pgml."live_metrics"(
+	"project_name" TEXT, /* & str */
+	"time_window" interval DEFAULT '1 day', /* Interval */
+	"bucket" interval DEFAULT '1 hour', /* Interval */
+	"stage" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS TABLE (
+	"stage" TEXT,  /* String */
+	"model_id" bigint,  /* i64 */
+	"bucket_start" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"predictions" double precision,  /* f64 */
+	"records" bigint,  /* i64 */
+	"labelled" double precision,  /* f64 */
+	"judged" bool,  /* bool */
+	"accuracy" double precision,  /* Option < f64 > */
+	"log_loss" double precision,  /* Option < f64 > */
+	"precision" double precision,  /* Option < f64 > */
+	"recall" double precision,  /* Option < f64 > */
+	"f1" double precision,  /* Option < f64 > */
+	"calibration_error" double precision,  /* Option < f64 > */
+	"mae" double precision,  /* Option < f64 > */
+	"rmse" double precision,  /* Option < f64 > */
+	"r2" double precision,  /* Option < f64 > */
+	"bias" double precision,  /* Option < f64 > */
+	"latency_p50_us" double precision,  /* Option < f64 > */
+	"latency_p99_us" double precision,  /* Option < f64 > */
+	"prediction_drift" double precision  /* Option < f64 > */
+)
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'live_metrics_wrapper';
+
+CREATE FUNCTION pgml."monitoring_status"() RETURNS TABLE (
+	"logging" bool,  /* bool */
+	"reason" TEXT,  /* Option < String > */
+	"buffer_kb" INT,  /* i32 */
+	"flush_interval_ms" INT,  /* i32 */
+	"appended" bigint,  /* i64 */
+	"written" bigint,  /* i64 */
+	"dropped_full" bigint,  /* i64 */
+	"dropped_unwritten" bigint,  /* i64 */
+	"dropped_no_buffer" bigint,  /* i64 */
+	"dropped_standby" bigint,  /* i64 */
+	"pending_bytes" bigint  /* i64 */
+)
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'monitoring_status_wrapper';
 
 CREATE FUNCTION pgml."predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -267,30 +503,6 @@ STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'predict_proba_keyed_wrapper';
 
-CREATE FUNCTION pgml."flush_prediction_log"(
-	"timeout_seconds" double precision DEFAULT 10 /* f64 */
-) RETURNS bool /* bool */
-STRICT STABLE PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'flush_prediction_log_wrapper';
-
-CREATE FUNCTION pgml."monitoring_status"() RETURNS TABLE (
-	"logging" bool,  /* bool */
-	"reason" TEXT,  /* Option < String > */
-	"buffer_kb" INT,  /* i32 */
-	"flush_interval_ms" INT,  /* i32 */
-	"appended" bigint,  /* i64 */
-	"written" bigint,  /* i64 */
-	"dropped_full" bigint,  /* i64 */
-	"dropped_unwritten" bigint,  /* i64 */
-	"dropped_no_buffer" bigint,  /* i64 */
-	"dropped_standby" bigint,  /* i64 */
-	"pending_bytes" bigint  /* i64 */
-)
-STRICT STABLE PARALLEL SAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'monitoring_status_wrapper';
-
 CREATE FUNCTION pgml."record_outcome"(
 	"project_name" TEXT, /* Option < & str > */
 	"label" real, /* Option < f32 > */
@@ -300,6 +512,33 @@ CREATE FUNCTION pgml."record_outcome"(
 ) RETURNS bigint /* i64 */
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'record_outcome_wrapper';
+
+CREATE FUNCTION pgml."refresh_live_metrics"(
+	"project_name" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS TABLE (
+	"project_name" TEXT,  /* String */
+	"source" TEXT,  /* String */
+	"matched" bigint,  /* i64 */
+	"unmatched" bigint  /* i64 */
+)
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'refresh_live_metrics_wrapper';
+
+CREATE FUNCTION pgml."remove_alert_rule"(
+	"project_name" TEXT, /* & str */
+	"name" TEXT /* & str */
+) RETURNS bool /* bool */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'remove_alert_rule_wrapper';
+
+CREATE FUNCTION pgml."remove_outcome_source"(
+	"project_name" TEXT, /* & str */
+	"relation_name" TEXT /* & str */
+) RETURNS bool /* bool */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'remove_outcome_source_wrapper';
 
 CREATE FUNCTION pgml."set_monitoring"(
 	"project_name" TEXT, /* Option < & str > */
@@ -315,6 +554,12 @@ CREATE FUNCTION pgml."set_monitoring"(
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'set_monitoring_wrapper';
 
+-- Every project's live metrics over the last day, per hour.
+CREATE VIEW pgml.live_metrics AS
+SELECT p.name AS project_name, m.*
+FROM pgml.projects p, LATERAL pgml.live_metrics(p.name) m;
+
+
 -- privileges (as sql/privileges.sql gives a fresh install)
 DO $$
 BEGIN
@@ -328,7 +573,6 @@ BEGIN
         GRANT pgml_monitor TO pgml_admin;
     END IF;
 END $$;
-GRANT SELECT ON pgml.monitoring TO pgml_predictor;
 GRANT SELECT ON pgml.prediction_log, pgml.outcomes TO pgml_monitor;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgml FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
@@ -339,8 +583,19 @@ GRANT EXECUTE ON FUNCTION
     pgml.predict_proba(text, real[], text, text, uuid),
     pgml.monitoring_status(), pgml.flush_prediction_log(double precision)
 TO pgml_predictor;
-GRANT EXECUTE ON FUNCTION pgml.record_outcome(text, real, uuid, text, timestamp with time zone) TO pgml_monitor;
+GRANT EXECUTE ON FUNCTION
+    pgml.live_metrics(text, interval, interval, text),
+    pgml.batch_score(text, text, text, text, text), pgml._pgml_score(text, bigint, text, anyelement, text)
+TO pgml_predictor;
+GRANT EXECUTE ON FUNCTION
+    pgml.record_outcome(text, real, uuid, text, timestamp with time zone), pgml.refresh_live_metrics(text),
+    pgml.add_outcome_source(text, text, text, text, text), pgml.remove_outcome_source(text, text),
+    pgml.evaluate_alerts(text, boolean)
+TO pgml_monitor;
 GRANT EXECUTE ON FUNCTION
     pgml.set_monitoring(text, boolean, real, integer, real, real, interval, interval, interval),
-    pgml.log_maintenance(integer)
+    pgml.log_maintenance(integer), pgml.add_alert_rule(text, text, text, double precision, double precision, interval,
+    bigint, text, text), pgml.remove_alert_rule(text, text)
 TO pgml_admin;
+GRANT SELECT ON pgml.monitoring, pgml.live_stats, pgml.outcome_sources, pgml.live_watermarks, pgml.log_drops,
+    pgml.alert_rules, pgml.alerts, pgml.live_metrics TO pgml_predictor;

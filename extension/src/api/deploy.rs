@@ -98,3 +98,11 @@ fn deploy_project_model(
 ) -> TableIterator<'static, (name!(project, String), name!(strategy, String), name!(algorithm, String))> {
     specific(&store::project(project_name).or_raise(), model_id, stage).or_raise()
 }
+
+/// Returns a stage to the model it served before (an alert rule's `action => 'rollback'`), in
+/// the caller's transaction; the model it now serves.
+pub(crate) fn rollback(project_name: &str, stage: &str) -> Result<i64> {
+    by_strategy(project_name, "rollback", None, stage)?;
+    let project = store::project(project_name)?;
+    Ok(store::deployed(&project, stage)?.map_or(0, |(id, _)| id))
+}

@@ -4,7 +4,7 @@
 mod chunk;
 mod compat;
 mod datasets;
-mod deploy;
+pub(crate) mod deploy;
 pub(crate) mod drift;
 mod embed;
 mod models;

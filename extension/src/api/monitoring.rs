@@ -2,7 +2,8 @@
 //! later, and a wait for the log's writers.
 
 use crate::error::{OrRaise, Result, SqlError};
-use crate::monitoring::{shared, writer};
+use crate::monitoring::{live, shared, writer};
+use crate::relation::quote_ident;
 use crate::store::{self, monitoring::Changes};
 use crate::{cache, store::monitoring as settings};
 use pgml_core::monitoring::record::MAX_KEY_BYTES;
@@ -188,4 +189,308 @@ fn outcome(
     }
     let project = store::project(project_name)?;
     settings::record_outcome(project.id, label, request_id, key, occurred_at)
+}
+
+/// Folds the outcomes that arrived since the last run (recorded ones, and those of outcome
+/// sources) into the live metrics. Run every minute by pg_cron (job pgml_live_metrics).
+#[pg_extern]
+fn refresh_live_metrics(
+    project_name: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (name!(project_name, String), name!(source, String), name!(matched, i64), name!(unmatched, i64)),
+> {
+    let rows = live::refresh(project_name).or_raise();
+    TableIterator::new(rows.into_iter().map(|r| (r.project, r.source, r.matched, r.unmatched)))
+}
+
+fn timestamp(unix_micros: i64) -> Option<TimestampWithTimeZone> {
+    // PostgreSQL counts microseconds from 2000-01-01
+    TimestampWithTimeZone::try_from(unix_micros - 946_684_800_000_000).ok()
+}
+
+/// A project's live metrics per stage, model and time bucket over the last `time_window`:
+/// predictions, labelled predictions, the task's metrics on their outcomes (once a bucket is
+/// older than the project's label delay), latency, and the drift of the predicted values
+/// against the model's training reference.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn live_metrics(
+    project_name: &str,
+    time_window: default!(Interval, "'1 day'"),
+    bucket: default!(Interval, "'1 hour'"),
+    stage: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(stage, String),
+        name!(model_id, i64),
+        name!(bucket_start, Option<TimestampWithTimeZone>),
+        name!(predictions, f64),
+        name!(records, i64),
+        name!(labelled, f64),
+        name!(judged, bool),
+        name!(accuracy, Option<f64>),
+        name!(log_loss, Option<f64>),
+        name!(precision, Option<f64>),
+        name!(recall, Option<f64>),
+        name!(f1, Option<f64>),
+        name!(calibration_error, Option<f64>),
+        name!(mae, Option<f64>),
+        name!(rmse, Option<f64>),
+        name!(r2, Option<f64>),
+        name!(bias, Option<f64>),
+        name!(latency_p50_us, Option<f64>),
+        name!(latency_p99_us, Option<f64>),
+        name!(prediction_drift, Option<f64>),
+    ),
+> {
+    let rows = live::metrics(project_name, time_window, bucket, stage).or_raise();
+    TableIterator::new(rows.into_iter().map(|r| {
+        let m = r.metrics;
+        (
+            r.stage,
+            r.model_id,
+            timestamp(r.bucket_start),
+            r.stats.predictions,
+            r.stats.records as i64,
+            r.stats.labelled.n,
+            r.judged,
+            m.accuracy,
+            m.log_loss,
+            m.precision,
+            m.recall,
+            m.f1,
+            m.calibration_error,
+            m.mae,
+            m.rmse,
+            m.r2,
+            m.bias,
+            r.stats.latency_quantile(0.5),
+            r.stats.latency_quantile(0.99),
+            r.drift,
+        )
+    }))
+}
+
+extension_sql!(
+    r#"
+-- Every project's live metrics over the last day, per hour.
+CREATE VIEW pgml.live_metrics AS
+SELECT p.name AS project_name, m.*
+FROM pgml.projects p, LATERAL pgml.live_metrics(p.name) m;
+"#,
+    name = "live_metrics_view",
+    requires = [live_metrics]
+);
+
+/// Reads outcomes from a table or view of the user's (nothing is copied): each row's key (the
+/// key predictions were made with), time and label. Read by pgml.refresh_live_metrics with the
+/// privileges of the role that adds it. Returns the source's id.
+#[pg_extern]
+fn add_outcome_source(
+    project_name: &str,
+    relation_name: &str,
+    key_column: &str,
+    time_column: &str,
+    label_column: &str,
+) -> i64 {
+    add_source(project_name, relation_name, key_column, time_column, label_column).or_raise()
+}
+
+fn add_source(project_name: &str, relation_name: &str, key: &str, time: &str, label: &str) -> Result<i64> {
+    let project = store::project(project_name)?;
+    let relation = crate::relation::qualified_name(relation_name)?;
+    let (k, t, l) = (quote_ident(key), quote_ident(time), quote_ident(label));
+    // the columns exist, convert, and the caller may read them (PostgreSQL's own errors)
+    Spi::connect(|c| {
+        c.select(&format!("SELECT {k}::text, {t}::timestamptz, {l}::real FROM {relation} LIMIT 0"), None, &[])
+            .map(|_| ())
+    })?;
+    settings::add_source(project.id, &relation, key, time, label)
+}
+
+/// Stops reading outcomes from a relation; true when it was a source of the project.
+#[pg_extern]
+fn remove_outcome_source(project_name: &str, relation_name: &str) -> bool {
+    store::project(project_name)
+        .and_then(|p| {
+            let relation =
+                crate::relation::qualified_name(relation_name).unwrap_or_else(|_| relation_name.to_string());
+            settings::remove_source(p.id, &relation)
+        })
+        .or_raise()
+}
+
+/// Adds (or replaces) an alert rule: `metric` of what `stage` serves, over `time_window`,
+/// `below` or `above` a threshold, once the window holds `min_count` predictions (labelled
+/// ones for a quality metric). `action => 'rollback'` returns the stage to the model it served
+/// before, in the transaction that opens the alert. Returns the rule's id.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern]
+fn add_alert_rule(
+    project_name: &str,
+    name: &str,
+    metric: &str,
+    below: default!(Option<f64>, "NULL"),
+    above: default!(Option<f64>, "NULL"),
+    time_window: default!(Interval, "'1 hour'"),
+    min_count: default!(i64, "100"),
+    stage: default!(&str, "'production'"),
+    action: default!(&str, "'notify'"),
+) -> i64 {
+    let rule = settings::NewRule { name, metric, below, above, time_window, min_count, stage, action };
+    add_rule(project_name, rule).or_raise()
+}
+
+fn add_rule(project_name: &str, rule: settings::NewRule) -> Result<i64> {
+    let project = store::project(project_name)?;
+    pgml_core::monitoring::alerts::Metric::parse(rule.metric, project.task)?;
+    if rule.below.is_some() == rule.above.is_some() {
+        return Err(SqlError::invalid("an alert rule needs exactly one of below and above")
+            .hint("below => 0.9 for a metric that must stay high (accuracy), above => 500 for one that must stay low"));
+    }
+    if !matches!(rule.action, "notify" | "rollback") {
+        return Err(SqlError::invalid(format!(
+            "action must be 'notify' or 'rollback', not '{}'",
+            rule.action
+        )));
+    }
+    if rule.min_count < 1 {
+        return Err(SqlError::invalid(format!("min_count must be at least 1, not {}", rule.min_count)));
+    }
+    if rule.action == "rollback" && !crate::privilege::caller_has_role("pgml_deployer")? {
+        return Err(SqlError::new(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("role \"{}\" may not make a rule that rolls back", crate::privilege::caller()),
+        )
+        .hint("action => 'rollback' needs membership in pgml_deployer"));
+    }
+    store::check_stage(&project, rule.stage)?;
+    settings::add_rule(project.id, rule)
+}
+
+/// Removes an alert rule (its alerts stay, detached); true when it existed.
+#[pg_extern]
+fn remove_alert_rule(project_name: &str, name: &str) -> bool {
+    store::project(project_name).and_then(|p| settings::remove_rule(p.id, name)).or_raise()
+}
+
+/// Evaluates every enabled alert rule (of one project, or all), after folding in new outcomes
+/// (`refresh`): opens alerts whose condition holds, resolves those whose condition no longer
+/// does. Run every minute by pg_cron (job pgml_live_metrics).
+#[allow(clippy::type_complexity)]
+#[pg_extern]
+fn evaluate_alerts(
+    project_name: default!(Option<&str>, "NULL"),
+    refresh: default!(bool, "true"),
+) -> TableIterator<
+    'static,
+    (
+        name!(project_name, String),
+        name!(rule, String),
+        name!(model_id, Option<i64>),
+        name!(value, Option<f64>),
+        name!(count, f64),
+        name!(state, String),
+        name!(action_taken, Option<String>),
+    ),
+> {
+    let run = || -> Result<Vec<crate::monitoring::alerts::Evaluated>> {
+        if refresh {
+            live::refresh(project_name)?;
+        }
+        crate::monitoring::alerts::evaluate(project_name)
+    };
+    let rows = run().or_raise();
+    TableIterator::new(
+        rows.into_iter()
+            .map(|e| (e.project, e.rule, e.model_id, e.value, e.count, e.state.to_string(), e.action_taken)),
+    )
+}
+
+/// Scores a table or view with what `stage` serves into `into` (created when missing, by
+/// CREATE TABLE AS, which PostgreSQL runs with parallel workers; appended to otherwise): per row
+/// the key, the prediction, the model id and the stage, and when. The model is the one the
+/// stage serves when the call starts, for every row. Its predictions are logged (source
+/// 'batch', sampled as a scan). Returns the rows written and the model.
+#[pg_extern]
+fn batch_score(
+    project_name: &str,
+    relation_name: &str,
+    key_column: &str,
+    into: &str,
+    stage: default!(&str, "'production'"),
+) -> TableIterator<'static, (name!(rows, i64), name!(model_id, i64), name!(stage, String), name!(into, String))>
+{
+    score(project_name, relation_name, key_column, into, stage).map(TableIterator::once).or_raise()
+}
+
+fn score(
+    project_name: &str,
+    relation_name: &str,
+    key: &str,
+    into: &str,
+    stage: &str,
+) -> Result<(i64, i64, String, String)> {
+    store::check_writable()?;
+    let project = store::project(project_name)?;
+    store::check_stage(&project, stage)?;
+    let model_id = store::serving_model(&project, stage)?;
+    let relation = crate::relation::qualified_name(relation_name)?;
+    let k = quote_ident(key);
+    let exists =
+        store::first_row("SELECT to_regclass($1) IS NOT NULL", &[into.into()], |r| Ok(r.get::<bool>(1)?))?
+            .flatten()
+            .unwrap_or(false);
+    let target = match exists {
+        true => crate::relation::qualified_name(into)?,
+        false => into.to_string(),
+    };
+    let select = format!(
+        "SELECT s.{k}::text AS key, pgml._pgml_score($1, $2, $3, s, s.{k}::text) AS prediction,
+                $2::bigint AS model_id, $3::text AS stage, now() AS scored_at
+         FROM {relation} s"
+    );
+    let statement = match exists {
+        true => format!("INSERT INTO {target} (key, prediction, model_id, stage, scored_at) {select}"),
+        false => format!("CREATE TABLE {target} AS {select}"),
+    };
+    let rows = Spi::connect_mut(|c| {
+        c.update(&statement, None, &[project.name.as_str().into(), model_id.into(), stage.into()])
+            .map(|t| t.len() as i64)
+    })?;
+    Ok((rows, model_id, stage.to_string(), crate::relation::qualified_name(&target)?))
+}
+
+/// One row of `pgml.batch_score`: the prediction of model `model_id` for a row, logged as a
+/// batch prediction of `stage`.
+#[pg_extern(stable, parallel_safe)]
+fn _pgml_score(
+    project_name: &str,
+    model_id: i64,
+    stage: &str,
+    row: pgrx::AnyElement,
+    key: Option<&str>,
+) -> f32 {
+    let run = || -> Result<f32> {
+        let clock = crate::monitoring::log::clock();
+        let model = cache::model(model_id)?;
+        let x = crate::row::features(&model, &row)?;
+        let tags = crate::monitoring::log::Tags::new(key, None)?;
+        let pending = crate::monitoring::log::begin_from(
+            pgml_core::monitoring::Source::Batch,
+            clock,
+            project_name,
+            model_id,
+            &tags,
+            &x,
+        )?;
+        let y = model.predict_one(&x)?;
+        if let Some(p) = pending {
+            p.finish(stage, y, &[]);
+        }
+        Ok(y)
+    };
+    run().or_raise()
 }

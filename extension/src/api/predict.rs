@@ -34,7 +34,7 @@ fn complete(values: Vec<Option<f32>>, model: Option<&LoadedModel>) -> Result<Vec
 }
 
 fn by_project(project: &str, stage: &str, values: Result<Vec<Option<f32>>>, tags: Result<Tags>) -> f32 {
-    tags.and_then(|tags| logged(project, stage, values?, &tags, |m, x| m.predict_one(&x), |y| (*y, &[])))
+    tags.and_then(|tags| logged(project, stage, values?, &tags, |m, x| m.predict_one(&x), |_, y| (*y, &[])))
         .or_raise()
 }
 
@@ -46,7 +46,7 @@ fn logged<T>(
     values: Vec<Option<f32>>,
     tags: &Tags,
     predict: impl FnOnce(&LoadedModel, Vec<f32>) -> pgml_core::Result<T>,
-    answer: fn(&T) -> (f32, &[f32]),
+    answer: for<'a> fn(&LoadedModel, &'a T) -> (f32, &'a [f32]),
 ) -> Result<T> {
     let clock = log::clock();
     let (id, model) = cache::deployed_with_id(project, stage)?;
@@ -54,7 +54,7 @@ fn logged<T>(
     let pending = log::begin(clock, project, id, tags, &x)?;
     let out = predict(&model, x)?;
     if let Some(p) = pending {
-        let (y, probabilities) = answer(&out);
+        let (y, probabilities) = answer(&model, &out);
         p.finish(stage, y, probabilities);
     }
     Ok(out)
@@ -241,8 +241,16 @@ fn predict_proba_keyed(
 
 fn proba(project_name: &str, features: Vec<Option<f32>>, stage: &str, tags: Result<Tags>) -> Vec<f32> {
     let predict = |m: &LoadedModel, x| m.predict_proba(&m.one_row(x)?);
-    tags.and_then(|tags| logged(project_name, stage, features, &tags, predict, |p| (f32::NAN, p.as_slice())))
-        .or_raise()
+    tags.and_then(|tags| {
+        logged(project_name, stage, features, &tags, predict, |m, p| (top_class(m, p), p.as_slice()))
+    })
+    .or_raise()
+}
+
+/// The label of the most probable class (what `pgml.predict` answers), for the log.
+fn top_class(model: &LoadedModel, probabilities: &[f32]) -> f32 {
+    let best = probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
+    best.and_then(|i| model.header.classes.get(i).copied()).unwrap_or(f32::NAN)
 }
 
 #[pg_extern(name = "predict_proba", stable, parallel_safe)]

@@ -83,6 +83,7 @@ impl<'a> Tags<'a> {
 /// A prediction being logged: what was decided before the model ran.
 pub struct Pending {
     started: Instant,
+    source: Source,
     project_id: i64,
     model_id: i64,
     decision: Decision,
@@ -105,6 +106,18 @@ pub fn begin(
     tags: &Tags,
     x: &[f32],
 ) -> Result<Option<Pending>> {
+    begin_from(Source::Sql, started, project, model_id, tags, x)
+}
+
+/// `begin` for another source than a SQL call's (a batch scoring run).
+pub fn begin_from(
+    source: Source,
+    started: Option<Instant>,
+    project: &str,
+    model_id: i64,
+    tags: &Tags,
+    x: &[f32],
+) -> Result<Option<Pending>> {
     let Some(started) = started else { return Ok(None) };
     if unsafe { pg_sys::RecoveryInProgress() } {
         if let Some(g) = shared::global() {
@@ -121,6 +134,7 @@ pub fn begin(
     let Some(decision) = decision else { return Ok(None) };
     Ok(Some(Pending {
         started,
+        source,
         project_id,
         model_id,
         decision,
@@ -146,7 +160,7 @@ impl Pending {
                 at_unix_micros: at,
                 project_id: self.project_id,
                 model_id: self.model_id,
-                source: Source::Sql,
+                source: self.source,
                 weight: self.decision.weight,
                 latency_micros: latency,
                 prediction,

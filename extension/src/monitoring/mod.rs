@@ -3,6 +3,8 @@
 //! `pgml.prediction_log` in batches (`writer`). Needs `pgml` in `shared_preload_libraries`;
 //! without it predictions work unchanged and the monitoring functions say logging is off.
 
+pub mod alerts;
+pub mod live;
 pub mod log;
 pub mod shared;
 pub mod writer;

@@ -174,10 +174,40 @@ pub fn ring_of(database: pg_sys::Oid, hint: &mut Option<(usize, u64)>) -> Option
     for (i, ring) in rings.iter().enumerate() {
         let owner = ((global.generation.fetch_add(1, Ordering::Relaxed) + 1) << 32) | db;
         if ring.header().owner.compare_exchange(0, owner, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            ring.header().last_append.store(now_micros(), Ordering::Relaxed);
             *hint = Some((i, owner));
             return Some(ring);
         }
     }
+    // Every ring has an owner: take one that is empty and idle for a second (its database logs
+    // nothing now; the launcher would give it back after a minute). A record its database
+    // appends meanwhile is counted as dropped by this database's writer, never written here.
+    let now = now_micros();
+    for (i, ring) in rings.iter().enumerate() {
+        let h = ring.header();
+        let old = h.owner.load(Ordering::Acquire);
+        if ring.used() == 0 && now - h.last_append.load(Ordering::Relaxed) > STEAL_AFTER_MICROS {
+            let owner = ((global.generation.fetch_add(1, Ordering::Relaxed) + 1) << 32) | db;
+            if h.owner.compare_exchange(old, owner, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                h.last_append.store(now, Ordering::Relaxed);
+                // the counters monitoring_status shows are this database's from now on
+                for counter in
+                    [&h.appended, &h.written, &h.dropped_full, &h.dropped_unwritten, &h.reported_drops]
+                {
+                    counter.store(0, Ordering::Relaxed);
+                }
+                *hint = Some((i, owner));
+                return Some(ring);
+            }
+        }
+    }
     global.dropped_no_ring.fetch_add(1, Ordering::Relaxed);
     None
+}
+
+/// An idle ring of another database is taken after this long.
+const STEAL_AFTER_MICROS: i64 = 1_000_000;
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }

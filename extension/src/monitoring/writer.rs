@@ -16,7 +16,7 @@ use pgrx::spi::Spi;
 use pgrx::{pg_sys, Uuid};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Records per INSERT: large enough that a statement's overhead is small against its rows.
 const BATCH: usize = 5000;
@@ -49,11 +49,26 @@ pub extern "C-unwind" fn pgml_log_launcher_main(_arg: pg_sys::Datum) {
     // no database: shared catalogs only (whether a ring's database still exists)
     BackgroundWorker::connect_worker_to_spi(None, None);
     let mut writers: Vec<Option<DynamicBackgroundWorker>> = rings().iter().map(|_| None).collect();
-    while BackgroundWorker::wait_latch(Some(interval())) {
+    let mut next = Instant::now();
+    // The latch is also set when a writer exits: wait out the interval, so that each ring is
+    // written once per interval, in full batches (a writer started at every wake-up wrote a few
+    // hundred rows at a time and cost a third of the CPU under pgbench).
+    while BackgroundWorker::wait_latch(Some(
+        next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)),
+    )) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
+        let now = Instant::now();
+        let due = now >= next;
+        if due {
+            next = now + interval();
+        }
         for (i, ring) in rings().iter().enumerate() {
+            // a ring more than half full is written now rather than at the next interval
+            if !due && ring.used() < ring.capacity() / 2 {
+                continue;
+            }
             let owner = ring.header().owner.load(Ordering::Acquire);
             if owner == 0 {
                 continue;
@@ -65,13 +80,12 @@ pub extern "C-unwind" fn pgml_log_launcher_main(_arg: pg_sys::Datum) {
                 continue;
             }
             writers[i] = None;
-            if ring.used() > 0 {
-                if database_exists(owner_database(owner)) {
-                    writers[i] = start_writer(i, owner);
-                } else {
-                    discard(ring);
-                    release(ring, owner);
-                }
+            if !database_exists(owner_database(owner)) {
+                // dropped: its records have nowhere to go, and its ring is free at once
+                discard(ring);
+                release(ring, owner);
+            } else if ring.used() > 0 {
+                writers[i] = start_writer(i, owner);
             } else if now_micros() - ring.header().last_append.load(Ordering::Relaxed) > IDLE_MICROS {
                 release(ring, owner);
             }
@@ -102,7 +116,7 @@ fn discard(ring: &Ring) {
 fn release(ring: &Ring, owner: u64) {
     let h = ring.header();
     if ring.used() == 0 {
-        for counter in [&h.appended, &h.written, &h.dropped_full, &h.dropped_unwritten] {
+        for counter in [&h.appended, &h.written, &h.dropped_full, &h.dropped_unwritten, &h.reported_drops] {
             counter.store(0, Ordering::Relaxed);
         }
         let _ = h.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
@@ -149,7 +163,8 @@ pub extern "C-unwind" fn pgml_log_writer_main(arg: pg_sys::Datum) {
     }
     let header = ring.header();
     let mut days = HashSet::new();
-    while !BackgroundWorker::sigterm_received() {
+    // (the ring may be given to another database meanwhile: its records are not this writer's)
+    while !BackgroundWorker::sigterm_received() && header.owner.load(Ordering::Acquire) == owner {
         let mut batch = Vec::new();
         let mut foreign = 0u64;
         ring.drain(BATCH, |bytes| {
@@ -165,20 +180,31 @@ pub extern "C-unwind" fn pgml_log_writer_main(arg: pg_sys::Datum) {
             break;
         }
         let n = batch.len() as u64;
-        match write(&batch, &mut days) {
-            Ok(true) => header.written.fetch_add(n, Ordering::Relaxed),
+        let last = batch.len() < BATCH;
+        let dropped =
+            header.dropped_full.load(Ordering::Relaxed) + header.dropped_unwritten.load(Ordering::Relaxed);
+        let unreported = dropped.saturating_sub(header.reported_drops.load(Ordering::Relaxed));
+        match write(&batch, unreported, &mut days) {
+            Ok(true) => {
+                header.reported_drops.fetch_add(unreported, Ordering::Relaxed);
+                header.written.fetch_add(n, Ordering::Relaxed)
+            }
             Ok(false) => header.dropped_unwritten.fetch_add(n, Ordering::Relaxed),
             Err(e) => {
                 pgrx::warning!("pgml: {n} logged predictions could not be written: {e}");
                 header.dropped_unwritten.fetch_add(n, Ordering::Relaxed)
             }
         };
+        // Caught up: what arrives meanwhile waits for the next flush, in full batches.
+        if last {
+            break;
+        }
     }
 }
 
 /// Writes one batch in its own transaction; Ok(false) when the database has no log table (pgml
 /// not installed there, or older than 0.6.0).
-fn write(batch: &[LogRecord], days: &mut HashSet<i64>) -> Result<bool, String> {
+fn write(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<bool, String> {
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
@@ -186,7 +212,7 @@ fn write(batch: &[LogRecord], days: &mut HashSet<i64>) -> Result<bool, String> {
     }
     let mut known = std::mem::take(days);
     let result = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-        insert(batch, &mut known).map_err(|e| e.to_string())
+        insert(batch, dropped, &mut known).map_err(|e| e.to_string())
     }))
     .catch_others(|e| Err(format!("{e:?}")))
     .execute();
@@ -208,7 +234,7 @@ fn write(batch: &[LogRecord], days: &mut HashSet<i64>) -> Result<bool, String> {
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-fn insert(batch: &[LogRecord], days: &mut HashSet<i64>) -> Result<bool, pgrx::spi::Error> {
+fn insert(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<bool, pgrx::spi::Error> {
     Spi::connect_mut(|client| {
         let exists = client
             .select("SELECT to_regclass('pgml.prediction_log') IS NOT NULL", None, &[])?
@@ -267,6 +293,15 @@ fn insert(batch: &[LogRecord], days: &mut HashSet<i64>) -> Result<bool, pgrx::sp
                 weight.into(),
             ],
         )?;
+        super::live::fold_predictions(client, batch)?;
+        if dropped > 0 {
+            client.update(
+                "INSERT INTO pgml.log_drops AS d (minute, dropped) VALUES (date_trunc('minute', now()), $1)
+                 ON CONFLICT (minute) DO UPDATE SET dropped = d.dropped + EXCLUDED.dropped",
+                None,
+                &[(dropped as i64).into()],
+            )?;
+        }
         Ok(true)
     })
 }

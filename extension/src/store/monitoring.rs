@@ -93,3 +93,91 @@ pub fn record_outcome(
         Ok(id.unwrap_or_default())
     })
 }
+
+/// Registers an outcome source (its relation already resolved and checked by the caller).
+pub fn add_source(project_id: i64, relation: &str, key: &str, time: &str, label: &str) -> Result<i64> {
+    as_owner(|| {
+        let id = write_value::<i64>(
+            "INSERT INTO pgml.outcome_sources (project_id, relation_name, key_column, time_column, label_column, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (project_id, relation_name) DO UPDATE SET key_column = EXCLUDED.key_column,
+                 time_column = EXCLUDED.time_column, label_column = EXCLUDED.label_column,
+                 created_by = EXCLUDED.created_by, created_at = clock_timestamp()
+             RETURNING id",
+            &[
+                project_id.into(),
+                relation.into(),
+                key.into(),
+                time.into(),
+                label.into(),
+                crate::privilege::caller().into(),
+            ],
+        )?;
+        Ok(id.unwrap_or_default())
+    })
+}
+
+pub fn remove_source(project_id: i64, relation: &str) -> Result<bool> {
+    as_owner(|| {
+        let id = write_value::<i64>(
+            "DELETE FROM pgml.outcome_sources WHERE project_id = $1 AND relation_name = $2 RETURNING id",
+            &[project_id.into(), relation.into()],
+        )?;
+        Ok(id.is_some())
+    })
+}
+
+/// An alert rule as `pgml.add_alert_rule` takes it.
+pub struct NewRule<'a> {
+    pub name: &'a str,
+    pub metric: &'a str,
+    pub below: Option<f64>,
+    pub above: Option<f64>,
+    pub time_window: Interval,
+    pub min_count: i64,
+    pub stage: &'a str,
+    pub action: &'a str,
+}
+
+pub fn add_rule(project_id: i64, r: NewRule) -> Result<i64> {
+    let (comparison, threshold) = match (r.below, r.above) {
+        (Some(t), _) => ("below", t),
+        (_, Some(t)) => ("above", t),
+        _ => ("below", 0.0),
+    };
+    as_owner(|| {
+        let id = write_value::<i64>(
+            "INSERT INTO pgml.alert_rules AS a (project_id, name, stage, metric, comparison, threshold, time_window,
+                                                min_count, action, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (project_id, name) DO UPDATE SET stage = EXCLUDED.stage, metric = EXCLUDED.metric,
+                 comparison = EXCLUDED.comparison, threshold = EXCLUDED.threshold, time_window = EXCLUDED.time_window,
+                 min_count = EXCLUDED.min_count, action = EXCLUDED.action, created_by = EXCLUDED.created_by,
+                 enabled = true, created_at = clock_timestamp()
+             RETURNING id",
+            &[
+                project_id.into(),
+                r.name.into(),
+                r.stage.into(),
+                r.metric.into(),
+                comparison.into(),
+                threshold.into(),
+                r.time_window.into(),
+                r.min_count.into(),
+                r.action.into(),
+                crate::privilege::caller().into(),
+            ],
+        )?;
+        Ok(id.unwrap_or_default())
+    })
+}
+
+pub fn remove_rule(project_id: i64, name: &str) -> Result<bool> {
+    as_owner(|| {
+        let id = write_value::<i64>(
+            "DELETE FROM pgml.alert_rules WHERE project_id = $1 AND name = $2 RETURNING id",
+            &[project_id.into(), name.into()],
+        )?;
+        Ok(id.is_some())
+    })
+}

@@ -5,6 +5,8 @@
 //! Nothing here touches PostgreSQL: the extension feeds these from its predict path and its
 //! background writer, pgml-serve from its HTTP handlers.
 
+pub mod alerts;
+pub mod live;
 pub mod record;
 pub mod request_id;
 pub mod ring;

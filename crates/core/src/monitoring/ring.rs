@@ -31,6 +31,8 @@ pub struct RingHeader {
     pub owner: AtomicU64,
     /// When a record was last appended, in Unix microseconds.
     pub last_append: AtomicI64,
+    /// How many of the dropped records (full + unwritten) the consumer has reported already.
+    pub reported_drops: AtomicU64,
 }
 
 const PAD: u32 = u32::MAX;
@@ -109,8 +111,9 @@ impl Ring {
             return false;
         }
         let (start, pad_at) = loop {
-            let head = h.head.load(Ordering::Relaxed);
+            // the tail first: it never passes the head, so head - tail cannot underflow
             let tail = h.tail.load(Ordering::Acquire);
+            let head = h.head.load(Ordering::Acquire);
             let offset = head % self.capacity;
             let pad = if offset + need > self.capacity { self.capacity - offset } else { 0 };
             if head + pad + need - tail > self.capacity {

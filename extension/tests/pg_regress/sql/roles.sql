@@ -26,7 +26,7 @@ CREATE TABLE secret AS SELECT * FROM pgml.iris; -- not granted to anyone
 SELECT r.rolname AS role, r.rolcanlogin AS can_login,
        ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
              WHERE m.member = r.oid ORDER BY 1) AS member_of
-FROM pg_roles r WHERE r.rolname IN ('pgml_predictor', 'pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_admin')
+FROM pg_roles r WHERE r.rolname IN ('pgml_predictor', 'pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_monitor', 'pgml_admin')
 ORDER BY 1;
 
 \pset format unaligned
