@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-text regress-accept bench bench-serve bench-embed serve reference
+.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text regress-accept bench bench-monitoring bench-serve bench-embed serve reference
 
 help:
 	@echo "The two commands:"
@@ -29,11 +29,13 @@ help:
 	@echo "  make test-backup   - pg_dump/pg_restore, plain pg_dump and pg_dumpall keep the registry"
 	@echo "  make test-upgrade  - every earlier release upgrades to this one, models kept"
 	@echo "  make test-replica  - a streaming hot standby serves every read path"
-	@echo "  make test-crash    - cancels, timeouts and a SIGKILL mid-training leave nothing behind"
+	@echo "  make test-crash    - cancels, timeouts and a SIGKILL mid-training or mid-logging leave nothing behind"
+	@echo "  make test-monitoring - the prediction log under load: drops are counted exactly, none fails; alerts NOTIFY"
 	@echo "  make test-text     - the text flow: embeddings, a classifier, /rpc, pg_cron"
 	@echo "  make regress-accept - accepts the SQL regression files' current output (review the diff)"
 	@echo "Benchmarks (print ratios against the peers; nothing asserts a timing):"
 	@echo "  make bench         - predicts: per call, a table scan in parallel and serial, a standby"
+	@echo "  make bench-monitoring - the prediction log's cost: pgbench and the 1,000,000-row scan, logging on and off"
 	@echo "  make bench-serve   - pgml-serve against a Flask service, pgbench, deploy freshness"
 	@echo "  make bench-embed   - pgml.embed against sentence-transformers"
 	@echo "  make bench-train   - training against scikit-learn, XGBoost and LightGBM in Python"
@@ -109,6 +111,10 @@ test-replica: test-pg db
 test-crash: test-pg db
 	@bash scripts/test-crash.sh
 
+# The prediction log under load: a full buffer and a held-back writer drop and count, exactly.
+test-monitoring: test-pg db
+	@bash scripts/test-monitoring.sh
+
 # The text flow: embed headlines, train, predict_clickbait in SQL and over /rpc, pg_cron (1-2 min).
 test-text: test-pg db
 	@bash scripts/test-text.sh
@@ -120,12 +126,15 @@ serve: db
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-text
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text
 	@echo "make test: all passed"
 
 bench: db
 	@bash bench/predict.sh
 	@bash bench/replica.sh
+
+bench-monitoring: db
+	@bash bench/monitoring.sh
 
 # pgml-serve in process and strict against a Python microservice (wrk), pgbench on pgml.predict, and freshness over 1,000 deploys.
 bench-serve: db

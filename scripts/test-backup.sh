@@ -3,7 +3,8 @@
 # model (JSON-stored linear models, XGBoost, LightGBM, a forest in several 1 MB parts, a joint
 # model, a preprocessed one), stages, deployments and a rollback, approved and pending
 # promotions, archived and deleted models, drift thresholds, a pg_cron schedule and its run,
-# and a pgml-serve token is dumped and restored three ways:
+# logged predictions with their outcomes, live statistics and an alert, and a pgml-serve token
+# is dumped and restored three ways:
 #   1. pg_dump -Fc, then pg_restore into a new database of another cluster;
 #   2. pg_dump (plain SQL), then psql, likewise;
 #   3. pg_dumpall, then psql into a new cluster.
@@ -80,6 +81,18 @@ SELECT pgml.set_drift_thresholds('Iris', '{"psi": 0.3}');
 -- a schedule (a pg_cron job) and one recorded run of it, as pg_cron would run it
 SELECT pgml.schedule_training('Iris', '0 3 * * *', algorithm => 'xgboost', hyperparams => '{"n_estimators": 5}');
 SELECT pgml._pgml_run_schedule(id) FROM pgml.schedules;
+-- monitoring (0.6.0): logged predictions (the log's day partitions), outcomes, live statistics,
+-- an alert rule and the alert it opened; then logging off, so the checks' own predictions add
+-- nothing to what is compared
+SELECT pgml.set_monitoring('Iris', scan_after => 1000);
+SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width], key => 'k' || n))
+FROM (SELECT row_number() OVER () AS n, * FROM pgml.iris) i;
+SELECT pgml.flush_prediction_log();
+SELECT count(pgml.record_outcome('Iris', target, key => 'k' || n)) FROM (SELECT row_number() OVER () AS n, * FROM pgml.iris) i;
+SELECT pgml.add_alert_rule('Iris', 'accuracy up', 'accuracy', above => 0.1, time_window => '1 day', min_count => 10);
+SELECT pg_sleep(2.2);
+SELECT count(*) FROM pgml.evaluate_alerts();
+SELECT pgml.set_monitoring(name, enabled => false) FROM pgml.projects;
 SQL
 cargo build -q -p pgml-serve --profile test
 "$ROOT/target/debug/pgml-serve" token create --database-url "postgresql://postgres@127.0.0.1:$SRC/$DB" \
@@ -87,6 +100,10 @@ cargo build -q -p pgml-serve --profile test
 
 parts=$(q $SRC -c "SELECT count(*) FROM pgml.files WHERE model_id = 7")
 [ "$parts" -ge 3 ] || fail "the diabetes forest was to be stored in several 1 MB parts, it has $parts"
+monitored=$(q $SRC -c "SELECT (SELECT count(*) FROM pgml.prediction_log) || ' logged, ' || (SELECT count(*) FROM pgml.outcomes)
+  || ' outcomes, ' || (SELECT count(*) FROM pgml.live_stats) || ' live buckets, ' || (SELECT count(*) FROM pgml.alerts) || ' alert'")
+[ "$monitored" = "150 logged, 150 outcomes, 1 live buckets, 1 alert" ] || [[ "$monitored" == "150 logged, 150 outcomes, 2 live buckets, 1 alert" ]] ||
+  fail "the monitoring data to back up is not as set up: $monitored"
 missing=$(q $SRC -c "SELECT string_agg(c.oid::regclass::text, ', ')
   FROM pg_depend d JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgml'

@@ -8,7 +8,10 @@
 #      ran on to its end would exceed) and the registry keeps exactly its rows;
 #   2. statement_timeout during a training: the same;
 #   3. SIGKILL of a backend while a forest is being written: the cluster recovers, the
-#      registry keeps exactly its rows, and the deployed model gives the same answers.
+#      registry keeps exactly its rows, and the deployed model gives the same answers;
+#   4. SIGKILL of a backend, then of the postmaster, under a load of logged predictions: the
+#      registry, outcomes and alert state are kept, every log record written before stays, and
+#      only the last seconds of records are lost.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 PORT=5496 DB=pgml_crash
@@ -38,6 +41,8 @@ CREATE TABLE current_rows AS SELECT wide.* FROM wide, generate_series(1, 50);  -
 ANALYZE;
 SELECT pgml.train('wide', 'classification', 'wide', 'label');
 SELECT pgml.train('wide', algorithm => 'random_forest', hyperparams => '{"n_estimators": 3}', automatic_deploy => false);
+-- the probes' own predictions are not logged (step 4 logs)
+SELECT pgml.set_monitoring('wide', enabled => false);
 SQL
 probe="SELECT md5(string_agg(pgml.predict('wide', ARRAY[f1, f2, f3, f4, f5, f6, f7, f8, f9, f10])::text, ','
                   ORDER BY f1, f2, f3, f4, f5, f6, f7, f8, f9, f10)) FROM small"
@@ -117,4 +122,56 @@ grep -q "terminated by signal 9" "$CLUSTERS/crash/postgres.log" || fail "the bac
 registry >"$TMP/after.txt"
 diff -u "$TMP/registry.txt" "$TMP/after.txt" || fail "the killed training left something in the registry"
 echo "   ok: the cluster recovered; the registry holds exactly its rows and the deployed model answers the same"
+
+echo "== 4. SIGKILL of a predicting backend, then of the postmaster, while every prediction is logged"
+q >/dev/null <<'SQL'
+SELECT pgml.set_monitoring('wide', enabled => true, scan_after => 1000000);
+SELECT count(pgml.predict('wide', ARRAY[f1, f2, f3, f4, f5, f6, f7, f8, f9, f10], key => 'w' || f1::text)) FROM small;
+SELECT pgml.flush_prediction_log();
+SELECT count(pgml.record_outcome('wide', 1, key => 'w' || f1::text)) FROM small;
+SELECT pgml.add_alert_rule('wide', 'accuracy', 'accuracy', below => 2, time_window => '1 day', min_count => 1);
+SELECT pg_sleep(2.2);
+SELECT count(*) FROM pgml.evaluate_alerts();
+SQL
+# everything but the log and the live statistics, which go on growing
+kept() { q -f "$ROOT/scripts/sql/registry_checksums.sql" | grep -v -e '_seq|' -e '^pgml.prediction_log|' -e '^pgml.live_stats|'; }
+echo "SELECT pgml.predict('wide', ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]::real[], key => 'load');" >"$TMP/load.sql"
+for victim in backend postmaster; do
+  kept >"$TMP/kept.txt"
+  "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T 30 -f "$TMP/load.sql" -p $PORT $DB >/dev/null 2>&1 &
+  load=$!
+  sleep 3
+  q -c "SELECT pgml.flush_prediction_log()" >/dev/null
+  logged=$(q -c "SELECT count(*) FROM pgml.prediction_log WHERE key = 'load'")
+  sleep 2
+  postmaster=$(head -1 "$CLUSTERS/crash/data/postmaster.pid")
+  children=$(pgrep -P "$postmaster" | tr '\n' ' ')
+  case $victim in
+    backend) kill -KILL "$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1")" ;;
+    postmaster) kill -KILL "$postmaster" ;;
+  esac
+  killed=$(date +%s%N)
+  wait $load 2>/dev/null || true
+  if [ $victim = postmaster ]; then
+    # the orphaned processes notice their postmaster's death and exit; then it starts again
+    for _ in $(seq 1 100); do
+      alive=0
+      for c in $children; do kill -0 "$c" 2>/dev/null && alive=1; done
+      [ $alive = 0 ] && break
+      sleep 0.1
+    done
+    cluster_start crash
+  fi
+  for _ in $(seq 1 100); do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p $PORT -d $DB && q -c "SELECT 1" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  kept >"$TMP/kept_after.txt"
+  diff -u "$TMP/kept.txt" "$TMP/kept_after.txt" || fail "SIGKILL of the $victim changed the registry, the outcomes or the alerts"
+  read -r after last_ms <<<"$(q -F ' ' -c "SELECT count(*), (extract(epoch FROM max(predicted_at)) * 1000)::int8 FROM pgml.prediction_log WHERE key = 'load'")"
+  [ "$after" -ge "$logged" ] || fail "SIGKILL of the $victim lost written log records: $logged before, $after after"
+  lost_ms=$(( killed / 1000000 - last_ms ))
+  [ "$lost_ms" -le 5000 ] || fail "SIGKILL of the $victim lost the log's last $lost_ms ms"
+  echo "   ok: SIGKILL of the $victim: the registry, outcomes and alerts kept; $after load records logged ($logged written before), the last $lost_ms ms of records lost"
+done
 echo "test-crash: ok"

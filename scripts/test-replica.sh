@@ -84,6 +84,11 @@ writes=(
   "SELECT pgml.archive_model(3)"
   "SELECT pgml.delete_model(3)"
   "SELECT pgml.add_stage('Iris', 'qa')"
+  "SELECT pgml.set_monitoring('Iris', sample => 0.5)"
+  "SELECT pgml.record_outcome('Iris', 1, key => 'k')"
+  "SELECT pgml.add_alert_rule('Iris', 'r', 'accuracy', below => 0.5)"
+  "SELECT pgml.evaluate_alerts()"
+  "SELECT pgml.batch_score('Iris', 'pgml.iris', 'target', 'scores')"
   "SELECT pgml.set_promotion_policy('Iris', approvals => 0)"
   "SELECT pgml.set_drift_thresholds('Iris', '{}')"
   "SELECT pgml.load_dataset('wine')"
@@ -96,6 +101,29 @@ for w in "${writes[@]}"; do
     || fail "on the standby, $w answered: $out"
 done
 echo "   ok: ${#writes[@]} write calls refused with 25006 and a hint"
+
+echo "== 3b. the prediction log: a standby's predictions are counted as dropped, its read paths answer"
+# on the primary: logged predictions with outcomes, folded into the live metrics
+q $PRIMARY >/dev/null <<'SQL'
+SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width], key => 'r' || n))
+FROM (SELECT row_number() OVER () AS n, * FROM pgml.iris) i;
+SELECT pgml.flush_prediction_log();
+SELECT count(pgml.record_outcome('Iris', target, key => 'r' || n)) FROM (SELECT row_number() OVER () AS n, * FROM pgml.iris) i;
+SELECT pg_sleep(2.2);
+SELECT count(*) FROM pgml.refresh_live_metrics();
+SQL
+replayed $PRIMARY $STANDBY $DB
+live="SELECT stage, model_id, predictions, records, labelled, round(accuracy::numeric, 6) FROM pgml.live_metrics('Iris', time_window => '1 day', bucket => '1 day')"
+[ "$(q $PRIMARY -c "$live")" = "$(q $STANDBY -c "$live")" ] && [ -n "$(q $STANDBY -c "$live")" ] \
+  || fail "live metrics on the standby: $(q $STANDBY -c "$live"), on the primary: $(q $PRIMARY -c "$live")"
+before=$(q $STANDBY -c "SELECT dropped_standby FROM pgml.monitoring_status()")
+for mode in "" "BEGIN READ ONLY;"; do
+  q $STANDBY -c "$mode SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width])) FROM pgml.iris" >/dev/null
+done
+status=$(q $STANDBY -c "SELECT logging, reason, dropped_standby - $before, pgml.flush_prediction_log(0) FROM pgml.monitoring_status()")
+[ "$status" = "f|this server is a hot standby: its predictions are counted in dropped_standby, not logged|300|f" ] \
+  || fail "monitoring on the standby: $status"
+echo "   ok: live metrics equal the primary's; 300 standby predictions counted as dropped; the log's writes refused with 25006"
 
 echo "== 4. pgml-serve: predictions on the standby, the lifecycle on the primary"
 cargo build -q -p pgml-serve --profile test

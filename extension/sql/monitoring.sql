@@ -40,8 +40,9 @@ CREATE TABLE pgml.prediction_log (
     -- how many predictions this row stands for: 1 / the rate it was sampled at
     weight REAL NOT NULL
 ) PARTITION BY RANGE (predicted_at);
-CREATE INDEX prediction_log_request_id_idx ON pgml.prediction_log (request_id);
-CREATE INDEX prediction_log_key_idx ON pgml.prediction_log (project_id, key, predicted_at) WHERE key IS NOT NULL;
+-- (No index on the partitioned table itself: each partition gets its own, made with it, so that
+-- pg_dump restores partitions and their indexes as the ordinary tables they are; an index of
+-- the extension's table would be made again by ATTACH PARTITION during a restore and clash.)
 
 -- Outcomes (labels) recorded by pgml.record_outcome: by the prediction's request id, or by the
 -- entity's key and the time the outcome happened.
@@ -73,6 +74,10 @@ BEGIN
         BEGIN
             EXECUTE format('CREATE TABLE pgml.%I PARTITION OF pgml.prediction_log FOR VALUES FROM (%L) TO (%L)',
                            part, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+            -- outcomes find their prediction by request id, or by key and time
+            EXECUTE format('CREATE INDEX %I ON pgml.%I (request_id)', part || '_request_id_idx', part);
+            EXECUTE format('CREATE INDEX %I ON pgml.%I (project_id, key, predicted_at) WHERE key IS NOT NULL',
+                           part || '_key_idx', part);
         EXCEPTION WHEN duplicate_table OR unique_violation THEN
             NULL; -- another writer created it meanwhile
         END;

@@ -7,7 +7,9 @@ SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, E''\n'' ORD
 FROM (SELECT c.oid::regclass AS r FROM pg_depend d
       JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid AND c.relkind = 'r'
       JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgml' AND d.deptype = 'e'
-      UNION ALL SELECT to_regclass('pgml_serve.tokens') WHERE to_regclass('pgml_serve.tokens') IS NOT NULL) t
+      UNION ALL SELECT to_regclass('pgml_serve.tokens') WHERE to_regclass('pgml_serve.tokens') IS NOT NULL
+      -- the prediction log (0.6.0): its partitions are ordinary tables, dumped with their rows
+      UNION ALL SELECT to_regclass('pgml.prediction_log') WHERE to_regclass('pgml.prediction_log') IS NOT NULL) t
 ORDER BY r::text \gexec
 SELECT format('SELECT %L, last_value, is_called FROM %s', r, r)
 FROM (SELECT c.oid::regclass AS r FROM pg_depend d

@@ -447,8 +447,9 @@ CREATE TABLE pgml.prediction_log (
     -- how many predictions this row stands for: 1 / the rate it was sampled at
     weight REAL NOT NULL
 ) PARTITION BY RANGE (predicted_at);
-CREATE INDEX prediction_log_request_id_idx ON pgml.prediction_log (request_id);
-CREATE INDEX prediction_log_key_idx ON pgml.prediction_log (project_id, key, predicted_at) WHERE key IS NOT NULL;
+-- (No index on the partitioned table itself: each partition gets its own, made with it, so that
+-- pg_dump restores partitions and their indexes as the ordinary tables they are; an index of
+-- the extension's table would be made again by ATTACH PARTITION during a restore and clash.)
 
 -- Outcomes (labels) recorded by pgml.record_outcome: by the prediction's request id, or by the
 -- entity's key and the time the outcome happened.
@@ -480,6 +481,10 @@ BEGIN
         BEGIN
             EXECUTE format('CREATE TABLE pgml.%I PARTITION OF pgml.prediction_log FOR VALUES FROM (%L) TO (%L)',
                            part, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+            -- outcomes find their prediction by request id, or by key and time
+            EXECUTE format('CREATE INDEX %I ON pgml.%I (request_id)', part || '_request_id_idx', part);
+            EXECUTE format('CREATE INDEX %I ON pgml.%I (project_id, key, predicted_at) WHERE key IS NOT NULL',
+                           part || '_key_idx', part);
         EXCEPTION WHEN duplicate_table OR unique_violation THEN
             NULL; -- another writer created it meanwhile
         END;
@@ -780,7 +785,7 @@ AS 'MODULE_PATHNAME', '_pgml_min_step_real_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:321
+-- extension/src/api/predict.rs:319
 -- pgml::api::predict::_pgml_noop_predict
 CREATE  FUNCTION "_pgml_noop_predict"(
 	"project_name" TEXT, /* & str */
@@ -808,7 +813,7 @@ AS 'MODULE_PATHNAME', '_pgml_score_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:295
+-- extension/src/api/predict.rs:293
 -- pgml::api::predict::_pgml_serve_predict
 CREATE  FUNCTION "_pgml_serve_predict"(
 	"project_name" TEXT, /* & str */
@@ -1060,7 +1065,7 @@ AS 'MODULE_PATHNAME', 'cosine_similarity_real_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:272
+-- extension/src/api/predict.rs:270
 -- pgml::api::predict::decompose
 CREATE  FUNCTION "decompose"(
 	"project_name" TEXT, /* & str */
@@ -1687,13 +1692,13 @@ AS 'MODULE_PATHNAME', 'normalize_max_real_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict_bool
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1708,13 +1713,13 @@ AS 'MODULE_PATHNAME', 'predict_bool_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict_f32
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1729,13 +1734,13 @@ AS 'MODULE_PATHNAME', 'predict_f32_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict_f64
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1750,13 +1755,13 @@ AS 'MODULE_PATHNAME', 'predict_f64_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict_i16
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1771,13 +1776,13 @@ AS 'MODULE_PATHNAME', 'predict_i16_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict_i32
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1792,13 +1797,13 @@ AS 'MODULE_PATHNAME', 'predict_i32_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict_i64
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1813,7 +1818,7 @@ AS 'MODULE_PATHNAME', 'predict_i64_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1825,7 +1830,7 @@ AS 'MODULE_PATHNAME', 'predict_model_bool_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1837,7 +1842,7 @@ AS 'MODULE_PATHNAME', 'predict_model_f32_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1849,7 +1854,7 @@ AS 'MODULE_PATHNAME', 'predict_model_f64_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1861,7 +1866,7 @@ AS 'MODULE_PATHNAME', 'predict_model_i16_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1873,7 +1878,7 @@ AS 'MODULE_PATHNAME', 'predict_model_i32_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:110
+-- extension/src/api/predict.rs:109
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1885,7 +1890,7 @@ AS 'MODULE_PATHNAME', 'predict_model_i64_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:142
+-- extension/src/api/predict.rs:141
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1897,7 +1902,7 @@ AS 'MODULE_PATHNAME', 'predict_model_numeric_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:186
+-- extension/src/api/predict.rs:184
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"model_id" bigint, /* i64 */
@@ -1909,13 +1914,13 @@ AS 'MODULE_PATHNAME', 'predict_model_row_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:121
+-- extension/src/api/predict.rs:120
 -- pgml::api::predict::predict_numeric
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:130
+-- extension/src/api/predict.rs:129
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1930,13 +1935,13 @@ AS 'MODULE_PATHNAME', 'predict_numeric_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:153
+-- extension/src/api/predict.rs:152
 -- pgml::api::predict::predict_row
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:158
+-- extension/src/api/predict.rs:157
 -- pgml::api::predict::predict
 CREATE  FUNCTION "predict"(
 	"project_name" TEXT, /* Option < & str > */
@@ -1951,7 +1956,7 @@ AS 'MODULE_PATHNAME', 'predict_row_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:282
+-- extension/src/api/predict.rs:280
 -- pgml::api::predict::predict_batch
 CREATE  FUNCTION "predict_batch"(
 	"project_name" TEXT, /* & str */
@@ -1964,7 +1969,7 @@ AS 'MODULE_PATHNAME', 'predict_batch_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:203
+-- extension/src/api/predict.rs:201
 -- pgml::api::predict::predict_batch
 CREATE  FUNCTION "predict_batch"(
 	"model_id" bigint, /* i64 */
@@ -1976,7 +1981,7 @@ AS 'MODULE_PATHNAME', 'predict_batch_model_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:262
+-- extension/src/api/predict.rs:260
 -- pgml::api::predict::predict_joint
 CREATE  FUNCTION "predict_joint"(
 	"project_name" TEXT, /* & str */
@@ -1989,7 +1994,7 @@ AS 'MODULE_PATHNAME', 'predict_joint_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:198
+-- extension/src/api/predict.rs:196
 -- pgml::api::predict::predict_joint
 CREATE  FUNCTION "predict_joint"(
 	"model_id" bigint, /* i64 */
@@ -2001,13 +2006,13 @@ AS 'MODULE_PATHNAME', 'predict_joint_model_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:220
+-- extension/src/api/predict.rs:218
 -- pgml::api::predict::predict_proba
 -- Skipped due to `#[pgrx(sql = false)]`
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:230
+-- extension/src/api/predict.rs:228
 -- pgml::api::predict::predict_proba
 CREATE  FUNCTION "predict_proba"(
 	"project_name" TEXT, /* Option < & str > */
@@ -2022,7 +2027,7 @@ AS 'MODULE_PATHNAME', 'predict_proba_keyed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/predict.rs:256
+-- extension/src/api/predict.rs:254
 -- pgml::api::predict::predict_proba
 CREATE  FUNCTION "predict_proba"(
 	"model_id" bigint, /* i64 */

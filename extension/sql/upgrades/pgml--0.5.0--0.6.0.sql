@@ -69,8 +69,9 @@ CREATE TABLE pgml.prediction_log (
     -- how many predictions this row stands for: 1 / the rate it was sampled at
     weight REAL NOT NULL
 ) PARTITION BY RANGE (predicted_at);
-CREATE INDEX prediction_log_request_id_idx ON pgml.prediction_log (request_id);
-CREATE INDEX prediction_log_key_idx ON pgml.prediction_log (project_id, key, predicted_at) WHERE key IS NOT NULL;
+-- (No index on the partitioned table itself: each partition gets its own, made with it, so that
+-- pg_dump restores partitions and their indexes as the ordinary tables they are; an index of
+-- the extension's table would be made again by ATTACH PARTITION during a restore and clash.)
 
 -- Outcomes (labels) recorded by pgml.record_outcome: by the prediction's request id, or by the
 -- entity's key and the time the outcome happened.
@@ -102,6 +103,10 @@ BEGIN
         BEGIN
             EXECUTE format('CREATE TABLE pgml.%I PARTITION OF pgml.prediction_log FOR VALUES FROM (%L) TO (%L)',
                            part, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+            -- outcomes find their prediction by request id, or by key and time
+            EXECUTE format('CREATE INDEX %I ON pgml.%I (request_id)', part || '_request_id_idx', part);
+            EXECUTE format('CREATE INDEX %I ON pgml.%I (project_id, key, predicted_at) WHERE key IS NOT NULL',
+                           part || '_key_idx', part);
         EXCEPTION WHEN duplicate_table OR unique_violation THEN
             NULL; -- another writer created it meanwhile
         END;
@@ -260,10 +265,19 @@ CREATE INDEX alerts_project_idx ON pgml.alerts (project_id, opened_at);
 -- what pg_dump keeps (as sql/backup.sql does for a fresh install): the new registry tables and
 -- the outcomes' sequence. The log's partitions are not members of the extension: pg_dump keeps
 -- them, and their rows, as it keeps any table.
-SELECT pg_catalog.pg_extension_config_dump(t, '')
-FROM unnest(ARRAY['pgml.monitoring', 'pgml.outcomes', 'pgml.outcomes_id_seq', 'pgml.live_stats', 'pgml.outcome_sources',
-                  'pgml.outcome_sources_id_seq', 'pgml.live_watermarks', 'pgml.log_drops', 'pgml.alert_rules',
-                  'pgml.alert_rules_id_seq', 'pgml.alerts', 'pgml.alerts_id_seq']::regclass[]) AS t;
+-- (one statement each: each updates pg_extension's row)
+SELECT pg_catalog.pg_extension_config_dump('pgml.monitoring', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.outcomes', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.outcomes_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.live_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.outcome_sources', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.outcome_sources_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.live_watermarks', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.log_drops', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.alert_rules_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('pgml.alerts_id_seq', '');
 
 -- the audit trail records alerts
 ALTER TABLE pgml.audit_log DROP CONSTRAINT audit_log_event_check;

@@ -474,21 +474,14 @@ fn _pgml_score(
     key: Option<&str>,
 ) -> f32 {
     let run = || -> Result<f32> {
-        let clock = crate::monitoring::log::clock();
+        let tags = crate::monitoring::log::Tags::new(key, None)?;
+        let pending =
+            crate::monitoring::log::decide(pgml_core::monitoring::Source::Batch, project_name, &tags)?;
         let model = cache::model(model_id)?;
         let x = crate::row::features(&model, &row)?;
-        let tags = crate::monitoring::log::Tags::new(key, None)?;
-        let pending = crate::monitoring::log::begin_from(
-            pgml_core::monitoring::Source::Batch,
-            clock,
-            project_name,
-            model_id,
-            &tags,
-            &x,
-        )?;
         let y = model.predict_one(&x)?;
         if let Some(p) = pending {
-            p.finish(stage, y, &[]);
+            p.finish(model_id, stage, &x, y, &[]);
         }
         Ok(y)
     };

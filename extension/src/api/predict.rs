@@ -6,6 +6,7 @@ use crate::cache;
 use crate::error::{OrRaise, Result, SqlError};
 use crate::monitoring::log::{self, Tags};
 use pgml_core::artifact::LoadedModel;
+use pgml_core::monitoring::Source;
 use pgrx::prelude::*;
 use pgrx::{AnyNumeric, PgSqlErrorCode, Uuid};
 
@@ -48,15 +49,13 @@ fn logged<T>(
     predict: impl FnOnce(&LoadedModel, Vec<f32>) -> pgml_core::Result<T>,
     answer: for<'a> fn(&LoadedModel, &'a T) -> (f32, &'a [f32]),
 ) -> Result<T> {
-    let clock = log::clock();
+    let pending = log::decide(Source::Sql, project, tags)?;
     let (id, model) = cache::deployed_with_id(project, stage)?;
     let x = complete(values, Some(&model))?;
-    let pending = log::begin(clock, project, id, tags, &x)?;
-    let out = predict(&model, x)?;
-    if let Some(p) = pending {
-        let (y, probabilities) = answer(&model, &out);
-        p.finish(stage, y, probabilities);
-    }
+    let Some(p) = pending else { return Ok(predict(&model, x)?) };
+    let out = predict(&model, x.clone())?;
+    let (y, probabilities) = answer(&model, &out);
+    p.finish(id, stage, &x, y, probabilities);
     Ok(out)
 }
 
@@ -172,13 +171,12 @@ fn predict_row_keyed(
 }
 
 fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str, tags: &Tags) -> Result<f32> {
-    let clock = log::clock();
+    let pending = log::decide(Source::Sql, project_name, tags)?;
     let (id, model) = cache::deployed_with_id(project_name, stage)?;
     let x = crate::row::features(&model, row)?;
-    let pending = log::begin(clock, project_name, id, tags, &x)?;
     let y = model.predict_one(&x)?;
     if let Some(p) = pending {
-        p.finish(stage, y, &[]);
+        p.finish(id, stage, &x, y, &[]);
     }
     Ok(y)
 }

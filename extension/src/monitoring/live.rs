@@ -332,6 +332,11 @@ fn fold_outcomes(
             _ => stats.labelled.add_regression(weight, prediction, label),
         }
     }
+    let name = name.to_string();
+    if matched + unmatched == 0 {
+        // nothing new: nothing written (a refresh every minute leaves an idle registry as it was)
+        return Ok(Refreshed { project: p.name.clone(), source: name, matched, unmatched });
+    }
     as_owner(|| {
         Spi::connect_mut(|c| {
             merge_all(c, buckets)?;
@@ -357,7 +362,7 @@ fn fold_outcomes(
         })?;
         Ok(())
     })?;
-    Ok(Refreshed { project: p.name.clone(), source: name.to_string(), matched, unmatched })
+    Ok(Refreshed { project: p.name.clone(), source: name, matched, unmatched })
 }
 
 /// One output row of `pgml.live_metrics`.

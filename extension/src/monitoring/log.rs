@@ -22,6 +22,8 @@ type Logging = Option<(i64, Settings)>;
 
 struct State {
     settings: HashMap<String, Logging>,
+    /// The previous lookup's project and settings.
+    last: Option<(String, Logging)>,
     /// `cache::generation()` the settings were read under.
     seen: u64,
     sampler: Sampler,
@@ -38,6 +40,7 @@ static STATE: MainThread<std::cell::LazyCell<RefCell<State>>> = MainThread(std::
     let seed = unsafe { pg_sys::MyProcPid as u64 } ^ now_micros() as u64;
     RefCell::new(State {
         settings: HashMap::new(),
+        last: None,
         seen: u64::MAX,
         sampler: Sampler::default(),
         ids: RequestIds::new(seed),
@@ -85,40 +88,18 @@ pub struct Pending {
     started: Instant,
     source: Source,
     project_id: i64,
-    model_id: i64,
     decision: Decision,
-    features: Vec<f32>,
     key: Option<String>,
     request_id: Option<Uuid>,
 }
 
-/// Called when a prediction starts: the time, if anything could be logged on this server.
-pub fn clock() -> Option<Instant> {
-    shared::available().then(Instant::now)
-}
-
-/// Whether this prediction of `project`'s `stage` (served by `model_id`, on features `x`) is
-/// logged; None when not (logging unavailable or off, not sampled, or on a standby).
-pub fn begin(
-    started: Option<Instant>,
-    project: &str,
-    model_id: i64,
-    tags: &Tags,
-    x: &[f32],
-) -> Result<Option<Pending>> {
-    begin_from(Source::Sql, started, project, model_id, tags, x)
-}
-
-/// `begin` for another source than a SQL call's (a batch scoring run).
-pub fn begin_from(
-    source: Source,
-    started: Option<Instant>,
-    project: &str,
-    model_id: i64,
-    tags: &Tags,
-    x: &[f32],
-) -> Result<Option<Pending>> {
-    let Some(started) = started else { return Ok(None) };
+/// Whether this prediction of `project` is logged, decided before anything else runs (so that
+/// the many predictions of a scan that are not logged cost a counter's decrement, not a clock
+/// read); None when not (logging unavailable or off, not sampled, or on a standby, counted).
+pub fn decide(source: Source, project: &str, tags: &Tags) -> Result<Option<Pending>> {
+    if !shared::available() {
+        return Ok(None);
+    }
     if unsafe { pg_sys::RecoveryInProgress() } {
         if let Some(g) = shared::global() {
             g.dropped_standby.fetch_add(1, Ordering::Relaxed);
@@ -133,20 +114,19 @@ pub fn begin_from(
     });
     let Some(decision) = decision else { return Ok(None) };
     Ok(Some(Pending {
-        started,
+        started: Instant::now(),
         source,
         project_id,
-        model_id,
         decision,
-        features: if decision.keep_features { x.to_vec() } else { vec![] },
         key: tags.key.map(str::to_string),
         request_id: tags.request_id,
     }))
 }
 
 impl Pending {
-    /// Appends the record of the finished prediction to the ring (or counts it dropped).
-    pub fn finish(self, stage: &str, prediction: f32, probabilities: &[f32]) {
+    /// Appends the record of the finished prediction (by `model_id` of `stage`, on features `x`)
+    /// to the ring, or counts it dropped.
+    pub fn finish(self, model_id: i64, stage: &str, x: &[f32], prediction: f32, probabilities: &[f32]) {
         let latency = self.started.elapsed().as_secs_f32() * 1e6;
         let at = now_micros();
         let database = unsafe { pg_sys::MyDatabaseId };
@@ -159,7 +139,7 @@ impl Pending {
                 request_id,
                 at_unix_micros: at,
                 project_id: self.project_id,
-                model_id: self.model_id,
+                model_id,
                 source: self.source,
                 weight: self.decision.weight,
                 latency_micros: latency,
@@ -167,7 +147,7 @@ impl Pending {
                 stage: stage.to_string(),
                 key: self.key,
                 probabilities: probabilities.to_vec(),
-                features: self.features,
+                features: if self.decision.keep_features { x.to_vec() } else { Vec::new() },
             };
             s.buffer.clear();
             s.buffer.extend_from_slice(&u32::from(database).to_le_bytes());
@@ -188,9 +168,20 @@ fn settings(project: &str) -> Result<Logging> {
     let hit = with_state(|s| {
         if s.seen != generation {
             s.settings.clear();
+            s.last = None;
             s.seen = generation;
         }
-        s.settings.get(project).copied()
+        // a scan asks for the same project row after row: no hashing then
+        if let Some((p, logging)) = &s.last {
+            if p == project {
+                return Some(*logging);
+            }
+        }
+        let found = s.settings.get(project).copied();
+        if let Some(logging) = found {
+            s.last = Some((project.to_string(), logging));
+        }
+        found
     });
     if let Some(hit) = hit {
         return Ok(hit);

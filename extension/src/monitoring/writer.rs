@@ -1,8 +1,8 @@
 //! The writers of the prediction log. A launcher, started with the server (on a primary: a
 //! standby cannot write), wakes every `pgml.log_flush_interval` and, for each ring holding
-//! records, starts a short-lived writer connected to the ring's database, which writes batches
-//! to `pgml.prediction_log` until the ring is empty and exits: a database is never held open
-//! between flushes, so `DROP DATABASE` is not blocked. The launcher releases a ring idle for a
+//! records, starts a writer connected to the ring's database, which writes batches to
+//! `pgml.prediction_log` each interval while records come, and exits after an interval with
+//! none: an idle database is not held open, so `DROP DATABASE` is not blocked. The launcher releases a ring idle for a
 //! minute, and discards (counting) the records of a database that was dropped.
 
 use super::shared::{self, owner_database, rings, FLUSH_INTERVAL_MS};
@@ -11,9 +11,9 @@ use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, BgWorkerStartTime,
     DynamicBackgroundWorker, SignalWakeFlags,
 };
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
-use pgrx::{pg_sys, Uuid};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -56,10 +56,12 @@ pub extern "C-unwind" fn pgml_log_launcher_main(_arg: pg_sys::Datum) {
     while BackgroundWorker::wait_latch(Some(
         next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)),
     )) {
+        let now = Instant::now();
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            // a shorter interval applies from now, not after the longer one has run out
+            next = next.min(now + interval());
         }
-        let now = Instant::now();
         let due = now >= next;
         if due {
             next = now + interval();
@@ -195,8 +197,11 @@ pub extern "C-unwind" fn pgml_log_writer_main(arg: pg_sys::Datum) {
                 header.dropped_unwritten.fetch_add(n, Ordering::Relaxed)
             }
         };
-        // Caught up: what arrives meanwhile waits for the next flush, in full batches.
-        if last {
+        // Caught up: what arrives meanwhile waits for the next flush, in full batches. A writer
+        // whose database goes on logging stays for the next flush (starting a process and its
+        // connection each second cost a few per cent of a core); one with nothing new after an
+        // interval exits, so an idle database is never held open (DROP DATABASE waits for it).
+        if last && (!BackgroundWorker::wait_latch(Some(interval())) || ring.used() == 0) {
             break;
         }
     }
@@ -235,14 +240,13 @@ fn write(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<b
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 fn insert(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<bool, pgrx::spi::Error> {
-    Spi::connect_mut(|client| {
-        let exists = client
-            .select("SELECT to_regclass('pgml.prediction_log') IS NOT NULL", None, &[])?
+    let log = Spi::connect_mut(|client| {
+        let log = client
+            .select("SELECT to_regclass('pgml.prediction_log')::oid", None, &[])?
             .first()
-            .get::<bool>(1)?
-            .unwrap_or(false);
-        if !exists {
-            return Ok(false);
+            .get::<pg_sys::Oid>(1)?;
+        if log.is_none() {
+            return Ok(None);
         }
         for day in batch.iter().map(|r| r.at_unix_micros.div_euclid(MICROS_PER_DAY)) {
             if days.insert(day) {
@@ -253,46 +257,11 @@ fn insert(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<
                 )?;
             }
         }
-        let text = |v: &[f32]| -> Option<String> {
-            (!v.is_empty())
-                .then(|| format!("{{{}}}", v.iter().map(f32::to_string).collect::<Vec<_>>().join(",")))
-        };
-        let ids: Vec<Uuid> = batch.iter().map(|r| Uuid::from_bytes(r.request_id)).collect();
-        let at: Vec<i64> = batch.iter().map(|r| r.at_unix_micros).collect();
-        let project: Vec<i64> = batch.iter().map(|r| r.project_id).collect();
-        let stage: Vec<String> = batch.iter().map(|r| r.stage.clone()).collect();
-        let model: Vec<i64> = batch.iter().map(|r| r.model_id).collect();
-        let source: Vec<String> = batch.iter().map(|r| r.source.name().to_string()).collect();
-        let key: Vec<Option<String>> = batch.iter().map(|r| r.key.clone()).collect();
-        let prediction: Vec<f32> = batch.iter().map(|r| r.prediction).collect();
-        let probabilities: Vec<Option<String>> = batch.iter().map(|r| text(&r.probabilities)).collect();
-        let features: Vec<Option<String>> = batch.iter().map(|r| text(&r.features)).collect();
-        let latency: Vec<f32> = batch.iter().map(|r| r.latency_micros).collect();
-        let weight: Vec<f32> = batch.iter().map(|r| r.weight).collect();
-        client.update(
-            "INSERT INTO pgml.prediction_log (request_id, predicted_at, project_id, stage, model_id, source, key,
-                                              prediction, probabilities, features, latency_us, weight)
-             SELECT r, timestamptz 'epoch' + t * interval '1 microsecond', p, s, m, src, k,
-                    NULLIF(y, 'NaN'::real), pr::real[], f::real[], l, w
-             FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::text[], $5::int8[], $6::text[], $7::text[],
-                         $8::real[], $9::text[], $10::text[], $11::real[], $12::real[])
-                  AS u (r, t, p, s, m, src, k, y, pr, f, l, w)",
-            None,
-            &[
-                ids.into(),
-                at.into(),
-                project.into(),
-                stage.into(),
-                model.into(),
-                source.into(),
-                key.into(),
-                prediction.into(),
-                probabilities.into(),
-                features.into(),
-                latency.into(),
-                weight.into(),
-            ],
-        )?;
+        Ok::<_, pgrx::spi::Error>(log)
+    })?;
+    let Some(log) = log else { return Ok(false) };
+    copy(log, pgml_core::monitoring::copy::binary(batch));
+    Spi::connect_mut(|client| {
         super::live::fold_predictions(client, batch)?;
         if dropped > 0 {
             client.update(
@@ -304,6 +273,62 @@ fn insert(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<
         }
         Ok(true)
     })
+}
+
+thread_local! {
+    /// The COPY stream being read by `copy_source`, and how far.
+    static STREAM: std::cell::RefCell<(Vec<u8>, usize)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// Feeds COPY from `STREAM`: PostgreSQL's data source callback has no argument of its own.
+#[pg_guard]
+unsafe extern "C-unwind" fn copy_source(out: *mut std::ffi::c_void, _min: i32, max: i32) -> i32 {
+    STREAM.with_borrow_mut(|(bytes, at)| {
+        let n = (bytes.len() - *at).min(max.max(0) as usize);
+        // SAFETY: COPY passes a buffer of at least `max` bytes
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr().add(*at), out as *mut u8, n) };
+        *at += n;
+        n as i32
+    })
+}
+
+/// `COPY pgml.prediction_log FROM` the binary stream: the multi-row insert path, routed to
+/// the day partitions.
+fn copy(log: pg_sys::Oid, stream: Vec<u8>) {
+    STREAM.with_borrow_mut(|s| *s = (stream, 0));
+    unsafe {
+        let rel = pg_sys::table_open(log, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+        let pstate = pg_sys::make_parsestate(std::ptr::null_mut());
+        // COPY's range table (as DoCopy makes it): CopyFrom's executor state refers to entry 1
+        pg_sys::addRangeTableEntryForRelation(
+            pstate,
+            rel,
+            pg_sys::RowExclusiveLock as pg_sys::LOCKMODE,
+            std::ptr::null_mut(),
+            false,
+            false,
+        );
+        let format = pg_sys::makeDefElem(
+            pg_sys::pstrdup(c"format".as_ptr()),
+            pg_sys::makeString(pg_sys::pstrdup(c"binary".as_ptr())) as *mut pg_sys::Node,
+            -1,
+        );
+        let options = pg_sys::lappend(std::ptr::null_mut(), format as *mut std::ffi::c_void);
+        let cstate = pg_sys::BeginCopyFrom(
+            pstate,
+            rel,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            false,
+            Some(copy_source),
+            std::ptr::null_mut(),
+            options,
+        );
+        pg_sys::CopyFrom(cstate);
+        pg_sys::EndCopyFrom(cstate);
+        pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+    }
+    STREAM.with_borrow_mut(|s| *s = (Vec::new(), 0));
 }
 
 /// Counters for `pgml.monitoring_status`: the rings of this database, added up.

@@ -6,6 +6,7 @@
 //! background writer, pgml-serve from its HTTP handlers.
 
 pub mod alerts;
+pub mod copy;
 pub mod live;
 pub mod record;
 pub mod request_id;

@@ -54,6 +54,15 @@ pub struct Decision {
 pub struct Sampler {
     statement: (i64, u32),
     in_statement: u32,
+    /// Predictions of the scan to pass over before the next logged one: drawn once per logged
+    /// prediction (geometric), so a scan's unlogged rows cost a decrement, not a random draw.
+    skip: Option<u64>,
+}
+
+/// Failures before the first success of trials of probability `rate` (inverse transform).
+fn geometric(rate: f64, draws: &mut RequestIds) -> u64 {
+    let u = 1.0 - draws.next_f64(); // in (0, 1]
+    (u.ln() / (1.0 - rate).ln()).floor().min(u64::MAX as f64) as u64
 }
 
 impl Sampler {
@@ -71,12 +80,24 @@ impl Sampler {
         if statement != self.statement {
             self.statement = statement;
             self.in_statement = 0;
+            self.skip = None;
         }
         self.in_statement = self.in_statement.saturating_add(1);
-        let rate =
-            if self.in_statement <= settings.scan_after { settings.sample } else { settings.scan_sample };
-        if rate <= 0.0 || (rate < 1.0 && draws.next_f64() >= rate) {
+        let online = self.in_statement <= settings.scan_after;
+        let rate = if online { settings.sample } else { settings.scan_sample };
+        if rate <= 0.0 {
             return None;
+        }
+        if rate < 1.0 && online && draws.next_f64() >= rate {
+            return None;
+        }
+        if rate < 1.0 && !online {
+            let skip = self.skip.get_or_insert_with(|| geometric(rate, draws));
+            if *skip > 0 {
+                *skip -= 1;
+                return None;
+            }
+            self.skip = Some(geometric(rate, draws));
         }
         let keep_features = settings.features_sample >= 1.0
             || (settings.features_sample > 0.0 && draws.next_f64() < settings.features_sample);

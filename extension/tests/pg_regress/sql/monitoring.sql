@@ -136,7 +136,7 @@ SELECT g.model_id, g.b, g.predictions, g.records, m.p50, sum(o.weight) AS labell
        sum(o.weight * (o.prediction = o.label)::int) / sum(o.weight) AS accuracy
 FROM logged g JOIN medians m USING (model_id, b) LEFT JOIN outcomes o ON o.model_id = g.model_id AND o.b = g.b
 GROUP BY 1, 2, 3, 4, 5;
-SELECT sum(labelled) AS labelled, sum(records) AS records FROM live;
+SELECT sum(labelled) AS labelled FROM live;
 SELECT count(*) AS buckets,
        count(*) FILTER (WHERE l.predictions = r.predictions AND l.records = r.records) AS same_counts,
        count(*) FILTER (WHERE l.labelled = r.labelled AND abs(l.accuracy - r.accuracy) < 1e-9) AS same_accuracy,
