@@ -51,10 +51,28 @@ fail() { echo "test-serve: FAILED: $*"; tail -5 "$LOG"; exit 1; }
 out=$(curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_iris/predict" -H "Authorization: Bearer $predictor" \
   -H 'Content-Type: application/json' -d '{"features": {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}}')
 want=$(psql -X -At -d $DB -c "SELECT pgml.predict('serve_iris', ARRAY[6.3, 3.3, 6.0, 2.5]::real[])")
-[ "$out" = "{\"project\":\"serve_iris\",\"stage\":\"production\",\"model_id\":1,\"predictions\":[$want.0]}" ] \
-  || [ "$out" = "{\"project\":\"serve_iris\",\"stage\":\"production\",\"model_id\":1,\"predictions\":[$want]}" ] \
+uuid='"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"'
+[[ "$out" =~ ^\{\"project\":\"serve_iris\",\"stage\":\"production\",\"model_id\":1,\"predictions\":\[$want(\.0)?\],\"request_ids\":\[$uuid\]\}$ ]] \
   || fail "curl predict answered $out (SQL says $want)"
 echo "   ok: curl predict = SQL predict ($out)"
+# the prediction log: the caller's request id (a header) and key come back and are logged by
+# pgml-serve's writer (source http), within its second
+rid=0190f1e2-3a4b-7c5d-8e6f-0123456789ab
+out=$(curl -s -D "$ROOT/.build/serve-test.headers" -X POST "http://127.0.0.1:$PORT/v1/projects/serve_iris/predict" \
+  -H "Authorization: Bearer $predictor" -H 'Content-Type: application/json' -H "X-Request-Id: $rid" \
+  -d '{"features": [6.3, 3.3, 6.0, 2.5], "key": "curl-1"}')
+grep -qi "^x-request-id: $rid" "$ROOT/.build/serve-test.headers" && [[ "$out" == *"\"request_ids\":[\"$rid\"]"* ]] \
+  || fail "the caller's request id did not come back: $out"
+logged=""
+for _ in $(seq 1 50); do
+  logged=$(psql -X -At -d $DB -c "SELECT source || ' ' || key || ' ' || model_id FROM pgml.prediction_log WHERE request_id = '$rid'")
+  [ -n "$logged" ] && break
+  sleep 0.2
+done
+[ "$logged" = "http curl-1 1" ] || fail "pgml-serve's prediction was not logged: '$logged'"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_log_records_total{state="written"} [1-9]' \
+  || fail "/metrics does not count the written log records"
+echo "   ok: the request id comes back (header and body) and the prediction is logged (source http, key curl-1)"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_serve_stage_model{project="serve_iris",stage="production",model_id="1"}' \
   || fail "the model that answered is not held in process (/metrics)"
 echo "   ok: answered in process (the model is held: /metrics)"

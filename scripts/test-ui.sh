@@ -33,6 +33,16 @@ SELECT '$PROJECT', 'drift', 'succeeded', clock_timestamp(), 2, bool_or(dataset_d
        jsonb_agg(jsonb_build_object('feature', feature, 'drifted', drifted, 'psi', psi,
                                     'ks_p_value', ks_p_value, 'js_distance', js_distance))
 FROM pgml.drift('$PROJECT', 'pgml.iris', 2);
+-- live traffic with outcomes (wrong from row 100 on), and an alert that opened on it
+SELECT pgml.set_monitoring('$PROJECT', scan_after => 1000);
+SELECT count(pgml.predict('$PROJECT', ARRAY[sepal_length, sepal_width, petal_length, petal_width], key => 'u' || n))
+FROM (SELECT row_number() OVER () AS n, * FROM pgml.iris) i;
+SELECT pgml.flush_prediction_log();
+SELECT count(pgml.record_outcome('$PROJECT', CASE WHEN n > 100 THEN (target::int + 1) % 3 ELSE target END, key => 'u' || n))
+FROM (SELECT row_number() OVER () AS n, * FROM pgml.iris) i;
+SELECT pgml.add_alert_rule('$PROJECT', 'accuracy drop', 'accuracy', below => 0.9, time_window => '1 day', min_count => 100);
+SELECT pg_sleep(2.2);
+SELECT count(*) FROM pgml.evaluate_alerts('$PROJECT');
 SQL
 
 cargo build -q -p pgml-serve --profile test

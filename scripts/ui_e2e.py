@@ -104,6 +104,13 @@ def run(driver):
 
     submit(driver, driver.find_element(By.LINK_TEXT, PROJECT))
     check(driver.find_elements(By.CSS_SELECTOR, "#metric svg.chart circle.serving"), "the metric chart marks the serving model")
+    # monitoring: the live metric over time beside the test split's, open alerts, logging settings
+    check(driver.find_elements(By.CSS_SELECTOR, "#live svg.chart polyline.series"), "the live chart draws model 1's line")
+    check(driver.find_elements(By.CSS_SELECTOR, "#live svg.chart line.series.test"), "the live chart shows the test-split value")
+    live = text(driver, "#live-table")
+    check("production" in live and "150" in live, "the live table counts the 150 logged predictions: " + live)
+    check("accuracy drop" in text(driver, "#alerts-table"), "the open alert is listed")
+    check("30 days" in text(driver, "#logging"), "the logging settings are shown")
     check(stage_model(driver, "production") == "1", "production serves model 1")
     check(stage_model(driver, "staging") == "2", "staging serves model 2")
     approve = driver.find_elements(By.CSS_SELECTOR, "#requests-table form[action$='/approve'] button")
@@ -138,6 +145,7 @@ def run(driver):
     check(driver.find_elements(By.CSS_SELECTOR, "#hyperparams-table tbody tr"), "the model page lists hyperparameters")
     check("fit_time" in text(driver, "#metrics-table"), "the model page lists every metric")
     check("sepal_length" in text(driver, "#schema-table"), "the model page shows the feature schema")
+    check("Live metrics" in text(driver, "#live"), "the model page has its live metrics")
     check(driver.find_elements(By.CSS_SELECTOR, "#drift svg.chart rect.bar"), "the model page charts its latest drift check")
     shot(driver, "model")
 

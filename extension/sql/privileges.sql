@@ -70,7 +70,7 @@ BEGIN
             ('record_outcome', 'pgml_monitor'), ('set_monitoring', 'pgml_admin'),
             ('live_metrics', 'pgml_predictor'), ('refresh_live_metrics', 'pgml_monitor'),
             ('add_outcome_source', 'pgml_monitor'), ('remove_outcome_source', 'pgml_monitor'),
-            ('evaluate_alerts', 'pgml_monitor'), ('add_alert_rule', 'pgml_admin'),
+            ('evaluate_alerts', 'pgml_monitor'), ('_pgml_log_write', 'pgml_monitor'), ('add_alert_rule', 'pgml_admin'),
             ('remove_alert_rule', 'pgml_admin'), ('batch_score', 'pgml_predictor'), ('_pgml_score', 'pgml_predictor'),
             ('log_maintenance', 'pgml_admin'),
             -- the text workflow: embeddings, chunking and vector arithmetic

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod log;
 pub mod metrics;
 pub mod models;
 pub mod routes;
@@ -34,6 +35,8 @@ pub struct Shared {
     pub rpc: Arc<rpc::Catalog>,
     /// The dashboard's signed-in sessions.
     pub sessions: ui::session::Sessions,
+    /// The predictions answered here, queued for the database's prediction log.
+    pub log: Arc<log::PredictionLog>,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,6 +62,7 @@ impl AppState {
             metrics: Default::default(),
             rpc: Arc::default(),
             sessions: Default::default(),
+            log: Arc::default(),
         }))
     }
 

@@ -156,6 +156,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     if !args.strict {
         tokio::spawn(pgml_serve::models::follow(config, state.models.clone()));
     }
+    tokio::spawn(pgml_serve::log::run(state.log.clone(), state.db.clone()));
     tracing::info!(listen = %args.listen, replicas = db_replicas, rpc_schemas = ?args.rpc_schemas, strict = args.strict, "pgml-serve listening");
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())?;
     tracing::info!("pgml-serve stopped");

@@ -683,6 +683,17 @@ AS 'MODULE_PATHNAME', '_pgml_deployments_changed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/api/monitoring.rs:518
+-- pgml::api::monitoring::_pgml_log_write
+CREATE  FUNCTION "_pgml_log_write"(
+	"records" bytea /* & [u8] */
+) RETURNS bigint /* i64 */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_pgml_log_write_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/api/vectors.rs:212
 -- pgml::api::vectors::float8::_pgml_max_abs_step
 CREATE  FUNCTION "_pgml_max_abs_step"(
@@ -798,15 +809,15 @@ AS 'MODULE_PATHNAME', 'noop_predict_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:468
+-- extension/src/api/monitoring.rs:489
 -- pgml::api::monitoring::_pgml_score
 CREATE  FUNCTION "_pgml_score"(
 	"project_name" TEXT, /* & str */
 	"model_id" bigint, /* i64 */
 	"stage" TEXT, /* & str */
-	"row" anyelement, /* pgrx :: AnyElement */
+	"row" anyelement, /* Option < pgrx :: AnyElement > */
 	"key" TEXT /* Option < & str > */
-) RETURNS real /* f32 */
+) RETURNS real /* Option < f32 > */
 STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_pgml_score_wrapper';
@@ -931,25 +942,25 @@ AS 'MODULE_PATHNAME', 'add_vector_real_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:330
+-- extension/src/api/monitoring.rs:339
 -- pgml::api::monitoring::add_alert_rule
 CREATE  FUNCTION "add_alert_rule"(
-	"project_name" TEXT, /* & str */
-	"name" TEXT, /* & str */
-	"metric" TEXT, /* & str */
+	"project_name" TEXT, /* Option < & str > */
+	"name" TEXT, /* Option < & str > */
+	"metric" TEXT, /* Option < & str > */
 	"below" double precision DEFAULT NULL, /* Option < f64 > */
 	"above" double precision DEFAULT NULL, /* Option < f64 > */
-	"time_window" interval DEFAULT '1 hour', /* Interval */
-	"min_count" bigint DEFAULT 100, /* i64 */
-	"stage" TEXT DEFAULT 'production', /* & str */
-	"action" TEXT DEFAULT 'notify' /* & str */
+	"time_window" interval DEFAULT '1 hour', /* Option < Interval > */
+	"min_count" bigint DEFAULT 100, /* Option < i64 > */
+	"stage" TEXT DEFAULT 'production', /* Option < & str > */
+	"action" TEXT DEFAULT 'notify' /* Option < & str > */
 ) RETURNS bigint /* i64 */
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'add_alert_rule_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:290
+-- extension/src/api/monitoring.rs:299
 -- pgml::api::monitoring::add_outcome_source
 CREATE  FUNCTION "add_outcome_source"(
 	"project_name" TEXT, /* & str */
@@ -1005,7 +1016,7 @@ AS 'MODULE_PATHNAME', 'archive_model_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:417
+-- extension/src/api/monitoring.rs:438
 -- pgml::api::monitoring::batch_score
 CREATE  FUNCTION "batch_score"(
 	"project_name" TEXT, /* & str */
@@ -1363,11 +1374,11 @@ COMMENT ON VIEW pgml.embedding_models IS 'The embedding models installed under p
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:383
+-- extension/src/api/monitoring.rs:404
 -- pgml::api::monitoring::evaluate_alerts
 CREATE  FUNCTION "evaluate_alerts"(
 	"project_name" TEXT DEFAULT NULL, /* Option < & str > */
-	"refresh" bool DEFAULT true /* bool */
+	"refresh" bool DEFAULT true /* Option < bool > */
 ) RETURNS TABLE (
 	"project_name" TEXT,  /* String */
 	"rule" TEXT,  /* String */
@@ -1409,9 +1420,9 @@ AS 'MODULE_PATHNAME', 'generate_wrapper';
 -- extension/src/api/monitoring.rs:217
 -- pgml::api::monitoring::live_metrics
 CREATE  FUNCTION "live_metrics"(
-	"project_name" TEXT, /* & str */
-	"time_window" interval DEFAULT '1 day', /* Interval */
-	"bucket" interval DEFAULT '1 hour', /* Interval */
+	"project_name" TEXT, /* Option < & str > */
+	"time_window" interval DEFAULT '1 day', /* Option < Interval > */
+	"bucket" interval DEFAULT '1 hour', /* Option < Interval > */
 	"stage" TEXT DEFAULT NULL /* Option < & str > */
 ) RETURNS TABLE (
 	"stage" TEXT,  /* String */
@@ -1433,7 +1444,8 @@ CREATE  FUNCTION "live_metrics"(
 	"bias" double precision,  /* Option < f64 > */
 	"latency_p50_us" double precision,  /* Option < f64 > */
 	"latency_p99_us" double precision,  /* Option < f64 > */
-	"prediction_drift" double precision  /* Option < f64 > */
+	"prediction_drift" double precision,  /* Option < f64 > */
+	"dropped" bigint  /* i64 */
 )
 STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
@@ -1441,7 +1453,7 @@ AS 'MODULE_PATHNAME', 'live_metrics_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:276
+-- extension/src/api/monitoring.rs:285
 -- requires:
 --   live_metrics
 
@@ -2128,7 +2140,7 @@ AS 'MODULE_PATHNAME', 'reject_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:374
+-- extension/src/api/monitoring.rs:395
 -- pgml::api::monitoring::remove_alert_rule
 CREATE  FUNCTION "remove_alert_rule"(
 	"project_name" TEXT, /* & str */
@@ -2140,7 +2152,7 @@ AS 'MODULE_PATHNAME', 'remove_alert_rule_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/monitoring.rs:314
+-- extension/src/api/monitoring.rs:323
 -- pgml::api::monitoring::remove_outcome_source
 CREATE  FUNCTION "remove_outcome_source"(
 	"project_name" TEXT, /* & str */
@@ -2598,7 +2610,7 @@ BEGIN
             ('record_outcome', 'pgml_monitor'), ('set_monitoring', 'pgml_admin'),
             ('live_metrics', 'pgml_predictor'), ('refresh_live_metrics', 'pgml_monitor'),
             ('add_outcome_source', 'pgml_monitor'), ('remove_outcome_source', 'pgml_monitor'),
-            ('evaluate_alerts', 'pgml_monitor'), ('add_alert_rule', 'pgml_admin'),
+            ('evaluate_alerts', 'pgml_monitor'), ('_pgml_log_write', 'pgml_monitor'), ('add_alert_rule', 'pgml_admin'),
             ('remove_alert_rule', 'pgml_admin'), ('batch_score', 'pgml_predictor'), ('_pgml_score', 'pgml_predictor'),
             ('log_maintenance', 'pgml_admin'),
             -- the text workflow: embeddings, chunking and vector arithmetic

@@ -296,27 +296,34 @@ DROP FUNCTION pgml.predict(text, numeric[], text);
 DROP FUNCTION pgml.predict(text, anyelement, text);
 DROP FUNCTION pgml.predict_proba(text, real[], text);
 
+CREATE FUNCTION pgml."_pgml_log_write"(
+	"records" bytea /* & [u8] */
+) RETURNS bigint /* i64 */
+STRICT
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_pgml_log_write_wrapper';
+
 CREATE FUNCTION pgml."_pgml_score"(
 	"project_name" TEXT, /* & str */
 	"model_id" bigint, /* i64 */
 	"stage" TEXT, /* & str */
-	"row" anyelement, /* pgrx :: AnyElement */
+	"row" anyelement, /* Option < pgrx :: AnyElement > */
 	"key" TEXT /* Option < & str > */
-) RETURNS real /* f32 */
+) RETURNS real /* Option < f32 > */
 STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_pgml_score_wrapper';
 
 CREATE FUNCTION pgml."add_alert_rule"(
-	"project_name" TEXT, /* & str */
-	"name" TEXT, /* & str */
-	"metric" TEXT, /* & str */
+	"project_name" TEXT, /* Option < & str > */
+	"name" TEXT, /* Option < & str > */
+	"metric" TEXT, /* Option < & str > */
 	"below" double precision DEFAULT NULL, /* Option < f64 > */
 	"above" double precision DEFAULT NULL, /* Option < f64 > */
-	"time_window" interval DEFAULT '1 hour', /* Interval */
-	"min_count" bigint DEFAULT 100, /* i64 */
-	"stage" TEXT DEFAULT 'production', /* & str */
-	"action" TEXT DEFAULT 'notify' /* & str */
+	"time_window" interval DEFAULT '1 hour', /* Option < Interval > */
+	"min_count" bigint DEFAULT 100, /* Option < i64 > */
+	"stage" TEXT DEFAULT 'production', /* Option < & str > */
+	"action" TEXT DEFAULT 'notify' /* Option < & str > */
 ) RETURNS bigint /* i64 */
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'add_alert_rule_wrapper';
@@ -350,7 +357,7 @@ AS 'MODULE_PATHNAME', 'batch_score_wrapper';
 
 CREATE FUNCTION pgml."evaluate_alerts"(
 	"project_name" TEXT DEFAULT NULL, /* Option < & str > */
-	"refresh" bool DEFAULT true /* bool */
+	"refresh" bool DEFAULT true /* Option < bool > */
 ) RETURNS TABLE (
 	"project_name" TEXT,  /* String */
 	"rule" TEXT,  /* String */
@@ -371,9 +378,9 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'flush_prediction_log_wrapper';
 
 CREATE FUNCTION pgml."live_metrics"(
-	"project_name" TEXT, /* & str */
-	"time_window" interval DEFAULT '1 day', /* Interval */
-	"bucket" interval DEFAULT '1 hour', /* Interval */
+	"project_name" TEXT, /* Option < & str > */
+	"time_window" interval DEFAULT '1 day', /* Option < Interval > */
+	"bucket" interval DEFAULT '1 hour', /* Option < Interval > */
 	"stage" TEXT DEFAULT NULL /* Option < & str > */
 ) RETURNS TABLE (
 	"stage" TEXT,  /* String */
@@ -395,7 +402,8 @@ CREATE FUNCTION pgml."live_metrics"(
 	"bias" double precision,  /* Option < f64 > */
 	"latency_p50_us" double precision,  /* Option < f64 > */
 	"latency_p99_us" double precision,  /* Option < f64 > */
-	"prediction_drift" double precision  /* Option < f64 > */
+	"prediction_drift" double precision,  /* Option < f64 > */
+	"dropped" bigint  /* i64 */
 )
 STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
@@ -604,7 +612,7 @@ TO pgml_predictor;
 GRANT EXECUTE ON FUNCTION
     pgml.record_outcome(text, real, uuid, text, timestamp with time zone), pgml.refresh_live_metrics(text),
     pgml.add_outcome_source(text, text, text, text, text), pgml.remove_outcome_source(text, text),
-    pgml.evaluate_alerts(text, boolean)
+    pgml.evaluate_alerts(text, boolean), pgml._pgml_log_write(bytea)
 TO pgml_monitor;
 GRANT EXECUTE ON FUNCTION
     pgml.set_monitoring(text, boolean, real, integer, real, real, interval, interval, interval),

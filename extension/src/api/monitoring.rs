@@ -216,9 +216,9 @@ fn timestamp(unix_micros: i64) -> Option<TimestampWithTimeZone> {
 #[allow(clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe)]
 fn live_metrics(
-    project_name: &str,
-    time_window: default!(Interval, "'1 day'"),
-    bucket: default!(Interval, "'1 hour'"),
+    project_name: Option<&str>,
+    time_window: default!(Option<Interval>, "'1 day'"),
+    bucket: default!(Option<Interval>, "'1 hour'"),
     stage: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
@@ -243,9 +243,17 @@ fn live_metrics(
         name!(latency_p50_us, Option<f64>),
         name!(latency_p99_us, Option<f64>),
         name!(prediction_drift, Option<f64>),
+        name!(dropped, i64),
     ),
 > {
-    let rows = live::metrics(project_name, time_window, bucket, stage).or_raise();
+    let args = || -> Result<(&str, Interval, Interval)> {
+        Ok((
+            not_null("project_name", project_name)?,
+            not_null("time_window", time_window)?,
+            not_null("bucket", bucket)?,
+        ))
+    };
+    let rows = args().and_then(|(p, w, b)| live::metrics(p, w, b, stage)).or_raise();
     TableIterator::new(rows.into_iter().map(|r| {
         let m = r.metrics;
         (
@@ -269,6 +277,7 @@ fn live_metrics(
             r.stats.latency_quantile(0.5),
             r.stats.latency_quantile(0.99),
             r.drift,
+            r.dropped,
         )
     }))
 }
@@ -329,18 +338,30 @@ fn remove_outcome_source(project_name: &str, relation_name: &str) -> bool {
 #[allow(clippy::too_many_arguments)]
 #[pg_extern]
 fn add_alert_rule(
-    project_name: &str,
-    name: &str,
-    metric: &str,
+    project_name: Option<&str>,
+    name: Option<&str>,
+    metric: Option<&str>,
     below: default!(Option<f64>, "NULL"),
     above: default!(Option<f64>, "NULL"),
-    time_window: default!(Interval, "'1 hour'"),
-    min_count: default!(i64, "100"),
-    stage: default!(&str, "'production'"),
-    action: default!(&str, "'notify'"),
+    time_window: default!(Option<Interval>, "'1 hour'"),
+    min_count: default!(Option<i64>, "100"),
+    stage: default!(Option<&str>, "'production'"),
+    action: default!(Option<&str>, "'notify'"),
 ) -> i64 {
-    let rule = settings::NewRule { name, metric, below, above, time_window, min_count, stage, action };
-    add_rule(project_name, rule).or_raise()
+    let run = || -> Result<i64> {
+        let rule = settings::NewRule {
+            name: not_null("name", name)?,
+            metric: not_null("metric", metric)?,
+            below,
+            above,
+            time_window: not_null("time_window", time_window)?,
+            min_count: not_null("min_count", min_count)?,
+            stage: not_null("stage", stage)?,
+            action: not_null("action", action)?,
+        };
+        add_rule(not_null("project_name", project_name)?, rule)
+    };
+    run().or_raise()
 }
 
 fn add_rule(project_name: &str, rule: settings::NewRule) -> Result<i64> {
@@ -383,7 +404,7 @@ fn remove_alert_rule(project_name: &str, name: &str) -> bool {
 #[pg_extern]
 fn evaluate_alerts(
     project_name: default!(Option<&str>, "NULL"),
-    refresh: default!(bool, "true"),
+    refresh: default!(Option<bool>, "true"),
 ) -> TableIterator<
     'static,
     (
@@ -397,7 +418,7 @@ fn evaluate_alerts(
     ),
 > {
     let run = || -> Result<Vec<crate::monitoring::alerts::Evaluated>> {
-        if refresh {
+        if not_null("refresh", refresh)? {
             live::refresh(project_name)?;
         }
         crate::monitoring::alerts::evaluate(project_name)
@@ -470,9 +491,11 @@ fn _pgml_score(
     project_name: &str,
     model_id: i64,
     stage: &str,
-    row: pgrx::AnyElement,
+    row: Option<pgrx::AnyElement>,
     key: Option<&str>,
-) -> f32 {
+) -> Option<f32> {
+    // NULL in, NULL out, as pgml.predict's row form
+    let row = row?;
     let run = || -> Result<f32> {
         let tags = crate::monitoring::log::Tags::new(key, None)?;
         let pending =
@@ -485,5 +508,42 @@ fn _pgml_score(
         }
         Ok(y)
     };
-    run().or_raise()
+    Some(run().or_raise())
+}
+
+/// What pgml-serve calls to log the predictions it answered: records as the log's writers take
+/// them from shared memory (each a little-endian u32 length, then the record), written the same
+/// way (binary COPY and the live statistics, in the caller's transaction). Their source is set
+/// to `http`. Returns the records written.
+#[pg_extern]
+fn _pgml_log_write(records: &[u8]) -> i64 {
+    write_records(records).or_raise()
+}
+
+/// Records per call: pgml-serve writes about a second of predictions at a time.
+const MAX_RECORDS: usize = 1_000_000;
+
+fn write_records(bytes: &[u8]) -> Result<i64> {
+    store::check_writable()?;
+    let malformed =
+        || SqlError::invalid("a log record is malformed").hint("this function takes what pgml-serve sends");
+    let mut batch = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = bytes.get(at..at + 4).ok_or_else(malformed)?;
+        let n = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let record = bytes.get(at + 4..at + 4 + n).ok_or_else(malformed)?;
+        let mut r = pgml_core::monitoring::LogRecord::decode(record).map_err(|_| malformed())?;
+        r.source = pgml_core::monitoring::Source::Http;
+        batch.push(r);
+        at += 4 + n;
+        if batch.len() > MAX_RECORDS {
+            return Err(SqlError::new(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                format!("more than {MAX_RECORDS} log records in one call"),
+            ));
+        }
+    }
+    crate::privilege::as_owner(|| writer::write_now(&batch))?;
+    Ok(batch.len() as i64)
 }

@@ -375,6 +375,8 @@ pub struct LiveRow {
     pub stats: BucketStats,
     pub metrics: Metrics,
     pub drift: Option<f64>,
+    /// Records the log dropped in this database during the bucket (all projects').
+    pub dropped: i64,
 }
 
 /// The live statistics of a project over the last `window`, merged into buckets of `bucket`.
@@ -400,6 +402,20 @@ pub fn metrics(
         );
     }
     let merged = read(p.id, window, Some(bucket), stage, None)?;
+    let drops: HashMap<i64, i64> = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT (extract(epoch FROM date_bin($1, minute, timestamptz '2000-01-01 00:00:00+00')) * 1000000)::int8,
+                    sum(dropped)::int8
+             FROM pgml.log_drops WHERE minute >= now() - $2 GROUP BY 1",
+            None,
+            &[bucket.into(), window.into()],
+        )?;
+        let mut out = HashMap::new();
+        for r in t {
+            out.insert(r.get::<i64>(1)?.unwrap_or_default(), r.get::<i64>(2)?.unwrap_or_default());
+        }
+        Ok::<_, SqlError>(out)
+    })?;
     let mut references: HashMap<i64, Option<FeatureReference>> = HashMap::new();
     let mut out = vec![];
     for ((stage, model_id, bucket_start), (judged, stats)) in merged {
@@ -411,7 +427,8 @@ pub fn metrics(
             _ => stats.labelled.regression(),
         };
         let drift = references[&model_id].as_ref().and_then(|r| drift_of(r, &stats));
-        out.push(LiveRow { stage, model_id, bucket_start, judged, stats, metrics, drift });
+        let dropped = drops.get(&bucket_start).copied().unwrap_or(0);
+        out.push(LiveRow { stage, model_id, bucket_start, judged, stats, metrics, drift, dropped });
     }
     Ok(out)
 }

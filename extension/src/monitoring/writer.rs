@@ -239,6 +239,12 @@ fn write(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<b
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// Writes records in the caller's transaction (pgml-serve's, through `pgml._pgml_log_write`).
+pub fn write_now(batch: &[LogRecord]) -> crate::error::Result<()> {
+    insert(batch, 0, &mut HashSet::new())?;
+    Ok(())
+}
+
 fn insert(batch: &[LogRecord], dropped: u64, days: &mut HashSet<i64>) -> Result<bool, pgrx::spi::Error> {
     let log = Spi::connect_mut(|client| {
         let log = client

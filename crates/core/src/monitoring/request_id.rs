@@ -46,6 +46,30 @@ impl RequestIds {
     }
 }
 
+/// A UUID's 16 bytes from its text (32 hex digits, with or without the four dashes).
+pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    let bytes = text.as_bytes();
+    let hex: Vec<u8> = match bytes.len() {
+        32 => bytes.to_vec(),
+        36 if DASHES.iter().all(|&i| bytes[i] == b'-') => {
+            bytes.iter().enumerate().filter(|(i, _)| !DASHES.contains(i)).map(|(_, b)| *b).collect()
+        }
+        _ => return None,
+    };
+    let mut id = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        id[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(id)
+}
+
+/// A UUID's usual text form (8-4-4-4-12 lowercase hex digits).
+pub fn format_uuid(id: &[u8; 16]) -> String {
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
 /// The Unix time in milliseconds a UUIDv7 carries.
 pub fn unix_millis(id: &[u8; 16]) -> i64 {
     let mut millis = [0u8; 8];
@@ -71,6 +95,25 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..100_000 {
             assert!(seen.insert(ids.uuid_v7(t)), "ids made in the same microsecond differ");
+        }
+    }
+
+    #[test]
+    fn uuids_print_and_parse_back() {
+        let mut ids = RequestIds::new(3);
+        let id = ids.uuid_v7(1_796_601_600_000_000);
+        let text = format_uuid(&id);
+        assert_eq!(text.len(), 36);
+        assert_eq!(parse_uuid(&text), Some(id));
+        assert_eq!(parse_uuid(&text.replace('-', "")), Some(id));
+        assert_eq!(parse_uuid(&text.to_uppercase()), Some(id));
+        for bad in [
+            "",
+            "01890a5d-ac96-774b-bcce",
+            "zz890a5d-ac96-774b-bcce-b302099a8057",
+            "0-1-8-9-0a5dac96774bbcceb302099a8057",
+        ] {
+            assert_eq!(parse_uuid(bad), None, "{bad}");
         }
     }
 

@@ -36,6 +36,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Status>> {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = state.metrics.render();
     state.models.render(&mut text);
+    state.log.render(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

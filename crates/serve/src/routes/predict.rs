@@ -10,7 +10,8 @@
 //! serving model's order and names the model that answered in one statement, and sees every
 //! deploy committed before the request. Either way the model id comes with the predictions
 //! from the same model, so a deploy between two requests never pairs one model's order with
-//! another model.
+//! another model. Every answer carries a request id per instance (the caller's, or a UUIDv7),
+//! and is logged for the project's monitoring (`crate::log`).
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -40,6 +41,19 @@ pub enum Features {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PredictRequest {
     pub features: Features,
+    /// The entity the prediction is about (one instance), for outcomes recorded later by key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// One entity key per instance of a batch.
+    #[serde(default)]
+    pub keys: Option<Vec<String>>,
+    /// The caller's id for the prediction (one instance; a UUID), instead of a new one; the
+    /// `X-Request-Id` header does the same.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// One id per instance of a batch.
+    #[serde(default)]
+    pub request_ids: Option<Vec<String>>,
     /// The stage whose model answers (default `production`).
     #[serde(default)]
     pub stage: Option<String>,
@@ -57,6 +71,8 @@ pub struct PredictResponse {
     pub model_id: i64,
     /// One prediction per instance (null where the model could not answer, e.g. NaN).
     pub predictions: Vec<Option<f32>>,
+    /// The id each prediction is logged under (the first is also the `X-Request-Id` header).
+    pub request_ids: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,6 +82,76 @@ pub struct ProbaResponse {
     pub model_id: i64,
     /// Per instance, the class probabilities in ascending label order.
     pub probabilities: Vec<Vec<Option<f32>>>,
+    /// The id each prediction is logged under (the first is also the `X-Request-Id` header).
+    pub request_ids: Vec<String>,
+}
+
+/// The number of instances a request holds.
+fn instances(features: &Features) -> usize {
+    match features {
+        Features::Row(_) | Features::Named(_) => 1,
+        Features::Rows(rows) => rows.len(),
+        Features::NamedRows(rows) => rows.len(),
+    }
+}
+
+/// Per instance: the entity keys and the caller's request ids, when given.
+type Tags = (Option<Vec<String>>, Option<Vec<[u8; 16]>>);
+
+/// The request's keys and ids, one per instance, checked.
+fn tags(req: &mut PredictRequest, n: usize, header: Option<&str>) -> ApiResult<Tags> {
+    let one = |what: &str| {
+        ApiError::bad_request(format!(
+            "{what} is for a request of one instance, this one has {n}; pass {what}s"
+        ))
+    };
+    let keys = match (req.key.take(), req.keys.take()) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("pass key or keys, not both")),
+        (Some(k), None) if n == 1 => Some(vec![k]),
+        (Some(_), None) => return Err(one("key")),
+        (None, Some(k)) if k.len() == n => Some(k),
+        (None, Some(k)) => {
+            return Err(ApiError::bad_request(format!("keys has {} entries for {n} instance(s)", k.len())))
+        }
+        (None, None) => None,
+    };
+    if let Some(k) =
+        keys.as_ref().and_then(|k| k.iter().find(|k| k.len() > pgml_core::monitoring::record::MAX_KEY_BYTES))
+    {
+        return Err(ApiError::bad_request(format!(
+            "a key is {} bytes long, longer than the 1024 a logged prediction keeps",
+            k.len()
+        )));
+    }
+    let (body_id, ids) = (req.request_id.take(), req.request_ids.take());
+    if body_id.is_some() && ids.is_some() {
+        return Err(ApiError::bad_request("pass request_id or request_ids, not both"));
+    }
+    // a proxy's X-Request-Id names the request: it is the prediction's id only for one instance
+    let single = body_id.or_else(|| header.filter(|_| n == 1).map(str::to_string));
+    let given = match (single, ids) {
+        (_, Some(ids)) if ids.len() == n => Some(ids),
+        (_, Some(ids)) => {
+            return Err(ApiError::bad_request(format!(
+                "request_ids has {} entries for {n} instance(s)",
+                ids.len()
+            )))
+        }
+        (Some(id), None) if n == 1 => Some(vec![id]),
+        (Some(_), None) => return Err(one("request_id")),
+        (None, None) => None,
+    };
+    let ids = given
+        .map(|ids| {
+            ids.iter()
+                .map(|id| {
+                    pgml_core::monitoring::request_id::parse_uuid(id)
+                        .ok_or_else(|| ApiError::bad_request(format!("request id \"{id}\" is not a UUID")))
+                })
+                .collect::<ApiResult<Vec<_>>>()
+        })
+        .transpose()?;
+    Ok((keys, ids))
 }
 
 /// Flat values row after row, and the feature names when given by name.
@@ -101,29 +187,72 @@ fn flatten(features: Features) -> ApiResult<(Vec<f32>, Option<Vec<String>>)> {
     }
 }
 
-/// (stage, model id, values per instance, values): in process when it may, else from the database.
+/// What a request was answered with.
+struct Served {
+    stage: String,
+    model_id: i64,
+    /// Values per instance (1, or the number of classes).
+    width: usize,
+    values: Vec<f32>,
+    request_ids: Vec<[u8; 16]>,
+}
+
+/// Answers in process when it may, else from the database; then queues the log's records.
 async fn serve(
     state: &AppState,
     role: &str,
     project: &str,
-    req: PredictRequest,
+    mut req: PredictRequest,
     proba: bool,
-) -> ApiResult<(String, i64, usize, Vec<f32>)> {
+    header_id: Option<&str>,
+) -> ApiResult<Served> {
+    let started = std::time::Instant::now();
+    let n = instances(&req.features);
+    let (keys, given) = tags(&mut req, n, header_id)?;
     let stage = req.stage.unwrap_or_else(|| "production".to_string());
     let (values, names) = flatten(req.features)?;
+    let features = names.is_none().then(|| values.clone());
     let held = match req.strict || state.strict {
         true => None,
         false => in_process(state, role, project, &stage).await?,
     };
-    let (model_id, width, predictions) = match held {
+    let (model_id, width, predictions, classes) = match held {
         Some(held) => {
-            let (width, predictions) = held.with(|m| m.serve(values, names.as_deref(), proba))?;
-            (held.model_id, width, predictions)
+            let (width, predictions, classes) = held.with(|m| {
+                m.serve(values, names.as_deref(), proba).map(|(w, p)| (w, p, m.header.classes.clone()))
+            })?;
+            (held.model_id, width, predictions, Some(classes))
         }
-        None => through_the_database(state, role, project, &stage, values, names, proba).await?,
+        None => {
+            let (id, width, predictions) =
+                through_the_database(state, role, project, &stage, values, names, proba).await?;
+            (id, width, predictions, None)
+        }
     };
     state.metrics.served(project, &stage, model_id);
-    Ok((stage, model_id, width, predictions))
+    let request_ids = state.log.request_ids(n, given);
+    state.log.record(crate::log::Answered {
+        project,
+        stage: &stage,
+        model_id,
+        started,
+        width: width.max(1),
+        answers: &predictions,
+        classes: classes.as_deref(),
+        features: features.as_deref(),
+        keys: keys.as_deref(),
+        request_ids: &request_ids,
+    });
+    Ok(Served { stage, model_id, width, values: predictions, request_ids })
+}
+
+/// The `X-Request-Id` header of a response: the first prediction's id.
+fn request_id_header(ids: &[String]) -> [(axum::http::HeaderName, String); 1] {
+    [(axum::http::HeaderName::from_static("x-request-id"), ids.first().cloned().unwrap_or_default())]
+}
+
+fn texts(ids: &[[u8; 16]]) -> Vec<String> {
+    ids.iter().map(pgml_core::monitoring::request_id::format_uuid).collect()
 }
 
 /// The model held for the stage, when the in-process path may answer: deploys are being
@@ -181,18 +310,25 @@ fn number(v: f32) -> Option<f32> {
 pub async fn predict(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<PredictRequest>, JsonRejection>,
-) -> ApiResult<Json<PredictResponse>> {
+) -> ApiResult<impl axum::response::IntoResponse> {
     let Path(project) = path?;
     let Json(req) = body?;
-    let (stage, model_id, _, values) = serve(&state, &caller.role, &project, req, false).await?;
-    Ok(Json(PredictResponse {
-        project,
-        stage,
-        model_id,
-        predictions: values.into_iter().map(number).collect(),
-    }))
+    let header = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let s = serve(&state, &caller.role, &project, req, false, header).await?;
+    let request_ids = texts(&s.request_ids);
+    Ok((
+        request_id_header(&request_ids),
+        Json(PredictResponse {
+            project,
+            stage: s.stage,
+            model_id: s.model_id,
+            predictions: s.values.into_iter().map(number).collect(),
+            request_ids,
+        }),
+    ))
 }
 
 /// Class probabilities from the model a project's stage serves.
@@ -204,15 +340,21 @@ pub async fn predict(
 pub async fn predict_proba(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<PredictRequest>, JsonRejection>,
-) -> ApiResult<Json<ProbaResponse>> {
+) -> ApiResult<impl axum::response::IntoResponse> {
     let Path(project) = path?;
     let Json(req) = body?;
-    let (stage, model_id, width, values) = serve(&state, &caller.role, &project, req, true).await?;
+    let header = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let s = serve(&state, &caller.role, &project, req, true, header).await?;
     let probabilities =
-        values.chunks(width.max(1)).map(|c| c.iter().copied().map(number).collect()).collect();
-    Ok(Json(ProbaResponse { project, stage, model_id, probabilities }))
+        s.values.chunks(s.width.max(1)).map(|c| c.iter().copied().map(number).collect()).collect();
+    let request_ids = texts(&s.request_ids);
+    Ok((
+        request_id_header(&request_ids),
+        Json(ProbaResponse { project, stage: s.stage, model_id: s.model_id, probabilities, request_ids }),
+    ))
 }
 
 #[cfg(test)]

@@ -109,6 +109,68 @@ pub fn drift_bars(statistic: &str, bars: &[(String, f64, bool)], threshold: Opti
     out
 }
 
+/// A live metric over time, one line per model version (model id, [(Unix seconds, value)]),
+/// with each model's test-split value as a dashed line of the same series.
+pub fn live_over_time(metric: &str, series: &[(i64, Vec<(f64, f64)>)], test_split: &[(i64, f64)]) -> String {
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    if series.iter().all(|(_, p)| p.is_empty()) {
+        return format!("<p class=\"none\">No labelled live value of {} yet.</p>", esc(metric));
+    }
+    let (t0, t1) =
+        points.clone().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let shown: Vec<f64> =
+        test_split.iter().filter(|(id, _)| series.iter().any(|(s, _)| s == id)).map(|t| t.1).collect();
+    let (lo, hi) = range(points.map(|p| p.1).chain(shown));
+    let x = |t: f64| {
+        if t1 > t0 {
+            LEFT + (W - LEFT - RIGHT) * (t - t0) / (t1 - t0)
+        } else {
+            LEFT + (W - LEFT - RIGHT) / 2.0
+        }
+    };
+    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let mut out = svg_open(&format!("live {metric} by model version over time"));
+    axes(&mut out, lo, hi);
+    for (k, (id, points)) in series.iter().enumerate() {
+        let class = format!("series s{}", k % 6);
+        if let Some((_, v)) = test_split.iter().find(|(t, _)| t == id) {
+            let _ = write!(
+                out,
+                "<line class=\"{class} test\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\"><title>model {id}: {} on the test split = {v}</title></line>",
+                W - RIGHT,
+                y(*v),
+                y(*v),
+                esc(metric)
+            );
+        }
+        let path: Vec<String> = points.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect();
+        let _ = write!(out, "<polyline class=\"{class}\" points=\"{}\"/>", path.join(" "));
+        for (t, v) in points {
+            let _ = write!(
+                out,
+                "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" data-model=\"{id}\"><title>model {id}: live {} = {v}</title></circle>",
+                x(*t),
+                y(*v),
+                esc(metric)
+            );
+        }
+        let _ = write!(
+            out,
+            "<text class=\"{class}\" x=\"{}\" y=\"{}\">model {id}</text>",
+            LEFT + 8.0 + 90.0 * k as f64,
+            TOP + 10.0
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">time (UTC)</text>",
+        (W + LEFT) / 2.0,
+        H - 4.0
+    );
+    out.push_str("</svg>");
+    out
+}
+
 fn svg_open(label: &str) -> String {
     format!(
         "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
@@ -169,6 +231,19 @@ mod tests {
         // a lone value still draws, inside the box
         let one = metric_over_versions("r2", &[(7, 0.5)], &[]);
         assert!(one.contains("cx=\"380.0\""), "{one}");
+    }
+
+    #[test]
+    fn live_lines_per_model_with_their_test_split_value() {
+        let svg = live_over_time(
+            "f1",
+            &[(1, vec![(0.0, 0.9), (3600.0, 0.5)]), (2, vec![(3600.0, 0.95)])],
+            &[(1, 0.93), (3, 0.2)],
+        );
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("data-model=\"1\"").count(), 2);
+        assert_eq!(svg.matches("class=\"series s0 test\"").count(), 1, "model 3 has no live values: no line");
+        assert!(live_over_time("r2", &[(1, vec![])], &[]).contains("No labelled live value"));
     }
 
     #[test]

@@ -72,6 +72,169 @@ fn key_metric(task: &str) -> &'static str {
     pgml_core::task::Task::parse(task).map_or("f1", |t| t.key_metric())
 }
 
+/// Whether the registry has the monitoring of 0.6.0 (an older schema has no live metrics).
+async fn monitored(state: &AppState, role: &str) -> ApiResult<bool> {
+    let rows = state
+        .db
+        .query(
+            role,
+            "SELECT to_regprocedure('pgml.live_metrics(text, interval, interval, text)') IS NOT NULL",
+            &[],
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|r| r.get(0)))
+}
+
+/// A project's live metrics of the last 7 days per hour and model version (the key metric over
+/// time beside each version's test-split value), its open alerts and its logging settings.
+async fn live_sections(
+    state: &AppState,
+    role: &str,
+    name: &str,
+    metric: &str,
+    test_split: &[(i64, f64)],
+) -> ApiResult<String> {
+    if !monitored(state, role).await? {
+        return Ok(String::new());
+    }
+    let db = &state.db;
+    // the live metrics computed for the task (clustering and decomposition have none)
+    let column = match metric {
+        "f1" | "accuracy" | "precision" | "recall" | "log_loss" | "r2" | "mae" | "rmse" => metric,
+        _ => "NULL::float8",
+    };
+    let live = db
+        .query(
+            role,
+            &format!(
+                "SELECT stage, model_id, extract(epoch FROM bucket_start)::float8, predictions, labelled, {column},
+                        latency_p99_us, prediction_drift
+                 FROM pgml.live_metrics($1, '7 days', '1 hour') ORDER BY bucket_start, model_id"
+            ),
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let mut series: Vec<(i64, Vec<(f64, f64)>)> = Vec::new();
+    // (stage, model) → (predictions, labelled, the last live value, p99, drift)
+    type Totals =
+        std::collections::BTreeMap<(String, i64), (f64, f64, Option<f64>, Option<f64>, Option<f64>)>;
+    let mut totals: Totals = Default::default();
+    for r in &live {
+        let (stage, model): (String, i64) = (r.get(0), r.get(1));
+        if let Some(v) = r.get::<_, Option<f64>>(5) {
+            match series.iter_mut().find(|(id, _)| *id == model) {
+                Some((_, points)) => points.push((r.get(2), v)),
+                None => series.push((model, vec![(r.get(2), v)])),
+            }
+        }
+        let t = totals.entry((stage, model)).or_insert((0.0, 0.0, None, None, None));
+        t.0 += r.get::<_, f64>(3);
+        t.1 += r.get::<_, f64>(4);
+        t.2 = r.get::<_, Option<f64>>(5).or(t.2);
+        t.3 = r.get::<_, Option<f64>>(6).or(t.3);
+        t.4 = r.get::<_, Option<f64>>(7).or(t.4);
+    }
+    let mut out = format!(
+        "<section id=\"live\"><h2>Live {} by model version (last 7 days, per hour)</h2>{}",
+        esc(metric),
+        chart::live_over_time(metric, &series, test_split)
+    );
+    let rows: Vec<Vec<String>> = totals
+        .iter()
+        .map(|((stage, model), (predictions, labelled, last, p99, drift))| {
+            vec![
+                esc(stage),
+                model_link(*model),
+                format!("{predictions:.0}"),
+                format!("{labelled:.0}"),
+                num(*last),
+                num(test_split.iter().find(|(id, _)| id == model).map(|t| t.1)),
+                num(*p99),
+                num(*drift),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "stage",
+            "model",
+            "predictions",
+            "labelled",
+            &format!("live {metric} (last hour)"),
+            &format!("test-split {metric}"),
+            "p99 µs",
+            "prediction drift",
+        ],
+        &rows,
+        "live-table",
+    ));
+    out.push_str("</section>");
+    let alerts = db
+        .query(
+            role,
+            "SELECT a.rule_name, a.stage, a.model_id, a.metric, a.value, a.comparison, a.threshold,
+                    to_char(a.opened_at, 'YYYY-MM-DD HH24:MI:SS'), a.action_taken
+             FROM pgml.alerts a JOIN pgml.projects p ON p.id = a.project_id
+             WHERE p.name = $1 AND a.state = 'open' ORDER BY a.opened_at DESC",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    let alert_rows: Vec<Vec<String>> = alerts
+        .iter()
+        .map(|r| {
+            vec![
+                esc(&r.get::<_, String>(0)),
+                esc(&r.get::<_, String>(1)),
+                model_link(r.get(2)),
+                format!(
+                    "{} {} {}",
+                    esc(&r.get::<_, String>(3)),
+                    esc(&r.get::<_, String>(5)),
+                    r.get::<_, f64>(6)
+                ),
+                num(r.get::<_, Option<f64>>(4)),
+                opt(r.get::<_, Option<String>>(7)),
+                opt(r.get::<_, Option<String>>(8)),
+            ]
+        })
+        .collect();
+    out.push_str(&section_table(
+        "alerts",
+        "Open alerts",
+        &["rule", "stage", "model", "condition", "value", "opened", "action taken"],
+        &alert_rows,
+    ));
+    let settings = db
+        .query(
+            role,
+            "SELECT COALESCE(m.enabled, true), COALESCE(m.sample, 1), COALESCE(m.scan_after, 100),
+                    COALESCE(m.scan_sample, 0.001), COALESCE(m.features_sample, 0.01),
+                    COALESCE(m.retention, '30 days')::text, COALESCE(m.label_delay, '0')::text,
+                    COALESCE(m.attribution_window, '7 days')::text
+             FROM pgml.projects p LEFT JOIN pgml.monitoring m ON m.project_id = p.id WHERE p.name = $1",
+            &[(&name, Type::TEXT)],
+        )
+        .await?;
+    if let Some(r) = settings.first() {
+        let _ = write!(
+            out,
+            "<section id=\"logging\"><h2>Logging</h2><dl class=\"facts\">\
+             <dt>logged</dt><dd>{}</dd><dt>online</dt><dd>{} of a statement's first {} predictions</dd>\
+             <dt>scans</dt><dd>{} of the rest</dd><dt>features kept</dt><dd>{}</dd>\
+             <dt>retention</dt><dd>{}</dd><dt>label delay</dt><dd>{}</dd><dt>attribution window</dt><dd>{}</dd></dl></section>",
+            if r.get::<_, bool>(0) { "yes" } else { "no" },
+            r.get::<_, f32>(1),
+            r.get::<_, i32>(2),
+            r.get::<_, f32>(3),
+            r.get::<_, f32>(4),
+            esc(&r.get::<_, String>(5)),
+            esc(&r.get::<_, String>(6)),
+            esc(&r.get::<_, String>(7)),
+        );
+    }
+    Ok(out)
+}
+
 /// Every project: task, what each stage serves, the key metric, last training and deploy,
 /// drift status of the latest scheduled drift check.
 pub async fn projects(state: &AppState, viewer: &Viewer<'_>) -> ApiResult<String> {
@@ -210,6 +373,7 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
         );
     }
     out.push_str("</section>");
+    out.push_str(&live_sections(state, role, name, metric, &points(metric)).await?);
 
     // stages, their gates, and the actions
     let stage_rows: Vec<Vec<String>> = stages
@@ -627,6 +791,41 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
         }
     }
     out.push_str("</section>");
+    if monitored(state, role).await? {
+        let live = db
+            .query(
+                role,
+                "SELECT stage, to_char(bucket_start, 'YYYY-MM-DD HH24:MI'), predictions, labelled,
+                        COALESCE(accuracy, r2), COALESCE(f1, mae), latency_p50_us, latency_p99_us, prediction_drift
+                 FROM pgml.live_metrics($1, '1 day', '1 hour') WHERE model_id = $2 ORDER BY bucket_start DESC, stage",
+                &[(&project, Type::TEXT), (&id, Type::INT8)],
+            )
+            .await?;
+        let classification = task == "classification";
+        let rows: Vec<Vec<String>> = live
+            .iter()
+            .map(|r| {
+                vec![
+                    esc(&r.get::<_, String>(0)),
+                    opt(r.get::<_, Option<String>>(1)),
+                    format!("{:.0}", r.get::<_, f64>(2)),
+                    format!("{:.0}", r.get::<_, f64>(3)),
+                    num(r.get::<_, Option<f64>>(4)),
+                    num(r.get::<_, Option<f64>>(5)),
+                    num(r.get::<_, Option<f64>>(6)),
+                    num(r.get::<_, Option<f64>>(7)),
+                    num(r.get::<_, Option<f64>>(8)),
+                ]
+            })
+            .collect();
+        let (a, b) = if classification { ("accuracy", "f1") } else { ("r2", "mae") };
+        out.push_str(&section_table(
+            "live",
+            "Live metrics (last day, per hour)",
+            &["stage", "hour (UTC)", "predictions", "labelled", a, b, "p50 µs", "p99 µs", "prediction drift"],
+            &rows,
+        ));
+    }
     if abilities(state, role).await?.archive && status != "archived" && serving.is_none() {
         out.push_str(&form(
             &format!("/ui/models/{id}/archive"),

@@ -28,6 +28,14 @@ SELECT regress.try($$SELECT pgml.set_monitoring('Iris', retention => '2 hours')$
 SELECT regress.try($$SELECT pgml.set_monitoring('Iris', attribution_window => '0')$$);
 SELECT regress.try($$SELECT pgml.set_monitoring('Nope')$$);
 SELECT regress.try($$SELECT pgml.set_monitoring(NULL)$$);
+SELECT regress.try($$SELECT pgml.live_metrics(NULL)$$);
+SELECT regress.try($$SELECT pgml.live_metrics('Iris', bucket => NULL)$$);
+SELECT regress.try($$SELECT pgml.add_alert_rule('Iris', NULL, 'accuracy', below => 1)$$);
+SELECT regress.try($$SELECT pgml.add_alert_rule('Iris', 'r', 'accuracy', below => 1, min_count => NULL)$$);
+SELECT regress.try($$SELECT pgml.evaluate_alerts('Iris', refresh => NULL)$$);
+SELECT regress.try($$SELECT pgml.record_outcome('Iris', NULL, key => 'a')$$);
+SELECT regress.try($$SELECT pgml.add_alert_rule('Iris', 'r', 'accuracy', below => 1, min_count => 0)$$);
+SELECT regress.try($$SELECT pgml.add_alert_rule('Iris', 'r', 'accuracy', below => 1, above => 2)$$);
 SELECT regress.try($$SELECT pgml.predict('Iris', ARRAY[5.1, 3.5, 1.4, 0.2]::real[], key => repeat('k', 1025))$$);
 SELECT regress.try($$SELECT pgml.record_outcome('Iris', 1)$$);
 SELECT regress.try($$SELECT pgml.record_outcome('Iris', 'NaN', key => 'a')$$);
