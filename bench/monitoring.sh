@@ -7,7 +7,9 @@
 #      the default settings against logging off (target <= 1.05); then 100 % logged: its time,
 #      and the rows per second the writers wrote;
 #   3. the writer held back (pgml.log_flush_interval = 60 s, the buffer fills and drops):
-#      the predict path's own cost, against logging off.
+#      the predict path's own cost, against logging off;
+#   4. pgml-serve under wrk, every prediction logged against logging off (target >= 0.95, p99
+#      at most 0.3 ms higher).
 # Usage: make bench-monitoring  (BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_ROWS=1000000)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -81,3 +83,40 @@ printf "   off %7d TPS, logged into a full buffer %7d TPS   ratio %s\n" "$off" "
 q -c "ALTER SYSTEM RESET pgml.log_flush_interval" -c "SELECT pg_reload_conf()" >/dev/null
 q -c "SELECT pgml.flush_prediction_log(60)" >/dev/null
 q -c "SELECT 'log: ' || appended || ' appended, ' || written || ' written, ' || dropped_full || ' dropped' FROM pgml.monitoring_status()"
+
+echo "== 4. pgml-serve: one-instance predictions under wrk (-t2 -c${BENCH_CONNECTIONS:-32}, ${SECONDS_PER_RUN}s), every prediction logged vs logging off"
+SUDO_=""; [ "$(id -u)" -eq 0 ] || SUDO_=sudo
+command -v wrk >/dev/null || { $SUDO_ apt-get update -qq && $SUDO_ apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q -p pgml-serve --bins --config "$PGRX_LINK_CONFIG"
+q -c "SELECT pgml.deploy(1)" >/dev/null
+q -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_app') THEN CREATE ROLE bench_app; END IF; END \$\$" \
+  -c "GRANT pgml_predictor TO bench_app" >/dev/null
+TOKEN=$("$ROOT/target/release/pgml-serve" token create --database-url "$(uri $DB)" --name "bench-monitoring-$$" --role bench_app)
+PORT=18095
+"$ROOT/target/release/pgml-serve" --database-url "$(uri $DB)" --listen "127.0.0.1:$PORT" >"$TMP/serve.log" 2>&1 &
+SERVE=$!
+trap 'kill $SERVE 2>/dev/null; rm -rf "$TMP"; q -c "ALTER SYSTEM RESET pgml.log_flush_interval" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/projects/bench/predict" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d '{"features": [5.9, 3.0, 5.1, 1.8]}' && break
+  sleep 0.2
+done
+printf 'wrk.method = "POST"\nwrk.body = [=[{"features": [5.9, 3.0, 5.1, 1.8]}]=]\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer %s"\n' \
+  "$TOKEN" > "$TMP/post.lua"
+wrk_run() {  # prints "requests/s p99_ms"
+  wrk -t 2 -c "${BENCH_CONNECTIONS:-32}" -d "${SECONDS_PER_RUN}s" --latency -s "$TMP/post.lua" \
+    "http://127.0.0.1:$PORT/v1/projects/bench/predict" > "$TMP/wrk.out"
+  awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+       /Requests\/sec/ { rps = $2 } /^ +99%/ { p99 = ms($2) } END { printf "%d %.2f\n", rps, p99 }' "$TMP/wrk.out"
+}
+: >"$TMP/ratios"
+for _ in $(seq 1 "$ROUNDS"); do
+  # pgml-serve reads the logging settings every 10 s
+  logging false; sleep 11; read -r off off_p99 <<<"$(wrk_run)"
+  logging true; sleep 11; read -r on on_p99 <<<"$(wrk_run)"
+  ratio "$on" "$off" >>"$TMP/ratios"; echo >>"$TMP/ratios"
+  printf "   off %7d req/s p99 %5.2f ms, logged %7d req/s p99 %5.2f ms   ratio %s, p99 %+.2f ms\n" \
+    "$off" "$off_p99" "$on" "$on_p99" "$(ratio "$on" "$off")" "$(awk -v a="$on_p99" -v b="$off_p99" 'BEGIN { print a - b }')"
+done
+printf "   median ratio %s  (target >= 0.95, p99 at most 0.3 ms higher)\n" "$(median <"$TMP/ratios")"
+curl -s "http://127.0.0.1:$PORT/metrics" | grep '^pgml_log_records_total' | sed 's/^/   /'

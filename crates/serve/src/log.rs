@@ -181,19 +181,30 @@ impl PredictionLog {
         if batch.is_empty() {
             return;
         }
-        let mut bytes = Vec::with_capacity(batch.len() * 128);
-        let mut record = Vec::with_capacity(256);
-        for r in &batch {
-            record.clear();
-            r.encode(&mut record);
-            bytes.extend_from_slice(&(record.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(&record);
-        }
+        let n = batch.len() as u64;
+        // encoded on a blocking thread: a second of records (tens of thousands) encoded on the
+        // runtime's own threads delayed the requests waiting behind it by milliseconds
+        let encoded = tokio::task::spawn_blocking(move || {
+            let mut bytes = Vec::with_capacity(batch.len() * 128);
+            let mut record = Vec::with_capacity(256);
+            for r in &batch {
+                record.clear();
+                r.encode(&mut record);
+                bytes.extend_from_slice(&(record.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(&record);
+            }
+            bytes
+        })
+        .await;
+        let Ok(bytes) = encoded else {
+            self.dropped.fetch_add(n, Ordering::Relaxed);
+            return;
+        };
         match db.query("", "SELECT pgml._pgml_log_write($1)", &[(&bytes, Type::BYTEA)]).await {
-            Ok(_) => self.written.fetch_add(batch.len() as u64, Ordering::Relaxed),
+            Ok(_) => self.written.fetch_add(n, Ordering::Relaxed),
             Err(e) => {
-                tracing::warn!(records = batch.len(), error = %e.message, "prediction log: records not written");
-                self.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed)
+                tracing::warn!(records = n, error = %e.message, "prediction log: records not written");
+                self.dropped.fetch_add(n, Ordering::Relaxed)
             }
         };
     }

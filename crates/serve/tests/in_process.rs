@@ -95,13 +95,18 @@ async fn following(idle: Duration, budget: usize) -> AppState {
 /// A prediction request's status and body, without its request ids (new for every request):
 /// those are checked here, one per instance, each a UUIDv7.
 async fn post(state: &AppState, uri: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-    let (status, _, mut json) = send(app(state.clone()), "POST", uri, Some(token), Some(&body.to_string())).await;
+    let (status, _, mut json) =
+        send(app(state.clone()), "POST", uri, Some(token), Some(&body.to_string())).await;
     if status == StatusCode::OK {
         let ids = json.as_object_mut().and_then(|o| o.remove("request_ids"));
-        let ids = ids.as_ref().and_then(Value::as_array).unwrap_or_else(|| panic!("no request_ids in {json}"));
+        let ids =
+            ids.as_ref().and_then(Value::as_array).unwrap_or_else(|| panic!("no request_ids in {json}"));
         let answers = json.get("predictions").or_else(|| json.get("probabilities")).and_then(Value::as_array);
         assert_eq!(Some(ids.len()), answers.map(Vec::len), "one request id per instance");
-        assert!(ids.iter().all(|id| id.as_str().is_some_and(|t| t.len() == 36 && &t[14..15] == "7")), "{ids:?}");
+        assert!(
+            ids.iter().all(|id| id.as_str().is_some_and(|t| t.len() == 36 && &t[14..15] == "7")),
+            "{ids:?}"
+        );
     }
     (status, json)
 }
