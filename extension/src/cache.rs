@@ -78,7 +78,7 @@ static INVALIDATIONS: MainThread<Invalidations> = MainThread(Invalidations {
     tables: Cell::new(0),
 });
 
-struct MainThread<T>(T);
+pub(crate) struct MainThread<T>(pub(crate) T);
 
 // SAFETY: only the backend's main thread calls the SQL functions and the invalidation
 // callback that use `CACHE` and `INVALIDATIONS`.

@@ -7,6 +7,7 @@
 //! live statistics, in one transaction). The settings are read every 10 seconds.
 
 use crate::db::Db;
+use pgml_core::monitoring::request_id::now_micros;
 use pgml_core::monitoring::{LogRecord, RequestIds, Sampler, Settings, Source};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,10 +46,6 @@ impl Default for PredictionLog {
             dropped: AtomicU64::new(0),
         }
     }
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// One answered request, as the handler knows it.

@@ -6,7 +6,6 @@ use crate::monitoring::{live, shared, writer};
 use crate::relation::quote_ident;
 use crate::store::{self, monitoring::Changes};
 use crate::{cache, store::monitoring as settings};
-use pgml_core::monitoring::record::MAX_KEY_BYTES;
 use pgml_core::monitoring::Settings;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -90,7 +89,7 @@ fn monitoring_status() -> TableIterator<
     ),
 > {
     let standby = unsafe { pg_sys::RecoveryInProgress() };
-    let reason = if !writer::available() {
+    let reason = if !shared::available() {
         Some("pgml is not in shared_preload_libraries: predictions work but are not logged".to_string())
     } else if standby {
         Some(
@@ -124,7 +123,7 @@ fn monitoring_status() -> TableIterator<
 /// dropped); false when `timeout_seconds` passed first or nothing is logged on this server.
 #[pg_extern(stable, parallel_safe)]
 fn flush_prediction_log(timeout_seconds: default!(f64, "10")) -> bool {
-    if !writer::available() || unsafe { pg_sys::RecoveryInProgress() } {
+    if !shared::available() || unsafe { pg_sys::RecoveryInProgress() } {
         return false;
     }
     let database = unsafe { pg_sys::MyDatabaseId };
@@ -178,15 +177,7 @@ fn outcome(
     if !label.is_finite() {
         return Err(SqlError::invalid(format!("label must be a finite number, not {label}")));
     }
-    if let Some(k) = key.filter(|k| k.len() > MAX_KEY_BYTES) {
-        return Err(SqlError::new(
-            PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-            format!(
-                "key is {} bytes long, longer than the {MAX_KEY_BYTES} a logged prediction keeps",
-                k.len()
-            ),
-        ));
-    }
+    crate::monitoring::log::check_key(key)?;
     let project = store::project(project_name)?;
     settings::record_outcome(project.id, label, request_id, key, occurred_at)
 }
@@ -206,7 +197,7 @@ fn refresh_live_metrics(
 
 fn timestamp(unix_micros: i64) -> Option<TimestampWithTimeZone> {
     // PostgreSQL counts microseconds from 2000-01-01
-    TimestampWithTimeZone::try_from(unix_micros - 946_684_800_000_000).ok()
+    TimestampWithTimeZone::try_from(unix_micros - pgml_core::monitoring::copy::POSTGRES_EPOCH_MICROS).ok()
 }
 
 /// A project's live metrics per stage, model and time bucket over the last `time_window`:

@@ -53,9 +53,11 @@ fn logged<T>(
     let (id, model) = cache::deployed_with_id(project, stage)?;
     let x = complete(values, Some(&model))?;
     let Some(p) = pending else { return Ok(predict(&model, x)?) };
-    let out = predict(&model, x.clone())?;
+    // the features are copied only for the sampled share of records that keeps them
+    let kept = p.keeps_features().then(|| x.clone());
+    let out = predict(&model, x)?;
     let (y, probabilities) = answer(&model, &out);
-    p.finish(id, stage, &x, y, probabilities);
+    p.finish(id, stage, kept.as_deref().unwrap_or(&[]), y, probabilities);
     Ok(out)
 }
 

@@ -4,10 +4,11 @@
 //! wait: a full ring drops the record (counted) and the prediction goes on.
 
 use super::shared;
-use crate::cache;
+use crate::cache::{self, MainThread};
 use crate::error::{Result, SqlError};
 use crate::store::first_row;
 use pgml_core::monitoring::record::MAX_KEY_BYTES;
+use pgml_core::monitoring::request_id::now_micros;
 use pgml_core::monitoring::sampling::Decision;
 use pgml_core::monitoring::{LogRecord, RequestIds, Sampler, Settings, Source};
 use pgrx::{pg_sys, PgSqlErrorCode, Uuid};
@@ -32,10 +33,6 @@ struct State {
     ring: Option<(usize, u64)>,
 }
 
-struct MainThread<T>(T);
-// SAFETY: only the backend's main thread predicts.
-unsafe impl<T> Sync for MainThread<T> {}
-
 static STATE: MainThread<std::cell::LazyCell<RefCell<State>>> = MainThread(std::cell::LazyCell::new(|| {
     let seed = unsafe { pg_sys::MyProcPid as u64 } ^ now_micros() as u64;
     RefCell::new(State {
@@ -53,8 +50,19 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
     f(&mut STATE.0.borrow_mut())
 }
 
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+/// An entity key fits a log record (predictions' and outcomes' alike).
+pub fn check_key(key: Option<&str>) -> Result<()> {
+    match key {
+        Some(k) if k.len() > MAX_KEY_BYTES => Err(SqlError::new(
+            PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+            format!(
+                "key is {} bytes long, longer than the {MAX_KEY_BYTES} a logged prediction keeps",
+                k.len()
+            ),
+        )
+        .hint("pass a shorter identifier of the entity (its primary key, or a hash of it)")),
+        _ => Ok(()),
+    }
 }
 
 /// What the caller passed for the log (`key`, `request_id`), checked before predicting.
@@ -65,18 +73,7 @@ pub struct Tags<'a> {
 
 impl<'a> Tags<'a> {
     pub fn new(key: Option<&'a str>, request_id: Option<Uuid>) -> Result<Tags<'a>> {
-        if let Some(k) = key {
-            if k.len() > MAX_KEY_BYTES {
-                return Err(SqlError::new(
-                    PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-                    format!(
-                        "key is {} bytes long, longer than the {MAX_KEY_BYTES} a logged prediction keeps",
-                        k.len()
-                    ),
-                )
-                .hint("pass a shorter identifier of the entity (its primary key, or a hash of it)"));
-            }
-        }
+        check_key(key)?;
         Ok(Tags { key, request_id })
     }
 
@@ -124,6 +121,11 @@ pub fn decide(source: Source, project: &str, tags: &Tags) -> Result<Option<Pendi
 }
 
 impl Pending {
+    /// Whether this record keeps the prediction's features (the caller then keeps a copy).
+    pub fn keeps_features(&self) -> bool {
+        self.decision.keep_features
+    }
+
     /// Appends the record of the finished prediction (by `model_id` of `stage`, on features `x`)
     /// to the ring, or counts it dropped.
     pub fn finish(self, model_id: i64, stage: &str, x: &[f32], prediction: f32, probabilities: &[f32]) {

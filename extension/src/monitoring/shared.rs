@@ -3,6 +3,7 @@
 //! launcher once idle. Sized at server start (`pgml.log_buffer` per ring, `pgml.log_databases`
 //! rings), so a full ring drops records and counts them; nothing waits.
 
+use pgml_core::monitoring::request_id::now_micros;
 use pgml_core::monitoring::Ring;
 use pgrx::{pg_guard, pg_sys, GucContext, GucFlags, GucRegistry, GucSetting};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -191,11 +192,7 @@ pub fn ring_of(database: pg_sys::Oid, hint: &mut Option<(usize, u64)>) -> Option
             if h.owner.compare_exchange(old, owner, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                 h.last_append.store(now, Ordering::Relaxed);
                 // the counters monitoring_status shows are this database's from now on
-                for counter in
-                    [&h.appended, &h.written, &h.dropped_full, &h.dropped_unwritten, &h.reported_drops]
-                {
-                    counter.store(0, Ordering::Relaxed);
-                }
+                h.reset_counters();
                 *hint = Some((i, owner));
                 return Some(ring);
             }
@@ -207,7 +204,3 @@ pub fn ring_of(database: pg_sys::Oid, hint: &mut Option<(usize, u64)>) -> Option
 
 /// An idle ring of another database is taken after this long.
 const STEAL_AFTER_MICROS: i64 = 1_000_000;
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
-}

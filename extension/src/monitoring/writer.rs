@@ -5,7 +5,8 @@
 //! none: an idle database is not held open, so `DROP DATABASE` is not blocked. The launcher releases a ring idle for a
 //! minute, and discards (counting) the records of a database that was dropped.
 
-use super::shared::{self, owner_database, rings, FLUSH_INTERVAL_MS};
+use super::shared::{owner_database, rings, FLUSH_INTERVAL_MS};
+use pgml_core::monitoring::request_id::now_micros;
 use pgml_core::monitoring::{LogRecord, Ring};
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, BgWorkerStartTime,
@@ -36,10 +37,6 @@ pub fn register_launcher() {
 
 fn interval() -> Duration {
     Duration::from_millis(FLUSH_INTERVAL_MS.get().max(10) as u64)
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 #[pg_guard]
@@ -118,9 +115,7 @@ fn discard(ring: &Ring) {
 fn release(ring: &Ring, owner: u64) {
     let h = ring.header();
     if ring.used() == 0 {
-        for counter in [&h.appended, &h.written, &h.dropped_full, &h.dropped_unwritten, &h.reported_drops] {
-            counter.store(0, Ordering::Relaxed);
-        }
+        h.reset_counters();
         let _ = h.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
     }
 }
@@ -360,8 +355,4 @@ pub fn counters(database: pg_sys::Oid) -> Counters {
         }
     }
     c
-}
-
-pub fn available() -> bool {
-    shared::available()
 }

@@ -4,8 +4,8 @@
 
 use crate::monitoring::LogRecord;
 
-/// PostgreSQL counts timestamps from 2000-01-01, Unix from 1970-01-01.
-const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// PostgreSQL counts timestamps from 2000-01-01, Unix from 1970-01-01: this many microseconds apart.
+pub const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 const FLOAT4_OID: i32 = 700;
 const COLUMNS: i16 = 12;
 

@@ -2,6 +2,11 @@
 //! the sub-millisecond fraction (the RFC's "method 3", so ids of one process sort in the order
 //! they were made to about a quarter of a microsecond), then 62 random bits.
 
+/// The time now in microseconds since 1970-01-01 UTC (0 before it).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
 /// A source of request ids for one process: a 64-bit SplitMix generator, seeded once. Not
 /// cryptographic: ids must be unique, not unguessable.
 #[derive(Debug, Clone)]

@@ -35,6 +35,17 @@ pub struct RingHeader {
     pub reported_drops: AtomicU64,
 }
 
+impl RingHeader {
+    /// Zeroes the counters, when the ring passes to another owner.
+    pub fn reset_counters(&self) {
+        for counter in
+            [&self.appended, &self.written, &self.dropped_full, &self.dropped_unwritten, &self.reported_drops]
+        {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 const PAD: u32 = u32::MAX;
 
 fn align8(n: u64) -> u64 {
