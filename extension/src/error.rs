@@ -34,6 +34,12 @@ impl SqlError {
         SqlError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message)
     }
 
+    /// The five-character SQLSTATE, e.g. 42P01 (PostgreSQL packs it six bits a character).
+    pub fn sqlstate(&self) -> String {
+        let packed = self.code as i32;
+        (0..5).map(|i| (((packed >> (6 * i)) & 0x3F) as u8 + b'0') as char).collect()
+    }
+
     /// Raises the error in PostgreSQL; never returns.
     pub fn raise(self) -> ! {
         let mut report = ErrorReport::new(self.code, self.message, "pgml");

@@ -18,6 +18,7 @@ mod row;
 mod scratch;
 mod settings;
 mod store;
+mod subtransaction;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -314,10 +314,10 @@ fn add_source(project_name: &str, relation_name: &str, key: &str, time: &str, la
 #[pg_extern]
 fn remove_outcome_source(project_name: &str, relation_name: &str) -> bool {
     store::project(project_name)
-        .and_then(|p| {
-            let relation =
-                crate::relation::qualified_name(relation_name).unwrap_or_else(|_| relation_name.to_string());
-            settings::remove_source(p.id, &relation)
+        .and_then(|p| match crate::relation::qualified_name(relation_name) {
+            Ok(relation) => settings::remove_source(p.id, &relation),
+            // a source whose relation was dropped since
+            Err(_) => settings::remove_missing_source(p.id, relation_name),
         })
         .or_raise()
 }

@@ -278,14 +278,34 @@ fn decompose(
     served(project_name, stage, vector, |m, x| m.decompose(&m.one_row(x)?)).or_raise()
 }
 
-/// Predictions for many rows passed as one flat array (row after row).
+/// Predictions for many rows passed as one flat array (row after row). Each row is a
+/// prediction of the log, sampled as a scan's rows are.
 #[pg_extern(stable, parallel_safe)]
 fn predict_batch(
     project_name: &str,
     features: Vec<Option<f32>>,
     stage: default!(&str, "'production'"),
 ) -> SetOfIterator<'static, f32> {
-    served(project_name, stage, features, |m, x| m.predict(&m.matrix(x)?)).map(SetOfIterator::new).or_raise()
+    batch(project_name, stage, features).map(SetOfIterator::new).or_raise()
+}
+
+fn batch(project: &str, stage: &str, values: Vec<Option<f32>>) -> Result<Vec<f32>> {
+    let (id, model) = cache::deployed_with_id(project, stage)?;
+    let width = model.header.num_features.max(1);
+    // a ragged array fails in `matrix` below, and logs nothing
+    let rows = if values.len().is_multiple_of(width) { values.len() / width } else { 0 };
+    let pending = log::decide_rows(Source::Sql, project, rows)?;
+    let x = complete(values, Some(&model))?;
+    let kept = pending.iter().any(|(_, p)| p.keeps_features()).then(|| x.clone());
+    let y = model.predict(&model.matrix(x)?)?;
+    for (row, p) in pending {
+        let features = match (&kept, p.keeps_features()) {
+            (Some(x), true) => x.get(row * width..(row + 1) * width).unwrap_or(&[]),
+            _ => &[],
+        };
+        p.finish(id, stage, features, y.get(row).copied().unwrap_or(f32::NAN), &[]);
+    }
+    Ok(y)
 }
 
 /// What pgml-serve calls: predictions (or class probabilities) for rows given as one flat

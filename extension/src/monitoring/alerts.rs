@@ -33,7 +33,8 @@ pub struct Evaluated {
     pub model_id: Option<i64>,
     pub value: Option<f64>,
     pub count: f64,
-    /// opened, resolved, open (still), ok, or insufficient (too few predictions)
+    /// opened, resolved, open (still), ok, insufficient (too few predictions), or error (a
+    /// WARNING says why)
     pub state: &'static str,
     pub action_taken: Option<String>,
 }
@@ -72,7 +73,30 @@ pub fn evaluate(project: Option<&str>) -> Result<Vec<Evaluated>> {
     if let (Some(name), true) = (project, rules.is_empty()) {
         store::project(name)?;
     }
-    rules.iter().map(evaluate_rule).collect()
+    Ok(rules.iter().map(evaluate_isolated).collect())
+}
+
+/// Evaluates one rule in a subtransaction: a rule that fails is reported (a WARNING, and the
+/// state 'error') and the other rules go on.
+fn evaluate_isolated(rule: &Rule) -> Evaluated {
+    crate::subtransaction::isolated(|| evaluate_rule(rule)).unwrap_or_else(|e| {
+        pgrx::warning!(
+            "pgml: alert rule \"{}\" of project \"{}\" was not evaluated: {} ({})",
+            rule.name,
+            rule.project,
+            e.message,
+            e.sqlstate()
+        );
+        Evaluated {
+            project: rule.project.clone(),
+            rule: rule.name.clone(),
+            model_id: None,
+            value: None,
+            count: 0.0,
+            state: "error",
+            action_taken: None,
+        }
+    })
 }
 
 fn evaluate_rule(rule: &Rule) -> Result<Evaluated> {
@@ -158,10 +182,15 @@ fn open_alert(
         )
     })?
     .unwrap_or_default();
+    // A rollback that cannot happen (no earlier model, or an approval rule that refuses it)
+    // still leaves the alert open, with why in action_taken.
     let action = match rule.rollback {
         true => {
-            let now = crate::api::deploy::rollback(&project.name, &rule.stage)?;
-            Some(format!("rolled back to model {now}"))
+            match crate::subtransaction::isolated(|| crate::api::deploy::rollback(&project.name, &rule.stage))
+            {
+                Ok(now) => Some(format!("rolled back to model {now}")),
+                Err(e) => Some(format!("rollback failed: {}", e.message)),
+            }
         }
         false => None,
     };

@@ -170,7 +170,7 @@ pub fn refresh(project: Option<&str>) -> Result<Vec<Refreshed>> {
     }
     let mut done = vec![];
     for p in &projects {
-        done.push(refresh_recorded(p)?);
+        done.extend(skip_failed(p, "pgml.outcomes", || refresh_recorded(p)));
         let sources: Vec<(i64, String, String, String, String, String)> = Spi::connect(|c| {
             let t = c.select(
                 "SELECT id, relation_name, key_column, time_column, label_column, created_by::text
@@ -192,10 +192,30 @@ pub fn refresh(project: Option<&str>) -> Result<Vec<Refreshed>> {
             Ok::<_, SqlError>(out)
         })?;
         for s in sources {
-            done.push(refresh_source(p, s)?);
+            let relation = s.1.clone();
+            done.extend(skip_failed(p, &relation, || refresh_source(p, s)));
         }
     }
     Ok(done)
+}
+
+/// Folds one stream of outcomes in a subtransaction: a stream that fails (an outcome source
+/// whose view was dropped, or whose owner lost its privileges) is skipped with a WARNING and
+/// leaves its watermark where it was, and the other streams and projects go on, as does the
+/// alert evaluation that follows (pg_cron's job is one statement for every project).
+fn skip_failed(p: &ProjectRow, stream: &str, fold: impl FnOnce() -> Result<Refreshed>) -> Option<Refreshed> {
+    match crate::subtransaction::isolated(fold) {
+        Ok(done) => Some(done),
+        Err(e) => {
+            pgrx::warning!(
+                "pgml: the outcomes of project \"{}\" from {stream} were skipped: {} ({})",
+                p.name,
+                e.message,
+                e.sqlstate()
+            );
+            None
+        }
+    }
 }
 
 const JOINED_COLUMNS: &str =

@@ -88,6 +88,8 @@ pub struct Pending {
     decision: Decision,
     key: Option<String>,
     request_id: Option<Uuid>,
+    /// How many predictions share the call's latency (the rows of a batch).
+    share: u32,
 }
 
 /// Whether this prediction of `project` is logged, decided before anything else runs (so that
@@ -117,7 +119,22 @@ pub fn decide(source: Source, project: &str, tags: &Tags) -> Result<Option<Pendi
         decision,
         key: tags.key.map(str::to_string),
         request_id: tags.request_id,
+        share: 1,
     }))
+}
+
+/// Which rows of a batch call of `rows` predictions are logged, decided as a scan's rows are
+/// (the statement's first predictions in full, then sampled), each record's latency being its
+/// share of the call's.
+pub fn decide_rows(source: Source, project: &str, rows: usize) -> Result<Vec<(usize, Pending)>> {
+    let mut out = vec![];
+    for row in 0..rows {
+        if let Some(mut p) = decide(source, project, &Tags::NONE)? {
+            p.share = rows.clamp(1, u32::MAX as usize) as u32;
+            out.push((row, p));
+        }
+    }
+    Ok(out)
 }
 
 impl Pending {
@@ -129,7 +146,7 @@ impl Pending {
     /// Appends the record of the finished prediction (by `model_id` of `stage`, on features `x`)
     /// to the ring, or counts it dropped.
     pub fn finish(self, model_id: i64, stage: &str, x: &[f32], prediction: f32, probabilities: &[f32]) {
-        let latency = self.started.elapsed().as_secs_f32() * 1e6;
+        let latency = self.started.elapsed().as_secs_f32() * 1e6 / self.share as f32;
         let at = now_micros();
         let database = unsafe { pg_sys::MyDatabaseId };
         with_state(|s| {

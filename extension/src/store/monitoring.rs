@@ -4,7 +4,7 @@ use super::{first_row, write_value};
 use crate::error::{Result, SqlError};
 use crate::privilege::as_owner;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
-use pgrx::{JsonB, Uuid};
+use pgrx::{JsonB, PgSqlErrorCode, Uuid};
 
 /// What `pgml.set_monitoring` may change; None keeps the current value.
 pub struct Changes {
@@ -124,6 +124,36 @@ pub fn remove_source(project_id: i64, relation: &str) -> Result<bool> {
             &[project_id.into(), relation.into()],
         )?;
         Ok(id.is_some())
+    })
+}
+
+/// Removes the source whose relation no longer exists (dropped or renamed since), named as it
+/// was stored or by its unqualified name; a name that matches sources in two schemas must be
+/// qualified.
+pub fn remove_missing_source(project_id: i64, name: &str) -> Result<bool> {
+    let ids: Vec<i64> = first_row(
+        "SELECT COALESCE(array_agg(id), '{}') FROM pgml.outcome_sources
+         WHERE project_id = $1
+           AND (relation_name = $2
+                OR (cardinality(parse_ident($2)) = 1 AND (parse_ident(relation_name))[2] = (parse_ident($2))[1]))",
+        &[project_id.into(), name.into()],
+        |r| Ok(r.get::<Vec<i64>>(1)?.unwrap_or_default()),
+    )?
+    .unwrap_or_default();
+    if ids.len() > 1 {
+        return Err(SqlError::new(
+            PgSqlErrorCode::ERRCODE_AMBIGUOUS_ALIAS,
+            format!("\"{name}\" names {} outcome sources of the project, in different schemas", ids.len()),
+        )
+        .hint("qualify the name with its schema, as pgml.outcome_sources shows it"));
+    }
+    let Some(id) = ids.first() else { return Ok(false) };
+    as_owner(|| {
+        let gone = write_value::<i64>(
+            "DELETE FROM pgml.outcome_sources WHERE id = $1 RETURNING id",
+            &[(*id).into()],
+        )?;
+        Ok(gone.is_some())
     })
 }
 

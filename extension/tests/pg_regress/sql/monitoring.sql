@@ -184,6 +184,23 @@ FROM traffic_scores s JOIN served v ON v.id::text = s.key;
 SELECT pgml.flush_prediction_log();
 SELECT source, count(*) FROM pgml.prediction_log WHERE source = 'batch' GROUP BY 1;
 
+-- predict_batch: each row of the batch is a logged prediction, with the batch's answer.
+CREATE TABLE logged_before AS SELECT count(*) AS n FROM pgml.prediction_log;
+SELECT array_agg(p) AS batch FROM pgml.predict_batch('Iris', ARRAY[5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]::real[]) p;
+SELECT pgml.flush_prediction_log();
+SELECT (SELECT count(*) FROM pgml.prediction_log) - n AS batch_rows_logged FROM logged_before;
+SELECT array_agg(prediction ORDER BY request_id) AS logged, bool_and(source = 'sql' AND stage = 'production') AS sql
+FROM (SELECT * FROM pgml.prediction_log ORDER BY request_id DESC LIMIT 2) l;
+
+-- A broken outcome source (its view dropped) is skipped with a WARNING: the other streams, the
+-- other projects and every alert rule are still evaluated.
+CREATE VIEW late_labels AS SELECT customer, at, label FROM labels;
+SELECT pgml.add_outcome_source('Iris', 'late_labels', 'customer', 'at', 'label') > 0 AS added;
+DROP VIEW late_labels;
+SELECT project_name, source FROM pgml.refresh_live_metrics('Iris') ORDER BY 1, 2;
+SELECT project_name, rule, model_id, state FROM pgml.evaluate_alerts('Iris');
+SELECT pgml.remove_outcome_source('Iris', 'late_labels');
+
 -- Retention: partitions ahead are created, a partition past every project's retention is
 -- dropped whole.
 SELECT pgml._pgml_log_partition('2020-01-01');
