@@ -10,7 +10,8 @@
 #      the predict path's own cost, against logging off;
 #   4. pgml-serve under wrk, every prediction logged against logging off (target >= 0.95, p99
 #      at most 0.3 ms higher).
-# Usage: make bench-monitoring  (BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_ROWS=1000000)
+# Usage: make bench-monitoring  (BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_ROWS=1000000; BENCH_PARTS=4 runs
+# only part 4, BENCH_PARTS=12 parts 1 and 2)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 machine
@@ -18,6 +19,8 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 ROWS=${BENCH_ROWS:-1000000}
 DB=pgml_bench_monitoring
+PARTS=${BENCH_PARTS:-1234}
+part() { [[ $PARTS == *$1* ]]; }
 PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 q -c "CREATE EXTENSION pgml" -c "SELECT pgml.load_dataset('iris')" >/dev/null
@@ -31,6 +34,7 @@ tps() { "$PG_BIN/pgbench" -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" -f "$TM
           | awk '/^tps/ {print int($3)}'; }
 echo "SELECT pgml.predict('bench', ARRAY[5.9, 3.0, 5.1, 1.8]::real[]);" >"$TMP/predict.sql"
 
+if part 1; then
 echo "== 1. one-row predict per call under pgbench (prepared, 2 clients, ${SECONDS_PER_RUN}s each, $ROUNDS rounds), every prediction logged"
 for id in $(q -c "SELECT id FROM pgml.models ORDER BY id DESC"); do
   name=$(q -c "SELECT algorithm FROM pgml.models WHERE id = $id")
@@ -47,6 +51,8 @@ done
 q -c "SELECT pgml.flush_prediction_log(60)" >/dev/null
 q -c "SELECT 'log: ' || appended || ' appended, ' || written || ' written, ' || dropped_full || ' dropped' FROM pgml.monitoring_status()"
 
+fi
+if part 2; then
 echo "== 2. predict over a ${ROWS}-row table, logging off against the default settings and against 100 %"
 q -c "DROP TABLE IF EXISTS big" -c "CREATE TABLE big AS SELECT (4 + random() * 4)::real AS a, (2 + random() * 2)::real AS b,
       (1 + random() * 6)::real AS c, (random() * 2.5)::real AS d FROM generate_series(1, $ROWS)" -c "VACUUM ANALYZE big"
@@ -74,6 +80,8 @@ for plan in "parallel|" "serial|SET max_parallel_workers_per_gather = 0"; do
 done
 logging true
 
+fi
+if part 3; then
 echo "== 3. the writer held back: the predict path's own cost (the buffer fills, then drops)"
 q -c "ALTER SYSTEM SET pgml.log_flush_interval = 60000" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
@@ -84,6 +92,8 @@ q -c "ALTER SYSTEM RESET pgml.log_flush_interval" -c "SELECT pg_reload_conf()" >
 q -c "SELECT pgml.flush_prediction_log(60)" >/dev/null
 q -c "SELECT 'log: ' || appended || ' appended, ' || written || ' written, ' || dropped_full || ' dropped' FROM pgml.monitoring_status()"
 
+fi
+if part 4; then
 echo "== 4. pgml-serve: one-instance predictions under wrk (-t2 -c${BENCH_CONNECTIONS:-32}, ${SECONDS_PER_RUN}s), every prediction logged vs logging off"
 SUDO_=""; [ "$(id -u)" -eq 0 ] || SUDO_=sudo
 command -v wrk >/dev/null || { $SUDO_ apt-get update -qq && $SUDO_ apt-get install -y -qq wrk >/dev/null; }
@@ -120,3 +130,4 @@ for _ in $(seq 1 "$ROUNDS"); do
 done
 printf "   median ratio %s  (target >= 0.95, p99 at most 0.3 ms higher)\n" "$(median <"$TMP/ratios")"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep '^pgml_log_records_total' | sed 's/^/   /'
+fi
