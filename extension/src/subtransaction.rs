@@ -15,22 +15,22 @@ pub fn isolated<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
         pg_sys::MemoryContextSwitchTo(context);
     }
     let mut work = Some(work);
-    // Err(Err(cancel)): rethrown once the subtransaction is rolled back, as PL/pgSQL does
-    let result: std::result::Result<T, std::result::Result<SqlError, CaughtError>> =
-        PgTryBuilder::new(std::panic::AssertUnwindSafe(|| (work.take().expect("runs once"))().map_err(Ok)))
-            .catch_others(|caught| {
-                let report = match &caught {
-                    CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
-                    CaughtError::RustPanic { ereport, .. } => ereport,
-                };
-                if report.sql_error_code() == PgSqlErrorCode::ERRCODE_QUERY_CANCELED {
-                    return Err(Err(caught));
-                }
-                let mut error = SqlError::new(report.sql_error_code(), report.message());
-                error.hint = report.hint().map(str::to_string);
-                Err(Ok(error))
-            })
-            .execute();
+    let result: std::result::Result<T, Failure> = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+        (work.take().expect("runs once"))().map_err(Failure::Error)
+    }))
+    .catch_others(|caught| {
+        let report = match &caught {
+            CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
+            CaughtError::RustPanic { ereport, .. } => ereport,
+        };
+        if report.sql_error_code() == PgSqlErrorCode::ERRCODE_QUERY_CANCELED {
+            return Err(Failure::Cancel(Box::new(caught)));
+        }
+        let mut error = SqlError::new(report.sql_error_code(), report.message());
+        error.hint = report.hint().map(str::to_string);
+        Err(Failure::Error(error))
+    })
+    .execute();
     unsafe {
         match &result {
             Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
@@ -41,7 +41,13 @@ pub fn isolated<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
     }
     match result {
         Ok(value) => Ok(value),
-        Err(Ok(error)) => Err(error),
-        Err(Err(cancel)) => cancel.rethrow(),
+        Err(Failure::Error(error)) => Err(error),
+        Err(Failure::Cancel(cancel)) => cancel.rethrow(),
     }
+}
+
+enum Failure {
+    Error(SqlError),
+    /// Rethrown once the subtransaction is rolled back, as PL/pgSQL does.
+    Cancel(Box<CaughtError>),
 }
