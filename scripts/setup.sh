@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 PGRX_VERSION=0.18.1
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libclang-dev clang
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libpq-dev postgresql-15-cron libclang-dev clang
   pkg-config build-essential sudo cmake ninja-build curl python3-venv
   chromium chromium-driver)  # the dashboard's browser test (scripts/test-ui.sh)
 # LightGBM's build needs CMake >= 3.28; Debian 12 ships 3.25. A pinned CMake from PyPI, used

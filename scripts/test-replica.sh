@@ -6,7 +6,9 @@
 #      session, a READ ONLY transaction and parallel workers;
 #   2. a standby session that serves one model serves a newly deployed one from its first
 #      statement after the deploy is replayed (and the deploy's delay until then is printed);
-#   3. every write on the standby is refused with SQLSTATE 25006 and a hint, never XX000;
+#   3. every write on the standby is refused with SQLSTATE 25006 and a hint, never XX000; its
+#      predictions are logged, forwarded to the primary's log (or counted as dropped when
+#      pgml.log_primary_conninfo is off);
 #   4. pgml-serve with the standby as its replica: it loads models from the standby, deploys
 #      go to the primary, and it follows a deploy once the standby has replayed it (not
 #      before: replay is paused meanwhile); strict predictions are answered by the standby;
@@ -102,7 +104,7 @@ for w in "${writes[@]}"; do
 done
 echo "   ok: ${#writes[@]} write calls refused with 25006 and a hint"
 
-echo "== 3b. the prediction log: a standby's predictions are counted as dropped, its read paths answer"
+echo "== 3b. the prediction log: a standby forwards its predictions to the primary's log (or, forwarding off, counts them as dropped); its read paths answer"
 # on the primary: logged predictions with outcomes, folded into the live metrics
 q $PRIMARY >/dev/null <<'SQL'
 SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width], key => 'r' || n))
@@ -116,14 +118,29 @@ replayed $PRIMARY $STANDBY $DB
 live="SELECT stage, model_id, predictions, records, labelled, round(accuracy::numeric, 6) FROM pgml.live_metrics('Iris', time_window => '1 day', bucket => '1 day')"
 [ "$(q $PRIMARY -c "$live")" = "$(q $STANDBY -c "$live")" ] && [ -n "$(q $STANDBY -c "$live")" ] \
   || fail "live metrics on the standby: $(q $STANDBY -c "$live"), on the primary: $(q $PRIMARY -c "$live")"
-before=$(q $STANDBY -c "SELECT dropped_standby FROM pgml.monitoring_status()")
+# forwarded (the standby's primary_conninfo, from pg_basebackup -R), from plain and READ ONLY
+# transactions: every record the standby appended is a row of the primary's log, source standby
+q $STANDBY -c "SELECT pgml.flush_prediction_log(30)" >/dev/null
+w0=$(q $STANDBY -c "SELECT written FROM pgml.monitoring_status()")
 for mode in "" "BEGIN READ ONLY;"; do
-  q $STANDBY -c "$mode SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width])) FROM pgml.iris" >/dev/null
+  q $STANDBY -c "$mode SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width], key => 's' || sepal_length)) FROM pgml.iris" >/dev/null
 done
-status=$(q $STANDBY -c "SELECT logging, reason, dropped_standby - $before, pgml.flush_prediction_log(0) FROM pgml.monitoring_status()")
-[ "$status" = "f|this server is a hot standby: its predictions are counted in dropped_standby, not logged|300|f" ] \
-  || fail "monitoring on the standby: $status"
-echo "   ok: live metrics equal the primary's; 300 standby predictions counted as dropped; the log's writes refused with 25006"
+[ "$(q $STANDBY -c "SELECT pgml.flush_prediction_log(30)")" = t ] || fail "the standby's records were not forwarded within 30 s"
+status=$(q $STANDBY -c "SELECT logging, reason IS NULL, appended = written, dropped_unwritten, dropped_standby FROM pgml.monitoring_status()")
+[ "$status" = "t|t|t|0|0" ] || fail "monitoring on the standby: $status"
+forwarded=$(q $STANDBY -c "SELECT written - $w0 FROM pgml.monitoring_status()")
+stored=$(q $PRIMARY -c "SELECT count(*) FILTER (WHERE source = 'standby' AND key LIKE 's%' AND stage = 'production') FROM pgml.prediction_log")
+[ "$forwarded" = "$stored" ] && [ "$forwarded" -ge 200 ] \
+  || fail "the standby forwarded $forwarded records, the primary's log has $stored of source standby"
+# forwarding off: counted as dropped, and monitoring_status says why
+q $STANDBY -c "ALTER SYSTEM SET pgml.log_primary_conninfo = 'off'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+before=$(q $STANDBY -c "SELECT dropped_standby FROM pgml.monitoring_status()")
+q $STANDBY -c "SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width])) FROM pgml.iris" >/dev/null
+status=$(q $STANDBY -c "SELECT logging, reason LIKE '%counted in dropped_standby', dropped_standby - $before, pgml.flush_prediction_log(0) FROM pgml.monitoring_status()")
+[ "$status" = "f|t|150|f" ] || fail "monitoring on the standby, forwarding off: $status"
+q $STANDBY -c "ALTER SYSTEM RESET pgml.log_primary_conninfo" -c "SELECT pg_reload_conf()" >/dev/null
+echo "   ok: live metrics equal the primary's; $forwarded standby records forwarded, all in the primary's log (source standby); forwarding off, 150 predictions counted as dropped"
 
 echo "== 4. pgml-serve: predictions on the standby, the lifecycle on the primary"
 cargo build -q -p pgml-serve --profile test

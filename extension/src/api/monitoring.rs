@@ -91,9 +91,9 @@ fn monitoring_status() -> TableIterator<
     let standby = unsafe { pg_sys::RecoveryInProgress() };
     let reason = if !shared::available() {
         Some("pgml is not in shared_preload_libraries: predictions work but are not logged".to_string())
-    } else if standby {
+    } else if standby && !crate::monitoring::forward::forwarding() {
         Some(
-            "this server is a hot standby: its predictions are counted in dropped_standby, not logged"
+            "this server is a hot standby that forwards no predictions (pgml.log_primary_conninfo is off, or it has no primary_conninfo): they are counted in dropped_standby"
                 .to_string(),
         )
     } else {
@@ -123,7 +123,9 @@ fn monitoring_status() -> TableIterator<
 /// dropped); false when `timeout_seconds` passed first or nothing is logged on this server.
 #[pg_extern(stable, parallel_safe)]
 fn flush_prediction_log(timeout_seconds: default!(f64, "10")) -> bool {
-    if !shared::available() || unsafe { pg_sys::RecoveryInProgress() } {
+    if !shared::available()
+        || (unsafe { pg_sys::RecoveryInProgress() } && !crate::monitoring::forward::forwarding())
+    {
         return false;
     }
     let database = unsafe { pg_sys::MyDatabaseId };
@@ -502,10 +504,11 @@ fn _pgml_score(
     Some(run().or_raise())
 }
 
-/// What pgml-serve calls to log the predictions it answered: records as the log's writers take
-/// them from shared memory (each a little-endian u32 length, then the record), written the same
-/// way (binary COPY and the live statistics, in the caller's transaction). Their source is set
-/// to `http`. Returns the records written.
+/// What pgml-serve calls to log the predictions it answered, and a standby's writers to forward
+/// the standby's: records as the log's writers take them from shared memory (each a
+/// little-endian u32 length, then the record), written the same way (binary COPY and the live
+/// statistics, in the caller's transaction). Their source is set to `http`, but a standby's stay
+/// `standby`. Returns the records written.
 #[pg_extern]
 fn _pgml_log_write(records: &[u8]) -> i64 {
     write_records(records).or_raise()
@@ -525,7 +528,10 @@ fn write_records(bytes: &[u8]) -> Result<i64> {
         let n = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
         let record = bytes.get(at + 4..at + 4 + n).ok_or_else(malformed)?;
         let mut r = pgml_core::monitoring::LogRecord::decode(record).map_err(|_| malformed())?;
-        r.source = pgml_core::monitoring::Source::Http;
+        // a standby's writers forward its records; pgml-serve's are http
+        if r.source != pgml_core::monitoring::Source::Standby {
+            r.source = pgml_core::monitoring::Source::Http;
+        }
         batch.push(r);
         at += 4 + n;
         if batch.len() > MAX_RECORDS {

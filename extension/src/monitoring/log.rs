@@ -94,16 +94,21 @@ pub struct Pending {
 
 /// Whether this prediction of `project` is logged, decided before anything else runs (so that
 /// the many predictions of a scan that are not logged cost a counter's decrement, not a clock
-/// read); None when not (logging unavailable or off, not sampled, or on a standby, counted).
+/// read); None when not (logging unavailable or off, not sampled, or on a standby that forwards
+/// nothing, counted). A standby's records are forwarded to the primary (source `standby`).
 pub fn decide(source: Source, project: &str, tags: &Tags) -> Result<Option<Pending>> {
     if !shared::available() {
         return Ok(None);
     }
+    let mut source = source;
     if unsafe { pg_sys::RecoveryInProgress() } {
-        if let Some(g) = shared::global() {
-            g.dropped_standby.fetch_add(1, Ordering::Relaxed);
+        if !super::forward::forwarding() {
+            if let Some(g) = shared::global() {
+                g.dropped_standby.fetch_add(1, Ordering::Relaxed);
+            }
+            return Ok(None);
         }
-        return Ok(None);
+        source = Source::Standby;
     }
     let Some((project_id, settings)) = settings(project)? else { return Ok(None) };
     let statement = (unsafe { pg_sys::GetCurrentStatementStartTimestamp() }, 0);

@@ -4,6 +4,7 @@
 //! without it predictions work unchanged and the monitoring functions say logging is off.
 
 pub mod alerts;
+pub mod forward;
 pub mod live;
 pub mod log;
 pub mod shared;

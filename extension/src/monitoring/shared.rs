@@ -16,13 +16,20 @@ pub static LOG_DATABASES: GucSetting<i32> = GucSetting::<i32>::new(4);
 /// ms between two flushes of a ring.
 pub static FLUSH_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 
+/// How a standby's log writers reach the primary: a libpq connection string (the database is
+/// the writer's own); empty: the standby's `primary_conninfo`; `off`: a standby's predictions
+/// are counted as dropped, not forwarded.
+pub static LOG_PRIMARY_CONNINFO: GucSetting<Option<std::ffi::CString>> =
+    GucSetting::<Option<std::ffi::CString>>::new(None);
+
 /// Counters of the whole cluster, before the rings.
 #[repr(C)]
 #[derive(Default)]
 pub struct Global {
     /// Predictions not logged because every ring belonged to another database.
     pub dropped_no_ring: AtomicU64,
-    /// Predictions made on a hot standby, which has no log to write (not forwarded).
+    /// Predictions made on a hot standby that forwards none (`pgml.log_primary_conninfo` off,
+    /// or no primary to forward to).
     pub dropped_standby: AtomicU64,
     /// Owner values handed out so far (their generation part).
     pub generation: AtomicU64,
@@ -79,6 +86,14 @@ pub fn register() {
         60_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_string_guc(
+        c"pgml.log_primary_conninfo",
+        c"How a hot standby's prediction log writers connect to the primary.",
+        c"A libpq connection string (the database is the writer's own). Empty: the standby's primary_conninfo. off: a standby's predictions are counted as dropped, not forwarded.",
+        &LOG_PRIMARY_CONNINFO,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
     );
     unsafe {
         PREV_REQUEST = pg_sys::shmem_request_hook;

@@ -1,5 +1,5 @@
-//! The writers of the prediction log. A launcher, started with the server (on a primary: a
-//! standby cannot write), wakes every `pgml.log_flush_interval` and, for each ring holding
+//! The writers of the prediction log. A launcher, started with the server (on a hot standby too:
+//! its writers forward the standby's records to the primary, `forward.rs`), wakes every `pgml.log_flush_interval` and, for each ring holding
 //! records, starts a writer connected to the ring's database, which writes batches to
 //! `pgml.prediction_log` each interval while records come, and exits after an interval with
 //! none: an idle database is not held open, so `DROP DATABASE` is not blocked. The launcher releases a ring idle for a
@@ -30,7 +30,7 @@ pub fn register_launcher() {
         .set_library("pgml")
         .set_function("pgml_log_launcher_main")
         .enable_spi_access()
-        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .set_start_time(BgWorkerStartTime::ConsistentState)
         .set_restart_time(Some(Duration::from_secs(5)))
         .load();
 }
@@ -126,6 +126,7 @@ fn start_writer(slot: usize, owner: u64) -> Option<DynamicBackgroundWorker> {
         .set_library("pgml")
         .set_function("pgml_log_writer_main")
         .enable_spi_access()
+        .set_start_time(BgWorkerStartTime::ConsistentState)
         .set_argument(Some(pg_sys::Datum::from(slot)))
         .set_extra(&owner.to_string())
         .set_restart_time(None)
@@ -158,6 +159,10 @@ pub extern "C-unwind" fn pgml_log_writer_main(arg: pg_sys::Datum) {
             pg_sys::GucSource::PGC_S_OVERRIDE,
         );
     }
+    let name = BackgroundWorker::transaction(|| unsafe {
+        let name = pg_sys::get_database_name(database);
+        (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name).to_owned())
+    });
     let header = ring.header();
     let mut days = HashSet::new();
     // (the ring may be given to another database meanwhile: its records are not this writer's)
@@ -181,7 +186,13 @@ pub extern "C-unwind" fn pgml_log_writer_main(arg: pg_sys::Datum) {
         let dropped =
             header.dropped_full.load(Ordering::Relaxed) + header.dropped_unwritten.load(Ordering::Relaxed);
         let unreported = dropped.saturating_sub(header.reported_drops.load(Ordering::Relaxed));
-        match write(&batch, unreported, &mut days) {
+        // a standby (until it is promoted) sends its records to the primary
+        let written = match (unsafe { pg_sys::RecoveryInProgress() }, &name) {
+            (false, _) => write(&batch, unreported, &mut days),
+            (true, Some(name)) => super::forward::send(&batch, name),
+            (true, None) => Ok(false),
+        };
+        match written {
             Ok(true) => {
                 header.reported_drops.fetch_add(unreported, Ordering::Relaxed);
                 header.written.fetch_add(n, Ordering::Relaxed)
