@@ -73,6 +73,20 @@ done
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_log_records_total{state="written"} [1-9]' \
   || fail "/metrics does not count the written log records"
 echo "   ok: the request id comes back (header and body) and the prediction is logged (source http, key curl-1)"
+# an open alert is a series of /metrics (pgml-serve reads the open alerts with the settings)
+psql -X -q -d $DB -c "SELECT pgml.add_alert_rule('serve_iris', 'any latency', 'latency_p99_us', above => 0, min_count => 1)" \
+  -c "SELECT count(*) FROM pgml.evaluate_alerts('serve_iris')" >/dev/null
+[ "$(psql -X -At -d $DB -c "SELECT state FROM pgml.alerts WHERE rule_name = 'any latency'")" = open ] \
+  || fail "the alert rule did not open an alert on pgml-serve's logged prediction"
+series='^pgml_alert_open{project="serve_iris",rule="any latency",stage="production",model_id="1",metric="latency_p99_us"} 1$'
+for _ in $(seq 1 60); do
+  curl -s "http://127.0.0.1:$PORT/metrics" | grep -q "$series" && break
+  sleep 0.25
+done
+curl -s "http://127.0.0.1:$PORT/metrics" | grep -q "$series" && curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_alerts_open 1$' \
+  || fail "/metrics does not show the open alert: $(curl -s "http://127.0.0.1:$PORT/metrics" | grep alert)"
+psql -X -q -d $DB -c "SELECT pgml.remove_alert_rule('serve_iris', 'any latency')" -c "UPDATE pgml.alerts SET state = 'resolved', resolved_at = now()" >/dev/null
+echo "   ok: the open alert is a series of /metrics (pgml_alert_open, pgml_alerts_open)"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_serve_stage_model{project="serve_iris",stage="production",model_id="1"}' \
   || fail "the model that answered is not held in process (/metrics)"
 echo "   ok: answered in process (the model is held: /metrics)"

@@ -4,7 +4,8 @@
 //! bounded in-memory queue: a full queue drops the record and counts it, a request never waits.
 //! One task writes the queue each second through `pgml._pgml_log_write`, which stores the
 //! records as the database's own writers do (binary COPY into `pgml.prediction_log` and the
-//! live statistics, in one transaction). The settings are read every 10 seconds.
+//! live statistics, in one transaction). The settings are read every 10 seconds, and with them
+//! the open alerts, which `/metrics` shows as Prometheus series.
 
 use crate::db::Db;
 use pgml_core::monitoring::request_id::now_micros;
@@ -29,6 +30,19 @@ pub struct PredictionLog {
     requests: AtomicU64,
     pub written: AtomicU64,
     pub dropped: AtomicU64,
+    /// The open alerts of `pgml.alerts`, as last read.
+    alerts: RwLock<Vec<OpenAlert>>,
+}
+
+/// An open alert, for `/metrics`.
+struct OpenAlert {
+    project: String,
+    rule: String,
+    stage: String,
+    model_id: i64,
+    metric: String,
+    value: Option<f64>,
+    opened_at: f64,
 }
 
 impl Default for PredictionLog {
@@ -44,6 +58,7 @@ impl Default for PredictionLog {
             requests: AtomicU64::new(0),
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            alerts: RwLock::new(Vec::new()),
         }
     }
 }
@@ -208,9 +223,84 @@ impl PredictionLog {
 }
 
 impl PredictionLog {
-    /// The log's counters for `/metrics`.
+    /// The open alerts (the server's login reads them as a predictor may); none when it cannot.
+    async fn read_alerts(&self, db: &Db) {
+        let rows = db
+            .query(
+                "",
+                "SELECT p.name, a.rule_name, a.stage, a.model_id, a.metric, a.value,
+                        extract(epoch FROM a.opened_at)::float8
+                 FROM pgml.alerts a JOIN pgml.projects p ON p.id = a.project_id
+                 WHERE a.state = 'open' ORDER BY p.name, a.rule_name, a.model_id",
+                &[],
+            )
+            .await;
+        let alerts = match rows {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| OpenAlert {
+                    project: r.get(0),
+                    rule: r.get(1),
+                    stage: r.get(2),
+                    model_id: r.get(3),
+                    metric: r.get(4),
+                    value: r.get(5),
+                    opened_at: r.get(6),
+                })
+                .collect(),
+            Err(e) => {
+                tracing::debug!(error = %e.message, "open alerts not read (pgml older than 0.6.0?)");
+                Vec::new()
+            }
+        };
+        *self.alerts.write().unwrap_or_else(|e| e.into_inner()) = alerts;
+    }
+
+    /// The log's counters and the open alerts for `/metrics`.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write;
+        let alerts = self.alerts.read().unwrap_or_else(|e| e.into_inner());
+        out.push_str(
+            "# HELP pgml_alerts_open Open alerts (pgml.alerts, read every 10 s).
+# TYPE pgml_alerts_open gauge
+",
+        );
+        let _ = writeln!(out, "pgml_alerts_open {}", alerts.len());
+        out.push_str(
+            "# HELP pgml_alert_open One series per open alert: its project, rule, stage, model and metric.
+# TYPE pgml_alert_open gauge
+",
+        );
+        let labels = |a: &OpenAlert| {
+            format!(
+                "project=\"{}\",rule=\"{}\",stage=\"{}\",model_id=\"{}\",metric=\"{}\"",
+                crate::metrics::escape(&a.project),
+                crate::metrics::escape(&a.rule),
+                crate::metrics::escape(&a.stage),
+                a.model_id,
+                crate::metrics::escape(&a.metric)
+            )
+        };
+        for a in alerts.iter() {
+            let _ = writeln!(out, "pgml_alert_open{{{}}} 1", labels(a));
+        }
+        out.push_str(
+            "# HELP pgml_alert_value The metric's value when the alert opened.
+# TYPE pgml_alert_value gauge
+",
+        );
+        for a in alerts.iter().filter(|a| a.value.is_some_and(f64::is_finite)) {
+            let _ = writeln!(out, "pgml_alert_value{{{}}} {}", labels(a), a.value.unwrap_or_default());
+        }
+        out.push_str(
+            "# HELP pgml_alert_opened_timestamp_seconds When the alert opened.
+# TYPE pgml_alert_opened_timestamp_seconds gauge
+",
+        );
+        for a in alerts.iter() {
+            let _ = writeln!(out, "pgml_alert_opened_timestamp_seconds{{{}}} {}", labels(a), a.opened_at);
+        }
+        drop(alerts);
         out.push_str("# HELP pgml_log_records_total Predictions answered here and logged, by what became of their record.\n");
         out.push_str("# TYPE pgml_log_records_total counter\n");
         let _ = writeln!(
@@ -244,6 +334,7 @@ pub async fn run(log: std::sync::Arc<PredictionLog>, db: std::sync::Arc<Db>) {
         tick.tick().await;
         if settings_read.is_none_or(|t| t.elapsed() >= SETTINGS_EVERY) {
             log.read_settings(&db).await;
+            log.read_alerts(&db).await;
             settings_read = Some(Instant::now());
         }
         log.write(&db).await;
@@ -294,6 +385,31 @@ mod tests {
         log.queue.lock().unwrap().resize(QUEUE, first);
         log.record(Answered { project: "p", request_ids: &ids[..1], ..answered(&answers) });
         assert_eq!(log.dropped.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn open_alerts_are_series_with_escaped_labels() {
+        let log = PredictionLog::default();
+        *log.alerts.write().unwrap() = vec![OpenAlert {
+            project: "Iris \"v2\"".into(),
+            rule: "accuracy drop".into(),
+            stage: "production".into(),
+            model_id: 3,
+            metric: "accuracy".into(),
+            value: Some(0.5),
+            opened_at: 1.8e9,
+        }];
+        let mut out = String::new();
+        log.render(&mut out);
+        let labels =
+            r#"project="Iris \"v2\"",rule="accuracy drop",stage="production",model_id="3",metric="accuracy""#;
+        assert!(out.contains("\npgml_alerts_open 1\n"), "{out}");
+        assert!(out.contains(&format!("pgml_alert_open{{{labels}}} 1\n")), "{out}");
+        assert!(out.contains(&format!("pgml_alert_value{{{labels}}} 0.5\n")), "{out}");
+        assert!(
+            out.contains(&format!("pgml_alert_opened_timestamp_seconds{{{labels}}} 1800000000\n")),
+            "{out}"
+        );
     }
 
     fn answered(answers: &[f32]) -> Answered<'_> {
