@@ -132,6 +132,18 @@ forwarded=$(q $STANDBY -c "SELECT written - $w0 FROM pgml.monitoring_status()")
 stored=$(q $PRIMARY -c "SELECT count(*) FILTER (WHERE source = 'standby' AND key LIKE 's%' AND stage = 'production') FROM pgml.prediction_log")
 [ "$forwarded" = "$stored" ] && [ "$forwarded" -ge 200 ] \
   || fail "the standby forwarded $forwarded records, the primary's log has $stored of source standby"
+# a primary that cannot be reached: the batch is counted as not written, with one WARNING
+q $STANDBY -c "ALTER SYSTEM SET pgml.log_primary_conninfo = 'host=127.0.0.1 port=1'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+before=$(q $STANDBY -c "SELECT appended || ' ' || dropped_unwritten FROM pgml.monitoring_status()")
+q $STANDBY -c "SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width])) FROM pgml.iris" >/dev/null
+[ "$(q $STANDBY -c "SELECT pgml.flush_prediction_log(30)")" = t ] || fail "the unreachable primary's batch was not settled within 30 s"
+read -r a0 d0 <<<"$before"
+lost=$(q $STANDBY -c "SELECT (appended - $a0) || ' ' || (dropped_unwritten - $d0) FROM pgml.monitoring_status()")
+read -r appended unwritten <<<"$lost"
+[ "$appended" -ge 100 ] && [ "$appended" = "$unwritten" ] || fail "with the primary unreachable: $appended appended, $unwritten counted as not written"
+grep -q "logged predictions could not be written: cannot connect to the primary" "$CLUSTERS/replica-standby/postgres.log" \
+  || fail "no WARNING in the standby's log for the records it could not forward"
 # forwarding off: counted as dropped, and monitoring_status says why
 q $STANDBY -c "ALTER SYSTEM SET pgml.log_primary_conninfo = 'off'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
@@ -140,7 +152,7 @@ q $STANDBY -c "SELECT count(pgml.predict('Iris', ARRAY[sepal_length, sepal_width
 status=$(q $STANDBY -c "SELECT logging, reason LIKE '%counted in dropped_standby', dropped_standby - $before, pgml.flush_prediction_log(0) FROM pgml.monitoring_status()")
 [ "$status" = "f|t|150|f" ] || fail "monitoring on the standby, forwarding off: $status"
 q $STANDBY -c "ALTER SYSTEM RESET pgml.log_primary_conninfo" -c "SELECT pg_reload_conf()" >/dev/null
-echo "   ok: live metrics equal the primary's; $forwarded standby records forwarded, all in the primary's log (source standby); forwarding off, 150 predictions counted as dropped"
+echo "   ok: live metrics equal the primary's; $forwarded standby records forwarded, all in the primary's log (source standby); primary unreachable, $unwritten counted as not written, with a WARNING; forwarding off, 150 predictions counted as dropped"
 
 echo "== 4. pgml-serve: predictions on the standby, the lifecycle on the primary"
 cargo build -q -p pgml-serve --profile test

@@ -165,6 +165,7 @@ pub extern "C-unwind" fn pgml_log_writer_main(arg: pg_sys::Datum) {
     });
     let header = ring.header();
     let mut days = HashSet::new();
+    let (mut unwarned, mut last_warning) = (0u64, None);
     // (the ring may be given to another database meanwhile: its records are not this writer's)
     while !BackgroundWorker::sigterm_received() && header.owner.load(Ordering::Acquire) == owner {
         let mut batch = Vec::new();
@@ -199,7 +200,12 @@ pub extern "C-unwind" fn pgml_log_writer_main(arg: pg_sys::Datum) {
             }
             Ok(false) => header.dropped_unwritten.fetch_add(n, Ordering::Relaxed),
             Err(e) => {
-                pgrx::warning!("pgml: {n} logged predictions could not be written: {e}");
+                // once a minute at most (a standby whose primary refuses fails every batch)
+                unwarned += n;
+                if last_warning.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60)) {
+                    pgrx::warning!("pgml: {unwarned} logged predictions could not be written: {e}");
+                    (unwarned, last_warning) = (0, Some(Instant::now()));
+                }
                 header.dropped_unwritten.fetch_add(n, Ordering::Relaxed)
             }
         };
