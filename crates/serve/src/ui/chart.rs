@@ -1,5 +1,6 @@
-//! Charts as inline SVG, drawn on the server: a metric over a project's model versions, and a
-//! drift statistic per feature. They scale with the page (viewBox) and need no script.
+//! Charts as inline SVG, drawn on the server: a metric over a project's model versions, a drift
+//! statistic per feature, and a live metric over time per model version. They scale with the
+//! page (viewBox) and need no script.
 
 use super::html::esc;
 use std::fmt::Write;
@@ -25,7 +26,7 @@ pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], serving: &[i64]
             LEFT + (W - LEFT - RIGHT) * i as f64 / (n - 1) as f64
         }
     };
-    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let y = y_scale(lo, hi);
     let mut out = svg_open(&format!("{metric} by model version"));
     axes(&mut out, lo, hi);
     let path: Vec<String> =
@@ -52,14 +53,7 @@ pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], serving: &[i64]
             );
         }
     }
-    let _ = write!(
-        out,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">model id</text>",
-        (W + LEFT) / 2.0,
-        H - 4.0
-    );
-    out.push_str("</svg>");
-    out
+    svg_close(out, Some("model id"))
 }
 
 /// A drift statistic per feature as bars, drifted features marked, with the threshold line
@@ -71,7 +65,7 @@ pub fn drift_bars(statistic: &str, bars: &[(String, f64, bool)], threshold: Opti
     let hi = bars.iter().map(|b| b.1).chain(threshold).fold(0.0f64, f64::max).max(1e-9) * 1.1;
     let (lo, hi) = (0.0, hi);
     let band = (W - LEFT - RIGHT) / bars.len() as f64;
-    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let y = y_scale(lo, hi);
     let mut out = svg_open(&format!("{statistic} per feature"));
     axes(&mut out, lo, hi);
     for (i, (feature, v, drifted)) in bars.iter().enumerate() {
@@ -105,8 +99,7 @@ pub fn drift_bars(statistic: &str, bars: &[(String, f64, bool)], threshold: Opti
             y(t)
         );
     }
-    out.push_str("</svg>");
-    out
+    svg_close(out, None)
 }
 
 /// A live metric over time, one line per model version (model id, [(Unix seconds, value)]),
@@ -128,7 +121,7 @@ pub fn live_over_time(metric: &str, series: &[(i64, Vec<(f64, f64)>)], test_spli
             LEFT + (W - LEFT - RIGHT) / 2.0
         }
     };
-    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let y = y_scale(lo, hi);
     let mut out = svg_open(&format!("live {metric} by model version over time"));
     axes(&mut out, lo, hi);
     for (k, (id, points)) in series.iter().enumerate() {
@@ -161,12 +154,25 @@ pub fn live_over_time(metric: &str, series: &[(i64, Vec<(f64, f64)>)], test_spli
             TOP + 10.0
         );
     }
-    let _ = write!(
-        out,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">time (UTC)</text>",
-        (W + LEFT) / 2.0,
-        H - 4.0
-    );
+    svg_close(out, Some("time (UTC)"))
+}
+
+/// Where a value sits on the y axis of a chart spanning [lo, hi].
+fn y_scale(lo: f64, hi: f64) -> impl Fn(f64) -> f64 {
+    move |v| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo))
+}
+
+/// Ends the chart, under its x axis's title when it has one.
+fn svg_close(mut out: String, x_title: Option<&str>) -> String {
+    if let Some(title) = x_title {
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            (W + LEFT) / 2.0,
+            H - 4.0,
+            esc(title)
+        );
+    }
     out.push_str("</svg>");
     out
 }
@@ -180,7 +186,7 @@ fn svg_open(label: &str) -> String {
 
 /// The y axis with three ticks, and the x axis.
 fn axes(out: &mut String, lo: f64, hi: f64) {
-    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    let y = y_scale(lo, hi);
     let _ =
         write!(out, "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{}\"/>", H - BOTTOM);
     let _ = write!(
