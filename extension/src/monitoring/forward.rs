@@ -9,7 +9,7 @@
 use super::shared::LOG_PRIMARY_CONNINFO;
 use pgml_core::monitoring::LogRecord;
 use pgrx::pg_sys;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr};
 
 #[link(name = "pq")]
 unsafe extern "C" {
@@ -39,16 +39,19 @@ unsafe extern "C" {
 const CONNECTION_OK: c_int = 0;
 const PGRES_TUPLES_OK: c_int = 2;
 
-/// The connection string the writers use, None when a standby forwards nothing.
-fn conninfo() -> Option<CString> {
-    match LOG_PRIMARY_CONNINFO.get() {
-        Some(s) if s.as_bytes() == b"off" => None,
-        Some(s) if !s.as_bytes().is_empty() => Some(s),
+/// The connection string the writers use, None when a standby forwards nothing. Borrowed from
+/// the settings (valid until the next reload): `forwarding` asks on every prediction of a
+/// standby, and copies nothing.
+fn conninfo() -> Option<&'static CStr> {
+    // SAFETY: a string setting is NULL or a NUL-terminated string PostgreSQL owns
+    let configured = unsafe { *LOG_PRIMARY_CONNINFO.as_ptr() };
+    let given = (!configured.is_null()).then(|| unsafe { CStr::from_ptr(configured) });
+    match given {
+        Some(s) if s == c"off" => None,
+        Some(s) if !s.is_empty() => Some(s),
         _ => {
             let primary = unsafe { pg_sys::GetConfigOption(c"primary_conninfo".as_ptr(), true, false) };
-            (!primary.is_null())
-                .then(|| unsafe { CStr::from_ptr(primary) }.to_owned())
-                .filter(|s| !s.as_bytes().is_empty())
+            (!primary.is_null()).then(|| unsafe { CStr::from_ptr(primary) }).filter(|s| !s.is_empty())
         }
     }
 }
@@ -71,7 +74,7 @@ fn message(p: *const c_char) -> String {
 }
 
 fn connect(database: &CStr) -> Result<*mut c_void, String> {
-    let base = conninfo().ok_or("pgml.log_primary_conninfo is off")?;
+    let base = conninfo().ok_or("pgml.log_primary_conninfo is off")?.to_owned();
     // The first dbname is expanded (a key=value string or a URI); the keywords after it
     // override what it says.
     let keywords = [

@@ -1,9 +1,10 @@
 //! The writers of the prediction log. A launcher, started with the server (on a hot standby too:
-//! its writers forward the standby's records to the primary, `forward.rs`), wakes every `pgml.log_flush_interval` and, for each ring holding
-//! records, starts a writer connected to the ring's database, which writes batches to
-//! `pgml.prediction_log` each interval while records come, and exits after an interval with
-//! none: an idle database is not held open, so `DROP DATABASE` is not blocked. The launcher releases a ring idle for a
-//! minute, and discards (counting) the records of a database that was dropped.
+//! its writers forward the standby's records to the primary, `forward.rs`), wakes every
+//! `pgml.log_flush_interval` and, for each ring holding records, starts a writer connected to
+//! the ring's database, which writes batches to `pgml.prediction_log` each interval while
+//! records come, and exits after an interval with none: an idle database is not held open, so
+//! `DROP DATABASE` is not blocked. The launcher releases a ring idle for a minute, and discards
+//! (counting) the records of a database that was dropped.
 
 use super::shared::{owner_database, rings, FLUSH_INTERVAL_MS};
 use pgml_core::monitoring::request_id::now_micros;
