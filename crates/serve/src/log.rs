@@ -259,50 +259,49 @@ impl PredictionLog {
     /// The log's counters and the open alerts for `/metrics`.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write;
+        let header = crate::metrics::header;
         let alerts = self.alerts.read().unwrap_or_else(|e| e.into_inner());
-        out.push_str(
-            "# HELP pgml_alerts_open Open alerts (pgml.alerts, read every 10 s).
-# TYPE pgml_alerts_open gauge
-",
-        );
+        header(out, "pgml_alerts_open", "Open alerts (pgml.alerts, read every 10 s).", "gauge");
         let _ = writeln!(out, "pgml_alerts_open {}", alerts.len());
-        out.push_str(
-            "# HELP pgml_alert_open One series per open alert: its project, rule, stage, model and metric.
-# TYPE pgml_alert_open gauge
-",
+        let labelled: Vec<(String, &OpenAlert)> = alerts
+            .iter()
+            .map(|a| {
+                let labels = format!(
+                    "project=\"{}\",rule=\"{}\",stage=\"{}\",model_id=\"{}\",metric=\"{}\"",
+                    crate::metrics::escape(&a.project),
+                    crate::metrics::escape(&a.rule),
+                    crate::metrics::escape(&a.stage),
+                    a.model_id,
+                    crate::metrics::escape(&a.metric)
+                );
+                (labels, a)
+            })
+            .collect();
+        header(
+            out,
+            "pgml_alert_open",
+            "One series per open alert: its project, rule, stage, model and metric.",
+            "gauge",
         );
-        let labels = |a: &OpenAlert| {
-            format!(
-                "project=\"{}\",rule=\"{}\",stage=\"{}\",model_id=\"{}\",metric=\"{}\"",
-                crate::metrics::escape(&a.project),
-                crate::metrics::escape(&a.rule),
-                crate::metrics::escape(&a.stage),
-                a.model_id,
-                crate::metrics::escape(&a.metric)
-            )
-        };
-        for a in alerts.iter() {
-            let _ = writeln!(out, "pgml_alert_open{{{}}} 1", labels(a));
+        for (labels, _) in &labelled {
+            let _ = writeln!(out, "pgml_alert_open{{{labels}}} 1");
         }
-        out.push_str(
-            "# HELP pgml_alert_value The metric's value when the alert opened.
-# TYPE pgml_alert_value gauge
-",
+        header(out, "pgml_alert_value", "The metric's value when the alert opened.", "gauge");
+        for (labels, a) in &labelled {
+            if let Some(v) = a.value.filter(|v| v.is_finite()) {
+                let _ = writeln!(out, "pgml_alert_value{{{labels}}} {v}");
+            }
+        }
+        header(out, "pgml_alert_opened_timestamp_seconds", "When the alert opened.", "gauge");
+        for (labels, a) in &labelled {
+            let _ = writeln!(out, "pgml_alert_opened_timestamp_seconds{{{labels}}} {}", a.opened_at);
+        }
+        header(
+            out,
+            "pgml_log_records_total",
+            "Predictions answered here and logged, by what became of their record.",
+            "counter",
         );
-        for a in alerts.iter().filter(|a| a.value.is_some_and(f64::is_finite)) {
-            let _ = writeln!(out, "pgml_alert_value{{{}}} {}", labels(a), a.value.unwrap_or_default());
-        }
-        out.push_str(
-            "# HELP pgml_alert_opened_timestamp_seconds When the alert opened.
-# TYPE pgml_alert_opened_timestamp_seconds gauge
-",
-        );
-        for a in alerts.iter() {
-            let _ = writeln!(out, "pgml_alert_opened_timestamp_seconds{{{}}} {}", labels(a), a.opened_at);
-        }
-        drop(alerts);
-        out.push_str("# HELP pgml_log_records_total Predictions answered here and logged, by what became of their record.\n");
-        out.push_str("# TYPE pgml_log_records_total counter\n");
         let _ = writeln!(
             out,
             "pgml_log_records_total{{state=\"written\"}} {}",

@@ -144,6 +144,12 @@ impl Metrics {
     }
 }
 
+/// A metric's HELP and TYPE lines.
+pub fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
 /// A label value as the exposition format wants it.
 pub fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")

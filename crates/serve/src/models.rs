@@ -284,9 +284,7 @@ impl Models {
             }
         }
         stages.sort();
-        let gauge = |out: &mut String, name: &str, help: &str, kind: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
+        let gauge = crate::metrics::header;
         gauge(out, "pgml_serve_models_held", "Models held in memory for in-process predictions.", "gauge");
         let _ = writeln!(out, "pgml_serve_models_held {}", held.len());
         gauge(out, "pgml_serve_model_bytes", "Stored size of the models held in memory.", "gauge");
