@@ -88,10 +88,9 @@ fn monitoring_status() -> TableIterator<
         name!(pending_bytes, i64),
     ),
 > {
-    let standby = unsafe { pg_sys::RecoveryInProgress() };
     let reason = if !shared::available() {
         Some("pgml is not in shared_preload_libraries: predictions work but are not logged".to_string())
-    } else if standby && !crate::monitoring::forward::forwarding() {
+    } else if crate::monitoring::forward::standby_drops() {
         Some(
             "this server is a hot standby that forwards no predictions (pgml.log_primary_conninfo is off, or it has no primary_conninfo): they are counted in dropped_standby"
                 .to_string(),
@@ -123,9 +122,7 @@ fn monitoring_status() -> TableIterator<
 /// dropped); false when `timeout_seconds` passed first or nothing is logged on this server.
 #[pg_extern(stable, parallel_safe)]
 fn flush_prediction_log(timeout_seconds: default!(f64, "10")) -> bool {
-    if !shared::available()
-        || (unsafe { pg_sys::RecoveryInProgress() } && !crate::monitoring::forward::forwarding())
-    {
+    if !shared::available() || crate::monitoring::forward::standby_drops() {
         return false;
     }
     let database = unsafe { pg_sys::MyDatabaseId };

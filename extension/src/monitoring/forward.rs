@@ -61,6 +61,13 @@ pub fn forwarding() -> bool {
     conninfo().is_some()
 }
 
+/// Whether this server counts its predictions as dropped instead of logging them: a standby
+/// that forwards none.
+pub fn standby_drops() -> bool {
+    let standby = unsafe { pg_sys::RecoveryInProgress() };
+    standby && !forwarding()
+}
+
 /// The writer's connection to the primary, kept between batches.
 struct Connection(*mut c_void);
 
