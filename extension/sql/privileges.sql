@@ -73,6 +73,10 @@ BEGIN
             ('evaluate_alerts', 'pgml_monitor'), ('_pgml_log_write', 'pgml_monitor'), ('add_alert_rule', 'pgml_admin'),
             ('remove_alert_rule', 'pgml_admin'), ('batch_score', 'pgml_predictor'), ('_pgml_score', 'pgml_predictor'),
             ('log_maintenance', 'pgml_admin'),
+            -- rollouts (0.7.0)
+            ('start_rollout', 'pgml_deployer'), ('stop_rollout', 'pgml_deployer'),
+            ('set_rollout_percent', 'pgml_deployer'), ('evaluate_rollouts', 'pgml_deployer'),
+            ('replay', 'pgml_monitor'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
             ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),

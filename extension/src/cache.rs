@@ -16,6 +16,7 @@
 use crate::error::Result;
 use crate::store;
 use pgml_core::artifact::LoadedModel;
+use pgml_core::rollout::Route;
 use pgrx::{pg_guard, pg_sys};
 use std::cell::{Cell, LazyCell, RefCell};
 use std::collections::HashMap;
@@ -24,15 +25,19 @@ use std::rc::Rc;
 /// A stage's model and its id.
 type Deployed = (i64, Rc<LoadedModel>);
 
+/// A stage's model, its id, and the rollout running on the stage (read with the deployment and
+/// invalidated with it: starting, changing and ending a rollout invalidate deployments).
+pub type Routed = (i64, Rc<LoadedModel>, Option<Rc<Route>>);
+
 /// What a lookup reads and fills. Borrowed only around plain map operations: invalidations are
 /// processed wherever PostgreSQL takes a lock (a catalog-cache miss, SPI, a relation open, a
 /// detoast), and the callback then runs, so nothing that could take a lock runs inside a
 /// borrow. The callback itself never borrows it: it only bumps the counters below.
 struct Cache {
     /// project → stage → model: two lookups by &str, no allocation per predict.
-    deployed: HashMap<String, HashMap<String, Deployed>>,
+    deployed: HashMap<String, HashMap<String, Routed>>,
     /// The previous lookup's (project, stage, model), while it is still deployed.
-    last: Option<(String, String, Deployed)>,
+    last: Option<(String, String, Routed)>,
     /// The value of `Invalidations::deployments` the mapping above was read under.
     deployed_seen: u64,
     models: HashMap<i64, Rc<LoadedModel>>,
@@ -159,7 +164,7 @@ impl Cache {
         }
     }
 
-    fn cached(&mut self, project: &str, stage: &str) -> Option<Deployed> {
+    fn cached(&mut self, project: &str, stage: &str) -> Option<Routed> {
         self.refresh();
         if let Some((p, s, d)) = &self.last {
             if p == project && s == stage {
@@ -200,6 +205,11 @@ pub fn deployed(project_name: &str, stage: &str) -> Result<Rc<LoadedModel>> {
 
 /// The model deployed to a project's stage, with its id.
 pub fn deployed_with_id(project_name: &str, stage: &str) -> Result<Deployed> {
+    deployed_routed(project_name, stage).map(|(id, m, _)| (id, m))
+}
+
+/// The model deployed to a project's stage, with its id and the stage's running rollout.
+pub fn deployed_routed(project_name: &str, stage: &str) -> Result<Routed> {
     // Cheap when nothing is pending: a check of the shared invalidation queue.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     if let Some(hit) = CACHE.with(|c| c.cached(project_name, stage)) {
@@ -209,7 +219,8 @@ pub fn deployed_with_id(project_name: &str, stage: &str) -> Result<Deployed> {
     deployments_oid();
     let before = INVALIDATIONS.0.deployments.get();
     let id = store::deployed_model_id(project_name, stage)?;
-    let entry = (id, model(id)?);
+    let route = crate::rollout::store::route(project_name, stage)?.map(Rc::new);
+    let entry = (id, model(id)?, route);
     // Reading the registry takes locks, and taking a lock processes pending invalidations: a
     // deploy committed after this statement's snapshot may have been seen meanwhile. The answer
     // stays right for this statement; caching it would serve it after that deploy.

@@ -14,6 +14,7 @@ mod lifecycle;
 mod monitoring;
 mod privilege;
 mod relation;
+mod rollout;
 mod row;
 mod scratch;
 mod settings;
@@ -29,10 +30,11 @@ pgrx::extension_sql_file!(
     name = "monitoring",
     requires = ["bootstrap", "lifecycle"]
 );
+pgrx::extension_sql_file!("../sql/rollouts.sql", name = "rollouts", requires = ["bootstrap", "monitoring"]);
 pgrx::extension_sql_file!(
     "../sql/backup.sql",
     name = "backup",
-    requires = ["bootstrap", "lifecycle", "monitoring"]
+    requires = ["bootstrap", "lifecycle", "monitoring", "rollouts"]
 );
 pgrx::extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 

@@ -143,6 +143,8 @@ pub fn place(
     if !a.schema_diff.is_empty() {
         event("schema_change", json!({ "replaced_model_id": a.serving, "diff": a.schema_diff }))?;
     }
+    // a rollout running on the stage ends: its baseline no longer serves
+    crate::rollout::end_on_deploy(project, stage, model_id)?;
     store::insert_deployment(NewDeployment {
         project_id: project.id,
         stage,

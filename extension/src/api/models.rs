@@ -48,6 +48,13 @@ fn retirable(model_id: i64, action: &str) -> Result<ModelInfo> {
         )))
         .hint("deploy or promote another model to those stages first"));
     }
+    if let Some((id, stage)) = crate::rollout::store::running_with(model_id)? {
+        return Err(SqlError::from(pgml_core::Error::refused(format!(
+            "cannot {action} model {model_id}: rollout {id} on stage \"{stage}\" of project \"{}\" tries it",
+            info.project.name
+        )))
+        .hint("stop the rollout first with pgml.stop_rollout"));
+    }
     Ok(info)
 }
 

@@ -7,8 +7,10 @@ use crate::error::{OrRaise, Result, SqlError};
 use crate::monitoring::log::{self, Tags};
 use pgml_core::artifact::LoadedModel;
 use pgml_core::monitoring::Source;
+use pgml_core::rollout::{Arm, Route};
 use pgrx::prelude::*;
 use pgrx::{AnyNumeric, PgSqlErrorCode, Uuid};
+use std::rc::Rc;
 
 /// Features as f32; a NULL stays None until the model says whether it imputes it.
 fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Vec<Option<f32>> {
@@ -39,6 +41,46 @@ fn by_project(project: &str, stage: &str, values: Result<Vec<Option<f32>>>, tags
         .or_raise()
 }
 
+/// The model that answers a request of a stage: the deployed one, or the candidate of a
+/// canary the request's key falls in; with whether a shadow score follows (a logged request
+/// of a shadow rollout). A request without a key never goes to a canary.
+fn route(
+    project: &str,
+    stage: &str,
+    key: Option<&str>,
+    pending: Option<&log::Pending>,
+) -> Result<(i64, Rc<LoadedModel>, Option<Rc<Route>>)> {
+    let (id, model, route) = cache::deployed_routed(project, stage)?;
+    let Some(r) = route else { return Ok((id, model, None)) };
+    match r.arm(key.map(str::as_bytes), || pending.map_or(1.0, |p| p.draw(r.salt))) {
+        Arm::Candidate => Ok((r.candidate_id, cache::model(r.candidate_id)?, None)),
+        // only a logged prediction is shadowed: its record is what the shadow's pairs with
+        Arm::BaselineAndShadow if pending.is_some() => Ok((id, model, Some(r))),
+        _ => Ok((id, model, None)),
+    }
+}
+
+/// The candidate's score of a request the baseline answered, logged as a shadow record under
+/// the same request id; a failure is logged as a NaN prediction (counted by the rollout's
+/// guards), never raised.
+fn shadow<T>(
+    s: log::Pending,
+    r: &Route,
+    stage: &str,
+    score: impl FnOnce(&LoadedModel) -> pgml_core::Result<T>,
+    answer: for<'a> fn(&LoadedModel, &'a T) -> (f32, &'a [f32]),
+) {
+    let scored = cache::model(r.candidate_id).ok().and_then(|m| {
+        let out = score(&m).ok()?;
+        let (y, probabilities) = answer(&m, &out);
+        Some((y, probabilities.to_vec()))
+    });
+    match scored {
+        Some((y, probabilities)) => s.finish(r.candidate_id, stage, &[], y, &probabilities),
+        None => s.finish(r.candidate_id, stage, &[], f32::NAN, &[]),
+    }
+}
+
 /// `served`, and the prediction logged (when the project's settings and sampling say so).
 /// `answer` gives what is logged of the result: the prediction and the class probabilities.
 fn logged<T>(
@@ -46,18 +88,24 @@ fn logged<T>(
     stage: &str,
     values: Vec<Option<f32>>,
     tags: &Tags,
-    predict: impl FnOnce(&LoadedModel, Vec<f32>) -> pgml_core::Result<T>,
+    predict: impl Fn(&LoadedModel, Vec<f32>) -> pgml_core::Result<T>,
     answer: for<'a> fn(&LoadedModel, &'a T) -> (f32, &'a [f32]),
 ) -> Result<T> {
     let pending = log::decide(Source::Sql, project, tags)?;
-    let (id, model) = cache::deployed_with_id(project, stage)?;
+    let (id, model, shadowed) = route(project, stage, tags.key, pending.as_ref())?;
     let x = complete(values, Some(&model))?;
     let Some(p) = pending else { return Ok(predict(&model, x)?) };
-    // the features are copied only for the sampled share of records that keeps them
-    let kept = p.keeps_features().then(|| x.clone());
+    // the features are copied only for the sampled share of records that keeps them, and for
+    // the candidate of a shadow rollout
+    let kept = (p.keeps_features() || shadowed.is_some()).then(|| x.clone());
     let out = predict(&model, x)?;
     let (y, probabilities) = answer(&model, &out);
-    p.finish(id, stage, kept.as_deref().unwrap_or(&[]), y, probabilities);
+    let twin = shadowed.as_ref().map(|_| p.shadow());
+    let logged_features = if p.keeps_features() { kept.as_deref().unwrap_or(&[]) } else { &[] };
+    p.finish(id, stage, logged_features, y, probabilities);
+    if let (Some(s), Some(r), Some(x)) = (twin, shadowed, kept) {
+        shadow(s, &r, stage, |m| predict(m, x), answer);
+    }
     Ok(out)
 }
 
@@ -174,11 +222,20 @@ fn predict_row_keyed(
 
 fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str, tags: &Tags) -> Result<f32> {
     let pending = log::decide(Source::Sql, project_name, tags)?;
-    let (id, model) = cache::deployed_with_id(project_name, stage)?;
+    let (id, model, shadowed) = route(project_name, stage, tags.key, pending.as_ref())?;
     let x = crate::row::features(&model, row)?;
     let y = model.predict_one(&x)?;
     if let Some(p) = pending {
+        let twin = shadowed.as_ref().map(|_| p.shadow());
         p.finish(id, stage, &x, y, &[]);
+        if let (Some(s), Some(r)) = (twin, shadowed) {
+            // the candidate reads the row by its own training columns
+            let score = |m: &LoadedModel| -> pgml_core::Result<f32> {
+                let x = crate::row::features(m, row).map_err(|e| pgml_core::Error::invalid(e.message))?;
+                m.predict_one(&x)
+            };
+            shadow(s, &r, stage, score, |_, y| (*y, &[]));
+        }
     }
     Ok(y)
 }

@@ -148,15 +148,35 @@ fn promote(
     to: &str,
     o: Overrides,
 ) -> Result<PromotionRow> {
+    let (status, request) = promote_from(project, model_id, from, to, o)?;
+    Ok(TableIterator::once((project.name.clone(), model_id, to.to_string(), status, request)))
+}
+
+/// A rollout's promotion of its candidate: `promote`'s status ("promoted", or "pending" with
+/// the request's id when the stage needs approvals).
+pub(crate) fn promote_decided(
+    project: &Project,
+    model_id: i64,
+    to: &str,
+    o: Overrides,
+) -> Result<(String, Option<i64>)> {
+    promote_from(project, model_id, None, to, o)
+}
+
+fn promote_from(
+    project: &Project,
+    model_id: i64,
+    from: Option<&str>,
+    to: &str,
+    o: Overrides,
+) -> Result<(String, Option<i64>)> {
     lifecycle::check_force(o.force)?;
     lifecycle::check_model(project, model_id)?;
     store::check_stage(project, to)?;
     store::lock_project(project.id)?;
     let a = lifecycle::assess(project, to, model_id, true)?;
     lifecycle::admit(&a, project, to, model_id, o)?;
-    let row = |status: &str, request| {
-        TableIterator::once((project.name.clone(), model_id, to.to_string(), status.to_string(), request))
-    };
+    let row = |status: &str, request| (status.to_string(), request);
     if a.approvals > 0 && !o.force {
         let request = store::insert_request(NewRequest {
             project_id: project.id,

@@ -87,7 +87,8 @@ pub struct Pending {
     project_id: i64,
     decision: Decision,
     key: Option<String>,
-    request_id: Option<Uuid>,
+    /// The caller's, or drawn when the prediction was decided (a shadow record shares it).
+    request_id: [u8; 16],
     /// How many predictions share the call's latency (the rows of a batch).
     share: u32,
 }
@@ -114,16 +115,21 @@ pub fn decide(source: Source, project: &str, tags: &Tags) -> Result<Option<Pendi
     let statement = (unsafe { pg_sys::GetCurrentStatementStartTimestamp() }, 0);
     let decision = with_state(|s| {
         let State { sampler, ids, .. } = s;
-        sampler.decide(&settings, statement, ids)
+        let decision = sampler.decide(&settings, statement, ids)?;
+        let request_id = match tags.request_id {
+            Some(id) => *id.as_bytes(),
+            None => ids.uuid_v7(now_micros()),
+        };
+        Some((decision, request_id))
     });
-    let Some(decision) = decision else { return Ok(None) };
+    let Some((decision, request_id)) = decision else { return Ok(None) };
     Ok(Some(Pending {
         started: Instant::now(),
         source,
         project_id,
         decision,
         key: tags.key.map(str::to_string),
-        request_id: tags.request_id,
+        request_id,
         share: 1,
     }))
 }
@@ -148,6 +154,25 @@ impl Pending {
         self.decision.keep_features
     }
 
+    /// The record of the rollout candidate's score of the same request, in shadow: it shares
+    /// the request id, key and weight, and its latency is the candidate's own (from now).
+    pub fn shadow(&self) -> Pending {
+        Pending {
+            started: Instant::now(),
+            source: Source::Shadow,
+            project_id: self.project_id,
+            decision: Decision { keep_features: false, ..self.decision },
+            key: self.key.clone(),
+            request_id: self.request_id,
+            share: 1,
+        }
+    }
+
+    /// A number in [0, 1) drawn from the request id: whether a sampled shadow scores it.
+    pub fn draw(&self, salt: u64) -> f64 {
+        pgml_core::rollout::assign::key_hash(salt, &self.request_id) as f64 / (u64::MAX as f64 + 1.0)
+    }
+
     /// Appends the record of the finished prediction (by `model_id` of `stage`, on features `x`)
     /// to the ring, or counts it dropped.
     pub fn finish(self, model_id: i64, stage: &str, x: &[f32], prediction: f32, probabilities: &[f32]) {
@@ -155,12 +180,8 @@ impl Pending {
         let at = now_micros();
         let database = unsafe { pg_sys::MyDatabaseId };
         with_state(|s| {
-            let request_id = match self.request_id {
-                Some(id) => *id.as_bytes(),
-                None => s.ids.uuid_v7(at),
-            };
             let record = LogRecord {
-                request_id,
+                request_id: self.request_id,
                 at_unix_micros: at,
                 project_id: self.project_id,
                 model_id,

@@ -16,6 +16,9 @@ pub enum Source {
     Standby = 3,
     /// A batch scoring run.
     Batch = 4,
+    /// A rollout's candidate scoring a request the baseline answered (never returned); its
+    /// request id is the answered prediction's, and a failed score has a NaN prediction.
+    Shadow = 5,
 }
 
 impl Source {
@@ -25,6 +28,7 @@ impl Source {
             Source::Http => "http",
             Source::Standby => "standby",
             Source::Batch => "batch",
+            Source::Shadow => "shadow",
         }
     }
 
@@ -34,6 +38,7 @@ impl Source {
             2 => Source::Http,
             3 => Source::Standby,
             4 => Source::Batch,
+            5 => Source::Shadow,
             _ => return Err(Error::Internal(format!("prediction log: unknown source {v}"))),
         })
     }

@@ -9,9 +9,11 @@
 pub mod assign;
 pub mod guards;
 pub mod loss;
+pub mod plan;
 pub mod sequential;
 pub mod simulation;
 
 pub use assign::{bucket, in_candidate};
 pub use loss::Loss;
+pub use plan::{Arm, Mode, Phase, Resolved, Route};
 pub use sequential::{Bounds, Moments, Policy, Verdict};
