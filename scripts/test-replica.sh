@@ -12,7 +12,10 @@
 #   4. pgml-serve with the standby as its replica: it loads models from the standby, deploys
 #      go to the primary, and it follows a deploy once the standby has replayed it (not
 #      before: replay is paused meanwhile); strict predictions are answered by the standby;
-#      with the standby down, the model in memory and the primary answer.
+#      with the standby down, the model in memory and the primary answer;
+#   5. a keyed canary on the primary: 100,000 keys predicted in SQL on the primary, in SQL on
+#      the standby and through pgml-serve each go to one model, the candidate's share within
+#      0.5 points of its 10 %.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 PRIMARY=5494 STANDBY=5495 DB=pgml_replica HTTP=${PGML_REPLICA_TEST_PORT:-18081}
@@ -201,6 +204,58 @@ out=$(predict ', "strict": true')
 [[ "$out" == *'"model_id":2'* ]] && [ "$(last_ran $STANDBY _pgml_serve_predict)" -ge 1 ] \
   && [ "$(last_ran $PRIMARY _pgml_serve_predict)" = 0 ] || fail "strict: $out, not from the standby"
 echo "   ok: strict predictions are answered by the standby"
+
+echo "== 5. a keyed canary: 100,000 keys, each to one model from SQL on the primary, SQL on the standby and pgml-serve"
+q $PRIMARY >/dev/null <<'SQL'
+SET client_min_messages = warning;
+SELECT pgml.set_monitoring('Iris', scan_after => 10000000, features_sample => 0);
+SELECT pgml.start_rollout('Iris', 1, mode => 'canary', percent => 10, stage => 'staging');
+SQL
+replayed $PRIMARY $STANDBY $DB
+# SQL on each server, 10,000 keys per statement (the log's buffer holds them all), flushed after each
+for port in $PRIMARY $STANDBY; do
+  for chunk in $(seq 0 9); do
+    q $port -c "SELECT count(pgml.predict('Iris', ARRAY[5.9, 3.0, 5.1, 1.8]::real[], 'staging', key => 'key' || g))
+                FROM generate_series($chunk * 10000, $chunk * 10000 + 9999) g" -c "SELECT pgml.flush_prediction_log()" >/dev/null
+  done
+done
+# pgml-serve follows the rollout as it follows a deploy (notified, once the standby replayed it)
+for _ in $(seq 1 100); do
+  curl -s "http://127.0.0.1:$HTTP/metrics" | grep -q 'pgml_serve_rollout_percent{project="Iris",stage="staging"' && break
+  sleep 0.1
+done
+curl -s "http://127.0.0.1:$HTTP/metrics" | grep '^pgml_serve_rollout_percent' | sed 's/^/   /'
+python3 - "$HTTP" "$predictor" >"$TMP/serve-arms.txt" <<'PY' || fail "pgml-serve's keyed batches: $(tail -3 "$TMP/serve-arms.txt")"
+import json, sys, urllib.request
+port, token = sys.argv[1], sys.argv[2]
+counts = {}
+for chunk in range(100):
+    keys = [f"key{g}" for g in range(chunk * 1000, chunk * 1000 + 1000)]
+    body = json.dumps({"features": [[5.9, 3.0, 5.1, 1.8]] * 1000, "keys": keys, "stage": "staging"}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/projects/Iris/predict", data=body, method="POST",
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    answer = json.load(urllib.request.urlopen(req))
+    ids = answer.get("model_ids") or [answer["model_id"]] * 1000
+    for key, model in zip(keys, ids):
+        print(key, model)
+PY
+q $PRIMARY -c "CREATE TABLE served_by_http (key text, model_id bigint)" -c "\copy served_by_http FROM '$TMP/serve-arms.txt' WITH (DELIMITER ' ')"
+q $PRIMARY -c "SELECT pg_sleep(0.5)" -c "SELECT pgml.flush_prediction_log()" >/dev/null
+read -r keys split sql_keys share <<<"$(q $PRIMARY -F ' ' -c "
+  WITH arms AS (
+    SELECT key, model_id, source FROM pgml.prediction_log WHERE key LIKE 'key%' AND source IN ('sql', 'standby')
+    UNION ALL SELECT key, model_id, 'http' FROM served_by_http)
+  SELECT count(*), count(*) FILTER (WHERE models > 1), count(*) FILTER (WHERE sources = 3),
+         round(100.0 * avg((model = 1)::int), 2)
+  FROM (SELECT key, count(DISTINCT model_id) AS models, count(DISTINCT source) AS sources, min(model_id) AS model
+        FROM arms GROUP BY key) k")"
+echo "   $keys keys: $split on two models; $sql_keys answered by all three (primary SQL, standby SQL, pgml-serve); $share % on the candidate"
+[ "$keys" = 100000 ] && [ "$split" = 0 ] || fail "a key went to two models ($split of $keys)"
+[ "$sql_keys" -ge 99000 ] || fail "only $sql_keys keys were logged by both servers and answered by pgml-serve"
+python3 -c "import sys; sys.exit(0 if abs($share - 10) <= 0.5 else 1)" || fail "the canary's share is $share %, not within 0.5 points of 10"
+echo "   ok: every key went to one model wherever it was predicted, and the candidate's share is within 0.5 points of 10 %"
+q $PRIMARY -c "SELECT pgml.stop_rollout('Iris', 'staging')" >/dev/null
+
 cluster_remove replica-standby
 out=$(predict)
 [[ "$out" == *'"model_id":2'* ]] || fail "with the standby down, predict answered $out"

@@ -9,6 +9,7 @@
 
 use crate::db::Db;
 use pgml_core::monitoring::request_id::now_micros;
+use pgml_core::monitoring::sampling::Decision;
 use pgml_core::monitoring::{LogRecord, RequestIds, Sampler, Settings, Source};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,12 +94,24 @@ impl PredictionLog {
 
     /// Queues the sampled records of one answered request (a request is sampled as a
     /// statement: its first `scan_after` instances at `sample`, the rest at `scan_sample`).
-    pub fn record(&self, a: Answered) {
+    /// Queues the records of an answered request, sampled as the project's settings say;
+    /// returns the instances logged and their weights (a shadow scores only those).
+    pub fn record(&self, a: Answered) -> Vec<(usize, f32)> {
+        self.record_as(a, Source::Http, None)
+    }
+
+    /// Queues a rollout candidate's shadow records of the instances `logged` (with their
+    /// weights), under the answered request's ids.
+    pub fn record_shadow(&self, a: Answered, logged: &[(usize, f32)]) {
+        self.record_as(a, Source::Shadow, Some(logged));
+    }
+
+    fn record_as(&self, a: Answered, source: Source, only: Option<&[(usize, f32)]>) -> Vec<(usize, f32)> {
         let settings = {
             let map = self.settings.read().unwrap_or_else(|e| e.into_inner());
             match map.get(a.project) {
                 Some(s) => *s,
-                None => return,
+                None => return Vec::new(),
             }
         };
         let (project_id, settings) = settings;
@@ -108,10 +121,21 @@ impl PredictionLog {
         let at = now_micros();
         let mut sampler = Sampler::default();
         let mut records = Vec::new();
+        let mut chosen = Vec::new();
         {
             let mut draws = self.ids.lock().unwrap_or_else(|e| e.into_inner());
             for i in 0..instances {
-                let Some(decision) = sampler.decide(&settings, (request, 0), &mut draws) else { continue };
+                let decision = match only {
+                    Some(logged) => match logged.iter().find(|(j, _)| *j == i) {
+                        Some((_, weight)) => Decision { weight: *weight, keep_features: false },
+                        None => continue,
+                    },
+                    None => match sampler.decide(&settings, (request, 0), &mut draws) {
+                        Some(d) => d,
+                        None => continue,
+                    },
+                };
+                chosen.push((i, decision.weight));
                 let answer =
                     &a.answers[(i * a.width).min(a.answers.len())..((i + 1) * a.width).min(a.answers.len())];
                 let (prediction, probabilities) = match a.width {
@@ -130,7 +154,7 @@ impl PredictionLog {
                     at_unix_micros: at,
                     project_id,
                     model_id: a.model_id,
-                    source: Source::Http,
+                    source,
                     weight: decision.weight,
                     latency_micros: latency,
                     prediction,
@@ -142,7 +166,7 @@ impl PredictionLog {
             }
         }
         if records.is_empty() {
-            return;
+            return chosen;
         }
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let room = QUEUE.saturating_sub(queue.len());
@@ -151,6 +175,7 @@ impl PredictionLog {
             records.truncate(room);
         }
         queue.extend(records);
+        chosen
     }
 
     /// Reads every project's logging settings (as the server's login).

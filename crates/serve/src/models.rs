@@ -59,6 +59,15 @@ impl Held {
 pub struct Stage {
     pub project_id: i64,
     pub held: Arc<Held>,
+    /// The rollout running on the stage, with its candidate loaded.
+    pub rollout: Option<Rollout>,
+}
+
+/// A running rollout: the route the extension's predict follows too (the core's), and the
+/// candidate. A rollout's start, change and end notify `pgml_deployments` like a deploy.
+pub struct Rollout {
+    pub route: pgml_core::rollout::Route,
+    pub candidate: Arc<Held>,
 }
 
 #[derive(Default)]
@@ -148,6 +157,9 @@ impl Models {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if inner.forgotten == forgotten {
             inner.by_id.insert(stage_model.held.model_id, stage_model.held.clone());
+            if let Some(r) = &stage_model.rollout {
+                inner.by_id.insert(r.candidate.model_id, r.candidate.clone());
+            }
             inner
                 .stages
                 .entry(project.to_string())
@@ -179,6 +191,43 @@ impl Models {
             .await?;
         let Some(row) = rows.first() else { return Ok(None) };
         let (project_id, model_id): (i64, i64) = (row.get(0), row.get(1));
+        let Some(held) = self.held(project, stage, model_id).await? else { return Ok(None) };
+        let rollout = match self.route(project_id, stage).await {
+            Some(route) => self
+                .held(project, stage, route.candidate_id)
+                .await?
+                .map(|candidate| Rollout { route, candidate }),
+            None => None,
+        };
+        Ok(Some(Stage { project_id, held, rollout }))
+    }
+
+    /// The route of the rollout running on a stage; None when none runs (or the schema is older
+    /// than 0.7.0, without rollouts).
+    async fn route(&self, project_id: i64, stage: &str) -> Option<pgml_core::rollout::Route> {
+        let rows = self
+            .db
+            .read(
+                "",
+                "SELECT id, candidate_id, phase, percent, salt, COALESCE((policy ->> 'shadow_sample')::float8, 1)
+                 FROM pgml.rollouts WHERE project_id = $1 AND stage = $2 AND state = 'running'",
+                &[(&project_id, Type::INT8), (&stage, Type::TEXT)],
+            )
+            .await
+            .ok()?;
+        let row = rows.first()?;
+        Some(pgml_core::rollout::Route {
+            rollout_id: row.get(0),
+            candidate_id: row.get(1),
+            phase: pgml_core::rollout::Phase::parse(row.get(2)).ok()?,
+            percent: row.get(3),
+            salt: row.get::<_, i64>(4) as u64,
+            shadow_sample: row.get(5),
+        })
+    }
+
+    /// A model by id: the one held, or its bytes read and loaded; None when it is gone.
+    async fn held(&self, project: &str, stage: &str, model_id: i64) -> ApiResult<Option<Arc<Held>>> {
         let held = self.inner.read().unwrap_or_else(|e| e.into_inner()).by_id.get(&model_id).cloned();
         let held = match held {
             Some(h) => h,
@@ -205,7 +254,7 @@ impl Models {
             }
         };
         held.last_used.store(self.now_ms(), Ordering::Relaxed);
-        Ok(Some(Stage { project_id, held }))
+        Ok(Some(held))
     }
 
     /// Forgets the stages of these projects (all of them for None); returns what was forgotten.
@@ -267,7 +316,10 @@ impl Models {
         }
         inner.by_id.retain(|id, _| !gone.contains(id));
         for stages in inner.stages.values_mut() {
-            stages.retain(|_, s| !gone.contains(&s.held.model_id));
+            stages.retain(|_, s| {
+                !gone.contains(&s.held.model_id)
+                    && s.rollout.as_ref().is_none_or(|r| !gone.contains(&r.candidate.model_id))
+            });
         }
         inner.stages.retain(|_, stages| !stages.is_empty());
         self.evictions.fetch_add(gone.len() as u64, Ordering::Relaxed);
@@ -278,12 +330,17 @@ impl Models {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let held: HashMap<i64, usize> = inner.by_id.iter().map(|(id, h)| (*id, h.bytes)).collect();
         let mut stages = Vec::new();
+        let mut rollouts = Vec::new();
         for (project, by_stage) in &inner.stages {
             for (stage, s) in by_stage {
                 stages.push((project.clone(), stage.clone(), s.held.model_id));
+                if let Some(r) = &s.rollout {
+                    rollouts.push((project.clone(), stage.clone(), s.held.model_id, r.route.clone()));
+                }
             }
         }
         stages.sort();
+        rollouts.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let gauge = crate::metrics::header;
         gauge(out, "pgml_serve_models_held", "Models held in memory for in-process predictions.", "gauge");
         let _ = writeln!(out, "pgml_serve_models_held {}", held.len());
@@ -297,6 +354,27 @@ impl Models {
                 "pgml_serve_stage_model{{project=\"{}\",stage=\"{}\",model_id=\"{model_id}\"}} {bytes}",
                 crate::metrics::escape(&project),
                 crate::metrics::escape(&stage)
+            );
+        }
+        gauge(
+            out,
+            "pgml_serve_rollout_percent",
+            "Rollouts running on the stages held: the candidate's share of keys (canary) or 0 (shadow).",
+            "gauge",
+        );
+        for (project, stage, baseline, r) in rollouts {
+            let percent = match r.phase {
+                pgml_core::rollout::Phase::Canary => r.percent,
+                pgml_core::rollout::Phase::Shadow => 0.0,
+            };
+            let _ = writeln!(
+                out,
+                "pgml_serve_rollout_percent{{project=\"{}\",stage=\"{}\",rollout_id=\"{}\",phase=\"{}\",baseline_model_id=\"{baseline}\",candidate_model_id=\"{}\"}} {percent}",
+                crate::metrics::escape(&project),
+                crate::metrics::escape(&stage),
+                r.rollout_id,
+                r.phase.name(),
+                r.candidate_id
             );
         }
         gauge(out, "pgml_serve_model_loads_total", "Models loaded from the registry.", "counter");

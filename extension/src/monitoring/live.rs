@@ -3,6 +3,11 @@
 //! writes the batch; `refresh` folds in the outcomes that arrived since its last run, joined to
 //! their predictions; `metrics` merges the rows of a window into buckets and computes the task's
 //! metrics. The maths is the core's (`pgml_core::monitoring::live`).
+//!
+//! A rollout's shadow records (source `shadow`: the candidate's score of a request the baseline
+//! answered) count in their model's predictions, latency and drift, but an outcome belongs to
+//! the answer that was served: the joins below never pick a shadow record (the rollout's own
+//! test pairs the two, `rollout::evidence`).
 
 use pgml_core::drift::FeatureReference;
 use pgml_core::monitoring::live::{class_key, BucketStats};
@@ -270,10 +275,12 @@ fn refresh_recorded(p: &ProjectRow) -> Result<Refreshed> {
              LEFT JOIN LATERAL (
                  (SELECT l.* FROM pgml.prediction_log l
                   WHERE o.request_id IS NOT NULL AND l.request_id = o.request_id AND l.project_id = o.project_id
+                    AND l.source <> 'shadow'
                   LIMIT 1)
                  UNION ALL
                  (SELECT l.* FROM pgml.prediction_log l
                   WHERE o.request_id IS NULL AND l.project_id = o.project_id AND l.key = o.key
+                    AND l.source <> 'shadow'
                     AND l.predicted_at <= o.occurred_at AND l.predicted_at > o.occurred_at - $3
                   ORDER BY l.predicted_at DESC LIMIT 1)
              ) p ON true
@@ -307,7 +314,8 @@ fn refresh_source(p: &ProjectRow, s: (i64, String, String, String, String, Strin
                          AND {k} IS NOT NULL AND {l} IS NOT NULL) s
                  LEFT JOIN LATERAL (
                      SELECT l.* FROM pgml.prediction_log l
-                     WHERE l.project_id = $1 AND l.key = s.key AND l.predicted_at <= s.at AND l.predicted_at > s.at - $3
+                     WHERE l.project_id = $1 AND l.key = s.key AND l.source <> 'shadow'
+                       AND l.predicted_at <= s.at AND l.predicted_at > s.at - $3
                      ORDER BY l.predicted_at DESC LIMIT 1
                  ) p ON true"
             ),

@@ -230,7 +230,8 @@ pub fn restart_phase(id: i64, phase: Phase, percent: f64) -> Result<()> {
 }
 
 /// The audit event of a rollout's start, change or end (with the statistics behind it), and
-/// its NOTIFY on `pgml_rollouts`, in the caller's transaction.
+/// its NOTIFY on `pgml_rollouts` (and on `pgml_deployments`, with the project's id, as a deploy
+/// notifies), in the caller's transaction.
 pub fn record(r: &Rollout, action: &str, mut details: Value) -> Result<()> {
     details["rollout_id"] = json!(r.id);
     details["action"] = json!(action);
@@ -245,7 +246,9 @@ pub fn record(r: &Rollout, action: &str, mut details: Value) -> Result<()> {
     })?;
     details["project"] = json!(r.project.name);
     details["stage"] = json!(r.stage);
-    store::execute("SELECT pg_notify('pgml_rollouts', $1)", &[details.to_string().into()])
+    store::execute("SELECT pg_notify('pgml_rollouts', $1)", &[details.to_string().into()])?;
+    // what the stage's requests go to changed: pgml-serve follows it as it follows a deploy
+    store::execute("SELECT pg_notify('pgml_deployments', $1)", &[r.project.id.to_string().into()])
 }
 
 /// Schedules pg_cron's job while a rollout runs in this database, and removes it when none does.

@@ -15,12 +15,15 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::models::{Held, Stage};
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::Json;
+use pgml_core::rollout::{Arm, Phase};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio_postgres::types::Type;
 use utoipa::ToSchema;
 
@@ -67,8 +70,11 @@ pub struct PredictRequest {
 pub struct PredictResponse {
     pub project: String,
     pub stage: String,
-    /// The model that answered.
+    /// The model that answered (the baseline's, when a canary split a batch).
     pub model_id: i64,
+    /// Per instance, the model that answered it: only when a keyed canary split the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_ids: Option<Vec<i64>>,
     /// One prediction per instance (null where the model could not answer, e.g. NaN).
     pub predictions: Vec<Option<f32>>,
     /// The id each prediction is logged under (the first is also the `X-Request-Id` header).
@@ -80,6 +86,9 @@ pub struct ProbaResponse {
     pub project: String,
     pub stage: String,
     pub model_id: i64,
+    /// Per instance, the model that answered it: only when a keyed canary split the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_ids: Option<Vec<i64>>,
     /// Per instance, the class probabilities in ascending label order.
     pub probabilities: Vec<Vec<Option<f32>>>,
     /// The id each prediction is logged under (the first is also the `X-Request-Id` header).
@@ -191,13 +200,109 @@ fn flatten(features: Features) -> ApiResult<(Vec<f32>, Option<Vec<String>>)> {
 struct Served {
     stage: String,
     model_id: i64,
+    /// Per instance, when a keyed canary split the batch between two models.
+    model_ids: Option<Vec<i64>>,
     /// Values per instance (1, or the number of classes).
     width: usize,
     values: Vec<f32>,
     request_ids: Vec<[u8; 16]>,
 }
 
-/// Answers in process when it may, else from the database; then queues the log's records.
+/// An in-process answer: the model(s) that answered, the values, the class labels, and the
+/// candidate to score a shadow with.
+struct Answer {
+    model_id: i64,
+    model_ids: Option<Vec<i64>>,
+    width: usize,
+    values: Vec<f32>,
+    classes: Vec<f32>,
+    shadow: Option<(Arc<Held>, u64, f64)>,
+}
+
+fn run(
+    held: &Held,
+    values: Vec<f32>,
+    names: Option<&[String]>,
+    proba: bool,
+) -> ApiResult<(usize, Vec<f32>, Vec<f32>)> {
+    Ok(held.with(|m| m.serve(values, names, proba).map(|(w, p)| (w, p, m.header.classes.clone())))?)
+}
+
+/// Answers with the stage's model, or with a running rollout's candidate for the instances
+/// whose key falls in its canary (the core's `Route::arm`, as SQL and a standby route a key);
+/// an instance without a key goes to the baseline. In shadow, the baseline answers and the
+/// candidate is returned to score the logged instances after the response.
+fn answer(
+    s: &Stage,
+    values: Vec<f32>,
+    names: Option<&[String]>,
+    proba: bool,
+    keys: Option<&[String]>,
+    n: usize,
+) -> ApiResult<Answer> {
+    let baseline = |values| -> ApiResult<Answer> {
+        let (width, values, classes) = run(&s.held, values, names, proba)?;
+        Ok(Answer { model_id: s.held.model_id, model_ids: None, width, values, classes, shadow: None })
+    };
+    let Some(r) = &s.rollout else { return baseline(values) };
+    if r.route.phase == Phase::Shadow {
+        let mut a = baseline(values)?;
+        a.shadow = Some((r.candidate.clone(), r.route.salt, r.route.shadow_sample));
+        return Ok(a);
+    }
+    let arms: Vec<bool> = match keys {
+        Some(keys) => {
+            keys.iter().map(|k| r.route.arm(Some(k.as_bytes()), || 0.0) == Arm::Candidate).collect()
+        }
+        None => return baseline(values),
+    };
+    let on_candidate = arms.iter().filter(|c| **c).count();
+    if on_candidate == 0 {
+        return baseline(values);
+    }
+    if on_candidate == n {
+        let (width, values, classes) = run(&r.candidate, values, names, proba)?;
+        return Ok(Answer {
+            model_id: r.candidate.model_id,
+            model_ids: None,
+            width,
+            values,
+            classes,
+            shadow: None,
+        });
+    }
+    // a batch split between the arms: each model answers its rows, put back in order
+    let w = values.len() / n.max(1);
+    let (mut to_baseline, mut to_candidate) = (Vec::new(), Vec::new());
+    for (row, candidate) in values.chunks(w.max(1)).zip(&arms) {
+        if *candidate { &mut to_candidate } else { &mut to_baseline }.extend_from_slice(row);
+    }
+    let (bw, b, classes) = run(&s.held, to_baseline, names, proba)?;
+    let (cw, c, _) = run(&r.candidate, to_candidate, names, proba)?;
+    if bw != cw {
+        return Err(ApiError::internal(format!(
+            "the canary's models answer {cw} and {bw} values per instance: their classes differ"
+        )));
+    }
+    let (mut bi, mut ci) = (b.chunks(bw.max(1)), c.chunks(cw.max(1)));
+    let mut merged = Vec::with_capacity(b.len() + c.len());
+    for candidate in &arms {
+        let next = if *candidate { ci.next() } else { bi.next() };
+        merged.extend_from_slice(next.unwrap_or_default());
+    }
+    let model_ids = arms.iter().map(|c| if *c { r.candidate.model_id } else { s.held.model_id }).collect();
+    Ok(Answer {
+        model_id: s.held.model_id,
+        model_ids: Some(model_ids),
+        width: bw,
+        values: merged,
+        classes,
+        shadow: None,
+    })
+}
+
+/// Answers in process when it may, else from the database; then queues the log's records, and
+/// a shadow's (scored after the response, on a blocking thread).
 async fn serve(
     state: &AppState,
     role: &str,
@@ -216,34 +321,123 @@ async fn serve(
         true => None,
         false => in_process(state, role, project, &stage).await?,
     };
-    let (model_id, width, predictions, classes) = match held {
-        Some(held) => {
-            let (width, predictions, classes) = held.with(|m| {
-                m.serve(values, names.as_deref(), proba).map(|(w, p)| (w, p, m.header.classes.clone()))
-            })?;
-            (held.model_id, width, predictions, Some(classes))
+    let a = match held {
+        Some(s) => {
+            let shadow_values =
+                s.rollout.as_ref().filter(|r| r.route.phase == Phase::Shadow).map(|_| values.clone());
+            let a = answer(&s, values, names.as_deref(), proba, keys.as_deref(), n)?;
+            (a, shadow_values)
         }
         None => {
-            let (id, width, predictions) =
-                through_the_database(state, role, project, &stage, values, names, proba).await?;
-            (id, width, predictions, None)
+            let (model_id, width, values) =
+                through_the_database(state, role, project, &stage, values, names.clone(), proba).await?;
+            (Answer { model_id, model_ids: None, width, values, classes: Vec::new(), shadow: None }, None)
         }
     };
-    state.metrics.served(project, &stage, model_id);
+    let (a, shadow_values) = a;
+    let classes = (!a.classes.is_empty()).then_some(a.classes.as_slice());
+    state.metrics.served(project, &stage, a.model_id);
     let request_ids = state.log.request_ids(n, given);
-    state.log.record(crate::log::Answered {
+    let logged = state.log.record(crate::log::Answered {
         project,
         stage: &stage,
-        model_id,
+        model_id: a.model_id,
         started,
-        width: width.max(1),
-        answers: &predictions,
-        classes: classes.as_deref(),
+        width: a.width.max(1),
+        answers: &a.values,
+        classes,
         features: features.as_deref(),
         keys: keys.as_deref(),
         request_ids: &request_ids,
     });
-    Ok(Served { stage, model_id, width, values: predictions, request_ids })
+    if let (Some((candidate, salt, share)), Some(values)) = (a.shadow, shadow_values) {
+        let logged: Vec<(usize, f32)> = logged
+            .into_iter()
+            .filter(|(i, _)| {
+                share >= 1.0
+                    || (pgml_core::rollout::assign::key_hash(salt, &request_ids[*i]) as f64
+                        / (u64::MAX as f64 + 1.0))
+                        < share
+            })
+            .collect();
+        if !logged.is_empty() {
+            let shadow = Shadow {
+                state: state.clone(),
+                project: project.to_string(),
+                stage: stage.clone(),
+                candidate,
+                values,
+                names,
+                proba,
+                n,
+                keys,
+                request_ids: request_ids.clone(),
+                logged,
+            };
+            tokio::task::spawn_blocking(move || shadow.score());
+        }
+    }
+    Ok(Served {
+        stage,
+        model_id: a.model_id,
+        model_ids: a.model_ids,
+        width: a.width,
+        values: a.values,
+        request_ids,
+    })
+}
+
+/// A shadow's work, done after the response: the candidate scores the logged instances, and its
+/// records join the log under their request ids (a failure is logged as NaN, never returned).
+struct Shadow {
+    state: AppState,
+    project: String,
+    stage: String,
+    candidate: Arc<Held>,
+    values: Vec<f32>,
+    names: Option<Vec<String>>,
+    proba: bool,
+    n: usize,
+    keys: Option<Vec<String>>,
+    request_ids: Vec<[u8; 16]>,
+    logged: Vec<(usize, f32)>,
+}
+
+impl Shadow {
+    fn score(self) {
+        let started = std::time::Instant::now();
+        let w = self.values.len() / self.n.max(1);
+        let mut rows = Vec::with_capacity(self.logged.len() * w);
+        for (i, _) in &self.logged {
+            rows.extend_from_slice(self.values.get(i * w..(i + 1) * w).unwrap_or_default());
+        }
+        let scored = run(&self.candidate, rows, self.names.as_deref(), self.proba);
+        let (width, answers, classes) = match scored {
+            Ok(s) => s,
+            Err(_) => (1, vec![f32::NAN; self.logged.len()], Vec::new()),
+        };
+        let pick = |i: usize| self.logged.get(i).map(|(j, _)| *j).unwrap_or_default();
+        let request_ids: Vec<[u8; 16]> = (0..self.logged.len()).map(|i| self.request_ids[pick(i)]).collect();
+        let keys: Option<Vec<String>> =
+            self.keys.as_ref().map(|k| (0..self.logged.len()).map(|i| k[pick(i)].clone()).collect());
+        let only: Vec<(usize, f32)> =
+            self.logged.iter().enumerate().map(|(i, (_, weight))| (i, *weight)).collect();
+        self.state.log.record_shadow(
+            crate::log::Answered {
+                project: &self.project,
+                stage: &self.stage,
+                model_id: self.candidate.model_id,
+                started,
+                width: width.max(1),
+                answers: &answers,
+                classes: (!classes.is_empty()).then_some(classes.as_slice()),
+                features: None,
+                keys: keys.as_deref(),
+                request_ids: &request_ids,
+            },
+            &only,
+        );
+    }
 }
 
 /// The `X-Request-Id` header of a response: the first prediction's id.
@@ -262,11 +456,11 @@ async fn in_process(
     role: &str,
     project: &str,
     stage: &str,
-) -> ApiResult<Option<std::sync::Arc<crate::models::Held>>> {
+) -> ApiResult<Option<Arc<Stage>>> {
     if !state.models.following() || !state.grants.allows(&state.db, role, project).await {
         return Ok(None);
     }
-    Ok(state.models.get(project, stage).await?.map(|s| s.held.clone()))
+    state.models.get(project, stage).await
 }
 
 async fn through_the_database(
@@ -325,6 +519,7 @@ pub async fn predict(
             project,
             stage: s.stage,
             model_id: s.model_id,
+            model_ids: s.model_ids,
             predictions: s.values.into_iter().map(number).collect(),
             request_ids,
         }),
@@ -353,7 +548,14 @@ pub async fn predict_proba(
     let request_ids = texts(&s.request_ids);
     Ok((
         request_id_header(&request_ids),
-        Json(ProbaResponse { project, stage: s.stage, model_id: s.model_id, probabilities, request_ids }),
+        Json(ProbaResponse {
+            project,
+            stage: s.stage,
+            model_id: s.model_id,
+            model_ids: s.model_ids,
+            probabilities,
+            request_ids,
+        }),
     ))
 }
 
