@@ -87,6 +87,29 @@ curl -s "http://127.0.0.1:$PORT/metrics" | grep -q "$series" && curl -s "http://
   || fail "/metrics does not show the open alert: $(curl -s "http://127.0.0.1:$PORT/metrics" | grep alert)"
 psql -X -q -d $DB -c "SELECT pgml.remove_alert_rule('serve_iris', 'any latency')" -c "UPDATE pgml.alerts SET state = 'resolved', resolved_at = now()" >/dev/null
 echo "   ok: the open alert is a series of /metrics (pgml_alert_open, pgml_alerts_open)"
+# a shadow rollout: the baseline answers, the candidate scores the request after the response,
+# logged under the same request id (source shadow)
+candidate=$(psql -X -At -d $DB -c "SET client_min_messages = warning" \
+  -c "SELECT count(*) FROM pgml.train('serve_iris', algorithm => 'linear', automatic_deploy => false)" \
+  -c "SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'serve_iris'" | tail -1)
+psql -X -q -d $DB -c "SELECT pgml.start_rollout('serve_iris', $candidate, mode => 'shadow')" >/dev/null
+for _ in $(seq 1 50); do
+  curl -s "http://127.0.0.1:$PORT/metrics" | grep -q "^pgml_serve_rollout_percent{project=\"serve_iris\",stage=\"production\",rollout_id=\"[0-9]*\",phase=\"shadow\",baseline_model_id=\"1\",candidate_model_id=\"$candidate\"} 0$" && break
+  sleep 0.1
+done
+rid=0190f1e2-3a4b-7c5d-8e6f-0123456789ac
+out=$(curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_iris/predict" -H "Authorization: Bearer $predictor" \
+  -H 'Content-Type: application/json' -H "X-Request-Id: $rid" -d '{"features": [6.3, 3.3, 6.0, 2.5], "key": "curl-2"}')
+[[ "$out" == *'"model_id":1,'* ]] || fail "in shadow, pgml-serve answered $out, not with the baseline"
+for _ in $(seq 1 50); do
+  logged=$(psql -X -At -d $DB -c "SELECT string_agg(source || ' ' || key || ' ' || model_id, ', ' ORDER BY source)
+                                  FROM pgml.prediction_log WHERE request_id = '$rid'")
+  [ "$logged" = "http curl-2 1, shadow curl-2 $candidate" ] && break
+  sleep 0.2
+done
+[ "$logged" = "http curl-2 1, shadow curl-2 $candidate" ] || fail "the shadow's records: '$logged'"
+psql -X -q -d $DB -c "SELECT pgml.stop_rollout('serve_iris')" >/dev/null
+echo "   ok: in shadow the baseline answers and the candidate's score is logged under the same request id ($logged)"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_serve_stage_model{project="serve_iris",stage="production",model_id="1"}' \
   || fail "the model that answered is not held in process (/metrics)"
 echo "   ok: answered in process (the model is held: /metrics)"

@@ -525,9 +525,11 @@ fn write_records(bytes: &[u8]) -> Result<i64> {
         let n = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
         let record = bytes.get(at + 4..at + 4 + n).ok_or_else(malformed)?;
         let mut r = pgml_core::monitoring::LogRecord::decode(record).map_err(|_| malformed())?;
-        // a standby's writers forward its records; pgml-serve's are http
-        if r.source != pgml_core::monitoring::Source::Standby {
-            r.source = pgml_core::monitoring::Source::Http;
+        // a standby's writers forward its records; pgml-serve's are http; a rollout's shadow
+        // records (from either) stay shadow
+        use pgml_core::monitoring::Source;
+        if !matches!(r.source, Source::Standby | Source::Shadow) {
+            r.source = Source::Http;
         }
         batch.push(r);
         at += 4 + n;
