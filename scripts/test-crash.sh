@@ -9,6 +9,8 @@
 #   2. statement_timeout during a training: the same;
 #   3. SIGKILL of a backend while a forest is being written: the cluster recovers, the
 #      registry keeps exactly its rows, and the deployed model gives the same answers;
+#   3b. SIGKILL of a backend while it evaluates a rollout (pg_cron's tick): the rollout is
+#      still running with no decision recorded, and the next evaluation decides it once;
 #   4. SIGKILL of a backend, then of the postmaster, under a load of logged predictions: the
 #      registry, outcomes and alert state are kept, every log record written before stays, and
 #      only the last seconds of records are lost.
@@ -122,6 +124,39 @@ grep -q "terminated by signal 9" "$CLUSTERS/crash/postgres.log" || fail "the bac
 registry >"$TMP/after.txt"
 diff -u "$TMP/registry.txt" "$TMP/after.txt" || fail "the killed training left something in the registry"
 echo "   ok: the cluster recovered; the registry holds exactly its rows and the deployed model answers the same"
+
+echo "== 3b. SIGKILL during a rollout's evaluation: the rollout is decided or still running, never half"
+# a harmful candidate (trained on flipped labels) in shadow, its outcomes read from a view that
+# takes about 3 s, so that the kill lands while the evaluation reads them
+q >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE TABLE flipped AS SELECT f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, 1 - label AS label FROM small;
+SELECT pgml.train('roll', 'classification', 'small', 'label', algorithm => 'xgboost', hyperparams => '{"n_estimators": 5}');
+SELECT pgml.train('roll', 'classification', 'flipped', 'label', algorithm => 'xgboost', hyperparams => '{"n_estimators": 5}',
+                  automatic_deploy => false);
+SELECT pgml.set_monitoring('roll', scan_after => 1000000);
+SELECT pgml.start_rollout('roll', (SELECT max(id) FROM pgml.models), mode => 'shadow', policy => '{"min_rows": 100, "bake_seconds": 0}');
+CREATE TABLE roll_traffic AS SELECT row_number() OVER () AS n, * FROM small LIMIT 3000;
+SELECT count(pgml.predict('roll', ARRAY[f1, f2, f3, f4, f5, f6, f7, f8, f9, f10], key => 'r' || n)) FROM roll_traffic;
+SELECT pgml.flush_prediction_log();
+CREATE TABLE roll_labels AS SELECT 'r' || n AS key, clock_timestamp() AS at, label FROM roll_traffic;
+CREATE VIEW slow_labels AS SELECT key, at, label FROM roll_labels WHERE pg_sleep(0.001) IS NOT NULL;
+SELECT pgml.add_outcome_source('roll', 'slow_labels', 'key', 'at', 'label');
+SQL
+rollout() { q -c "SELECT r.state || ' ' || count(a.id) FILTER (WHERE a.details ->> 'action' <> 'start')
+                  FROM pgml.rollouts r LEFT JOIN pgml.audit_log a ON a.event = 'rollout' AND (a.details ->> 'rollout_id')::int = r.id
+                  WHERE r.project_id = (SELECT id FROM pgml.projects WHERE name = 'roll') GROUP BY r.state"; }
+ms=$(run_then "rollout tick" "SELECT * FROM pgml.evaluate_rollouts()" 1.5 kill)
+for _ in $(seq 1 100); do
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p $PORT -d $DB && q -c "SELECT 1" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+[ "$(rollout)" = "running 0" ] || fail "after a SIGKILL during its evaluation, the rollout is '$(rollout)', not running without a decision"
+decided=$(q -c "SELECT state FROM pgml.evaluate_rollouts()")
+[ "$decided" = rolled_back ] && [ "$(rollout)" = "rolled_back 1" ] \
+  || fail "the next evaluation gave '$decided', the rollout is '$(rollout)' (want rolled_back with one audit event)"
+q -c "SELECT pgml.remove_outcome_source('roll', 'slow_labels')" >/dev/null
+echo "   ok: killed during its evaluation, the rollout stayed running with no decision recorded; the next evaluation rolled it back, with one audit event"
 
 echo "== 4. SIGKILL of a predicting backend, then of the postmaster, while every prediction is logged"
 q >/dev/null <<'SQL'
