@@ -43,6 +43,8 @@ FROM (SELECT row_number() OVER () AS n, * FROM pgml.iris) i;
 SELECT pgml.add_alert_rule('$PROJECT', 'accuracy drop', 'accuracy', below => 0.9, time_window => '1 day', min_count => 100);
 SELECT pg_sleep(2.2);
 SELECT count(*) FROM pgml.evaluate_alerts('$PROJECT');
+-- a rollout running on staging: model 1 in shadow beside model 2
+SELECT pgml.start_rollout('$PROJECT', 1, mode => 'shadow', stage => 'staging');
 SQL
 
 cargo build -q -p pgml-serve --profile test

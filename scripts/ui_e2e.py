@@ -140,6 +140,17 @@ def run(driver):
     error = text(driver, ".flash.error")
     check(error.startswith("Refused:") and "SQLSTATE" in error, "a refusal is shown in the database's words: " + error)
 
+    # the rollout running on staging: listed with its arms, stopped with its button
+    rollouts = text(driver, "#rollouts-table")
+    check("running" in rollouts and "shadow" in rollouts and "staging" in rollouts, "the running rollout is listed: " + rollouts)
+    stop = driver.find_element(By.CSS_SELECTOR, "form[action$='/rollouts/stop']")
+    check("staging" in stop.text, "its stop button names the stage: " + stop.text)
+    submit(driver, stop.find_element(By.TAG_NAME, "button"))
+    check("stopped" in text(driver, ".flash.ok"), "stopping the rollout says so: " + text(driver, ".flash"))
+    check("running" not in text(driver, "#rollouts-table") and "stopped" in text(driver, "#rollouts-table"),
+          "the rollout is listed as stopped: " + text(driver, "#rollouts-table"))
+    check(not driver.find_elements(By.CSS_SELECTOR, "form[action$='/rollouts/stop']"), "no stop button is left")
+
     submit(driver, driver.find_element(By.CSS_SELECTOR, "#models-table a[href='/ui/models/2']"))
     check("xgboost" in driver.find_element(By.TAG_NAME, "h1").text, "the model page names its algorithm")
     check(driver.find_elements(By.CSS_SELECTOR, "#hyperparams-table tbody tr"), "the model page lists hyperparameters")

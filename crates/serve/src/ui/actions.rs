@@ -1,5 +1,5 @@
 //! The dashboard's actions: deploy (by strategy or model id), roll back, promote, archive,
-//! approve and reject. Each checks the form's CSRF token, runs the SQL function of the same
+//! approve and reject, stop a rollout or promote its candidate. Each checks the form's CSRF token, runs the SQL function of the same
 //! name as the viewer's role — so the gates, approvals and privileges apply exactly as in SQL —
 //! and returns to the page it came from with the outcome as a message: the database's own
 //! words and SQLSTATE when it refused.
@@ -278,4 +278,40 @@ pub async fn review(
         });
     let to = project.map_or_else(|| "/ui".to_string(), |p| project_page(&p));
     done(&state, &viewer, outcome, &to)
+}
+
+/// Stops the rollout running on a stage (`promote`: its candidate is promoted now, through the
+/// stage's gates and approvals), with `pgml.stop_rollout` as the viewer's role.
+pub async fn end_rollout(
+    State(state): State<AppState>,
+    viewer: SignedIn,
+    path: Result<Path<(String, String)>, PathRejection>,
+    form: Result<Form<StageForm>, FormRejection>,
+) -> Response {
+    let Ok(Path((project, action))) = path else {
+        return super::error_page(axum::http::StatusCode::BAD_REQUEST, "bad project name");
+    };
+    let promote = match action.as_str() {
+        "stop" => false,
+        "promote" => true,
+        _ => return super::error_page(axum::http::StatusCode::NOT_FOUND, "no such action"),
+    };
+    let form = match checked(&viewer, form, |f: &StageForm| &f.csrf) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let stage = nonempty(form.stage).unwrap_or_else(|| "production".into());
+    let outcome = state
+        .db
+        .query(
+            &viewer.role,
+            "SELECT rollout_id, state FROM pgml.stop_rollout($1::text, $2::text, $3::bool)",
+            &[(&project, Type::TEXT), (&stage, Type::TEXT), (&promote, Type::BOOL)],
+        )
+        .await
+        .map(|rows| match rows.first() {
+            Some(r) => format!("Rollout {} on {stage}: {}.", r.get::<_, i64>(0), r.get::<_, String>(1)),
+            None => format!("Rollout on {stage} ended."),
+        });
+    done(&state, &viewer, outcome, &project_page(&project))
 }

@@ -35,6 +35,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/ui/projects/{project}/deploy", post(actions::deploy))
         .route("/ui/projects/{project}/rollback", post(actions::rollback))
         .route("/ui/projects/{project}/promote", post(actions::promote))
+        .route("/ui/projects/{project}/rollouts/{action}", post(actions::end_rollout))
         .route("/ui/models/{id}", get(model))
         .route("/ui/models/{id}/archive", post(actions::archive))
         .route("/ui/requests/{id}/{decision}", post(actions::review))

@@ -17,6 +17,7 @@ pub struct Abilities {
     pub promote: bool,
     pub review: bool,
     pub archive: bool,
+    pub rollout: bool,
 }
 
 pub async fn abilities(state: &AppState, role: &str) -> ApiResult<Abilities> {
@@ -25,7 +26,7 @@ pub async fn abilities(state: &AppState, role: &str) -> ApiResult<Abilities> {
         .query(
             role,
             "SELECT f, bool_or(has_function_privilege(p.oid, 'EXECUTE'))
-             FROM unnest(ARRAY['deploy', 'promote', 'approve', 'archive_model']) f
+             FROM unnest(ARRAY['deploy', 'promote', 'approve', 'archive_model', 'stop_rollout']) f
              LEFT JOIN pg_proc p ON p.proname = f AND p.pronamespace = 'pgml'::regnamespace
              GROUP BY f",
             &[],
@@ -39,6 +40,7 @@ pub async fn abilities(state: &AppState, role: &str) -> ApiResult<Abilities> {
         promote: may("promote"),
         review: may("approve"),
         archive: may("archive_model"),
+        rollout: may("stop_rollout"),
     })
 }
 
@@ -463,6 +465,7 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
         out.push_str("</div>");
     }
     out.push_str("</section>");
+    out.push_str(&rollouts_section(state, viewer, name, &can).await?);
 
     // pending promotions
     let requests = db
@@ -868,4 +871,119 @@ fn search_table(results: &Value) -> String {
         })
         .collect();
     table(&headers, &rows, "search-table")
+}
+
+/// A project's rollouts, running first: each arm's labelled rows and mean loss, the test's
+/// current interval for "candidate minus baseline" against the margin, and for a running one the
+/// buttons that stop it or promote its candidate (as the viewer's role). Nothing before schema
+/// 0.7.0, which has no rollouts.
+async fn rollouts_section(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    name: &str,
+    can: &Abilities,
+) -> ApiResult<String> {
+    let rows = match state
+        .db
+        .query(
+            viewer.role,
+            "SELECT r.id, r.stage, r.mode, r.phase, r.percent, r.baseline_id, r.candidate_id, r.state, r.loss,
+                    r.labelled_rows, r.estimate, r.lower_bound, r.upper_bound, r.margin,
+                    (r.statistics -> 'baseline' ->> 'rows')::float8, (r.statistics -> 'baseline' ->> 'mean_loss')::float8,
+                    (r.statistics -> 'candidate' ->> 'rows')::float8, (r.statistics -> 'candidate' ->> 'mean_loss')::float8,
+                    to_char(r.started_at, 'YYYY-MM-DD HH24:MI'), r.started_by::text, r.reason
+             FROM pgml.rollouts_overview r WHERE r.project = $1
+             ORDER BY r.state = 'running' DESC, r.id DESC LIMIT 20",
+            &[(&name, Type::TEXT)],
+        )
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) if e.code == "42P01" => return Ok(String::new()),
+        Err(e) => return Err(e),
+    };
+    let arm = |rows: Option<f64>, loss: Option<f64>| {
+        format!("{} rows, loss {}", opt(rows.map(|r| r as i64)), num(loss))
+    };
+    let mut running = Vec::new();
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let state_text: String = r.get(7);
+            if state_text == "running" {
+                running.push(r.get::<_, String>(1));
+            }
+            let mode: String = r.get(2);
+            let phase: String = r.get(3);
+            let share = match phase.as_str() {
+                "canary" => format!("{}, canary {}%", mode, r.get::<_, f64>(4)),
+                _ => format!("{mode}, {phase}"),
+            };
+            let interval = match (r.get::<_, Option<f64>>(11), r.get::<_, Option<f64>>(12)) {
+                (None, None) => "–".to_string(),
+                (lower, upper) => format!("[{}, {}] (margin {})", num(lower), num(upper), num(r.get(13))),
+            };
+            vec![
+                r.get::<_, i64>(0).to_string(),
+                esc(&r.get::<_, String>(1)),
+                esc(&share),
+                format!("<a href=\"/ui/models/{0}\">{0}</a>", r.get::<_, i64>(5)),
+                format!("<a href=\"/ui/models/{0}\">{0}</a>", r.get::<_, i64>(6)),
+                badge(&state_text, &state_text),
+                opt(r.get::<_, Option<String>>(8)),
+                arm(r.get(14), r.get(15)),
+                arm(r.get(16), r.get(17)),
+                num(r.get(10)),
+                interval,
+                format!("{} by {}", esc(&r.get::<_, String>(18)), esc(&r.get::<_, String>(19))),
+                opt(r.get::<_, Option<String>>(20)),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "<section id=\"rollouts\"><h2>Rollouts</h2>{}",
+        table(
+            &[
+                "rollout",
+                "stage",
+                "mode",
+                "baseline",
+                "candidate",
+                "state",
+                "loss",
+                "baseline arm",
+                "candidate arm",
+                "candidate − baseline",
+                "interval",
+                "started",
+                "reason",
+            ],
+            &table_rows,
+            "rollouts-table"
+        )
+    );
+    if can.rollout && !running.is_empty() {
+        out.push_str("<div class=\"actions\">");
+        let base = format!("/ui/projects/{}/rollouts", seg(name));
+        for stage in running {
+            let fields = format!("<input type=\"hidden\" name=\"stage\" value=\"{}\">", esc(&stage));
+            out.push_str(&form(
+                &format!("{base}/stop"),
+                viewer,
+                &fields,
+                &format!("Stop the rollout on {stage}"),
+                "action danger",
+            ));
+            out.push_str(&form(
+                &format!("{base}/promote"),
+                viewer,
+                &fields,
+                &format!("Promote its candidate to {stage}"),
+                "action",
+            ));
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
+    Ok(out)
 }
