@@ -93,6 +93,10 @@ SELECT pgml.add_alert_rule('Iris', 'accuracy up', 'accuracy', above => 0.1, time
 SELECT pg_sleep(2.2);
 SELECT count(*) FROM pgml.evaluate_alerts();
 SELECT pgml.set_monitoring(name, enabled => false) FROM pgml.projects;
+-- rollouts (0.7.0): one stopped, one running (with its pg_cron job)
+SELECT pgml.start_rollout('Diabetes', 7, mode => 'canary', percent => 30);
+SELECT pgml.stop_rollout('Diabetes');
+SELECT pgml.start_rollout('Diabetes', 7, mode => 'shadow', policy => '{"loss": "absolute"}');
 SQL
 cargo build -q -p pgml-serve --profile test
 "$ROOT/target/debug/pgml-serve" token create --database-url "postgresql://postgres@127.0.0.1:$SRC/$DB" \
@@ -104,6 +108,8 @@ monitored=$(q $SRC -c "SELECT (SELECT count(*) FROM pgml.prediction_log) || ' lo
   || ' outcomes, ' || (SELECT count(*) FROM pgml.live_stats) || ' live buckets, ' || (SELECT count(*) FROM pgml.alerts) || ' alert'")
 [ "$monitored" = "150 logged, 150 outcomes, 1 live buckets, 1 alert" ] || [[ "$monitored" == "150 logged, 150 outcomes, 2 live buckets, 1 alert" ]] ||
   fail "the monitoring data to back up is not as set up: $monitored"
+rollouts=$(q $SRC -c "SELECT string_agg(state, ' ' ORDER BY id) FROM pgml.rollouts")
+[ "$rollouts" = "stopped running" ] || fail "the rollouts to back up are not as set up: $rollouts"
 missing=$(q $SRC -c "SELECT string_agg(c.oid::regclass::text, ', ')
   FROM pg_depend d JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgml'
