@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text regress-accept bench bench-monitoring bench-serve bench-embed serve reference
+.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text regress-accept bench bench-monitoring bench-rollouts bench-serve bench-embed serve reference
 
 help:
 	@echo "The two commands:"
@@ -36,6 +36,7 @@ help:
 	@echo "Benchmarks (print ratios against the peers; nothing asserts a timing):"
 	@echo "  make bench         - predicts: per call, a table scan in parallel and serial, a standby"
 	@echo "  make bench-monitoring - the prediction log's cost: pgbench and the 1,000,000-row scan, logging on and off"
+	@echo "  make bench-rollouts - a running rollout's cost on pgbench: a 10 % keyed canary and a shadow against none"
 	@echo "  make bench-serve   - pgml-serve against a Flask service, pgbench, deploy freshness"
 	@echo "  make bench-embed   - pgml.embed against sentence-transformers"
 	@echo "  make bench-train   - training against scikit-learn, XGBoost and LightGBM in Python"
@@ -135,6 +136,9 @@ bench: db
 
 bench-monitoring: db
 	@bash bench/monitoring.sh
+
+bench-rollouts: db
+	@bash bench/rollouts.sh
 
 # pgml-serve in process and strict against a Python microservice (wrk), pgbench on pgml.predict, and freshness over 1,000 deploys.
 bench-serve: db
