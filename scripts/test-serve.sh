@@ -110,6 +110,36 @@ done
 [ "$logged" = "http curl-2 1, shadow curl-2 $candidate" ] || fail "the shadow's records: '$logged'"
 psql -X -q -d $DB -c "SELECT pgml.stop_rollout('serve_iris')" >/dev/null
 echo "   ok: in shadow the baseline answers and the candidate's score is logged under the same request id ($logged)"
+# a keyed canary of a harmful candidate (trained on labels shifted by one class), rolled back by
+# the job's evaluation: pgml-serve stops sending the candidate's keys to it within a deploy's
+# freshness
+harmful=$(psql -X -At -d $DB -c "SET client_min_messages = warning" \
+  -c "CREATE TABLE IF NOT EXISTS serve_shifted AS
+      SELECT sepal_length, sepal_width, petal_length, petal_width, (target + 1) % 3 AS target FROM pgml.iris" \
+  -c "SELECT count(*) FROM pgml.train('serve_iris', 'classification', 'serve_shifted', 'target', algorithm => 'linear', automatic_deploy => false)" \
+  -c "SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'serve_iris'" | tail -1)
+psql -X -q -d $DB -c "SELECT pgml.set_monitoring('serve_iris', scan_after => 1000000)" \
+  -c "SELECT pgml.start_rollout('serve_iris', $harmful, mode => 'canary', percent => 50, policy => '{\"min_rows\": 30, \"bake_seconds\": 0}')" \
+  -c "CREATE TEMP VIEW t AS SELECT row_number() OVER (ORDER BY sepal_length, sepal_width, petal_length, petal_width, target) AS n, * FROM pgml.iris" \
+  -c "SELECT count(pgml.predict('serve_iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width], key => 'dec-$$-' || n)) FROM t" \
+  -c "SELECT pgml.flush_prediction_log()" \
+  -c "SELECT count(pgml.record_outcome('serve_iris', target, key => 'dec-$$-' || n)) FROM t" >/dev/null
+key=$(psql -X -At -d $DB -c "SELECT key FROM pgml.prediction_log WHERE key LIKE 'dec-$$-%' AND model_id = $harmful ORDER BY key LIMIT 1")
+canary() {
+  curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_iris/predict" -H "Authorization: Bearer $predictor" \
+    -H 'Content-Type: application/json' -d "{\"features\": [6.3, 3.3, 6.0, 2.5], \"key\": \"$key\"}"
+}
+for _ in $(seq 1 50); do [[ "$(canary)" == *"\"model_id\":$harmful,"* ]] && break; sleep 0.1; done
+[[ "$(canary)" == *"\"model_id\":$harmful,"* ]] || fail "pgml-serve did not send the canary's key $key to model $harmful: $(canary)"
+decided=$(psql -X -At -d $DB -c "SELECT state FROM pgml.evaluate_rollouts('serve_iris')")
+start=$(date +%s%N)
+[ "$decided" = rolled_back ] || fail "the harmful canary was $decided, not rolled_back"
+while [[ "$(canary)" != *'"model_id":1,'* ]]; do
+  [ $(( $(date +%s%N) - start )) -lt 5000000000 ] || fail "pgml-serve still answers $key with the rolled-back candidate: $(canary)"
+  sleep 0.002
+done
+echo "   ok: a keyed canary of model $harmful rolled back by the evaluation: pgml-serve answered its key with model 1 again $(( ($(date +%s%N) - start) / 1000 )) us after the commit"
+psql -X -q -d $DB -c "SELECT pgml.set_monitoring('serve_iris', scan_after => 100)" >/dev/null
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_serve_stage_model{project="serve_iris",stage="production",model_id="1"}' \
   || fail "the model that answered is not held in process (/metrics)"
 echo "   ok: answered in process (the model is held: /metrics)"
