@@ -86,11 +86,30 @@ SELECT project, stage, model_id, algorithm, strategy, deployed_by FROM pgml.stag
 SELECT pgml.predict('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[], stage => 'staging') AS staging_says,
        pgml.predict('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[]) AS production_says;
 
-\echo '== 11. The audit trail: every lifecycle event, who, when (append-only)'
-SELECT to_char(at, 'HH24:MI:SS.MS') AS at, event, role, model_id, stage FROM pgml.audit_log
+\echo '== 11. A rollout: the one-tree forest tried in shadow beside the staging model on live traffic; outcomes arrive; the database rolls it back'
+SELECT pgml.set_monitoring('Iris Flowers', scan_after => 1000) IS NOT NULL AS every_prediction_logged;
+SELECT pgml.start_rollout('Iris Flowers',
+    (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+     WHERE p.name = 'Iris Flowers' AND m.algorithm = 'random_forest'),
+    mode => 'shadow', stage => 'staging', policy => '{"min_rows": 100, "bake_seconds": 0}') AS rollout;
+-- 150 requests, each with the flower's key: the staging model answers, the candidate scores each beside it
+SELECT count(pgml.predict('Iris Flowers', ARRAY[sepal_length, sepal_width, petal_length, petal_width], 'staging',
+                          key => 'flower ' || n)) AS requests
+FROM (SELECT row_number() OVER (ORDER BY sepal_length, sepal_width, petal_length, petal_width, target) AS n, * FROM pgml.iris) i;
+SELECT pgml.flush_prediction_log() AS logged;
+SELECT count(pgml.record_outcome('Iris Flowers', target, key => 'flower ' || n)) AS outcomes
+FROM (SELECT row_number() OVER (ORDER BY sepal_length, sepal_width, petal_length, petal_width, target) AS n, * FROM pgml.iris) i;
+-- what pg_cron's job pgml_rollouts runs every minute
+SELECT rollout_id, phase, state, labelled_rows, round(estimate::numeric, 3) AS estimate,
+       round(lower_bound::numeric, 3) AS lower_bound, reason
+FROM pgml.evaluate_rollouts('Iris Flowers');
+SELECT id, stage, mode, baseline_id, candidate_id, state, loss, labelled_rows FROM pgml.rollouts_overview WHERE project = 'Iris Flowers';
+
+\echo '== 12. The audit trail: every lifecycle event, who, when (append-only)'
+SELECT to_char(at, 'HH24:MI:SS.MS') AS at, event, role, model_id, stage, details ->> 'action' AS rollout FROM pgml.audit_log
 WHERE project = 'Iris Flowers' ORDER BY id DESC LIMIT 8;
 
-\echo '== 12. Mistakes get clear errors, not crashes'
+\echo '== 13. Mistakes get clear errors, not crashes'
 \set ON_ERROR_STOP off
 SELECT pgml.predict('Iris Flowers', ARRAY[1.0, 2.0]::real[]);
 SELECT * FROM pgml.train('Iris Flowers', algorithm => 'xgboost', hyperparams => '{"n_estimator": 10}');
