@@ -44,20 +44,28 @@ fn by_project(project: &str, stage: &str, values: Result<Vec<Option<f32>>>, tags
 /// The model that answers a request of a stage: the deployed one, or the candidate of a
 /// canary the request's key falls in; with whether a shadow score follows (a logged request
 /// of a shadow rollout). A request without a key never goes to a canary.
-fn route(
-    project: &str,
-    stage: &str,
-    key: Option<&str>,
-    pending: Option<&log::Pending>,
-) -> Result<(i64, Rc<LoadedModel>, Option<Rc<Route>>)> {
+fn route(project: &str, stage: &str, key: Option<&str>, pending: Option<&log::Pending>) -> Result<Routed> {
     let (id, model, route) = cache::deployed_routed(project, stage)?;
-    let Some(r) = route else { return Ok((id, model, None)) };
-    match r.arm(key.map(str::as_bytes), || pending.map_or(1.0, |p| p.draw(r.salt))) {
-        Arm::Candidate => Ok((r.candidate_id, cache::model(r.candidate_id)?, None)),
+    let Some(r) = route else { return Ok(Routed { id, model, shadow: None, compared: false }) };
+    Ok(match r.arm(key.map(str::as_bytes), || pending.map_or(1.0, |p| p.draw(r.salt))) {
+        Arm::Candidate => {
+            Routed { id: r.candidate_id, model: cache::model(r.candidate_id)?, shadow: None, compared: true }
+        }
         // only a logged prediction is shadowed: its record is what the shadow's pairs with
-        Arm::BaselineAndShadow if pending.is_some() => Ok((id, model, Some(r))),
-        _ => Ok((id, model, None)),
-    }
+        Arm::BaselineAndShadow if pending.is_some() => Routed { id, model, shadow: Some(r), compared: true },
+        _ => Routed { id, model, shadow: None, compared: true },
+    })
+}
+
+/// Where `route` sent a request.
+struct Routed {
+    id: i64,
+    model: Rc<LoadedModel>,
+    /// The rollout whose candidate scores the request after the answer (shadow).
+    shadow: Option<Rc<Route>>,
+    /// Whether a rollout runs on the stage: a model's failure is then logged (a NaN
+    /// prediction), for the rollout's error-rate guard to compare the arms.
+    compared: bool,
 }
 
 /// The candidate's score of a request the baseline answered, logged as a shadow record under
@@ -92,13 +100,21 @@ fn logged<T>(
     answer: for<'a> fn(&LoadedModel, &'a T) -> (f32, &'a [f32]),
 ) -> Result<T> {
     let pending = log::decide(Source::Sql, project, tags)?;
-    let (id, model, shadowed) = route(project, stage, tags.key, pending.as_ref())?;
+    let Routed { id, model, shadow: shadowed, compared } = route(project, stage, tags.key, pending.as_ref())?;
     let x = complete(values, Some(&model))?;
     let Some(p) = pending else { return Ok(predict(&model, x)?) };
     // the features are copied only for the sampled share of records that keeps them, and for
     // the candidate of a shadow rollout
     let kept = (p.keeps_features() || shadowed.is_some()).then(|| x.clone());
-    let out = predict(&model, x)?;
+    let out = match predict(&model, x) {
+        Ok(out) => out,
+        Err(e) => {
+            if compared {
+                p.finish(id, stage, &[], f32::NAN, &[]);
+            }
+            return Err(e.into());
+        }
+    };
     let (y, probabilities) = answer(&model, &out);
     let twin = shadowed.as_ref().map(|_| p.shadow());
     let logged_features = if p.keeps_features() { kept.as_deref().unwrap_or(&[]) } else { &[] };
@@ -222,7 +238,7 @@ fn predict_row_keyed(
 
 fn row_prediction(project_name: &str, row: &pgrx::AnyElement, stage: &str, tags: &Tags) -> Result<f32> {
     let pending = log::decide(Source::Sql, project_name, tags)?;
-    let (id, model, shadowed) = route(project_name, stage, tags.key, pending.as_ref())?;
+    let Routed { id, model, shadow: shadowed, .. } = route(project_name, stage, tags.key, pending.as_ref())?;
     let x = crate::row::features(&model, row)?;
     let y = model.predict_one(&x)?;
     if let Some(p) = pending {

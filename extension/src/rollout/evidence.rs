@@ -259,14 +259,15 @@ pub fn of(r: &Rollout, loss: Loss) -> Result<Evidence> {
 }
 
 /// The guards' last `minutes` complete minutes of the phase, oldest first: (candidate,
-/// baseline). A failed shadow score is logged with a NaN prediction: it counts as an error.
+/// baseline). A failed prediction (a shadow's, or either arm's while a rollout runs) is logged
+/// with a NaN prediction, NULL in the log: it counts as an error.
 pub fn guard_minutes(r: &Rollout, minutes: u32) -> Result<Vec<(Minute, Minute)>> {
     let shadow = r.phase == pgml_core::rollout::Phase::Shadow;
     Spi::connect(|c| {
         let t = c.select(
             "SELECT date_trunc('minute', l.predicted_at)::text AS minute,
                     CASE WHEN $6 THEN l.source = 'shadow' ELSE l.model_id = $5 END AS candidate,
-                    count(*)::float8, (count(*) FILTER (WHERE l.prediction = 'NaN'))::float8,
+                    count(*)::float8, (count(*) FILTER (WHERE l.prediction IS NULL OR l.prediction = 'NaN'))::float8,
                     percentile_cont(0.99) WITHIN GROUP (ORDER BY l.latency_us)
              FROM pgml.prediction_log l
              WHERE l.project_id = $1 AND l.stage = $2

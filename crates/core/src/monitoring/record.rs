@@ -17,7 +17,8 @@ pub enum Source {
     /// A batch scoring run.
     Batch = 4,
     /// A rollout's candidate scoring a request the baseline answered (never returned); its
-    /// request id is the answered prediction's, and a failed score has a NaN prediction.
+    /// request id is the answered prediction's, and a failed score has a NaN prediction (NULL in
+    /// `pgml.prediction_log`).
     Shadow = 5,
 }
 

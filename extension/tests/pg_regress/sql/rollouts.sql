@@ -105,6 +105,11 @@ FROM (SELECT key, count(DISTINCT model_id) AS models, min(model_id) AS model, co
       FROM pgml.prediction_log WHERE key LIKE 'k%' GROUP BY key) k;
 SELECT model_id, count(*) AS keyless FROM pgml.prediction_log
 WHERE key IS NULL AND predicted_at > (SELECT started_at FROM pgml.rollouts WHERE id = 2) GROUP BY 1;
+-- a failed prediction of either arm is logged as NaN while a rollout runs (the error-rate guard
+-- compares the arms), and still raised
+SELECT regress.try($$SELECT pgml.predict('Iris', ARRAY[1, 2, 3]::real[], key => 'wrong width')$$) AS raised;
+SELECT pgml.flush_prediction_log();
+SELECT count(*) AS failures_logged FROM pgml.prediction_log WHERE key = 'wrong width' AND prediction IS NULL;
 -- raising the percentage keeps every key already in the candidate there
 CREATE TABLE in_candidate AS SELECT DISTINCT key FROM pgml.prediction_log WHERE key LIKE 'k%' AND model_id = 2;
 SELECT pgml.set_rollout_percent('Iris', 80) AS rollout;
