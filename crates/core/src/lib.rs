@@ -13,6 +13,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod metrics;
 pub mod monitoring;
+pub mod portable;
 pub mod rollout;
 pub mod schedule;
 pub mod search;

@@ -217,6 +217,58 @@ fn run(
     Ok(TrainOutcome { model, metrics, feature_references, prediction_reference, hyperparams, search_results })
 }
 
+/// A model scored on labelled rows it was not trained on: an imported model's holdout.
+pub struct Assessment {
+    pub metrics: Metrics,
+    /// One per feature, from the holdout rows.
+    pub feature_references: Vec<FeatureReference>,
+    /// The model's predictions on the holdout rows.
+    pub prediction_reference: FeatureReference,
+}
+
+/// Scores `model` on raw rows `x` and their labels `y` (the user's labels) with its task's
+/// metrics: what a training's test split gives a model trained here.
+pub fn assess(model: &LoadedModel, x: &Matrix, y: &[f32]) -> Result<Assessment> {
+    let header = &model.header;
+    if x.rows == 0 {
+        return Err(Error::data("the holdout relation has no rows"));
+    }
+    let started = Instant::now();
+    let predicted = model.predict(x)?;
+    let mut metrics = match header.task {
+        Task::Regression => metrics::regression(y, &predicted),
+        Task::Classification => {
+            let index = |label: f32| header.classes.iter().position(|&c| c == label);
+            let mut truth = Vec::with_capacity(y.len());
+            for &label in y {
+                truth.push(index(label).ok_or_else(|| {
+                    Error::data(format!("the holdout's label {label} is not a class of the model"))
+                        .with_hint(format!("its classes: {:?}", header.classes))
+                })? as f32);
+            }
+            let guessed: Vec<f32> =
+                predicted.iter().map(|&p| index(p).map_or(f32::NAN, |i| i as f32)).collect();
+            let binary = match header.classes.len() {
+                2 => model.predict_proba(x).ok().map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>()),
+                _ => None,
+            };
+            metrics::classification(&truth, &guessed, binary.as_deref())
+        }
+        other => {
+            return Err(Error::unsupported(format!("a {} model is not scored on a holdout", other.name())))
+        }
+    };
+    metrics.insert("score_time".into(), started.elapsed().as_secs_f64());
+    let prediction_reference = match header.task {
+        Task::Regression => numeric_reference("prediction", &predicted),
+        _ => categorical_reference(
+            "prediction",
+            &predicted.iter().map(|p| Some(p.to_string())).collect::<Vec<_>>(),
+        ),
+    };
+    Ok(Assessment { metrics, feature_references: references(&header.features, x), prediction_reference })
+}
+
 /// Refuses a request that cannot train, before any work: bad hyperparameters, no rows, a
 /// joint model of another task or searched.
 fn check(

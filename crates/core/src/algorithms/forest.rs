@@ -138,6 +138,10 @@ pub(super) struct Forest {
     /// Values per leaf: the class distribution (classification) or 1 (regression).
     width: usize,
     classification: bool,
+    /// The features a row must have: the highest feature a split reads, plus one (0 for a
+    /// forest built here, whose rows are its training's). Checked once per call, so a forest
+    /// read from a file never indexes past a row.
+    reads: usize,
 }
 
 /// Where a tree's split nodes and leaves' values start in the forest's bytes, and its root.
@@ -665,7 +669,7 @@ impl Forest {
         bytes.extend_from_slice(&(width as u32).to_le_bytes());
         bytes.push(classification as u8);
         bytes.extend_from_slice(&(count as u32).to_le_bytes());
-        Forest { bytes, trees: vec![], width, classification }
+        Forest { bytes, trees: vec![], width, classification, reads: 0 }
     }
 
     /// Appends a tree as the builder made it.
@@ -749,12 +753,14 @@ impl Forest {
             return None;
         }
         let mut trees = Vec::new();
+        let mut reads = 0usize;
         for _ in 0..count {
             let start = bytes.len() - r.0.len();
             let (splits, values) = (r.u32()?, r.u32()? as usize);
             let leaves = (values % width == 0).then_some((values / width) as u32)?;
             let nodes = r.take(NODE * splits as usize)?;
             for (i, node) in nodes.chunks_exact(NODE).enumerate() {
+                reads = reads.max(word(node, 0) as usize + 1);
                 for at in [8, 12] {
                     let child = word(node, at);
                     let fits = if child & LEAF_CHILD != 0 {
@@ -776,7 +782,7 @@ impl Forest {
         if !r.0.is_empty() {
             return None;
         }
-        Some(Forest { bytes, trees, width, classification })
+        Some(Forest { bytes, trees, width, classification, reads })
     }
 }
 
@@ -792,8 +798,21 @@ impl TreeSpan {
     }
 }
 
+impl Forest {
+    fn check_width(&self, cols: usize) -> Result<()> {
+        if cols < self.reads {
+            return Err(Error::data(format!(
+                "the forest splits on feature {}, the row has {cols}",
+                self.reads
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Model for Forest {
     fn predict_row(&self, row: &[f32]) -> Result<f32> {
+        self.check_width(row.len())?;
         if !self.classification {
             let sum: f32 = self.trees.iter().flat_map(|&t| self.leaf(t, row)).sum();
             return Ok(sum / self.trees.len() as f32);
@@ -808,14 +827,17 @@ impl Model for Forest {
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
+        self.check_width(x.cols)?;
         Ok(self.labels_and_proba(self.average(x)).0)
     }
 
     fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+        self.check_width(x.cols)?;
         Ok(self.labels_and_proba(self.average(x)))
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        self.check_width(x.cols)?;
         if !self.classification {
             return Err(Error::unsupported("a regression has no probabilities"));
         }
@@ -864,6 +886,8 @@ impl StoredTrees {
         }
         let mut forest = Forest::new(self.width, self.classification, self.trees.len());
         for tree in self.trees {
+            let split_on = tree.nodes.iter().filter(|n| n.feature != LEAF).map(|n| n.feature as usize + 1);
+            forest.reads = forest.reads.max(split_on.max().unwrap_or(0));
             forest.push(&tree);
         }
         Some(forest)

@@ -563,6 +563,12 @@ fn save(booster: &Booster) -> Result<String> {
 /// Bytes: the class count (0 = regression) as 4 little-endian bytes, then LightGBM's text
 /// model.
 pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
+    let (classes, text) = split_stored(bytes)?;
+    Ok(Box::new(LgbModel::from_text(text, classes)?))
+}
+
+/// A stored model's class count and LightGBM's text model.
+pub(crate) fn split_stored(bytes: &[u8]) -> Result<(usize, &str)> {
     if bytes.len() < 4 {
         return Err(Error::Internal("truncated LightGBM model".into()));
     }
@@ -570,7 +576,13 @@ pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
     let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
     let text =
         std::str::from_utf8(text).map_err(|_| Error::Internal("LightGBM model is not UTF-8".into()))?;
-    Ok(Box::new(LgbModel::from_text(text, classes)?))
+    Ok((classes, text))
+}
+
+/// The stored bytes of a model of LightGBM text that `portable::lightgbm::check` has made.
+pub(crate) fn stored_from_text(text: &str, classes: usize) -> Result<Vec<u8>> {
+    let model = LgbModel::from_text(text, classes)?;
+    model.to_bytes()
 }
 
 pub(super) struct LgbModel {

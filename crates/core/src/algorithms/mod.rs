@@ -14,7 +14,7 @@ mod kernel;
 mod kmeans;
 mod lars;
 mod lbfgs;
-mod lightgbm;
+pub(crate) mod lightgbm;
 mod linear;
 mod linear_svm;
 mod pca;
@@ -24,7 +24,7 @@ mod quantile;
 mod robust;
 mod sgd;
 mod svm;
-mod xgboost;
+pub(crate) mod xgboost;
 mod xgboost_lib;
 mod xgboost_native;
 

@@ -511,13 +511,31 @@ pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
     Ok(Box::new(XgbModel::from_bytes(bytes)?))
 }
 
+/// The stored bytes of a model made from XGBoost's JSON model, which `portable::xgboost::check`
+/// has checked: the library reads it once and writes its UBJ.
+pub(crate) fn stored_from_json(json: &[u8], classes: usize) -> Result<Vec<u8>> {
+    let mut out = (classes as u32).to_le_bytes().to_vec();
+    out.extend(Learner::load(json)?.save("ubj")?);
+    Ok(out)
+}
+
+/// A stored model's class count and XGBoost's own model (UBJ), as stored.
+pub(crate) fn split_stored(bytes: &[u8]) -> Result<(usize, &[u8])> {
+    if bytes.len() < 4 {
+        return Err(Error::Internal("truncated XGBoost model".into()));
+    }
+    let (count, model) = bytes.split_at(4);
+    Ok((u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize, model))
+}
+
+/// XGBoost's JSON model in `format` ("json" or "ubj"), written by the library.
+pub(crate) fn library_file(json: &[u8], format: &str) -> Result<Vec<u8>> {
+    Learner::load(json)?.save(format)
+}
+
 impl XgbModel {
     fn from_bytes(bytes: &[u8]) -> Result<XgbModel> {
-        if bytes.len() < 4 {
-            return Err(Error::Internal("truncated XGBoost model".into()));
-        }
-        let (count, model) = bytes.split_at(4);
-        let classes = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
+        let (classes, model) = split_stored(bytes)?;
         Ok(XgbModel { booster: Mutex::new(Learner::load(model)?), native: OnceLock::new(), classes })
     }
 
