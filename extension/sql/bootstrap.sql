@@ -44,7 +44,10 @@ CREATE TABLE pgml.models (
     search_params JSONB NOT NULL,
     search_args JSONB NOT NULL,
     created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
-    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp()
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+    -- pgml-rs 0.8.0: where an imported model came from (pgml.import: its format, size, who
+    -- imported it, a bundle's source); NULL for a model trained here
+    origin JSONB
 );
 CREATE INDEX models_project_id_idx ON pgml.models (project_id);
 CREATE INDEX models_snapshot_id_idx ON pgml.models (snapshot_id);

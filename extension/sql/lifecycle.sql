@@ -54,8 +54,9 @@ CREATE TABLE pgml.audit_log (
     at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     event TEXT NOT NULL CHECK (event IN ('train', 'deploy', 'rollback', 'promote', 'request', 'approve',
         'reject', 'override', 'archive', 'delete', 'schema_change', 'add_stage', 'set_policy',
-        'alert', 'rollout')), -- pgml-rs 0.6.0: 'alert' (a rule of pgml.alert_rules opened an alert);
-                              -- 0.7.0: 'rollout' (a rollout started, changed or ended)
+        'alert', 'rollout', 'import')), -- pgml-rs 0.6.0: 'alert' (a rule of pgml.alert_rules opened an alert);
+                              -- 0.7.0: 'rollout' (a rollout started, changed or ended);
+                              -- 0.8.0: 'import' (pgml.import stored a model trained elsewhere)
     role NAME NOT NULL,
     project TEXT,
     model_id BIGINT,

@@ -7,6 +7,7 @@
 --   pgml_deployer   deploys, rolls back, promotes, archives and deletes models
 --   pgml_approver   approves or rejects promotion requests
 --   pgml_monitor    reads the prediction log and the outcomes, records outcomes (0.6.0)
+--   pgml_importer   imports models trained elsewhere (0.8.0): their bytes are untrusted input
 --   pgml_admin      all of the above, sets stages and promotion policies, forces promotions,
 --                   sets what is logged of predictions and runs the log's maintenance
 --
@@ -17,12 +18,12 @@ DO $$
 DECLARE
     r TEXT;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['pgml_predictor', 'pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_monitor', 'pgml_admin'] LOOP
+    FOREACH r IN ARRAY ARRAY['pgml_predictor', 'pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_monitor', 'pgml_importer', 'pgml_admin'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
             EXECUTE format('CREATE ROLE %I NOLOGIN', r);
         END IF;
     END LOOP;
-    FOR r IN SELECT unnest(ARRAY['pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_monitor']) LOOP
+    FOR r IN SELECT unnest(ARRAY['pgml_trainer', 'pgml_deployer', 'pgml_approver', 'pgml_monitor', 'pgml_importer']) LOOP
         IF NOT pg_has_role(r, 'pgml_predictor', 'MEMBER') THEN
             EXECUTE format('GRANT pgml_predictor TO %I', r);
         END IF;
@@ -77,6 +78,8 @@ BEGIN
             ('start_rollout', 'pgml_deployer'), ('stop_rollout', 'pgml_deployer'),
             ('set_rollout_percent', 'pgml_deployer'), ('evaluate_rollouts', 'pgml_deployer'),
             ('replay', 'pgml_monitor'),
+            -- models in and out (0.8.0)
+            ('export', 'pgml_predictor'), ('import', 'pgml_importer'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
             ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),

@@ -7,7 +7,8 @@ use crate::error::{Result, SqlError};
 use crate::privilege;
 use crate::store::{self, Event, NewDeployment, Project};
 use pgml_core::lifecycle::compat::schema_diff;
-use pgml_core::lifecycle::deploy::Strategy;
+use pgml_core::lifecycle::deploy::{should_auto_deploy, Strategy};
+use pgml_core::lifecycle::gates::PRODUCTION;
 use pgml_core::lifecycle::gates::{evaluate, refusal, Check, Evidence};
 use serde_json::json;
 
@@ -162,4 +163,34 @@ pub fn check_model(project: &Project, model_id: i64) -> Result<store::ModelInfo>
         return Err(SqlError::from(pgml_core::Error::refused(format!("model {model_id} is archived"))));
     }
     Ok(info)
+}
+
+/// Deploys the new model to production if its key metric strictly beats the serving
+/// model's and it passes production's gates; says why not when the gates stop it.
+pub fn auto_deploy(project: &Project, model_id: i64, key: Option<f64>, enabled: bool) -> Result<bool> {
+    if !enabled {
+        pgrx::notice!("automatic_deploy is false: model {model_id} was stored but not deployed");
+        return Ok(false);
+    }
+    store::lock_project(project.id)?;
+    let current = store::deployed(project, PRODUCTION)?.map(|(_, metric)| metric);
+    if !should_auto_deploy(current, key) {
+        return Ok(false);
+    }
+    let a = assess(project, PRODUCTION, model_id, true)?;
+    if let Err(refusal) = admit(&a, project, PRODUCTION, model_id, Overrides::default()) {
+        pgrx::notice!("model {model_id} was not deployed automatically: {}", refusal.message);
+        return Ok(false);
+    }
+    if a.approvals > 0 {
+        pgrx::notice!(
+            "model {model_id} passes the gates of production but needs {} approval(s); request them with \
+             pgml.promote('{}', {model_id})",
+            a.approvals,
+            project.name.replace('\'', "''")
+        );
+        return Ok(false);
+    }
+    place(project, PRODUCTION, model_id, Strategy::NewScore, &a, Overrides::default())?;
+    Ok(true)
 }

@@ -9,6 +9,7 @@ pub(crate) mod drift;
 mod embed;
 mod models;
 mod monitoring;
+mod portable;
 mod predict;
 pub(crate) mod promote;
 mod rollouts;

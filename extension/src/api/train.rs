@@ -2,14 +2,13 @@
 //! its key metric beats the deployed model's.
 
 use crate::error::{OrRaise, Result, SqlError};
-use crate::lifecycle::{self, Overrides};
+use crate::lifecycle;
 use crate::relation;
 use crate::store::{self, Event, NewModel, Project};
 use pgml_core::algorithms::Algorithm;
 use pgml_core::data::preprocess::Spec;
 use pgml_core::data::split::Sampling;
-use pgml_core::lifecycle::deploy::{key_metric, should_auto_deploy, Strategy};
-use pgml_core::lifecycle::gates::PRODUCTION;
+use pgml_core::lifecycle::deploy::key_metric;
 use pgml_core::search::Search;
 use pgml_core::training::{self, TrainRequest};
 use pgml_core::Task;
@@ -179,7 +178,7 @@ fn run(a: Args) -> Result<TrainRow> {
     let outcome = train_stored(req, model_id)?;
     let key = key_metric(task, &outcome.metrics);
     record_outcome(&project, model_id, &data, algorithm, outcome)?;
-    let deployed = auto_deploy(&project, model_id, key, a.automatic_deploy)?;
+    let deployed = lifecycle::auto_deploy(&project, model_id, key, a.automatic_deploy)?;
     Ok(TableIterator::once((project.name, task.name().to_string(), algorithm.name().to_string(), deployed)))
 }
 
@@ -203,7 +202,7 @@ fn begin_model(
     )?;
     store::insert_model(NewModel {
         project_id: project.id,
-        snapshot_id,
+        snapshot_id: Some(snapshot_id),
         num_features: data.x.cols as i32,
         algorithm: algorithm.name(),
         hyperparams: &a.hyperparams,
@@ -353,34 +352,4 @@ fn resolve_task(project_name: &str, task: Option<&str>, existing: Option<&Projec
                 .hint("pass task => 'regression', 'classification', 'clustering' or 'decomposition'"))
         }
     }
-}
-
-/// Deploys the new model to production if its key metric strictly beats the serving
-/// model's and it passes production's gates; says why not when the gates stop it.
-fn auto_deploy(project: &Project, model_id: i64, key: Option<f64>, enabled: bool) -> Result<bool> {
-    if !enabled {
-        notice!("automatic_deploy is false: model {model_id} was trained but not deployed");
-        return Ok(false);
-    }
-    store::lock_project(project.id)?;
-    let current = store::deployed(project, PRODUCTION)?.map(|(_, metric)| metric);
-    if !should_auto_deploy(current, key) {
-        return Ok(false);
-    }
-    let a = lifecycle::assess(project, PRODUCTION, model_id, true)?;
-    if let Err(refusal) = lifecycle::admit(&a, project, PRODUCTION, model_id, Overrides::default()) {
-        notice!("model {model_id} was not deployed automatically: {}", refusal.message);
-        return Ok(false);
-    }
-    if a.approvals > 0 {
-        notice!(
-            "model {model_id} passes the gates of production but needs {} approval(s); request them with \
-             pgml.promote('{}', {model_id})",
-            a.approvals,
-            project.name.replace('\'', "''")
-        );
-        return Ok(false);
-    }
-    lifecycle::place(project, PRODUCTION, model_id, Strategy::NewScore, &a, Overrides::default())?;
-    Ok(true)
 }

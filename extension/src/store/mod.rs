@@ -191,7 +191,7 @@ pub fn insert_snapshot(
 /// A model row before its training.
 pub struct NewModel<'a> {
     pub project_id: i64,
-    pub snapshot_id: i64,
+    pub snapshot_id: Option<i64>,
     pub num_features: i32,
     pub algorithm: &'a str,
     pub hyperparams: &'a serde_json::Value,
@@ -235,6 +235,14 @@ pub fn finish_model(id: i64, hyperparams: serde_json::Value, metrics: serde_json
             &[id.into(), JsonB(hyperparams).into(), JsonB(metrics).into()],
         )?;
         Ok(())
+    })
+}
+
+/// Records where an imported model came from (`pgml.models.origin`; NULL for a model trained
+/// here).
+pub fn set_origin(id: i64, origin: serde_json::Value) -> Result<()> {
+    as_owner(|| {
+        execute("UPDATE pgml.models SET origin = $2 WHERE id = $1", &[id.into(), JsonB(origin).into()])
     })
 }
 

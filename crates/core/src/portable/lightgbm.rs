@@ -115,15 +115,16 @@ pub fn check(text: &str) -> Result<Checked> {
             format!("these can: {}", OBJECTIVES.iter().map(|(o, _)| *o).collect::<Vec<_>>().join(", ")),
         )
     })?;
-    let classes =
-        match (objective, num_class, per_iteration) {
-            ("multiclass", k, p) if k >= 2 && p == k => k,
-            ("binary", 1, 1) => 2,
-            (_, 1, 1) if task == Task::Regression => 0,
-            _ => return Err(bad(format!(
+    let classes = match (objective, num_class, per_iteration) {
+        ("multiclass", k, p) if k >= 2 && p == k => k,
+        ("binary", 1, 1) => 2,
+        (_, 1, 1) if task == Task::Regression => 0,
+        _ => {
+            return Err(bad(format!(
                 "num_class {num_class} and num_tree_per_iteration {per_iteration} with objective {objective}"
-            ))),
-        };
+            )))
+        }
+    };
     let feature_names: Vec<String> =
         header.need("feature_names", "the header")?.split_whitespace().map(str::to_string).collect();
     if feature_names.len() != num_feature {

@@ -143,7 +143,7 @@ pub fn export(stored: &[u8], format: Format, manifest: impl FnOnce(&Header) -> M
         | (Format::Lightgbm, Some(Format::Lightgbm)) => format,
         _ => {
             return Err(Error::unsupported(format!(
-                "a {} model cannot be exported as {}",
+                "{} models cannot be exported as {}",
                 header.algorithm,
                 format.name()
             ))
@@ -245,6 +245,16 @@ pub struct Imported {
     pub manifest: Option<Manifest>,
 }
 
+impl Imported {
+    /// The import with other columns for its inputs (as many features, none of them text).
+    pub fn with_features(mut self, columns: Vec<FeatureColumn>) -> Result<Imported> {
+        let model = self.stored[self.header.bytes()?.len()..].to_vec();
+        self.header = with_features(self.header, columns)?;
+        self.stored = [self.header.bytes()?, model].concat();
+        Ok(self)
+    }
+}
+
 /// Reads a model file of `format` (None: sniffed). `features` names the model's inputs in
 /// order (None: the names the file holds, else `f1`, `f2`, …).
 pub fn import(
@@ -262,9 +272,18 @@ pub fn import(
     if bytes.is_empty() {
         return Err(Error::invalid("the model file is empty"));
     }
-    let format = match format {
-        Some(f) => f,
-        None => Format::sniff(bytes)?,
+    let sniffed = Format::sniff(bytes).ok();
+    let format = match (format, sniffed) {
+        (None, Some(f)) | (Some(f), None) => f,
+        (None, None) => Format::sniff(bytes)?,
+        // XGBoost's JSON and UBJ are read alike; other formats are told apart by their start
+        (Some(f), Some(s))
+            if f != s && [f, s].iter().any(|f| matches!(f, Format::Bundle | Format::Lightgbm)) =>
+        {
+            return Err(Error::invalid(format!("the model file is a {} file, not {}", s.name(), f.name()))
+                .with_hint("leave format NULL: pgml.import recognises the file"))
+        }
+        (Some(f), Some(_)) => f,
     };
     let (header, model, manifest) = match format {
         Format::Bundle => {
@@ -288,7 +307,8 @@ pub fn import(
                 .map_err(|_| Error::invalid("the LightGBM model is not UTF-8 text"))?;
             let checked = lightgbm::check(text)?;
             let classes = (0..checked.classes).map(|c| c as f32).collect();
-            let model = algorithms::lightgbm::stored_from_text(&checked.text, checked.classes)?;
+            let model = algorithms::lightgbm::stored_from_text(&checked.text, checked.classes)
+                .map_err(refused("LightGBM"))?;
             let header =
                 native_header("lightgbm", checked.task, classes, checked.num_feature, &checked.feature_names);
             (header, model, None)
@@ -304,6 +324,14 @@ pub fn import(
     };
     let stored = [header.bytes()?, model].concat();
     Ok(Imported { header, stored, format, manifest })
+}
+
+/// A library's refusal of a file that passed our checks: still the file's fault (22023).
+fn refused(library: &'static str) -> impl Fn(Error) -> Error {
+    move |e| match e {
+        Error::Internal(message) => Error::invalid(format!("{library} cannot read the model: {message}")),
+        other => other,
+    }
 }
 
 /// The class labels an XGBoost file exported here carries; else `0..k`.
@@ -351,6 +379,9 @@ fn native_header(
 /// The header with the caller's feature columns: as many features as the model takes, and
 /// none categorical (an imported model's inputs are numbers; its file holds no levels).
 fn with_features(mut header: Header, columns: Vec<FeatureColumn>) -> Result<Header> {
+    if header.features == columns {
+        return Ok(header);
+    }
     let width = schema::width(&columns);
     if width != header.num_features {
         return Err(Error::data(format!(
@@ -366,7 +397,8 @@ fn with_features(mut header: Header, columns: Vec<FeatureColumn>) -> Result<Head
         ))
         .with_hint("give the model a view that encodes the column as the model was trained on it"));
     }
-    if header.preprocess.is_some() && header.features != columns {
+    let names = |c: &[FeatureColumn], n| schema::feature_names(c, n);
+    if header.preprocess.is_some() && names(&header.features, width) != names(&columns, width) {
         return Err(Error::invalid("a bundled model with preprocessing keeps its own features")
             .with_hint(format!("it takes: {}", header.feature_list())));
     }
@@ -430,7 +462,7 @@ fn check_bundled(stored: &[u8]) -> Result<(Header, Vec<u8>)> {
             }
             let text =
                 serde_json::to_vec(&json).map_err(|e| Error::Internal(format!("XGBoost JSON: {e}")))?;
-            algorithms::xgboost::stored_from_json(&text, classes)?
+            algorithms::xgboost::stored_from_json(&text, classes).map_err(refused("XGBoost"))?
         }
         Some(_) => {
             let (classes, text) =
@@ -439,7 +471,7 @@ fn check_bundled(stored: &[u8]) -> Result<(Header, Vec<u8>)> {
             if c.classes != classes || classes != expected_classes || c.num_feature != header.num_features {
                 return Err(bad("its classes or features disagree with its header".into()));
             }
-            algorithms::lightgbm::stored_from_text(&c.text, classes)?
+            algorithms::lightgbm::stored_from_text(&c.text, classes).map_err(refused("LightGBM"))?
         }
         None => {
             // a model of our own: read in Rust (refusing what does not decode), then tried on a

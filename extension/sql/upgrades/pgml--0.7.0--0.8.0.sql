@@ -1,0 +1,56 @@
+-- pgml-rs 0.7.0 -> 0.8.0, written by hand: models in and out. pgml.export writes a stored model
+-- as a file (a bundle, XGBoost's UBJ or JSON, LightGBM's text); pgml.import stores a model
+-- trained elsewhere as an ordinary model version. pgml.models gains the column origin (NULL
+-- for every model trained so far), the audit log accepts the event 'import', and the role
+-- pgml_importer (granted to pgml_admin) may import. Nothing of the registry, the log or the
+-- outcomes is changed; no function is replaced.
+\echo Use "ALTER EXTENSION pgml UPDATE TO '0.8.0'" to load this file. \quit
+
+ALTER TABLE pgml.models ADD COLUMN origin JSONB;
+
+ALTER TABLE pgml.audit_log DROP CONSTRAINT audit_log_event_check;
+ALTER TABLE pgml.audit_log ADD CONSTRAINT audit_log_event_check CHECK (event IN ('train', 'deploy', 'rollback', 'promote',
+    'request', 'approve', 'reject', 'override', 'archive', 'delete', 'schema_change', 'add_stage', 'set_policy', 'alert',
+    'rollout', 'import'));
+
+-- pgml::api::portable::export
+CREATE FUNCTION pgml."export"(
+	"model_id" bigint, /* i64 */
+	"format" TEXT DEFAULT 'bundle' /* & str */
+) RETURNS bytea /* Vec < u8 > */
+STRICT STABLE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'export_wrapper';
+
+-- pgml::api::portable::import
+CREATE FUNCTION pgml."import"(
+	"project_name" TEXT, /* & str */
+	"task" TEXT, /* Option < & str > */
+	"model" bytea, /* & [u8] */
+	"format" TEXT DEFAULT NULL, /* Option < & str > */
+	"features" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < String > > */
+	"relation_name" TEXT DEFAULT NULL, /* Option < & str > */
+	"y_column_name" TEXT DEFAULT NULL, /* Option < & str > */
+	"automatic_deploy" bool DEFAULT true /* Option < bool > */
+) RETURNS bigint /* i64 */
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'import_wrapper';
+
+-- the role, and privileges as privileges.sql gives them (roles are cluster-wide: another
+-- database may have made it already)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgml_importer') THEN
+        CREATE ROLE pgml_importer NOLOGIN;
+    END IF;
+    IF NOT pg_has_role('pgml_importer', 'pgml_predictor', 'MEMBER') THEN
+        GRANT pgml_predictor TO pgml_importer;
+    END IF;
+    IF NOT pg_has_role('pgml_admin', 'pgml_importer', 'MEMBER') THEN
+        GRANT pgml_importer TO pgml_admin;
+    END IF;
+END $$;
+REVOKE EXECUTE ON FUNCTION pgml.export(bigint, text),
+    pgml.import(text, text, bytea, text, text[], text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgml.export(bigint, text) TO pgml_predictor;
+GRANT EXECUTE ON FUNCTION pgml.import(text, text, bytea, text, text[], text, text, boolean) TO pgml_importer;
