@@ -108,6 +108,13 @@ SQL
   [ "$(q "$db" -c "SELECT count(*) FROM pgml.audit_log")" = $((events + 2)) ] \
     || fail "after the upgrade a deploy and a training did not add exactly one audit event each"
   echo "   ok: the upgraded registry trains and deploys, one audit event each"
+  # a model trained before the upgrade moves out and back in (pgml.export / pgml.import, 0.8.0)
+  copy=$(q "$db" -c "SET client_min_messages = warning" -c "SELECT pgml.import('Iris copy', NULL, pgml.export(2))")
+  [ "$(q "$db" -c "SELECT count(*) FROM pgml.iris
+        WHERE pgml.predict($copy, ARRAY[sepal_length, sepal_width, petal_length, petal_width]) <>
+              pgml.predict(2, ARRAY[sepal_length, sepal_width, petal_length, petal_width])")" = 0 ] \
+    || fail "a model trained before the upgrade, exported and imported, predicts otherwise"
+  echo "   ok: a model trained by $old exports and imports with the same predictions"
 done
 
 echo "== 2. the schema of $VERSION equals its committed release script"
