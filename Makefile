@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text regress-accept bench bench-monitoring bench-rollouts bench-serve bench-embed serve reference
+.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text test-portable regress-accept bench bench-monitoring bench-rollouts bench-serve bench-embed serve reference
 
 help:
 	@echo "The two commands:"
@@ -120,6 +120,10 @@ test-monitoring: test-pg db
 test-text: test-pg db
 	@bash scripts/test-text.sh
 
+# Models in and out against Python's XGBoost and LightGBM, and a bundle between two databases.
+test-portable: test-pg db
+	@bash scripts/test-portable.sh
+
 # The HTTP server in the foreground on the project cluster (PGML_SERVE_* variables configure it).
 serve: db
 	@bash -c 'source scripts/lib.sh && cargo run --release -p pgml-serve --config "$$PGRX_LINK_CONFIG"'
@@ -127,7 +131,7 @@ serve: db
 regress-accept: db
 	@bash scripts/regress.sh --accept
 
-test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text
+test: lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text test-portable
 	@echo "make test: all passed"
 
 bench: db

@@ -57,6 +57,19 @@ venv_schemathesis() {
     "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
   fi
 }
+# Python's XGBoost and LightGBM, for the models-in-and-out round trips (scripts/test-portable.sh);
+# xgboost-cpu is XGBoost's wheel without CUDA's libraries (3.2.0: the last for Debian 12's Python 3.11;
+# the extension links 3.4, whose files 3.2 reads).
+PORTABLE_PACKAGES="numpy==2.3.5 xgboost-cpu==3.2.0 lightgbm==4.7.0"
+venv_portable() {
+  local venv=$ROOT/.build/venv-portable
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.packages" 2>/dev/null)" != "$PORTABLE_PACKAGES" ]; then
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q $PORTABLE_PACKAGES
+    echo "$PORTABLE_PACKAGES" >"$venv/.packages"
+  fi
+}
 venv_selenium() {
   local venv=$ROOT/.build/venv-selenium
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import selenium, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null; then

@@ -85,8 +85,8 @@ fi
 timed "all-MiniLM-L6-v2 weights" bash scripts/models.sh &
 pids+=("$!:models:")
 
-# the test tools' Python environments (schemathesis, Selenium)
-timed "test tools' Python environments" bash -c "source scripts/lib.sh; venv_schemathesis; venv_selenium" &
+# the test tools' Python environments (schemathesis, Selenium, XGBoost and LightGBM)
+timed "test tools' Python environments" bash -c "source scripts/lib.sh; venv_schemathesis; venv_selenium; venv_portable" &
 pids+=("$!:test venvs:")
 
 # XGBoost needs cmake and ninja (apt) and its vendored source (cargo fetch); when it is built

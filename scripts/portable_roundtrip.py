@@ -1,0 +1,169 @@
+"""Models in and out, against the Python libraries themselves (scripts/test-portable.sh).
+
+1. Trained in Python (XGBoost and LightGBM; binary, multiclass, regression), saved as their own
+   files, imported by pgml.import with the dataset as holdout: SQL predicts what Python does.
+2. Trained here, exported by pgml.export, loaded by Python's xgboost / lightgbm: Python
+   predicts what SQL does, and reads the feature names.
+
+Every dataset row is probed, plus one row per feature with that feature missing (NaN). Trees
+must agree within 1e-6 (relative, or absolute near zero). Prints one line per model and the
+largest difference; exits 1 on any disagreement.
+"""
+
+import base64
+import subprocess
+import sys
+
+import lightgbm as lgb
+import numpy as np
+import xgboost as xgb
+
+DB = sys.argv[1]
+TOLERANCE = 1e-6
+DATASETS = {
+    "iris": ("target", "classification"),
+    "breast_cancer": ("malignant", "classification"),
+    "diabetes": ("target", "regression"),
+}
+failures = []
+
+
+def sql(query, stdin=None):
+    out = subprocess.run(
+        ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", DB, "-c", "SET client_min_messages = warning", "-c", query],
+        input=stdin, capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        sys.exit(f"psql failed: {out.stderr}\n{query[:300]}")
+    return out.stdout
+
+
+def literal(name):
+    return "'" + name.replace("'", "''") + "'"
+
+
+def ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load(name):
+    """The dataset's features, label and column names, read from the database in one order."""
+    label, _ = DATASETS[name]
+    sql(f"SELECT pgml.load_dataset({literal(name)})")
+    cols = [c for c in sql(
+        f"SELECT column_name FROM information_schema.columns WHERE table_schema = 'pgml' AND table_name = {literal(name)} "
+        f"AND column_name <> {literal(label)} ORDER BY ordinal_position").splitlines()]
+    rows = sql(f"SELECT array_to_string(ARRAY[{', '.join(ident(c) for c in cols)}]::real[], ' ') || ' ' || "
+               f"CASE {ident(label)}::text WHEN 'true' THEN '1' WHEN 'false' THEN '0' ELSE {ident(label)}::text END "
+               f"FROM pgml.{name} ORDER BY ctid").splitlines()
+    data = np.array([[float(v) for v in r.split()] for r in rows], dtype=np.float32)
+    return np.ascontiguousarray(data[:, :-1]), data[:, -1], cols
+
+
+def probe(name, x):
+    """The rows predicted on both sides: every row, then row j with feature j missing."""
+    extra = []
+    for j in range(x.shape[1]):
+        row = x[j % len(x)].copy()
+        row[j] = np.nan
+        extra.append(row)
+    rows = np.vstack([x, np.array(extra, dtype=np.float32)])
+    table = f"probe_{name}"
+    sql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int, f real[])")
+    lines = "".join(f"{i}\t{{{','.join('NaN' if np.isnan(v) else repr(float(v)) for v in r)}}}\n" for i, r in enumerate(rows))
+    sql(f"\\copy {table} FROM STDIN", stdin=lines)
+    return rows, table
+
+
+def sql_predictions(model, table, task):
+    """What SQL predicts for every probe row: probabilities (classification) or values."""
+    fn = "pgml.predict_proba" if task == "classification" else "pgml.predict"
+    out = sql(f"SELECT array_to_string(ARRAY[{fn}({model}, f)]::real[], ' ') FROM {table} ORDER BY id")
+    return np.array([[float(v) for v in line.replace("{", "").replace("}", "").split()] for line in out.splitlines()])
+
+
+def compare(what, ours, theirs):
+    theirs = np.asarray(theirs, dtype=np.float64).reshape(len(ours), -1)
+    if theirs.shape[1] == 1 and ours.shape[1] == 2:
+        ours = ours[:, 1:]  # a binary model's P(class 1)
+    if ours.shape != theirs.shape:
+        failures.append(f"{what}: shapes {ours.shape} and {theirs.shape}")
+        print(f"FAILED {what}: shapes {ours.shape} and {theirs.shape}")
+        return
+    diff = np.abs(ours - theirs) / np.maximum(1.0, np.abs(theirs))
+    worst = float(diff.max())
+    ok = worst <= TOLERANCE
+    print(f"{'ok' if ok else 'FAILED'} {what}: {len(ours)} rows, largest difference {worst:.2e}")
+    if not ok:
+        failures.append(what)
+
+
+def import_file(project, raw, dataset, label):
+    b64 = base64.b64encode(raw).decode()
+    return sql(f"SELECT pgml.import({literal(project)}, NULL, decode({literal(b64)}, 'base64'), "
+               f"relation_name => 'pgml.{dataset}', y_column_name => {literal(label)})").strip()
+
+
+def export_file(model_id, fmt):
+    return base64.b64decode(sql(f"SELECT encode(pgml.export({model_id}, {literal(fmt)}), 'base64')").replace("\n", ""))
+
+
+def python_models(x, y, cols, task, classes):
+    """(name, file bytes, predict(X)) of the Python-trained models of one dataset."""
+    if task == "regression":
+        xgb_params = [("reg:squarederror", {})]
+        lgb_params = {"objective": "regression"}
+    elif classes == 2:
+        xgb_params = [("binary:logistic", {})]
+        lgb_params = {"objective": "binary"}
+    else:
+        xgb_params = [("multi:softprob", {"num_class": classes}), ("multi:softmax", {"num_class": classes})]
+        lgb_params = {"objective": "multiclass", "num_class": classes}
+    out = []
+    dtrain = xgb.DMatrix(x, label=y, feature_names=cols, missing=np.nan)
+    for objective, extra in xgb_params:
+        booster = xgb.train({"objective": objective, "max_depth": 4, "seed": 1, **extra}, dtrain, num_boost_round=20)
+        # multi:softmax's file predicts labels; its probabilities are softprob's
+        prob = booster.copy()
+        if objective == "multi:softmax":
+            prob.set_param({"objective": "multi:softprob"})
+        for fmt in ("ubj", "json"):
+            raw = bytes(booster.save_raw(raw_format=fmt))
+            out.append((f"xgboost {objective} .{fmt}", raw,
+                        lambda rows, b=prob: b.predict(xgb.DMatrix(rows, feature_names=cols, missing=np.nan))))
+    model = lgb.train({**lgb_params, "verbose": -1, "num_leaves": 15, "seed": 1}, lgb.Dataset(x, label=y), num_boost_round=20)
+    out.append((f"lightgbm {lgb_params['objective']} .txt", model.model_to_string().encode(), model.predict))
+    return out
+
+
+for dataset, (label, task) in DATASETS.items():
+    x, y, cols = load(dataset)
+    rows, table = probe(dataset, x)
+    classes = len(np.unique(y)) if task == "classification" else 0
+    # 1. trained in Python, imported here
+    for i, (what, raw, predict) in enumerate(python_models(x, y, cols, task, classes)):
+        model_id = import_file(f"py_{dataset}_{i}", raw, dataset, label)
+        compare(f"{dataset}: {what} imported (model {model_id})", sql_predictions(model_id, table, task), predict(rows))
+    # 2. trained here, exported to Python
+    for algorithm in ("xgboost", "lightgbm"):
+        sql(f"SELECT pgml.train({literal('pg_' + dataset + '_' + algorithm)}, {literal(task)}, 'pgml.{dataset}', "
+            f"{literal(label)}, {literal(algorithm)}, '{{\"n_estimators\": 20}}')")
+        model_id = sql(f"SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id "
+                       f"WHERE p.name = {literal('pg_' + dataset + '_' + algorithm)}").strip()
+        ours = sql_predictions(model_id, table, task)
+        if algorithm == "xgboost":
+            for fmt in ("xgboost", "xgboost_json"):
+                booster = xgb.Booster()
+                booster.load_model(bytearray(export_file(model_id, fmt)))
+                if booster.feature_names != cols:
+                    failures.append(f"{dataset} {fmt}: feature names {booster.feature_names}")
+                theirs = booster.predict(xgb.DMatrix(rows, feature_names=cols, missing=np.nan))
+                compare(f"{dataset}: xgboost exported as {fmt} (model {model_id})", ours, theirs)
+        else:
+            booster = lgb.Booster(model_str=export_file(model_id, "lightgbm").decode())
+            compare(f"{dataset}: lightgbm exported (model {model_id})", ours, booster.predict(rows))
+
+if failures:
+    print(f"test-portable: {len(failures)} disagreement(s): {failures}")
+    sys.exit(1)
+print("test-portable: Python and SQL agree on every model, both ways")
