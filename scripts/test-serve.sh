@@ -143,6 +143,37 @@ psql -X -q -d $DB -c "SELECT pgml.set_monitoring('serve_iris', scan_after => 100
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^pgml_serve_stage_model{project="serve_iris",stage="production",model_id="1"}' \
   || fail "the model that answered is not held in process (/metrics)"
 echo "   ok: answered in process (the model is held: /metrics)"
+# models in and out: GET /v1/models/{id}/export gives pgml.export's bytes as the role; an
+# imported model is served over HTTP like any other, deployed and rolled back
+xgb=$(psql -X -At -d $DB -c "SELECT min(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+                               WHERE p.name = 'serve_iris' AND m.algorithm = 'xgboost'")
+for format in bundle xgboost xgboost_json; do
+  got=$(curl -sf "http://127.0.0.1:$PORT/v1/models/$xgb/export?format=$format" -H "Authorization: Bearer $predictor" | md5sum | cut -d' ' -f1)
+  want=$(psql -X -At -d $DB -c "SELECT md5(pgml.export($xgb, '$format'))")
+  [ "$got" = "$want" ] || fail "GET /v1/models/$xgb/export?format=$format: md5 $got, SQL's $want"
+done
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/models/$xgb/export?format=lightgbm" -H "Authorization: Bearer $predictor")
+[ "$status" = 400 ] || fail "exporting XGBoost as LightGBM answered $status, not 400"
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/models/999999/export" -H "Authorization: Bearer $predictor")
+[ "$status" = 404 ] || fail "exporting no model answered $status, not 404"
+echo "   ok: GET /v1/models/$xgb/export gives pgml.export's bytes (bundle, xgboost, xgboost_json); 400 for a format the model has not, 404 for no model"
+first=$(psql -X -q -At -d $DB -c "SET client_min_messages = warning" -c "SELECT pgml.import('serve_imported', NULL, pgml.export($xgb, 'xgboost'),
+          relation_name => 'pgml.iris', y_column_name => 'target')")
+second=$(psql -X -q -At -d $DB -c "SET client_min_messages = warning" -c "SELECT pgml.import('serve_imported', NULL, pgml.export(1),
+          relation_name => 'pgml.iris', y_column_name => 'target', automatic_deploy => false)")
+imported() {
+  curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_imported/predict_proba" -H "Authorization: Bearer $predictor" \
+    -H 'Content-Type: application/json' -d '{"features": {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}}'
+}
+want=$(psql -X -At -d $DB -c "SELECT array_to_string(pgml.predict_proba($xgb, ARRAY[6.3, 3.3, 6.0, 2.5]::real[]), ',')")
+[[ "$(imported)" == *"\"model_id\":$first,"*"[[${want}]]"* ]] || fail "the imported model answered $(imported), the source's probabilities are $want"
+psql -X -q -d $DB -c "SELECT pgml.deploy($second)" >/dev/null
+for _ in $(seq 1 100); do [[ "$(imported)" == *"\"model_id\":$second,"* ]] && break; sleep 0.05; done
+[[ "$(imported)" == *"\"model_id\":$second,"* ]] || fail "after deploying imported model $second pgml-serve answers $(imported)"
+psql -X -q -d $DB -c "SELECT pgml.deploy('serve_imported', 'rollback')" >/dev/null
+for _ in $(seq 1 100); do [[ "$(imported)" == *"\"model_id\":$first,"* ]] && break; sleep 0.05; done
+[[ "$(imported)" == *"\"model_id\":$first,"* ]] || fail "after the rollback pgml-serve answers $(imported)"
+echo "   ok: imported models $first (XGBoost file) and $second (bundle) served over HTTP, the source's probabilities ($want), deployed and rolled back"
 grep -q '"message":"pgml-serve listening"' "$LOG" || fail "no structured (JSON) start log line"
 
 echo "== schemathesis $SCHEMATHESIS_VERSION against /openapi.json"

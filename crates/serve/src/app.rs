@@ -22,7 +22,7 @@ pub const BODY_LIMIT: usize = 1 << 20;
     info(title = "pgml-serve", description = "Stable HTTP prediction endpoints over a pgml-rs database"),
     paths(
         predict::predict, predict::predict_proba,
-        registry::projects, registry::project, registry::models, registry::deployments,
+        registry::projects, registry::project, registry::models, registry::deployments, registry::export,
         lifecycle::deploy, lifecycle::rollback, lifecycle::promote, lifecycle::approve, lifecycle::reject,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
@@ -131,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/projects/{project}", get(registry::project))
         .route("/v1/projects/{project}/models", get(registry::models))
         .route("/v1/projects/{project}/deployments", get(registry::deployments))
+        .route("/v1/models/{id}/export", get(registry::export))
         .route("/v1/projects/{project}/predict", post(predict::predict))
         .route("/v1/projects/{project}/predict_proba", post(predict::predict_proba))
         .route("/v1/projects/{project}/deploy", post(lifecycle::deploy))

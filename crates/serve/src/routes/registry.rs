@@ -222,3 +222,46 @@ pub async fn deployments(
             .collect(),
     ))
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// `bundle` (the default), `xgboost` (UBJ), `xgboost_json` or `lightgbm` (text).
+    pub format: Option<String>,
+}
+
+/// A model as a file (`pgml.export` with the caller's role): a bundle another pgml-rs database
+/// imports, or XGBoost's or LightGBM's own file. Read from a replica when there are replicas.
+#[utoipa::path(get, path = "/v1/models/{id}/export", tag = "registry",
+    params(("id" = i64, Path, description = "The model id"), ExportQuery),
+    responses((status = 200, description = "The model file", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 400, description = "A format the model cannot be written in"),
+              (status = 404, description = "No such model")),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<i64>, PathRejection>,
+    axum::extract::Query(query): axum::extract::Query<ExportQuery>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    let Path(id) = path?;
+    let format = query.format.unwrap_or_else(|| "bundle".into());
+    let rows = state
+        .db
+        .read(&caller.role, "SELECT pgml.export($1, $2)", &[(&id, Type::INT8), (&format, Type::TEXT)])
+        .await?;
+    let bytes: Vec<u8> = rows.first().map(|r| r.get(0)).unwrap_or_default();
+    let (kind, extension) = match format.as_str() {
+        "xgboost_json" | "json" => ("application/json", "json"),
+        "lightgbm" | "lightgbm_text" | "txt" => ("text/plain; charset=utf-8", "txt"),
+        "xgboost" | "xgboost_ubj" | "ubj" => ("application/ubjson", "ubj"),
+        _ => ("application/octet-stream", "pgml"),
+    };
+    let disposition = format!("attachment; filename=\"model-{id}.{extension}\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, kind.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    ))
+}
