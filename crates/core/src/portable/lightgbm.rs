@@ -151,7 +151,7 @@ pub fn check(text: &str) -> Result<Checked> {
         out.push_str(&format!("Tree={i}\n{canonical}\n"));
         trees += 1;
     }
-    if trees == 0 || trees % per_iteration != 0 {
+    if trees == 0 || !trees.is_multiple_of(per_iteration) {
         return Err(bad(format!("{trees} trees for {per_iteration} per iteration")));
     }
     out.push_str("end of trees\n");

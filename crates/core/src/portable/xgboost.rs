@@ -37,8 +37,9 @@ pub struct Facts {
 
 /// The model as a JSON value, from either encoding.
 pub fn parse(bytes: &[u8]) -> Result<Value> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'{') && bytes.iter().any(|&b| b == b'"') && std::str::from_utf8(bytes).is_ok() {
+    // JSON: `{` then a key's quote (or `}`); UBJSON: `{` then a length's type marker
+    let mut text = bytes.iter().filter(|b| !b.is_ascii_whitespace());
+    if text.next() == Some(&b'{') && matches!(text.next(), Some(b'"' | b'}')) {
         serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid(format!("the XGBoost JSON model is malformed: {e}")))
     } else {
@@ -286,7 +287,8 @@ mod tests {
 
     #[test]
     fn broken_trees_are_refused_naming_the_fault() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Break = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Break)> = vec![
             (
                 "children 7",
                 Box::new(|m| {
