@@ -272,6 +272,7 @@ pub fn import(
     if bytes.is_empty() {
         return Err(Error::invalid("the model file is empty"));
     }
+    let bytes = without_postgresml_prefix(bytes);
     let sniffed = Format::sniff(bytes).ok();
     let format = match (format, sniffed) {
         (None, Some(f)) | (Some(f), None) => f,
@@ -324,6 +325,16 @@ pub fn import(
     };
     let stored = [header.bytes()?, model].concat();
     Ok(Imported { header, stored, format, manifest })
+}
+
+/// PostgresML stores a LightGBM model as its feature and class counts (two big-endian u64)
+/// before LightGBM's text: such a file (`pgml.files.data` of a PostgresML database) is read
+/// from its text.
+fn without_postgresml_prefix(bytes: &[u8]) -> &[u8] {
+    match bytes.get(16..) {
+        Some(text) if text.starts_with(b"tree\n") && !bytes.starts_with(b"tree") => text,
+        _ => bytes,
+    }
 }
 
 /// A library's refusal of a file that passed our checks: still the file's fault (22023).

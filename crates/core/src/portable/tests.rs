@@ -194,3 +194,16 @@ fn damaged_files_never_crash_an_import() {
     eprintln!("{ok} damaged files imported, {refused} refused");
     assert!(refused > rounds / 3 && ok > 0, "{ok} imported, {refused} refused");
 }
+
+#[test]
+fn a_postgresml_lightgbm_file_is_read_from_its_text() {
+    let (stored, x) = trained("iris", "lightgbm", serde_json::json!({"n_estimators": 5}), Value::Null);
+    let text = export(&stored, Format::Lightgbm, manifest).unwrap();
+    // PostgresML's pgml.files.data: features and classes as big-endian u64, then the text
+    let mut file = 4u64.to_be_bytes().to_vec();
+    file.extend(3u64.to_be_bytes());
+    file.extend(&text);
+    let imported = import(&file, None, None).unwrap();
+    assert_eq!(imported.format, Format::Lightgbm);
+    assert_eq!(predictions(&imported.stored, &x), predictions(&stored, &x));
+}
