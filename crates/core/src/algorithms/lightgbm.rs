@@ -579,6 +579,36 @@ pub(crate) fn split_stored(bytes: &[u8]) -> Result<(usize, &str)> {
     Ok((classes, text))
 }
 
+/// LightGBM's own contributions of a stored model (the tests' reference for TreeSHAP): per row
+/// and output, one per feature and the bias last.
+#[cfg(test)]
+pub(crate) fn library_contributions(stored: &[u8], x: &Matrix) -> Result<Vec<f64>> {
+    let (classes, text) = split_stored(stored)?;
+    let model = LgbModel::from_text(text, classes)?;
+    let width = (x.cols + 1) * model.outputs();
+    let mut out = vec![0f64; x.rows * width];
+    let mut len = 0i64;
+    let params = c_string("")?;
+    // SAFETY: `x.data` holds rows × cols f32 values; `out` has room for every contribution.
+    check(unsafe {
+        sys::LGBM_BoosterPredictForMat(
+            model.booster.handle,
+            x.data.as_ptr().cast(),
+            sys::C_API_DTYPE_FLOAT32 as c_int,
+            x.rows as i32,
+            x.cols as i32,
+            1,
+            sys::C_API_PREDICT_CONTRIB as c_int,
+            0,
+            -1,
+            params.as_ptr(),
+            &mut len,
+            out.as_mut_ptr(),
+        )
+    })?;
+    Ok(out)
+}
+
 /// The stored bytes of a model of LightGBM text that `portable::lightgbm::check` has made.
 pub(crate) fn stored_from_text(text: &str, classes: usize) -> Result<Vec<u8>> {
     let model = LgbModel::from_text(text, classes)?;
@@ -588,6 +618,8 @@ pub(crate) fn stored_from_text(text: &str, classes: usize) -> Result<Vec<u8>> {
 pub(super) struct LgbModel {
     booster: Booster,
     text: String,
+    /// The trees with their counts, for explanations: built on the first one.
+    explainer: std::sync::OnceLock<std::result::Result<crate::explain::trees::Ensemble, String>>,
     features: usize,
     /// 0 for regression, otherwise the number of classes.
     classes: usize,
@@ -619,7 +651,13 @@ impl LgbModel {
                 &mut booster.fast,
             ))?;
         }
-        Ok(LgbModel { booster, text: text.to_string(), features: features as usize, classes })
+        Ok(LgbModel {
+            booster,
+            text: text.to_string(),
+            explainer: std::sync::OnceLock::new(),
+            features: features as usize,
+            classes,
+        })
     }
 
     fn outputs(&self) -> usize {
@@ -705,6 +743,14 @@ impl Model for LgbModel {
 
     fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         Ok(super::booster_labels_and_proba(self.raw(x)?, self.classes))
+    }
+
+    fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
+        self.check_width(row.len())?;
+        let built = self.explainer.get_or_init(|| {
+            crate::explain::trees::Ensemble::from_lightgbm(&self.text).map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(|e| Error::Internal(e.clone()))?.explain(row, method)
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

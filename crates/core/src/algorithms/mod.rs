@@ -72,6 +72,12 @@ pub trait Model: Send {
     fn fit_metrics(&self) -> crate::metrics::Metrics {
         crate::metrics::Metrics::new()
     }
+    /// Attributions of one row's prediction to its features (model inputs).
+    fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
+        let _ = (row, method);
+        Err(Error::unsupported("this model's predictions cannot be explained yet")
+            .with_hint("explanations cover XGBoost and LightGBM models (trained here or imported)"))
+    }
     /// The bytes stored in the registry; `Algorithm::load` reads them back.
     fn to_bytes(&self) -> Result<Vec<u8>>;
     /// `to_bytes` for a model that is stored and dropped: one held in its stored form hands

@@ -13,6 +13,8 @@ use super::xgboost_native::NativeTrees;
 use super::{check_at_least, check_fraction, check_range, made_up_rows, Model, Objectives, TrainContext};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
+use crate::explain::trees::Ensemble;
+use crate::explain::{Explanation, Method};
 use crate::task::Task;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -434,6 +436,8 @@ impl Flavour {
 pub(super) struct XgbModel {
     booster: Mutex<Learner>,
     native: OnceLock<Option<NativeTrees>>,
+    /// The trees with their covers, for explanations: built on the first one.
+    explainer: OnceLock<std::result::Result<Ensemble, String>>,
     /// 0 for regression, otherwise the number of classes.
     classes: usize,
 }
@@ -483,7 +487,12 @@ pub(super) fn train(
             booster.update(round as i32, &dtrain)?;
         }
     }
-    Ok(Box::new(XgbModel { booster: Mutex::new(booster), native: OnceLock::new(), classes }))
+    Ok(Box::new(XgbModel {
+        booster: Mutex::new(booster),
+        native: OnceLock::new(),
+        explainer: OnceLock::new(),
+        classes,
+    }))
 }
 
 /// A training of one round, on a thread of its own (every signal blocked), the caller's
@@ -528,6 +537,12 @@ pub(crate) fn split_stored(bytes: &[u8]) -> Result<(usize, &[u8])> {
     Ok((u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize, model))
 }
 
+/// XGBoost's own contributions of a stored model (the tests' reference for TreeSHAP).
+#[cfg(test)]
+pub(crate) fn library_contributions(stored: &[u8], x: &Matrix, approximate: bool) -> Result<Vec<f32>> {
+    XgbModel::from_bytes(stored)?.learner()?.contributions(x, approximate)
+}
+
 /// XGBoost's JSON model in `format` ("json" or "ubj"), written by the library.
 pub(crate) fn library_file(json: &[u8], format: &str) -> Result<Vec<u8>> {
     Learner::load(json)?.save(format)
@@ -536,7 +551,12 @@ pub(crate) fn library_file(json: &[u8], format: &str) -> Result<Vec<u8>> {
 impl XgbModel {
     fn from_bytes(bytes: &[u8]) -> Result<XgbModel> {
         let (classes, model) = split_stored(bytes)?;
-        Ok(XgbModel { booster: Mutex::new(Learner::load(model)?), native: OnceLock::new(), classes })
+        Ok(XgbModel {
+            booster: Mutex::new(Learner::load(model)?),
+            native: OnceLock::new(),
+            explainer: OnceLock::new(),
+            classes,
+        })
     }
 
     fn learner(&self) -> Result<std::sync::MutexGuard<'_, Learner>> {
@@ -565,6 +585,31 @@ impl XgbModel {
             trees.calibrate(&zeros.data, &booster.predict(&zeros, true)?);
         }
         Ok(native)
+    }
+
+    /// The ensemble TreeSHAP walks, its intercept set from the library's margin.
+    fn explainer(&self) -> Result<&Ensemble> {
+        let built = self.explainer.get_or_init(|| {
+            let build = || -> Result<Ensemble> {
+                let booster = self.learner()?;
+                let outputs = if self.classes > 2 { self.classes } else { 1 };
+                let model: serde_json::Value = serde_json::from_slice(&booster.save("json")?)
+                    .map_err(|e| Error::Internal(format!("XGBoost model JSON: {e}")))?;
+                if model["learner"]["gradient_booster"]["name"].as_str() != Some("gbtree") {
+                    return Err(Error::unsupported("only XGBoost's gbtree models can be explained"));
+                }
+                let mut ensemble = Ensemble::from_xgboost(&model, outputs)?;
+                let zeros = Matrix {
+                    data: vec![0.0f32; ensemble.num_features.max(1)],
+                    rows: 1,
+                    cols: ensemble.num_features.max(1),
+                };
+                ensemble.calibrate(&zeros.data, &booster.predict(&zeros, true)?);
+                Ok(ensemble)
+            };
+            build().map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(|e| Error::unsupported(e.clone()))
     }
 
     fn library_predict(&self, x: &Matrix) -> Result<Vec<f32>> {
@@ -620,6 +665,10 @@ impl Model for XgbModel {
 
     fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         Ok(super::booster_labels_and_proba(self.raw(x)?, self.classes))
+    }
+
+    fn explain(&self, row: &[f32], method: Method) -> Result<Explanation> {
+        self.explainer()?.explain(row, method)
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

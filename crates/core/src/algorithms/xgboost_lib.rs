@@ -213,6 +213,32 @@ impl Learner {
         }
     }
 
+    /// XGBoost's own SHAP contributions of the rows of `x` (`pred_contribs`, or its
+    /// approximate form): per row and output, one per feature and the bias last.
+    #[cfg(test)]
+    pub(super) fn contributions(&self, x: &Matrix, approximate: bool) -> Result<Vec<f32>> {
+        let matrix = TrainMatrix::dense(x, &vec![0.0; x.rows])?;
+        let config = c_string(format!(
+            r#"{{"type": {}, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false}}"#,
+            if approximate { 3 } else { 2 }
+        ))?;
+        let (mut shape, mut dim, mut result): (*const u64, u64, *const f32) =
+            (std::ptr::null(), 0, std::ptr::null());
+        // SAFETY: both handles are live; the result is XGBoost's buffer, copied at once.
+        unsafe {
+            check(sys::XGBoosterPredictFromDMatrix(
+                self.0,
+                matrix.0,
+                config.as_ptr(),
+                &mut shape,
+                &mut dim,
+                &mut result,
+            ))?;
+            let len: u64 = std::slice::from_raw_parts(shape, dim as usize).iter().product();
+            Ok(std::slice::from_raw_parts(result, len as usize).to_vec())
+        }
+    }
+
     /// Predictions of the rows of `x`, in place (no DMatrix): XGBoost's `predict` output,
     /// or raw margins.
     pub(super) fn predict(&self, x: &Matrix, margin: bool) -> Result<Vec<f32>> {
