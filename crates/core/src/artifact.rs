@@ -34,6 +34,10 @@ pub struct Header {
     /// The number of targets of a joint (multi-target) model; None for one target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<usize>,
+    /// The mean of each model input over the training rows (after preprocessing): a linear
+    /// model's explanations are centred on them. None for models trained before 0.8.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_means: Option<Vec<f32>>,
 }
 
 impl Header {
@@ -202,6 +206,29 @@ impl LoadedModel {
         Ok(self.label(raw))
     }
 
+    /// Attributions of one raw row's prediction to its raw features (a one-hot encoded
+    /// column's indicators summed into the column), in the model's margin.
+    pub fn explain(
+        &self,
+        row: &[f32],
+        method: crate::explain::Method,
+    ) -> Result<crate::explain::Explanation> {
+        self.check_row(row.len())?;
+        match &self.header.preprocess {
+            None => crate::explain::explain_input(self.model.as_ref(), &self.header, row, method),
+            Some(p) => {
+                let mut input = Vec::with_capacity(p.width());
+                p.transform_row(row, &mut input);
+                crate::explain::explain_input(self.model.as_ref(), &self.header, &input, method)
+            }
+        }
+    }
+
+    /// How much the model relies on each of its inputs (after preprocessing).
+    pub fn importance(&self) -> Result<crate::explain::Importance> {
+        self.model.importance()
+    }
+
     /// Whether a missing value (NULL) of raw feature `i` is imputed rather than refused.
     pub fn imputes(&self, i: usize) -> bool {
         self.header.preprocess.as_ref().is_some_and(|p| p.imputes(i))
@@ -309,6 +336,7 @@ mod tests {
             features: vec![col("a", FeatureKind::Numeric, 1), col("v", FeatureKind::Array, 2)],
             preprocess: None,
             targets: None,
+            input_means: None,
         };
         let names: Vec<String> = ["v[2]", "a", "v[1]"].iter().map(|s| s.to_string()).collect();
         assert_eq!(

@@ -52,6 +52,8 @@ pub struct TrainOutcome {
     pub hyperparams: serde_json::Value,
     /// Every searched combination's cross-validation scores (`metrics.search_results`).
     pub search_results: Option<serde_json::Value>,
+    /// The mean |attribution| of each feature over test rows, for models that explain.
+    pub explanation: Option<crate::explain::Global>,
 }
 
 /// Splits, trains on the training part (after a search, if asked for) and scores on the test
@@ -155,6 +157,7 @@ fn run(
         features,
         preprocess: preprocessor,
         targets: (targets > 1).then_some(targets),
+        input_means: Some(column_means(&x_train)),
     };
     let classes = header.classes.len();
     let plan = algorithm.planned_steps(task, &hyperparams).map(|(steps, unit)| (steps * targets, unit));
@@ -205,6 +208,14 @@ fn run(
             .collect();
         categorical_reference("prediction", &labels)
     };
+    // the global explanation: test rows' attributions, within a tenth of the fit's time
+    let explanation = match &fitted {
+        Fitted::Held(model) if targets == 1 && x_test.rows > 0 => {
+            let budget = Duration::from_secs_f64((fit_time / 10.0).max(0.05));
+            crate::explain::global(model.as_ref(), &header, &x_test, budget)
+        }
+        _ => None,
+    };
     let model = match (fitted, sink) {
         (Fitted::Held(model), Some(sink)) => {
             sink(&header.bytes()?)?;
@@ -214,7 +225,15 @@ fn run(
         (Fitted::Held(model), None) => Some(LoadedModel::new(header, model)),
         (Fitted::Written(_), _) => None,
     };
-    Ok(TrainOutcome { model, metrics, feature_references, prediction_reference, hyperparams, search_results })
+    Ok(TrainOutcome {
+        model,
+        metrics,
+        feature_references,
+        prediction_reference,
+        hyperparams,
+        search_results,
+        explanation,
+    })
 }
 
 /// A model scored on labelled rows it was not trained on: an imported model's holdout.
@@ -377,6 +396,21 @@ impl Progress {
             None => format!("{}: still training after {seconds} s", self.algorithm),
         });
     }
+}
+
+/// The mean of each column, missing values left out (0 for a column of none).
+fn column_means(x: &Matrix) -> Vec<f32> {
+    let mut sum = vec![0f64; x.cols];
+    let mut count = vec![0u64; x.cols];
+    for r in 0..x.rows {
+        for (j, &v) in x.row(r).iter().enumerate() {
+            if !v.is_nan() {
+                sum[j] += v as f64;
+                count[j] += 1;
+            }
+        }
+    }
+    sum.iter().zip(&count).map(|(s, &n)| if n > 0 { (s / n as f64) as f32 } else { 0.0 }).collect()
 }
 
 /// The rows `idx` of row-major values with `width` values per row.

@@ -660,6 +660,14 @@ impl LgbModel {
         })
     }
 
+    /// The trees with their counts, read from the text on the first explanation.
+    fn explainer(&self) -> Result<&crate::explain::trees::Ensemble> {
+        let built = self.explainer.get_or_init(|| {
+            crate::explain::trees::Ensemble::from_lightgbm(&self.text).map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(|e| Error::Internal(e.clone()))
+    }
+
     fn outputs(&self) -> usize {
         if self.classes > 2 {
             self.classes
@@ -747,10 +755,12 @@ impl Model for LgbModel {
 
     fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
         self.check_width(row.len())?;
-        let built = self.explainer.get_or_init(|| {
-            crate::explain::trees::Ensemble::from_lightgbm(&self.text).map_err(|e| e.to_string())
-        });
-        built.as_ref().map_err(|e| Error::Internal(e.clone()))?.explain(row, method)
+        self.explainer()?.explain(row, method)
+    }
+
+    fn importance(&self) -> Result<crate::explain::Importance> {
+        let measures = self.explainer()?.importance().into_iter().map(|(m, v)| (m, None, v)).collect();
+        Ok(crate::explain::Importance { measures })
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

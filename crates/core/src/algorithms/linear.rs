@@ -83,6 +83,17 @@ enum Linear {
 }
 
 impl Model for Linear {
+    fn linear_terms(&self) -> Option<crate::explain::LinearTerms> {
+        Some(match self {
+            Linear::Regression(m) => m.terms(),
+            Linear::Logistic(m) => crate::explain::LinearTerms {
+                weights: m.folded.clone(),
+                outputs: Logistic::outputs(m.classes),
+                means: Some(m.mean.clone()),
+            },
+        })
+    }
+
     fn predict(&self, x: &Matrix) -> Result<Vec<f32>> {
         match self {
             Linear::Regression(m) => Ok(m.predict(x)),
@@ -125,6 +136,13 @@ impl Ols {
 
     pub(super) fn new(coef: Vec<f64>, intercept: f64) -> Ols {
         Ols { coef, intercept }
+    }
+
+    /// The weights and the intercept, as explanations read them (no means kept).
+    pub(super) fn terms(&self) -> crate::explain::LinearTerms {
+        let mut weights = self.coef.clone();
+        weights.push(self.intercept);
+        crate::explain::LinearTerms { weights, outputs: 1, means: None }
     }
 
     pub(super) fn coef(&self) -> &[f64] {

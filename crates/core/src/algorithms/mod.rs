@@ -78,6 +78,18 @@ pub trait Model: Send {
         Err(Error::unsupported("this model's predictions cannot be explained yet")
             .with_hint("explanations cover XGBoost and LightGBM models (trained here or imported)"))
     }
+    /// The trees' importances of each feature (XGBoost's measures).
+    fn importance(&self) -> Result<crate::explain::Importance> {
+        match self.linear_terms() {
+            Some(terms) => Ok(terms.importance()),
+            None => Err(Error::unsupported("this model has no feature importance yet")
+                .with_hint("importances cover XGBoost, LightGBM and linear models")),
+        }
+    }
+    /// A linear model's weights, for its exact explanations.
+    fn linear_terms(&self) -> Option<crate::explain::LinearTerms> {
+        None
+    }
     /// The bytes stored in the registry; `Algorithm::load` reads them back.
     fn to_bytes(&self) -> Result<Vec<u8>>;
     /// `to_bytes` for a model that is stored and dropped: one held in its stored form hands

@@ -166,6 +166,15 @@ impl Model for Penalized {
         })
     }
 
+    fn linear_terms(&self) -> Option<crate::explain::LinearTerms> {
+        let columns = match self {
+            Penalized::Regression(m) => return Some(m.terms()),
+            Penalized::Classifier(columns) => columns,
+        };
+        let weights = columns.iter().flat_map(|m| m.terms().weights).collect();
+        Some(crate::explain::LinearTerms { weights, outputs: columns.len(), means: None })
+    }
+
     fn predict_proba(&self, _: &Matrix) -> Result<Vec<f32>> {
         Err(Error::unsupported("a ridge classifier has a decision function, not probabilities").with_hint(
             "use pgml.predict, or train algorithm => 'linear' (logistic regression) for probabilities",

@@ -671,6 +671,11 @@ impl Model for XgbModel {
         self.explainer()?.explain(row, method)
     }
 
+    fn importance(&self) -> Result<crate::explain::Importance> {
+        let measures = self.explainer()?.importance().into_iter().map(|(m, v)| (m, None, v)).collect();
+        Ok(crate::explain::Importance { measures })
+    }
+
     fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = (self.classes as u32).to_le_bytes().to_vec();
         out.extend(self.learner()?.save("ubj")?);

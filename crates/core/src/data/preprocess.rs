@@ -174,6 +174,16 @@ impl Preprocessor {
             .collect()
     }
 
+    /// The raw feature each model input comes from (several for a one-hot encoded one).
+    pub fn sources(&self) -> Vec<usize> {
+        let mut out = Vec::with_capacity(self.width());
+        for (i, s) in self.steps.iter().enumerate() {
+            let n = if let Encoding::OneHot { levels } = s.encoding { levels } else { 1 };
+            out.extend(std::iter::repeat_n(i, n));
+        }
+        out
+    }
+
     pub fn width(&self) -> usize {
         self.steps.iter().map(|s| if let Encoding::OneHot { levels } = s.encoding { levels } else { 1 }).sum()
     }

@@ -106,8 +106,104 @@ fn lightgbm_attributions_are_lightgbms_own() {
 }
 
 #[test]
-fn models_without_trees_say_they_cannot_be_explained() {
-    let (model, _, rows) = fitted("iris", "linear", Task::Classification, serde_json::json!({}));
+fn models_of_other_families_say_they_cannot_be_explained() {
+    let (model, _, rows) = fitted("iris", "svm", Task::Classification, serde_json::json!({}));
     let e = model.explain(rows.row(0), Method::TreeShap).unwrap_err();
     assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+}
+
+#[test]
+fn linear_attributions_are_weights_times_centred_inputs() {
+    use crate::data::preprocess::Spec;
+    use crate::data::split::Sampling;
+    use crate::training::{train, TrainRequest};
+    for (dataset, algorithm, task, preprocess) in [
+        ("diabetes", "linear", Task::Regression, serde_json::json!({"bmi": {"scale": "standard"}})),
+        ("diabetes", "ridge", Task::Regression, serde_json::json!({})),
+        ("iris", "linear", Task::Classification, serde_json::json!({})),
+        ("breast_cancer", "linear", Task::Classification, serde_json::json!({})),
+    ] {
+        let (x, y) = crate::algorithms::testdata::load(dataset);
+        let columns = (1..=x.cols)
+            .map(|i| crate::data::schema::FeatureColumn {
+                name: if dataset == "diabetes" && i == 3 { "bmi".into() } else { format!("f{i}") },
+                pg_type: "real".into(),
+                kind: crate::data::schema::FeatureKind::Numeric,
+                size: 1,
+                levels: vec![],
+            })
+            .collect();
+        let hyperparams = serde_json::json!({});
+        let req = TrainRequest {
+            task,
+            algorithm: Algorithm::parse(algorithm).unwrap(),
+            hyperparams: &hyperparams,
+            x: x.clone(),
+            y,
+            features: columns,
+            test_size: 0.25,
+            sampling: Sampling::Stratified,
+            seed: 5,
+            search: None,
+            preprocess: Spec::parse(&preprocess).unwrap(),
+            targets: 1,
+        };
+        let model = train(req, &|| {}, &mut |_| {}).unwrap().model.unwrap();
+        let mut worst: f64 = 0.0;
+        for r in 0..x.rows {
+            let e = model.explain(x.row(r), Method::TreeShap).unwrap();
+            assert_eq!(e.method, Method::Linear);
+            for o in 0..e.outputs {
+                worst = worst.max(e.approximation_error(o));
+            }
+            if task == Task::Regression {
+                let predicted =
+                    model.predict(&Matrix { data: x.row(r).to_vec(), rows: 1, cols: x.cols }).unwrap()[0];
+                assert!(
+                    close(e.margin[0], predicted as f64),
+                    "{dataset} {algorithm}: margin {} vs prediction {predicted}",
+                    e.margin[0]
+                );
+            }
+        }
+        assert!(worst < 1e-9, "{dataset} {algorithm}: additivity {worst}");
+    }
+}
+
+#[test]
+fn training_stores_a_global_explanation_of_the_test_rows() {
+    use crate::data::preprocess::Spec;
+    use crate::data::split::Sampling;
+    use crate::training::{train, TrainRequest};
+    for (algorithm, explained) in
+        [("xgboost", true), ("lightgbm", true), ("linear", true), ("random_forest", false)]
+    {
+        let (x, y) = crate::algorithms::testdata::load("breast_cancer");
+        let hyperparams = serde_json::json!({});
+        let req = TrainRequest {
+            task: Task::Classification,
+            algorithm: Algorithm::parse(algorithm).unwrap(),
+            hyperparams: &hyperparams,
+            x,
+            y,
+            features: vec![],
+            test_size: 0.25,
+            sampling: Sampling::Stratified,
+            seed: 5,
+            search: None,
+            preprocess: Spec::default(),
+            targets: 1,
+        };
+        let outcome = train(req, &|| {}, &mut |_| {}).unwrap();
+        match (outcome.explanation, explained) {
+            (Some(g), true) => {
+                assert_eq!(g.mean_abs_attribution.len(), 30, "{algorithm}");
+                assert!(g.rows >= 50 && g.rows <= 143, "{algorithm}: {} rows", g.rows);
+                assert!(g.mean_abs_attribution.iter().all(|v| v.is_finite() && *v >= 0.0), "{algorithm}");
+                assert!(g.mean_abs_attribution.iter().any(|v| *v > 0.0), "{algorithm}");
+            }
+            (None, false) => {}
+            (g, _) => panic!("{algorithm}: {g:?}"),
+        }
+    }
 }

@@ -34,6 +34,8 @@ pub struct Tree {
     pub default_left: Vec<bool>,
     pub missing: Vec<Missing>,
     pub cover: Vec<f64>,
+    /// A split's gain (its loss reduction in training).
+    pub gain: Vec<f64>,
     /// A leaf's value (unused for splits).
     pub value: Vec<f64>,
     pub rule: Rule,
@@ -194,6 +196,7 @@ impl Ensemble {
                 default_left: ints("default_left")?.into_iter().map(|v| v != 0).collect(),
                 missing: vec![Missing::Nan; n],
                 cover: floats("sum_hessian")?,
+                gain: floats("loss_changes")?,
                 value: conditions.iter().map(|&c| c as f32 as f64).collect(),
                 rule: Rule::Less,
                 group,
@@ -256,6 +259,7 @@ impl Ensemble {
                 default_left: vec![false; n],
                 missing: vec![Missing::Nan; n],
                 cover: vec![0.0; n],
+                gain: vec![0.0; n],
                 value: vec![0.0; n],
                 rule: Rule::LessOrEqual,
                 group: i % per_iteration,
@@ -265,6 +269,7 @@ impl Ensemble {
                     (nums("split_feature")?, nums("threshold")?, nums("decision_type")?);
                 let (left, right) = (nums("left_child")?, nums("right_child")?);
                 let count = nums("internal_count")?;
+                let gain = nums("split_gain").unwrap_or_else(|_| vec![0.0; inner]);
                 let child = |c: f64| if c >= 0.0 { c as i32 } else { inner as i32 + (!(c as i32)) };
                 for j in 0..inner {
                     let d = decision[j] as u32;
@@ -279,6 +284,7 @@ impl Ensemble {
                         _ => Missing::Nan,
                     };
                     tree.cover[j] = count[j];
+                    tree.gain[j] = gain[j];
                 }
             }
             for l in 0..leaves {
@@ -291,6 +297,7 @@ impl Ensemble {
                 tree.right = vec![-1];
                 tree.value = vec![leaf_value[0]];
                 tree.cover = vec![leaf_count[0].max(1.0)];
+                tree.gain = vec![0.0];
                 tree.feature.truncate(1);
                 tree.threshold.truncate(1);
                 tree.default_left.truncate(1);
@@ -305,5 +312,34 @@ impl Ensemble {
             }
         }
         Ok(Ensemble::new(trees, per_iteration, num_features))
+    }
+}
+
+impl Ensemble {
+    /// XGBoost's five importances of each feature, from the splits on it: `weight` (how many),
+    /// `gain` and `cover` (their mean gain and cover), `total_gain`, `total_cover`.
+    pub fn importance(&self) -> Vec<(&'static str, Vec<f64>)> {
+        let f = self.num_features;
+        let (mut weight, mut gain, mut cover) = (vec![0.0; f], vec![0.0; f], vec![0.0; f]);
+        for t in &self.trees {
+            for node in (0..t.left.len()).filter(|&n| !t.is_leaf(n)) {
+                let j = t.feature[node] as usize;
+                if j < f {
+                    weight[j] += 1.0;
+                    gain[j] += t.gain[node];
+                    cover[j] += t.cover[node];
+                }
+            }
+        }
+        let mean = |total: &[f64]| -> Vec<f64> {
+            total.iter().zip(&weight).map(|(t, &w)| if w > 0.0 { t / w } else { 0.0 }).collect()
+        };
+        vec![
+            ("gain", mean(&gain)),
+            ("cover", mean(&cover)),
+            ("total_gain", gain.clone()),
+            ("total_cover", cover.clone()),
+            ("weight", weight.clone()),
+        ]
     }
 }

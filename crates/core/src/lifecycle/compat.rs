@@ -83,6 +83,7 @@ mod tests {
             features,
             preprocess: None,
             targets: None,
+            input_means: None,
         }
     }
 

@@ -384,6 +384,7 @@ fn native_header(
         features,
         preprocess: None,
         targets: None,
+        input_means: None,
     }
 }
 
