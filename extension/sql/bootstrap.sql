@@ -47,7 +47,10 @@ CREATE TABLE pgml.models (
     updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
     -- pgml-rs 0.8.0: where an imported model came from (pgml.import: its format, size, who
     -- imported it, a bundle's source); NULL for a model trained here
-    origin JSONB
+    origin JSONB,
+    -- pgml-rs 0.8.0: the global explanation a training computed (mean |attribution| of each
+    -- feature over test rows: pgml.global_explain); NULL for models that cannot be explained
+    explanation JSONB
 );
 CREATE INDEX models_project_id_idx ON pgml.models (project_id);
 CREATE INDEX models_snapshot_id_idx ON pgml.models (snapshot_id);

@@ -79,7 +79,8 @@ BEGIN
             ('set_rollout_percent', 'pgml_deployer'), ('evaluate_rollouts', 'pgml_deployer'),
             ('replay', 'pgml_monitor'),
             -- models in and out (0.8.0)
-            ('export', 'pgml_predictor'), ('import', 'pgml_importer'),
+            ('export', 'pgml_predictor'), ('import', 'pgml_importer'), ('explain', 'pgml_predictor'),
+            ('global_explain', 'pgml_predictor'), ('feature_importance', 'pgml_predictor'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
             ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),

@@ -224,6 +224,16 @@ impl LoadedModel {
         }
     }
 
+    /// The global explanation over raw rows `x` (an imported model's holdout), within `budget`.
+    pub fn global_explanation(
+        &self,
+        x: &Matrix,
+        budget: std::time::Duration,
+    ) -> Option<crate::explain::Global> {
+        let inputs = self.input(x).ok()?;
+        crate::explain::global(self.model.as_ref(), &self.header, &inputs, budget)
+    }
+
     /// How much the model relies on each of its inputs (after preprocessing).
     pub fn importance(&self) -> Result<crate::explain::Importance> {
         self.model.importance()

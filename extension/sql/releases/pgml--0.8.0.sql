@@ -58,7 +58,10 @@ CREATE TABLE pgml.models (
     updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT clock_timestamp(),
     -- pgml-rs 0.8.0: where an imported model came from (pgml.import: its format, size, who
     -- imported it, a bundle's source); NULL for a model trained here
-    origin JSONB
+    origin JSONB,
+    -- pgml-rs 0.8.0: the global explanation a training computed (mean |attribution| of each
+    -- feature over test rows: pgml.global_explain); NULL for models that cannot be explained
+    explanation JSONB
 );
 CREATE INDEX models_project_id_idx ON pgml.models (project_id);
 CREATE INDEX models_snapshot_id_idx ON pgml.models (snapshot_id);
@@ -1499,6 +1502,57 @@ AS 'MODULE_PATHNAME', 'evaluate_rollouts_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/api/explain.rs:72
+-- pgml::api::explain::explain
+CREATE  FUNCTION "explain"(
+	"model_id" bigint, /* Option < i64 > */
+	"features" real[], /* :: std :: option :: Option < Vec < Option < f32 > > > */
+	"top_k" INT DEFAULT NULL, /* Option < i32 > */
+	"method" TEXT DEFAULT 'exact' /* Option < & str > */
+) RETURNS TABLE (
+	"explained_model_id" bigint,  /* i64 */
+	"output" TEXT,  /* String */
+	"feature" TEXT,  /* String */
+	"value" real,  /* f32 */
+	"attribution" double precision,  /* f64 */
+	"baseline" double precision,  /* f64 */
+	"prediction" double precision,  /* f64 */
+	"output_space" TEXT,  /* String */
+	"explanation_method" TEXT,  /* String */
+	"approximation_error" double precision  /* f64 */
+)
+STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'explain_model_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/explain.rs:34
+-- pgml::api::explain::explain
+CREATE  FUNCTION "explain"(
+	"project_name" TEXT, /* Option < & str > */
+	"features" real[], /* :: std :: option :: Option < Vec < Option < f32 > > > */
+	"top_k" INT DEFAULT NULL, /* Option < i32 > */
+	"stage" TEXT DEFAULT 'production', /* Option < & str > */
+	"method" TEXT DEFAULT 'exact' /* Option < & str > */
+) RETURNS TABLE (
+	"explained_model_id" bigint,  /* i64 */
+	"output" TEXT,  /* String */
+	"feature" TEXT,  /* String */
+	"value" real,  /* f32 */
+	"attribution" double precision,  /* f64 */
+	"baseline" double precision,  /* f64 */
+	"prediction" double precision,  /* f64 */
+	"output_space" TEXT,  /* String */
+	"explanation_method" TEXT,  /* String */
+	"approximation_error" double precision  /* f64 */
+)
+STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'explain_project_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/api/portable.rs:24
 -- pgml::api::portable::export
 CREATE  FUNCTION "export"(
@@ -1508,6 +1562,22 @@ CREATE  FUNCTION "export"(
 STRICT STABLE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'export_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/explain.rs:239
+-- pgml::api::explain::feature_importance
+CREATE  FUNCTION "feature_importance"(
+	"model_id" bigint /* i64 */
+) RETURNS TABLE (
+	"feature" TEXT,  /* String */
+	"importance_type" TEXT,  /* String */
+	"importance" double precision,  /* f64 */
+	"output" TEXT  /* Option < String > */
+)
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'feature_importance_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1532,6 +1602,43 @@ CREATE  FUNCTION "generate"(
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'generate_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/explain.rs:186
+-- pgml::api::explain::global_explain
+CREATE  FUNCTION "global_explain"(
+	"model_id" bigint /* i64 */
+) RETURNS TABLE (
+	"explained_model_id" bigint,  /* i64 */
+	"feature" TEXT,  /* String */
+	"mean_abs_attribution" double precision,  /* f64 */
+	"rank" INT,  /* i32 */
+	"rows" INT,  /* i32 */
+	"method" TEXT  /* String */
+)
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'global_explain_model_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/explain.rs:163
+-- pgml::api::explain::global_explain
+CREATE  FUNCTION "global_explain"(
+	"project_name" TEXT, /* & str */
+	"stage" TEXT DEFAULT 'production' /* & str */
+) RETURNS TABLE (
+	"explained_model_id" bigint,  /* i64 */
+	"feature" TEXT,  /* String */
+	"mean_abs_attribution" double precision,  /* f64 */
+	"rank" INT,  /* i32 */
+	"rows" INT,  /* i32 */
+	"method" TEXT  /* String */
+)
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'global_explain_project_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -2824,7 +2931,8 @@ BEGIN
             ('set_rollout_percent', 'pgml_deployer'), ('evaluate_rollouts', 'pgml_deployer'),
             ('replay', 'pgml_monitor'),
             -- models in and out (0.8.0)
-            ('export', 'pgml_predictor'), ('import', 'pgml_importer'),
+            ('export', 'pgml_predictor'), ('import', 'pgml_importer'), ('explain', 'pgml_predictor'),
+            ('global_explain', 'pgml_predictor'), ('feature_importance', 'pgml_predictor'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
             ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),

@@ -153,13 +153,15 @@ fn import_model(a: Args, automatic_deploy: bool) -> Result<i64> {
     let mut parts = store::ModelParts::new(model_id);
     parts.write(&imported.stored)?;
     parts.finish()?;
-    let (metrics, assessed) = match holdout {
+    let (metrics, assessed, explanation) = match &holdout {
         Some(h) => {
             let loaded = pgml_core::artifact::LoadedModel::from_bytes(&imported.stored)?;
             let a = training::assess(&loaded, &h.data.x, &h.data.y)?;
-            (a.metrics.clone(), Some(a))
+            // the global explanation over the holdout, as a training's over its test rows
+            let explanation = loaded.global_explanation(&h.data.x, std::time::Duration::from_secs(2));
+            (a.metrics.clone(), Some(a), explanation)
         }
-        None => (manifest_metrics(imported.manifest.as_ref()), None),
+        None => (manifest_metrics(imported.manifest.as_ref()), None, None),
     };
     let key = key_metric(task, &metrics);
     let metrics_json: serde_json::Map<String, Value> = metrics
@@ -167,6 +169,10 @@ fn import_model(a: Args, automatic_deploy: bool) -> Result<i64> {
         .map(|(k, v)| (k.clone(), if v.is_finite() { json!(v) } else { Value::Null }))
         .collect();
     store::finish_model(model_id, hyperparams, Value::Object(metrics_json))?;
+    if let Some(g) = &explanation {
+        let names = schema::feature_names(&imported.header.features, imported.header.num_features);
+        store::set_explanation(model_id, crate::api::explain::global_json(g, &names))?;
+    }
     let origin = origin(&imported, a.model.len());
     store::set_origin(model_id, origin.clone())?;
     if let Some(a) = assessed {

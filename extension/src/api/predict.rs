@@ -19,7 +19,7 @@ fn features<T: Copy>(values: Vec<Option<T>>, convert: impl Fn(T) -> f32) -> Vec<
 
 /// The raw features for `model`: a NULL is a missing value (NaN) where the model imputes that
 /// feature (its `preprocess`), an error anywhere else.
-fn complete(values: Vec<Option<f32>>, model: Option<&LoadedModel>) -> Result<Vec<f32>> {
+pub(crate) fn complete(values: Vec<Option<f32>>, model: Option<&LoadedModel>) -> Result<Vec<f32>> {
     let width = model.map_or(1, |m| m.header.num_features.max(1));
     values
         .into_iter()

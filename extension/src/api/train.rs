@@ -294,6 +294,13 @@ fn record_outcome(
         metrics.insert("search_results".into(), results);
     }
     store::finish_model(model_id, outcome.hyperparams, serde_json::Value::Object(metrics))?;
+    if let Some(global) = &outcome.explanation {
+        let names = pgml_core::data::schema::feature_names(
+            &data.columns,
+            pgml_core::data::schema::width(&data.columns),
+        );
+        store::set_explanation(model_id, crate::api::explain::global_json(global, &names))?;
+    }
     store::insert_drift_reference(
         model_id,
         serde_json::to_value(&outcome.feature_references).unwrap_or_default(),

@@ -246,6 +246,28 @@ pub fn set_origin(id: i64, origin: serde_json::Value) -> Result<()> {
     })
 }
 
+/// Records a model's global explanation (`pgml.models.explanation`, 0.8.0 and later: a
+/// database not yet updated trains without it).
+pub fn set_explanation(id: i64, explanation: serde_json::Value) -> Result<()> {
+    let has_column = first_row(
+        "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'pgml.models'::regclass
+                          AND attname = 'explanation' AND NOT attisdropped)",
+        &[],
+        |r| Ok(r.get::<bool>(1)?),
+    )?
+    .flatten()
+    .unwrap_or(false);
+    if !has_column {
+        return Ok(());
+    }
+    as_owner(|| {
+        execute(
+            "UPDATE pgml.models SET explanation = $2 WHERE id = $1",
+            &[id.into(), JsonB(explanation).into()],
+        )
+    })
+}
+
 /// Model bytes are stored in parts of this size. A value is at most 1 GB in PostgreSQL, and
 /// storing one copies it into the backend's memory, beside a compression buffer as large; a
 /// fully grown forest is hundreds of megabytes.

@@ -76,7 +76,7 @@ pub trait Model: Send {
     fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
         let _ = (row, method);
         Err(Error::unsupported("this model's predictions cannot be explained yet")
-            .with_hint("explanations cover XGBoost and LightGBM models (trained here or imported)"))
+            .with_hint("explanations cover XGBoost, LightGBM and linear models (trained here or imported)"))
     }
     /// The trees' importances of each feature (XGBoost's measures).
     fn importance(&self) -> Result<crate::explain::Importance> {
