@@ -136,6 +136,57 @@ def python_models(x, y, cols, task, classes):
     return out
 
 
+def explain_against_library(dataset, algorithm, model_id, raw, rows, table, cols):
+    """pgml.explain's attributions and baseline against the library's own contributions of the
+    same model (pred_contribs), on every probe row; pgml.feature_importance against XGBoost's
+    get_score."""
+    out = sql(f"SELECT id, output, feature, attribution, baseline FROM {table}, "
+              f"pgml.explain({model_id}, f) ORDER BY id, feature")
+    ours = {}
+    for line in out.splitlines():
+        i, output, feature, attribution, baseline = line.split("|")
+        ours.setdefault(int(i), (output, {}, float(baseline)))[1][feature] = float(attribution)
+    if algorithm == "xgboost":
+        booster = xgb.Booster()
+        booster.load_model(bytearray(raw))
+        theirs = booster.predict(xgb.DMatrix(rows, feature_names=cols, missing=np.nan), pred_contribs=True)
+    else:
+        theirs = lgb.Booster(model_str=raw.decode()).predict(rows, pred_contrib=True)
+    k = len(cols) + 1
+    worst = 0.0
+    for i, (output, attributions, baseline) in ours.items():
+        row = np.asarray(theirs[i], dtype=np.float64).reshape(-1)
+        if len(row) > k:  # multiclass: the class explained
+            c = int(float(output))
+            row = row[c * k:(c + 1) * k]
+        lib = dict(zip(cols, row[:-1]))
+        for f, a in attributions.items():
+            worst = max(worst, abs(a - lib[f]) / max(1.0, abs(lib[f])))
+        worst = max(worst, abs(baseline - row[-1]) / max(1.0, abs(row[-1])))
+    what = f"{dataset}: pgml.explain of {algorithm} (model {model_id}) against its library's pred_contribs"
+    ok = worst <= 1e-5
+    print(f"{'ok' if ok else 'FAILED'} {what}: {len(ours)} rows, largest difference {worst:.2e}")
+    if not ok:
+        failures.append(what)
+    if algorithm == "xgboost":
+        worst = 0.0
+        for kind in ("weight", "gain", "cover", "total_gain", "total_cover"):
+            mine = dict(line.split("|") for line in sql(
+                f"SELECT feature, importance FROM pgml.feature_importance({model_id}) "
+                f"WHERE importance_type = {literal(kind)} AND importance > 0").splitlines())
+            score = booster.get_score(importance_type=kind)
+            if set(mine) != set(score):
+                failures.append(f"{dataset} importance {kind}: features {sorted(mine)} against {sorted(score)}")
+                continue
+            for f, v in score.items():
+                worst = max(worst, abs(float(mine[f]) - v) / max(1.0, abs(v)))
+        ok = worst <= 1e-5
+        print(f"{'ok' if ok else 'FAILED'} {dataset}: pgml.feature_importance against XGBoost's get_score, "
+              f"five measures, largest difference {worst:.2e}")
+        if not ok:
+            failures.append(f"{dataset} importance")
+
+
 for dataset, (label, task) in DATASETS.items():
     x, y, cols = load(dataset)
     rows, table = probe(dataset, x)
@@ -151,6 +202,7 @@ for dataset, (label, task) in DATASETS.items():
         model_id = sql(f"SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id "
                        f"WHERE p.name = {literal('pg_' + dataset + '_' + algorithm)}").strip()
         ours = sql_predictions(model_id, table, task)
+        explain_against_library(dataset, algorithm, model_id, export_file(model_id, algorithm), rows, table, cols)
         if algorithm == "xgboost":
             for fmt in ("xgboost", "xgboost_json"):
                 booster = xgb.Booster()
