@@ -239,15 +239,18 @@ impl trees::Ensemble {
         let f = self.num_features;
         let mut attributions = vec![0.0; self.outputs * f];
         let mut baseline = self.intercept.clone();
+        let mut margin = self.intercept.clone();
         let mut scratch = treeshap::scratch();
-        for (t, tree) in self.trees.iter().enumerate() {
+        for tree in &self.trees {
             let phi = &mut attributions[tree.group * f..(tree.group + 1) * f];
-            let means = &self.means[t];
-            baseline[tree.group] += means[0];
-            match method {
-                Method::TreeShap | Method::Linear => treeshap::exact(tree, row, phi, &mut scratch),
-                Method::Approximate => treeshap::approximate(tree, means, row, phi),
-            }
+            baseline[tree.group] += tree.nodes[0].mean;
+            margin[tree.group] += match method {
+                Method::TreeShap | Method::Linear => {
+                    treeshap::exact(tree, row, phi, &mut scratch);
+                    tree.nodes[tree.leaf_of(row)].value
+                }
+                Method::Approximate => treeshap::approximate(tree, row, phi),
+            };
         }
         Ok(Explanation {
             method,
@@ -256,7 +259,7 @@ impl trees::Ensemble {
             features: f,
             baseline,
             attributions,
-            margin: self.margin(row),
+            margin,
         })
     }
 }

@@ -24,7 +24,24 @@ pub enum Missing {
     Nan,
 }
 
-/// One tree, node 0 its root; `left[i] < 0` marks a leaf.
+/// One node as the walks read it: one cache line holds what a step needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Node {
+    /// The left child, or -1 for a leaf.
+    pub left: i32,
+    pub right: i32,
+    pub feature: u32,
+    pub default_left: bool,
+    pub missing: Missing,
+    pub threshold: f64,
+    pub cover: f64,
+    pub value: f64,
+    /// The expected value below the node (`Tree::means`).
+    pub mean: f64,
+}
+
+/// One tree, node 0 its root; `left[i] < 0` marks a leaf. `nodes` (the same, packed) and
+/// `depth` are filled by `Ensemble`'s constructors, which every walk goes through.
 #[derive(Debug, Clone)]
 pub struct Tree {
     pub left: Vec<i32>,
@@ -41,17 +58,21 @@ pub struct Tree {
     pub rule: Rule,
     /// The output (class) the tree adds to.
     pub group: usize,
+    pub nodes: Vec<Node>,
+    pub depth: usize,
 }
 
 impl Tree {
     pub fn is_leaf(&self, node: usize) -> bool {
-        self.left[node] < 0
+        self.nodes[node].left < 0
     }
 
     /// The child `row` goes to from split `node`.
+    #[inline]
     pub fn next(&self, node: usize, row: &[f32]) -> usize {
-        let mut x = row[self.feature[node] as usize] as f64;
-        let default = match self.missing[node] {
+        let n = &self.nodes[node];
+        let mut x = row[n.feature as usize] as f64;
+        let default = match n.missing {
             Missing::Nan => x.is_nan(),
             Missing::Zero => x.is_nan() || x.abs() <= 1e-35,
             Missing::AsZero => {
@@ -62,14 +83,14 @@ impl Tree {
             }
         };
         let left = if default {
-            self.default_left[node]
+            n.default_left
         } else {
             match self.rule {
-                Rule::Less => x < self.threshold[node],
-                Rule::LessOrEqual => x <= self.threshold[node],
+                Rule::Less => x < n.threshold,
+                Rule::LessOrEqual => x <= n.threshold,
             }
         };
-        (if left { self.left[node] } else { self.right[node] }) as usize
+        (if left { n.left } else { n.right }) as usize
     }
 
     pub fn leaf_of(&self, row: &[f32]) -> usize {
@@ -78,6 +99,35 @@ impl Tree {
             node = self.next(node, row);
         }
         node
+    }
+
+    /// Packs the nodes and measures the depth.
+    fn prepare(&mut self) {
+        self.nodes = (0..self.left.len())
+            .map(|i| Node {
+                left: self.left[i],
+                right: self.right[i],
+                feature: self.feature[i],
+                default_left: self.default_left[i],
+                missing: self.missing[i],
+                threshold: self.threshold[i],
+                cover: self.cover[i],
+                value: self.value[i],
+                mean: 0.0,
+            })
+            .collect();
+        fn depth(t: &Tree, node: usize) -> usize {
+            if t.is_leaf(node) {
+                0
+            } else {
+                1 + depth(t, t.left[node] as usize).max(depth(t, t.right[node] as usize))
+            }
+        }
+        self.depth = depth(self, 0);
+        let means = self.means();
+        for (node, mean) in self.nodes.iter_mut().zip(means) {
+            node.mean = mean;
+        }
     }
 
     /// The expected value below each node: its leaves' values weighted by cover.
@@ -102,17 +152,6 @@ impl Tree {
         means[node] = mean;
         mean
     }
-
-    pub fn depth(&self) -> usize {
-        fn depth(t: &Tree, node: usize) -> usize {
-            if t.is_leaf(node) {
-                0
-            } else {
-                1 + depth(t, t.left[node] as usize).max(depth(t, t.right[node] as usize))
-            }
-        }
-        depth(self, 0)
-    }
 }
 
 /// A boosted ensemble: the sum of its trees per output, plus the intercept.
@@ -122,14 +161,12 @@ pub struct Ensemble {
     pub outputs: usize,
     pub intercept: Vec<f64>,
     pub num_features: usize,
-    /// Each tree's `Tree::means`.
-    pub means: Vec<Vec<f64>>,
 }
 
 impl Ensemble {
-    fn new(trees: Vec<Tree>, outputs: usize, num_features: usize) -> Ensemble {
-        let means = trees.iter().map(Tree::means).collect();
-        Ensemble { trees, outputs, intercept: vec![0.0; outputs], num_features, means }
+    fn new(mut trees: Vec<Tree>, outputs: usize, num_features: usize) -> Ensemble {
+        trees.iter_mut().for_each(Tree::prepare);
+        Ensemble { trees, outputs, intercept: vec![0.0; outputs], num_features }
     }
 
     /// The margin of each output for one row.
@@ -201,6 +238,8 @@ impl Ensemble {
                 rule: Rule::Less,
                 group,
                 left,
+                nodes: Vec::new(),
+                depth: 0,
             };
             if [tree.right.len(), tree.feature.len(), tree.default_left.len(), tree.cover.len()]
                 .iter()
@@ -263,6 +302,8 @@ impl Ensemble {
                 value: vec![0.0; n],
                 rule: Rule::LessOrEqual,
                 group: i % per_iteration,
+                nodes: Vec::new(),
+                depth: 0,
             };
             if inner > 0 {
                 let (feature, threshold, decision) =

@@ -21,7 +21,7 @@ pub struct Step {
 /// Adds to `phi` (one value per feature) the exact SHAP values of `tree` for `row`.
 /// `scratch` is reused between calls; it grows to the tree's depth.
 pub fn exact(tree: &Tree, row: &[f32], phi: &mut [f64], scratch: &mut Vec<Step>) {
-    let depth = tree.depth();
+    let depth = tree.depth;
     // each level's path is a copy of its parent's, one longer, laid out after it
     let need = (depth + 3) * (depth + 4) / 2;
     if scratch.len() < need {
@@ -52,8 +52,9 @@ fn recurse(
     buf.copy_within(parent..parent + unique + 1, at);
     let path = &mut buf[at..at + unique + 1];
     extend(path, unique, zero, one, feature);
-    if tree.is_leaf(node) {
-        let value = tree.value[node];
+    let n = tree.nodes[node];
+    if n.left < 0 {
+        let value = n.value;
         for i in 1..=unique {
             let w = unwound_sum(path, unique, i);
             let s = path[i];
@@ -81,26 +82,50 @@ fn recurse(
     recurse(tree, row, phi, cold, buf, at, unique + 1, incoming_zero * cold_fraction, 0.0, split);
 }
 
+/// 1/k, for the path's weights: the walks multiply rather than divide on their dependency chains.
+#[inline]
+fn recip(k: usize) -> f64 {
+    const TABLE: [f64; 66] = {
+        let mut t = [0.0; 66];
+        let mut k = 1;
+        while k < 66 {
+            t[k] = 1.0 / k as f64;
+            k += 1;
+        }
+        t
+    };
+    if k < 66 {
+        TABLE[k]
+    } else {
+        1.0 / k as f64
+    }
+}
+
 fn extend(path: &mut [Step], unique: usize, zero: f64, one: f64, feature: usize) {
     path[unique] = Step { feature, zero, one, weight: if unique == 0 { 1.0 } else { 0.0 } };
-    let l = unique as f64;
+    let inv = recip(unique + 1);
     for i in (0..unique).rev() {
-        path[i + 1].weight += one * path[i].weight * (i as f64 + 1.0) / (l + 1.0);
-        path[i].weight = zero * path[i].weight * (l - i as f64) / (l + 1.0);
+        path[i + 1].weight += one * path[i].weight * (i as f64 + 1.0) * inv;
+        path[i].weight = zero * path[i].weight * (unique - i) as f64 * inv;
     }
 }
 
 fn unwind(path: &mut [Step], unique: usize, i: usize) {
     let (one, zero) = (path[i].one, path[i].zero);
-    let l = unique as f64;
+    let l1 = (unique + 1) as f64;
+    let inv = recip(unique + 1);
     let mut next = path[unique].weight;
-    for j in (0..unique).rev() {
-        if one != 0.0 {
+    if one != 0.0 {
+        let inv_one = 1.0 / one;
+        for j in (0..unique).rev() {
             let t = path[j].weight;
-            path[j].weight = next * (l + 1.0) / ((j as f64 + 1.0) * one);
-            next = t - path[j].weight * zero * (l - j as f64) / (l + 1.0);
-        } else {
-            path[j].weight = path[j].weight * (l + 1.0) / (zero * (l - j as f64));
+            path[j].weight = next * l1 * recip(j + 1) * inv_one;
+            next = t - path[j].weight * zero * (unique - j) as f64 * inv;
+        }
+    } else {
+        let inv_zero = 1.0 / zero;
+        for j in (0..unique).rev() {
+            path[j].weight = path[j].weight * l1 * inv_zero * recip(unique - j);
         }
     }
     for j in i..unique {
@@ -111,30 +136,40 @@ fn unwind(path: &mut [Step], unique: usize, i: usize) {
 }
 
 /// The total weight of the path with step `i` undone, without undoing it.
+#[inline]
 fn unwound_sum(path: &[Step], unique: usize, i: usize) -> f64 {
     let (one, zero) = (path[i].one, path[i].zero);
-    let l = unique as f64;
-    let mut next = path[unique].weight;
+    let l1 = (unique + 1) as f64;
+    let inv = recip(unique + 1);
     let mut total = 0.0;
-    for j in (0..unique).rev() {
-        if one != 0.0 {
-            let t = next * (l + 1.0) / ((j as f64 + 1.0) * one);
+    if one != 0.0 {
+        let mut next = path[unique].weight;
+        let scale = l1 / one;
+        for j in (0..unique).rev() {
+            let t = next * scale * recip(j + 1);
             total += t;
-            next = path[j].weight - t * zero * (l - j as f64) / (l + 1.0);
-        } else if zero != 0.0 {
-            total += path[j].weight / zero / ((l - j as f64) / (l + 1.0));
+            next = path[j].weight - t * zero * (unique - j) as f64 * inv;
+        }
+    } else if zero != 0.0 {
+        let scale = l1 / zero;
+        for j in (0..unique).rev() {
+            total += path[j].weight * scale * recip(unique - j);
         }
     }
     total
 }
 
 /// The approximate attributions (Saabas): along the row's path, each split's feature gets the
-/// expected value of the child taken minus the node's. `means` are `Tree::means`.
-pub fn approximate(tree: &Tree, means: &[f64], row: &[f32], phi: &mut [f64]) {
-    let mut node = 0;
-    while !tree.is_leaf(node) {
-        let next = tree.next(node, row);
-        phi[tree.feature[node] as usize] += means[next] - means[node];
+/// expected value of the child taken minus the node's.
+/// Returns the leaf's value (the tree's part of the margin).
+pub fn approximate(tree: &Tree, row: &[f32], phi: &mut [f64]) -> f64 {
+    let mut node = &tree.nodes[0];
+    let mut at = 0;
+    while node.left >= 0 {
+        at = tree.next(at, row);
+        let next = &tree.nodes[at];
+        phi[node.feature as usize] += next.mean - node.mean;
         node = next;
     }
+    node.value
 }
