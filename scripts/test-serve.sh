@@ -174,6 +174,19 @@ psql -X -q -d $DB -c "SELECT pgml.deploy('serve_imported', 'rollback')" >/dev/nu
 for _ in $(seq 1 100); do [[ "$(imported)" == *"\"model_id\":$first,"* ]] && break; sleep 0.05; done
 [[ "$(imported)" == *"\"model_id\":$first,"* ]] || fail "after the rollback pgml-serve answers $(imported)"
 echo "   ok: imported models $first (XGBoost file) and $second (bundle) served over HTTP, the source's probabilities ($want), deployed and rolled back"
+# explanations over HTTP: the held model's attributions are SQL's pgml.explain, by name or in order
+explained=$(curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_imported/explain" -H "Authorization: Bearer $predictor" \
+  -H 'Content-Type: application/json' -d '{"features": {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}, "top_k": 2}')
+want=$(psql -X -At -d $DB -c "SELECT string_agg(feature || '=' || round(attribution::numeric, 5), ',' ORDER BY abs(attribution) DESC, feature)
+                               FROM pgml.explain('serve_imported', ARRAY[6.3, 3.3, 6.0, 2.5], top_k => 2)")
+got=$(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(",".join("%s=%.5f" % (a["feature"], a["attribution"]) for a in d["attributions"]))' "$explained")
+[ "$got" = "$want" ] || fail "POST /explain answered $explained; SQL's attributions are $want"
+python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["method"] == "tree_shap" and d["approximation_error"] < 1e-9 and d["model_id"] > 0, d' "$explained" \
+  || fail "POST /explain: $explained"
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/projects/serve_imported/explain" -H "Authorization: Bearer $predictor" \
+  -H 'Content-Type: application/json' -d '{"features": [6.3, 3.3, 6.0, 2.5], "method": "kernel"}')
+[ "$status" = 400 ] || fail "an unknown explanation method answered $status, not 400"
+echo "   ok: POST /v1/projects/serve_imported/explain gives SQL's attributions ($got), 400 for an unknown method"
 grep -q '"message":"pgml-serve listening"' "$LOG" || fail "no structured (JSON) start log line"
 
 echo "== schemathesis $SCHEMATHESIS_VERSION against /openapi.json"

@@ -224,6 +224,21 @@ impl LoadedModel {
         }
     }
 
+    /// The output an explanation is read for, and its name: a regression's value (`value`), a
+    /// binary classifier's log-odds of its second class (that class's label), a multiclass
+    /// one's predicted class (its label).
+    pub fn explained_output(&self, e: &crate::explain::Explanation) -> (usize, String) {
+        let classes = &self.header.classes;
+        match (self.header.task, e.outputs) {
+            (Task::Classification, 1) => (0, classes.get(1).map_or("1".into(), |c| c.to_string())),
+            (Task::Classification, _) => {
+                let best = (0..e.outputs).max_by(|&a, &b| e.margin[a].total_cmp(&e.margin[b])).unwrap_or(0);
+                (best, classes.get(best).map_or(best.to_string(), |c| c.to_string()))
+            }
+            _ => (0, "value".into()),
+        }
+    }
+
     /// The global explanation over raw rows `x` (an imported model's holdout), within `budget`.
     pub fn global_explanation(
         &self,

@@ -2,7 +2,7 @@
 //! document generated from the handlers' annotations.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{lifecycle, ops, predict, registry, rpc};
+use crate::routes::{explain, lifecycle, ops, predict, registry, rpc};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -21,7 +21,7 @@ pub const BODY_LIMIT: usize = 1 << 20;
 #[openapi(
     info(title = "pgml-serve", description = "Stable HTTP prediction endpoints over a pgml-rs database"),
     paths(
-        predict::predict, predict::predict_proba,
+        predict::predict, predict::predict_proba, explain::explain,
         registry::projects, registry::project, registry::models, registry::deployments, registry::export,
         lifecycle::deploy, lifecycle::rollback, lifecycle::promote, lifecycle::approve, lifecycle::reject,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
@@ -134,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/models/{id}/export", get(registry::export))
         .route("/v1/projects/{project}/predict", post(predict::predict))
         .route("/v1/projects/{project}/predict_proba", post(predict::predict_proba))
+        .route("/v1/projects/{project}/explain", post(explain::explain))
         .route("/v1/projects/{project}/deploy", post(lifecycle::deploy))
         .route("/v1/projects/{project}/rollback", post(lifecycle::rollback))
         .route("/v1/projects/{project}/promote", post(lifecycle::promote))

@@ -114,17 +114,7 @@ fn explain(
     let row = model.one_row(complete(features, Some(model))?)?;
     let e = model.explain(&row.data, method)?;
     let names = schema::feature_names(&model.header.features, model.header.num_features);
-    // the output explained: a regression's value, a binary classifier's log-odds of its
-    // second class, a multiclass one's predicted class
-    let h = &model.header;
-    let (output, label) = match (h.task, e.outputs) {
-        (Task::Classification, 1) => (0, h.classes.get(1).map_or("1".into(), |c| c.to_string())),
-        (Task::Classification, _) => {
-            let best = (0..e.outputs).max_by(|&a, &b| e.margin[a].total_cmp(&e.margin[b])).unwrap_or(0);
-            (best, h.classes.get(best).map_or(best.to_string(), |c| c.to_string()))
-        }
-        _ => (0, "value".into()),
-    };
+    let (output, label) = model.explained_output(&e);
     let attributions = e.attributions_of(output);
     let mut order: Vec<usize> = (0..attributions.len()).collect();
     order.sort_by(|&a, &b| attributions[b].abs().total_cmp(&attributions[a].abs()).then(a.cmp(&b)));

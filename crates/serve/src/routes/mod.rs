@@ -1,5 +1,6 @@
 //! The handlers, one file per topic.
 
+pub mod explain;
 pub mod lifecycle;
 pub mod ops;
 pub mod predict;

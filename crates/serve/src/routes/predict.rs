@@ -451,7 +451,7 @@ fn texts(ids: &[[u8; 16]]) -> Vec<String> {
 
 /// The model held for the stage, when the in-process path may answer: deploys are being
 /// followed, the database lets the role predict the project, and the stage serves a model.
-async fn in_process(
+pub(crate) async fn in_process(
     state: &AppState,
     role: &str,
     project: &str,
