@@ -98,6 +98,7 @@ writes=(
   "SELECT pgml.set_drift_thresholds('Iris', '{}')"
   "SELECT pgml.load_dataset('wine')"
   "SELECT pgml.schedule_training('Iris', '0 3 * * *')"
+  "SELECT pgml.import('Copy', NULL, pgml.export(2))"
   "SELECT pgml.unschedule_training('Iris')"
 )
 for w in "${writes[@]}"; do

@@ -62,3 +62,12 @@ SELECT round(pgml.cosine_similarity(pgml.embed('all-MiniLM-L6-v2', 'The weather 
        (SELECT count(*) FROM pgml.chunk('character', 'a b c', '{"separator": " ", "chunk_size": 1, "chunk_overlap": 0}')) AS chunks,
        pgml.sum(v) AS summed
 FROM (VALUES (ARRAY[1, 2]::real[]), (ARRAY[3, 4]::real[])) t(v);
+
+-- explanations and exports are reads too (0.8.0)
+SELECT output, feature, round(attribution::numeric, 4) AS attribution, explanation_method
+FROM pgml.explain('Iris', ARRAY[5.9, 3.0, 5.1, 1.8]) ORDER BY feature;
+SELECT feature, round(attribution::numeric, 4) AS attribution, explanation_method FROM pgml.explain(2, ARRAY[5.9, 3.0, 5.1, 1.8], top_k => 2);
+SELECT feature, rank, method FROM pgml.global_explain(2) ORDER BY rank;
+SELECT importance_type, count(*) AS features FROM pgml.feature_importance(2) GROUP BY 1 ORDER BY 1;
+SELECT md5(pgml.export(2, 'xgboost_json')) = md5(pgml.export(2, 'xgboost_json')) AS export_repeats,
+       substr(pgml.export(1), 1, 8) = 'PGMLBNDL'::bytea AS bundle;
