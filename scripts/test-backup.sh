@@ -97,6 +97,11 @@ SELECT pgml.set_monitoring(name, enabled => false) FROM pgml.projects;
 SELECT pgml.start_rollout('Diabetes', 7, mode => 'canary', percent => 30);
 SELECT pgml.stop_rollout('Diabetes');
 SELECT pgml.start_rollout('Diabetes', 7, mode => 'shadow', policy => '{"loss": "absolute"}');
+-- models in and out, and explanations (0.8.0): an imported XGBoost file scored on a holdout
+-- (its origin and global explanation in pgml.models), an imported bundle
+SELECT pgml.import('Imported', NULL, pgml.export(m.id, 'xgboost'), relation_name => 'pgml.iris', y_column_name => 'target')
+FROM pgml.models m WHERE m.id = 2;
+SELECT pgml.import('Imported', NULL, pgml.export(1), automatic_deploy => false);
 SQL
 cargo build -q -p pgml-serve --profile test
 "$ROOT/target/debug/pgml-serve" token create --database-url "postgresql://postgres@127.0.0.1:$SRC/$DB" \
@@ -141,6 +146,12 @@ GROUP BY m.id ORDER BY m.id;
 SELECT 'Exercise', md5(string_agg(pgml.predict_joint('Exercise', ARRAY[chins, situps, jumps])::text,
        ',' ORDER BY chins, situps, jumps, weight)) FROM pgml.linnerud;
 SELECT 'Houses', md5(string_agg(pgml.predict('Houses', h)::text, ',' ORDER BY h::text)) FROM houses h;
+SELECT 'Imported model ' || m.id, md5(string_agg(pgml.predict(m.id, ARRAY[sepal_length, sepal_width, petal_length, petal_width])::text,
+       ',' ORDER BY i.sepal_length, i.sepal_width, i.petal_length, i.petal_width, i.target))
+FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id, pgml.iris i WHERE p.name = 'Imported'
+GROUP BY m.id ORDER BY m.id;
+SELECT 'Imported explained', md5(string_agg(feature || round(attribution::numeric, 6), ',' ORDER BY feature))
+FROM pgml.explain('Imported', ARRAY[5.9, 3.0, 5.1, 1.8]);
 SELECT 'cron job', count(*) FROM cron.job WHERE jobname = 'pgml training Iris';
 SQL
 }
