@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The walkthrough of `make demo`: a fresh database on the project cluster, a dataset, three
 # algorithms, the registry, predictions, deployment by strategy and rollback, drift, stages
-# with gates and an approval, a shadow rollout rolled back on its outcomes, the audit trail;
+# with gates and an approval, explanations, an export and an import, a shadow rollout rolled
+# back on its outcomes, the audit trail;
 # then pgml-serve answering over HTTP (curl).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-# pgml-serve (section 14) builds while the SQL sections run: its dependencies are mostly the
+# pgml-serve (section 15) builds while the SQL sections run: its dependencies are mostly the
 # extension's, already built, and the walkthrough's trainings leave a core free most of the time.
 start=$SECONDS
 serve_build() { cargo build --release -q -p pgml-serve --config "$PGRX_LINK_CONFIG" >"$ROOT/.build/demo-serve-build.log" 2>&1; }
@@ -15,7 +16,7 @@ PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATAB
 psql -X -q -v ON_ERROR_STOP=1 -d pgml_demo -f "$ROOT/scripts/demo.sql"
 
 echo
-echo "== 14. The same project over HTTP: pgml-serve, a token mapped to a PostgreSQL role, curl"
+echo "== 15. The same project over HTTP: pgml-serve, a token mapped to a PostgreSQL role, curl"
 wait $serve_build || { cat "$ROOT/.build/demo-serve-build.log"; exit 1; }
 SERVE=$ROOT/target/release/pgml-serve
 PORT=${PGML_DEMO_PORT:-8080}
@@ -55,7 +56,7 @@ echo "\$ curl http://127.0.0.1:$PORT/metrics   # Prometheus text; the model each
 curl -s "http://127.0.0.1:$PORT/metrics" | grep '^pgml_served_model_id'
 
 echo
-echo "== 15. Text: headlines embedded in the database, a clickbait classifier, and a SQL function over HTTP"
+echo "== 16. Text: headlines embedded in the database, a clickbait classifier, and a SQL function over HTTP"
 echo "-- scripts/sql/clickbait.sql: pgml.embed('all-MiniLM-L6-v2', title) for 289 headlines, xgboost and linear, predict_clickbait()"
 psql -X -q -v ON_ERROR_STOP=1 -d pgml_demo -f "$ROOT/scripts/sql/clickbait.sql"
 psql -X -q -d pgml_demo -c "GRANT EXECUTE ON FUNCTION predict_clickbait(text) TO demo_app" -c "NOTIFY pgrst, 'reload schema'"
@@ -73,7 +74,7 @@ echo "-- weekly retraining, in the database pg_cron runs in (cron.database_name;
 echo "--   SELECT pgml.schedule_training('Clickbait', '0 3 * * 1', 'clickbait_embeddings', 'is_clickbait', algorithm => 'xgboost');"
 
 echo
-echo "== 16. The dashboard: the registry, metrics across versions, deployments, approvals, drift"
+echo "== 17. The dashboard: the registry, metrics across versions, deployments, approvals, drift"
 psql -X -q -d pgml_demo -c "SET client_min_messages = warning" \
   -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_admin') THEN CREATE ROLE demo_admin; END IF; END \$\$" \
   -c "GRANT pgml_admin TO demo_admin"

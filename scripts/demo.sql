@@ -50,14 +50,33 @@ FROM pgml.trained_models t JOIN pgml.models m USING (id) WHERE t.name = 'Diabete
 SELECT round(pgml.predict('Diabetes', ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6])::numeric, 1) AS predicted, target
 FROM pgml.diabetes LIMIT 3;
 
-\echo '== 9. Drift: new measurements against the statistics kept from the training rows'
+\echo '== 9. Why this prediction: each feature''s part (TreeSHAP), what the model relies on overall, and the model as a file another tool loads'
+-- the XGBoost model's attributions for one patient: baseline + attributions = its prediction
+SELECT feature, round(value::numeric, 3) AS value, round(attribution::numeric, 2) AS attribution,
+       round(baseline::numeric, 1) AS baseline, round(prediction::numeric, 1) AS prediction
+FROM pgml.explain((SELECT max(id) FROM pgml.trained_models WHERE name = 'Diabetes' AND algorithm = 'xgboost'),
+                  ARRAY[0.04, 0.05, 0.06, 0.02, -0.04, -0.03, -0.04, 0.0, 0.02, 0.02], top_k => 4);
+-- stored by the training: mean |attribution| over the test rows
+SELECT rank, feature, round(mean_abs_attribution::numeric, 2) AS mean_abs_attribution, rows
+FROM pgml.global_explain((SELECT max(id) FROM pgml.trained_models WHERE name = 'Diabetes' AND algorithm = 'xgboost')) WHERE rank <= 4;
+-- the model as XGBoost's own JSON (Python: xgboost.Booster().load_model(...)), and back in as a new version
+SELECT octet_length(pgml.export(id, 'xgboost_json')) AS json_bytes,
+       convert_from(pgml.export(id, 'xgboost_json'), 'UTF8')::jsonb #> '{learner,feature_names}' AS names
+FROM pgml.trained_models WHERE name = 'Diabetes' AND algorithm = 'xgboost' ORDER BY id DESC LIMIT 1;
+SELECT pgml.import('Diabetes (imported)', NULL,
+                   (SELECT pgml.export(max(id), 'xgboost') FROM pgml.trained_models WHERE name = 'Diabetes' AND algorithm = 'xgboost'),
+                   relation_name => 'pgml.diabetes', y_column_name => 'target') AS imported_model;
+SELECT id, algorithm, round((metrics->>'r2')::numeric, 4) AS r2_on_holdout, origin->>'format' AS format
+FROM pgml.models WHERE origin IS NOT NULL;
+
+\echo '== 10. Drift: new measurements against the statistics kept from the training rows'
 CREATE TABLE iris_next_season AS
 SELECT sepal_length + 1.5 AS sepal_length, sepal_width, petal_length * 1.3 AS petal_length, petal_width FROM pgml.iris;
 SELECT feature, kind, round(psi::numeric, 3) AS psi, round(ks_p_value::numeric, 4) AS ks_p_value,
        round(js_distance::numeric, 3) AS js_distance, drifted, drift_share, dataset_drifted
 FROM pgml.drift('Iris Flowers', 'iris_next_season');
 
-\echo '== 10. Stages and gates: a model reaches production only through its policy and an approval'
+\echo '== 11. Stages and gates: a model reaches production only through its policy and an approval'
 -- two people: one trains and asks, another approves (the extension's roles, granted to them)
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_ana') THEN CREATE ROLE demo_ana; END IF;
@@ -86,7 +105,7 @@ SELECT project, stage, model_id, algorithm, strategy, deployed_by FROM pgml.stag
 SELECT pgml.predict('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[], stage => 'staging') AS staging_says,
        pgml.predict('Iris Flowers', ARRAY[6.3, 2.5, 4.9, 1.5]::real[]) AS production_says;
 
-\echo '== 11. A rollout: the one-tree forest tried in shadow beside the staging model on live traffic; outcomes arrive; the database rolls it back'
+\echo '== 12. A rollout: the one-tree forest tried in shadow beside the staging model on live traffic; outcomes arrive; the database rolls it back'
 SELECT pgml.set_monitoring('Iris Flowers', scan_after => 1000) IS NOT NULL AS every_prediction_logged;
 SELECT pgml.start_rollout('Iris Flowers',
     (SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
@@ -105,11 +124,11 @@ SELECT rollout_id, phase, state, labelled_rows, round(estimate::numeric, 3) AS e
 FROM pgml.evaluate_rollouts('Iris Flowers');
 SELECT id, stage, mode, baseline_id, candidate_id, state, loss, labelled_rows FROM pgml.rollouts_overview WHERE project = 'Iris Flowers';
 
-\echo '== 12. The audit trail: every lifecycle event, who, when (append-only)'
+\echo '== 13. The audit trail: every lifecycle event, who, when (append-only)'
 SELECT to_char(at, 'HH24:MI:SS.MS') AS at, event, role, model_id, stage, details ->> 'action' AS rollout FROM pgml.audit_log
 WHERE project = 'Iris Flowers' ORDER BY id DESC LIMIT 8;
 
-\echo '== 13. Mistakes get clear errors, not crashes'
+\echo '== 14. Mistakes get clear errors, not crashes'
 \set ON_ERROR_STOP off
 SELECT pgml.predict('Iris Flowers', ARRAY[1.0, 2.0]::real[]);
 SELECT * FROM pgml.train('Iris Flowers', algorithm => 'xgboost', hyperparams => '{"n_estimator": 10}');
