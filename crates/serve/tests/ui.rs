@@ -252,11 +252,21 @@ async fn every_page_shows_the_registry_to_a_signed_in_role() {
         "id=\"schema-table\"",
         "sepal_length",
         "id=\"drift\"",
+        // why it predicts: the training's global explanation and XGBoost's importances
+        "id=\"explanation\"",
+        "Mean |attribution| over",
+        "mean |attribution| per feature",
+        "id=\"importance-table\"",
+        "total_gain",
     ] {
         assert!(page.contains(part), "model page lacks {part}");
     }
     let (_, _, page) = b.get("/ui/models/3").await;
     assert!(page.contains("(v − ") && page.contains("as is"), "the forest's page shows its scaling: {page}");
+    assert!(
+        page.contains("No global explanation stored"),
+        "the forest's page says it has no explanation: {page}"
+    );
     let (_, _, page) = b.get("/ui/models/4").await;
     assert!(
         page.contains("id=\"search-table\"") && page.contains("max_depth"),

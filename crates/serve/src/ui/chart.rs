@@ -56,9 +56,9 @@ pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], serving: &[i64]
     svg_close(out, Some("model id"))
 }
 
-/// A drift statistic per feature as bars, drifted features marked, with the threshold line
-/// when there is one.
-pub fn drift_bars(statistic: &str, bars: &[(String, f64, bool)], threshold: Option<f64>) -> String {
+/// A statistic per feature as bars (a drift statistic, a mean |attribution|), marked features
+/// (drifted ones) in their own colour, with the threshold line when there is one.
+pub fn feature_bars(statistic: &str, bars: &[(String, f64, bool)], threshold: Option<f64>) -> String {
     if bars.is_empty() {
         return "<p class=\"none\">No drift statistic was recorded.</p>".to_string();
     }
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn drifted_features_are_marked_and_names_escaped() {
-        let svg = drift_bars("psi", &[("a<b".into(), 0.3, true), ("c".into(), 0.01, false)], Some(0.2));
+        let svg = feature_bars("psi", &[("a<b".into(), 0.3, true), ("c".into(), 0.01, false)], Some(0.2));
         assert_eq!(svg.matches("class=\"bar drifted\"").count(), 1);
         assert!(svg.contains("a&lt;b"));
         assert!(svg.contains("class=\"limit\""));

@@ -746,6 +746,96 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
         &schema_rows,
     ));
 
+    // why it predicts what it does: the training's global explanation and the importances (a
+    // database before 0.8.0 has neither: the section says so)
+    out.push_str("<section id=\"explanation\"><h2>Explanation</h2>");
+    let stored = db
+        .query(
+            role,
+            "SELECT explanation::text, origin::text FROM pgml.models WHERE id = $1",
+            &[(&id, Type::INT8)],
+        )
+        .await
+        .ok()
+        .and_then(|rows| rows.first().map(|r| (json(r.get(0)), json(r.get(1)))));
+    let (global, origin) = stored.unwrap_or((Value::Null, Value::Null));
+    if let Some(format) = origin.get("format").and_then(Value::as_str) {
+        let _ = write!(
+            out,
+            "<p>Imported from a {} file{} by {}.</p>",
+            esc(format),
+            origin.pointer("/from/project").and_then(Value::as_str).map_or(String::new(), |p| format!(
+                " (model {} of project {})",
+                origin.pointer("/from/model_id").map_or("?".into(), |v| v.to_string()),
+                esc(p)
+            )),
+            esc(origin.get("imported_by").and_then(Value::as_str).unwrap_or("?"))
+        );
+    }
+    let mut bars: Vec<(String, f64, bool)> = global
+        .get("mean_abs_attribution")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?, false)))
+        .collect();
+    bars.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if bars.is_empty() {
+        out.push_str(
+            "<p class=\"none\">No global explanation stored: trainings of XGBoost, LightGBM and linear models \
+             from pgml-rs 0.8.0 on store one (pgml.global_explain).</p>",
+        );
+    } else {
+        let _ = write!(
+            out,
+            "<h3>Mean |attribution| over {} test rows ({})</h3>{}",
+            global.get("rows").and_then(Value::as_u64).unwrap_or(0),
+            esc(global.get("method").and_then(Value::as_str).unwrap_or("")),
+            chart::feature_bars("mean |attribution|", &bars, None)
+        );
+    }
+    if let Ok(importance) = db
+        .query(
+            role,
+            "SELECT feature, importance_type, importance, output FROM pgml.feature_importance($1)",
+            &[(&id, Type::INT8)],
+        )
+        .await
+    {
+        let mut kinds: Vec<String> = Vec::new();
+        let mut features: Vec<String> = Vec::new();
+        let mut values = std::collections::HashMap::new();
+        for r in &importance {
+            let (feature, kind, value, output): (String, String, f64, Option<String>) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            let kind = match output {
+                Some(o) if kind == "coefficient" => format!("coefficient ({o})"),
+                _ => kind,
+            };
+            if !kinds.contains(&kind) {
+                kinds.push(kind.clone());
+            }
+            if !features.contains(&feature) {
+                features.push(feature.clone());
+            }
+            values.insert((feature, kind), value);
+        }
+        if !features.is_empty() {
+            let rows: Vec<Vec<String>> = features
+                .iter()
+                .map(|f| {
+                    std::iter::once(esc(f))
+                        .chain(kinds.iter().map(|k| num(values.get(&(f.clone(), k.clone())).copied())))
+                        .collect()
+                })
+                .collect();
+            let mut headers = vec!["feature"];
+            headers.extend(kinds.iter().map(String::as_str));
+            let _ = write!(out, "<h3>Feature importance</h3>{}", table(&headers, &rows, "importance-table"));
+        }
+    }
+    out.push_str("</section>");
+
     // the drift of the latest scheduled check of this model
     let drift = db
         .query(
@@ -787,7 +877,7 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
                         out,
                         "<h3>{}</h3>{}",
                         esc(statistic),
-                        chart::drift_bars(statistic, &bars, None)
+                        chart::feature_bars(statistic, &bars, None)
                     );
                 }
             }
