@@ -149,6 +149,9 @@ pub(super) struct Forest {
 struct TreeSpan {
     nodes: usize,
     values: usize,
+    /// Where its covers start (None: stored before 0.8.0, without them).
+    covers: Option<usize>,
+    leaves: usize,
     root: u32,
 }
 
@@ -168,6 +171,10 @@ struct Node {
 struct Tree {
     nodes: Vec<Node>,
     values: Vec<f32>,
+    /// The training rows (with their bootstrap repeats) that reached each node: what TreeSHAP
+    /// weighs a branch by. Not in the JSON forms (ada_boost's trees keep theirs as they were).
+    #[serde(skip, default)]
+    covers: Vec<f32>,
 }
 
 /// The JSON form forests were stored in before the binary one.
@@ -369,7 +376,7 @@ struct Best {
 impl Builder<'_> {
     /// The tree of `rows`; None once `stopped` (asked before each node) says so.
     fn build(&self, mut rows: Vec<usize>, rng: &mut ChaCha8Rng, stopped: &dyn Fn() -> bool) -> Option<Tree> {
-        let mut tree = Tree { nodes: vec![], values: vec![] };
+        let mut tree = Tree { nodes: vec![], values: vec![], covers: vec![] };
         // (node, start, end, depth) of nodes still to split.
         let mut stack = vec![(0usize, 0usize, rows.len(), 0usize)];
         tree.push_node();
@@ -378,6 +385,7 @@ impl Builder<'_> {
                 return None;
             }
             let part = &mut rows[start..end];
+            tree.covers[node] = (end - start) as f32;
             let split = if end - start >= self.params.min_samples_split
                 && self.params.max_depth.is_none_or(|d| depth < d)
                 && !self.is_pure(part)
@@ -631,6 +639,7 @@ impl RegressionTree {
 impl Tree {
     fn push_node(&mut self) -> usize {
         self.nodes.push(Node { feature: LEAF, threshold: 0.0, left: 0, right: 0 });
+        self.covers.push(0.0);
         self.nodes.len() - 1
     }
 
@@ -652,10 +661,13 @@ const LEAF_CHILD: u32 = 1 << 31;
 /// The stored form of a forest: `MAGIC`, then little-endian `width` (u32), `classification`
 /// (u8) and the tree count (u32); per tree its split count (u32), value count (u32), split
 /// nodes (feature, threshold, left child, right child: 16 bytes, the root first, children
-/// after their parent) and leaves' values (f32). Leaves take no node: a fully grown tree has
-/// as many leaves as splits, so a tree takes 20 bytes a leaf (regression), where the first
-/// binary form, with a 16-byte node per leaf as well, took 36.
-const MAGIC: &[u8; 5] = b"PGRF2";
+/// after their parent), leaves' values (f32), then the covers (f32: the training rows that
+/// reached each split, then each leaf, for explanations). Leaves take no node: a fully grown
+/// tree has as many leaves as splits, so a tree takes 28 bytes a leaf (regression), where the
+/// first binary form, with a 16-byte node per leaf as well, took 36.
+const MAGIC: &[u8; 5] = b"PGRF3";
+/// The second binary form (0.2.0 to 0.7.0): no covers.
+const MAGIC_V2: &[u8; 5] = b"PGRF2";
 /// The first binary form: every node 16 bytes, leaves too.
 const MAGIC_V1: &[u8; 5] = b"PGRF1";
 const COUNT_AT: usize = MAGIC.len() + 5;
@@ -700,7 +712,22 @@ impl Forest {
         for v in &tree.values {
             self.bytes.extend_from_slice(&v.to_le_bytes());
         }
-        self.trees.push(TreeSpan::new(start, splits));
+        // covers: the splits', then the leaves' in leaf order
+        let mut leaf_covers = vec![0.0f32; tree.values.len() / self.width.max(1)];
+        for (i, n) in tree.nodes.iter().enumerate() {
+            let cover = tree.covers.get(i).copied().unwrap_or(0.0);
+            if n.feature == LEAF {
+                if let Some(c) = leaf_covers.get_mut(n.left as usize) {
+                    *c = cover;
+                }
+            } else {
+                self.bytes.extend_from_slice(&cover.to_le_bytes());
+            }
+        }
+        for c in leaf_covers {
+            self.bytes.extend_from_slice(&c.to_le_bytes());
+        }
+        self.trees.push(TreeSpan::new(start, splits, self.width, tree.values.len(), true));
     }
 
     /// The values (`width` floats) of the leaf `row` falls into.
@@ -745,7 +772,8 @@ impl Forest {
     /// Reads the stored form back, refusing bytes whose children point outside their tree or
     /// back to a node before them (a walk must end).
     fn decode(bytes: Vec<u8>) -> Option<Forest> {
-        let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+        let covered = bytes.starts_with(MAGIC);
+        let mut r = Reader(bytes.strip_prefix(MAGIC).or_else(|| bytes.strip_prefix(MAGIC_V2))?);
         let width = r.u32()? as usize;
         let classification = r.take(1)?[0] != 0;
         let count = r.u32()?;
@@ -777,7 +805,10 @@ impl Forest {
                 return None;
             }
             r.take(4 * values)?;
-            trees.push(TreeSpan::new(start, splits));
+            if covered {
+                r.take(4 * (splits as usize + leaves as usize))?;
+            }
+            trees.push(TreeSpan::new(start, splits, width, values, covered));
         }
         if !r.0.is_empty() {
             return None;
@@ -787,18 +818,82 @@ impl Forest {
 }
 
 impl TreeSpan {
-    /// The tree written at `start` (after its two counts, its nodes, then its values).
-    fn new(start: usize, splits: u32) -> TreeSpan {
+    /// The tree written at `start` (after its two counts, its nodes, its `values` values, then
+    /// its covers when `covered`).
+    fn new(start: usize, splits: u32, width: usize, values: usize, covered: bool) -> TreeSpan {
         let nodes = start + 8;
+        let at = nodes + NODE * splits as usize;
         TreeSpan {
             nodes,
-            values: nodes + NODE * splits as usize,
+            values: at,
+            covers: covered.then_some(at + 4 * values),
+            leaves: values / width.max(1),
             root: if splits == 0 { LEAF_CHILD } else { 0 },
         }
     }
 }
 
 impl Forest {
+    /// The trees as TreeSHAP reads them: each tree once per output (a classifier's class
+    /// shares), its values divided by the tree count, as the forest averages them.
+    fn ensemble(&self) -> Result<crate::explain::trees::Ensemble> {
+        use crate::explain::trees::{Ensemble, Missing, Rule, Tree as ShapTree};
+        let scale = 1.0 / self.trees.len().max(1) as f64;
+        let f32_at = |at: usize| f32::from_bits(word(&self.bytes, at)) as f64;
+        let mut out = Vec::with_capacity(self.trees.len() * self.width);
+        for span in &self.trees {
+            let Some(covers) = span.covers else {
+                return Err(Error::unsupported(
+                    "this forest was stored before pgml-rs 0.8.0, without the covers an explanation needs",
+                )
+                .with_hint("retrain it: forests trained from 0.8.0 on keep them"));
+            };
+            let splits = (span.values - span.nodes) / NODE;
+            let n = splits + span.leaves;
+            // nodes: the splits, then the leaves after them
+            let node = |child: u32| {
+                if child & LEAF_CHILD != 0 {
+                    splits + (child & !LEAF_CHILD) as usize
+                } else {
+                    child as usize
+                }
+            };
+            let (mut left, mut right, mut feature, mut threshold) =
+                (vec![-1i32; n], vec![-1i32; n], vec![0u32; n], vec![0f64; n]);
+            for i in 0..splits {
+                let at = span.nodes + NODE * i;
+                feature[i] = word(&self.bytes, at);
+                threshold[i] = f32_at(at + 4);
+                left[i] = node(word(&self.bytes, at + 8)) as i32;
+                right[i] = node(word(&self.bytes, at + 12)) as i32;
+            }
+            let cover: Vec<f64> = (0..n).map(|i| f32_at(covers + 4 * i)).collect();
+            for output in 0..self.width {
+                let mut value = vec![0f64; n];
+                for l in 0..span.leaves {
+                    value[splits + l] = f32_at(span.values + 4 * (l * self.width + output)) * scale;
+                }
+                out.push(ShapTree {
+                    left: left.clone(),
+                    right: right.clone(),
+                    feature: feature.clone(),
+                    threshold: threshold.clone(),
+                    // a NaN compares false: it goes right
+                    default_left: vec![false; n],
+                    missing: vec![Missing::Nan; n],
+                    cover: cover.clone(),
+                    gain: vec![0.0; n],
+                    value,
+                    rule: Rule::LessOrEqual,
+                    group: output,
+                    nodes: Vec::new(),
+                    depth: 0,
+                });
+            }
+        }
+        Ok(Ensemble::new(out, self.width, self.reads))
+    }
+
     fn check_width(&self, cols: usize) -> Result<()> {
         if cols < self.reads {
             return Err(Error::data(format!(
@@ -834,6 +929,17 @@ impl Model for Forest {
     fn predict_with_proba(&self, x: &Matrix) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         self.check_width(x.cols)?;
         Ok(self.labels_and_proba(self.average(x)))
+    }
+
+    fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
+        self.check_width(row.len())?;
+        let mut ensemble = self.ensemble()?;
+        ensemble.num_features = row.len();
+        let mut e = ensemble.explain(row, method)?;
+        if self.classification {
+            e.output_space = "probability";
+        }
+        Ok(e)
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
@@ -873,7 +979,7 @@ impl StoredTrees {
                     .collect::<Option<Vec<Node>>>()?;
                 let values =
                     (0..r.u32()?).map(|_| r.u32().map(f32::from_bits)).collect::<Option<Vec<f32>>>()?;
-                Some(Tree { nodes, values })
+                Some(Tree { nodes, values, covers: vec![] })
             })
             .collect::<Option<Vec<Tree>>>()?;
         r.0.is_empty().then_some(StoredTrees { trees, width, classification })
@@ -932,7 +1038,7 @@ fn word(bytes: &[u8], at: usize) -> u32 {
 
 /// A stored forest: the binary form, or the older ones (the first binary form, JSON).
 pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
-    let forest = if bytes.starts_with(MAGIC) {
+    let forest = if bytes.starts_with(MAGIC) || bytes.starts_with(MAGIC_V2) {
         Forest::decode(bytes.to_vec())
     } else if bytes.starts_with(MAGIC_V1) {
         StoredTrees::decode_v1(bytes).and_then(StoredTrees::into_forest)
@@ -945,10 +1051,19 @@ pub(super) fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
 /// `load`, keeping the bytes of the binary form as the forest's own: a loaded forest is
 /// hundreds of megabytes, and a copy held it twice while it loaded.
 pub(super) fn load_owned(bytes: Vec<u8>) -> Result<Box<dyn Model>> {
-    if !bytes.starts_with(MAGIC) {
+    if !bytes.starts_with(MAGIC) && !bytes.starts_with(MAGIC_V2) {
         return load(&bytes);
     }
     Ok(Box::new(Forest::decode(bytes).ok_or_else(corrupt)?))
+}
+
+/// The trees of a stored forest as TreeSHAP reads them (the tests' access to them).
+#[cfg(test)]
+pub(crate) fn stored_ensemble(bytes: &[u8]) -> Result<crate::explain::trees::Ensemble> {
+    let forest = Forest::decode(bytes.to_vec()).ok_or_else(corrupt)?;
+    let mut e = forest.ensemble()?;
+    e.num_features = forest.reads.max(4);
+    Ok(e)
 }
 
 fn corrupt() -> Error {
@@ -997,6 +1112,18 @@ mod tests {
         out
     }
 
+    /// The second binary form (0.2.0 to 0.7.0) of a forest: the current one without covers.
+    fn encode_v2(current: &[u8]) -> Vec<u8> {
+        let forest = Forest::decode(current.to_vec()).unwrap();
+        let mut out = MAGIC_V2.to_vec();
+        out.extend_from_slice(&current[MAGIC.len()..COUNT_AT + 4]);
+        for span in &forest.trees {
+            let start = span.nodes - 8;
+            out.extend_from_slice(&current[start..span.covers.unwrap()]);
+        }
+        out
+    }
+
     #[test]
     fn the_stored_form_predicts_as_the_builders_trees_and_older_forms_still_load() {
         for (name, classification, width) in [("diabetes", false, 1), ("iris", true, 3)] {
@@ -1020,13 +1147,18 @@ mod tests {
             assert_eq!(forest.average(&x), expected, "{name}");
             let binary = forest.to_bytes().unwrap();
             assert!(binary.starts_with(MAGIC));
-            // leaves take no node: 16 bytes a split and 4 a value, where the first form took 16
-            // for every node (36 bytes a leaf with one value, 44 with three)
-            let limit = if classification { 0.66 } else { 0.57 };
+            // leaves take no node: 16 bytes a split, 4 a value and 4 a cover (split or leaf),
+            // where the first form took 16 for every node (36 bytes a leaf with one value, 44
+            // with three): 28 and 36 bytes a leaf
+            let limit = if classification { 0.85 } else { 0.8 };
             let ratio = binary.len() as f64 / v1.len() as f64;
             assert!(ratio < limit, "{name}: {} bytes, first form {}", binary.len(), v1.len());
+            let v2 = encode_v2(&binary);
+            assert!(v2.len() < binary.len() && v2.starts_with(MAGIC_V2));
             let predicted = forest.predict(&x).unwrap();
-            for (form, bytes) in [("binary", &binary), ("first binary", &v1), ("JSON", &json)] {
+            for (form, bytes) in
+                [("binary", &binary), ("second binary", &v2), ("first binary", &v1), ("JSON", &json)]
+            {
                 let back = load(bytes).unwrap();
                 assert_eq!(back.predict(&x).unwrap(), predicted, "{name}, {form}");
                 if classification {

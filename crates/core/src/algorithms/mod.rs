@@ -7,7 +7,7 @@ mod birch;
 mod centres;
 mod dbscan;
 mod design;
-mod forest;
+pub(crate) mod forest;
 mod gaussian;
 pub(crate) mod joint;
 mod kernel;
@@ -76,7 +76,7 @@ pub trait Model: Send {
     fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
         let _ = (row, method);
         Err(Error::unsupported("this model's predictions cannot be explained yet")
-            .with_hint("explanations cover XGBoost, LightGBM and linear models (trained here or imported)"))
+            .with_hint("explanations cover tree ensembles (XGBoost, LightGBM, forests) and linear models"))
     }
     /// The trees' importances of each feature (XGBoost's measures).
     fn importance(&self) -> Result<crate::explain::Importance> {

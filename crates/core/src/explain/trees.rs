@@ -164,7 +164,7 @@ pub struct Ensemble {
 }
 
 impl Ensemble {
-    fn new(mut trees: Vec<Tree>, outputs: usize, num_features: usize) -> Ensemble {
+    pub(crate) fn new(mut trees: Vec<Tree>, outputs: usize, num_features: usize) -> Ensemble {
         trees.iter_mut().for_each(Tree::prepare);
         Ensemble { trees, outputs, intercept: vec![0.0; outputs], num_features }
     }

@@ -8,13 +8,15 @@ SELECT * FROM pgml.load_dataset('iris');
 SELECT * FROM pgml.load_dataset('diabetes');
 SELECT * FROM pgml.load_dataset('breast_cancer');
 -- 1 xgboost multiclass, 2 lightgbm regression with imputation, 3 linear regression with
--- scaling, 4 logistic binary, 5 random forest (not explained), 6 an imported XGBoost file
+-- scaling, 4 logistic binary, 5 random forest, 6 an imported XGBoost file, 7 an SVM (not
+-- explained)
 SELECT * FROM pgml.train('Iris', 'classification', 'pgml.iris', 'target', algorithm => 'xgboost', hyperparams => '{"n_estimators": 10}');
 SELECT * FROM pgml.train('Diabetes', 'regression', 'pgml.diabetes', 'target', algorithm => 'lightgbm', hyperparams => '{"n_estimators": 20}', preprocess => '{"bmi": {"impute": "mean"}}');
 SELECT * FROM pgml.train('Linear', 'regression', 'pgml.diabetes', 'target', algorithm => 'linear', preprocess => '{"bmi": {"scale": "standard"}}');
 SELECT * FROM pgml.train('Cancer', 'classification', 'pgml.breast_cancer', 'malignant', algorithm => 'linear', hyperparams => '{"max_iter": 1000}');
 SELECT * FROM pgml.train('Forest', 'regression', 'pgml.diabetes', 'target', algorithm => 'random_forest', hyperparams => '{"n_estimators": 5}');
 SELECT pgml.import('Imported', NULL, pgml.export(1, 'xgboost'), relation_name => 'pgml.iris', y_column_name => 'target') AS imported;
+SELECT * FROM pgml.train('Svm', 'classification', 'pgml.iris', 'target', algorithm => 'svm');
 
 -- 1. One row: attributions largest first; baseline + Σ attributions = the margin explained
 -- (approximation_error), and for a regression the margin is the prediction.
@@ -45,6 +47,10 @@ FROM pgml.explain('Cancer', (SELECT array_agg(v ORDER BY o)::real[] FROM pgml.br
   "fractal dimension error", "worst radius", "worst texture", "worst perimeter", "worst area", "worst smoothness",
   "worst compactness", "worst concavity", "worst concave points", "worst symmetry", "worst fractal dimension"]) WITH ORDINALITY u(v, o)
   WHERE b.ctid = (SELECT min(ctid) FROM pgml.breast_cancer))) GROUP BY output, output_space;
+-- a forest: TreeSHAP over its trees' covers (stored from 0.8.0 on), adding up to its prediction
+SELECT count(*) AS features, bool_and(approximation_error < 1e-9) AS additive, explanation_method,
+       round(min(prediction)::numeric, 3) = round(pgml.predict('Forest', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.01, 0.0, 0.02, 0.01])::numeric, 3) AS margin_is_prediction
+FROM pgml.explain('Forest', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.01, 0.0, 0.02, 0.01]) GROUP BY explanation_method;
 -- an imported model explains like the one it was exported from
 SELECT count(*) FILTER (WHERE round(a.attribution::numeric, 6) <> round(b.attribution::numeric, 6)) AS differ, count(*) AS features
 FROM pgml.explain('Imported', ARRAY[6.3, 3.3, 6.0, 2.5]) a JOIN pgml.explain(1, ARRAY[6.3, 3.3, 6.0, 2.5]) b USING (feature);
@@ -67,7 +73,7 @@ SELECT regress.try($$SELECT * FROM pgml.explain('Iris', ARRAY[1, 2, 3, 4]::real[
 SELECT regress.try($$SELECT * FROM pgml.explain('Iris', ARRAY[1, 2, 3, 4]::real[], method => 'kernel')$$);
 SELECT regress.try($$SELECT * FROM pgml.explain('Iris', ARRAY[1, NULL, 3, 4]::real[])$$);
 SELECT regress.try($$SELECT * FROM pgml.explain('Nope', ARRAY[1, 2, 3, 4]::real[])$$);
-SELECT regress.try($$SELECT * FROM pgml.explain('Forest', ARRAY[0.03, 0.05, 0.06, 0.02, -0.04, -0.03, -0.01, 0.0, 0.02, 0.01])$$);
+SELECT regress.try($$SELECT * FROM pgml.explain('Svm', ARRAY[1, 2, 3, 4]::real[])$$);
 SELECT regress.try($$SELECT * FROM pgml.global_explain('Forest')$$);
 SELECT regress.try($$SELECT * FROM pgml.feature_importance(5)$$);
 SELECT regress.try($$SELECT * FROM pgml.feature_importance(999)$$);
