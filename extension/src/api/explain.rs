@@ -116,9 +116,7 @@ fn explain(
     let names = schema::feature_names(&model.header.features, model.header.num_features);
     let (output, label) = model.explained_output(&e);
     let attributions = e.attributions_of(output);
-    let mut order: Vec<usize> = (0..attributions.len()).collect();
-    order.sort_by(|&a, &b| attributions[b].abs().total_cmp(&attributions[a].abs()).then(a.cmp(&b)));
-    order.truncate(top_k.map_or(usize::MAX, |k| k as usize));
+    let order = e.ranked(output, top_k.map(|k| k as usize));
     let (baseline, margin, error) = (e.baseline[output], e.margin[output], e.approximation_error(output));
     let rows: Vec<_> = order
         .into_iter()

@@ -143,6 +143,16 @@ impl Explanation {
         &self.attributions[output * self.features..(output + 1) * self.features]
     }
 
+    /// The features of `output` by |attribution|, largest first (ties in feature order), at
+    /// most `top_k` of them.
+    pub fn ranked(&self, output: usize, top_k: Option<usize>) -> Vec<usize> {
+        let a = self.attributions_of(output);
+        let mut order: Vec<usize> = (0..a.len()).collect();
+        order.sort_by(|&x, &y| a[y].abs().total_cmp(&a[x].abs()).then(x.cmp(&y)));
+        order.truncate(top_k.unwrap_or(usize::MAX));
+        order
+    }
+
     /// How far baseline + Σ attributions is from the margin, relative to the margin (absolute
     /// below 1): 0 up to rounding for exact methods.
     pub fn approximation_error(&self, output: usize) -> f64 {

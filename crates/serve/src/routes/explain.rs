@@ -106,9 +106,7 @@ pub async fn explain(
             let names =
                 pgml_core::data::schema::feature_names(&model.header.features, model.header.num_features);
             let a = e.attributions_of(output);
-            let mut order: Vec<usize> = (0..a.len()).collect();
-            order.sort_by(|&x, &y| a[y].abs().total_cmp(&a[x].abs()).then(x.cmp(&y)));
-            order.truncate(req.top_k.map_or(usize::MAX, |k| k as usize));
+            let order = e.ranked(output, req.top_k.map(|k| k as usize));
             Ok(ExplainResponse {
                 project: project.clone(),
                 stage: stage.clone(),
