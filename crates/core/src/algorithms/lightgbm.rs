@@ -759,8 +759,7 @@ impl Model for LgbModel {
     }
 
     fn importance(&self) -> Result<crate::explain::Importance> {
-        let measures = self.explainer()?.importance().into_iter().map(|(m, v)| (m, None, v)).collect();
-        Ok(crate::explain::Importance { measures })
+        Ok(self.explainer()?.importance())
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {

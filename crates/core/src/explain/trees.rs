@@ -359,7 +359,7 @@ impl Ensemble {
 impl Ensemble {
     /// XGBoost's five importances of each feature, from the splits on it: `weight` (how many),
     /// `gain` and `cover` (their mean gain and cover), `total_gain`, `total_cover`.
-    pub fn importance(&self) -> Vec<(&'static str, Vec<f64>)> {
+    pub fn importance(&self) -> super::Importance {
         let f = self.num_features;
         let (mut weight, mut gain, mut cover) = (vec![0.0; f], vec![0.0; f], vec![0.0; f]);
         for t in &self.trees {
@@ -375,12 +375,13 @@ impl Ensemble {
         let mean = |total: &[f64]| -> Vec<f64> {
             total.iter().zip(&weight).map(|(t, &w)| if w > 0.0 { t / w } else { 0.0 }).collect()
         };
-        vec![
-            ("gain", mean(&gain)),
-            ("cover", mean(&cover)),
-            ("total_gain", gain.clone()),
-            ("total_cover", cover.clone()),
-            ("weight", weight.clone()),
-        ]
+        let measures = vec![
+            ("gain", None, mean(&gain)),
+            ("cover", None, mean(&cover)),
+            ("total_gain", None, gain),
+            ("total_cover", None, cover),
+            ("weight", None, weight),
+        ];
+        super::Importance { measures }
     }
 }

@@ -293,12 +293,8 @@ pub fn import(
             (header, model, Some(manifest))
         }
         Format::XgboostUbj | Format::XgboostJson => {
-            let mut json = xgboost::parse(bytes)?;
-            let facts = xgboost::check(&mut json)?;
+            let (facts, json, model) = checked_xgboost(xgboost::parse(bytes)?)?;
             let classes = attribute_classes(&json, facts.classes);
-            let text =
-                serde_json::to_vec(&json).map_err(|e| Error::Internal(format!("XGBoost JSON: {e}")))?;
-            let model = algorithms::xgboost::stored_from_json(&text, facts.classes)?;
             let header =
                 native_header("xgboost", facts.task, classes, facts.num_feature, &facts.feature_names);
             (header, model, None)
@@ -306,10 +302,8 @@ pub fn import(
         Format::Lightgbm => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| Error::invalid("the LightGBM model is not UTF-8 text"))?;
-            let checked = lightgbm::check(text)?;
+            let (checked, model) = checked_lightgbm(text)?;
             let classes = (0..checked.classes).map(|c| c as f32).collect();
-            let model = algorithms::lightgbm::stored_from_text(&checked.text, checked.classes)
-                .map_err(refused("LightGBM"))?;
             let header =
                 native_header("lightgbm", checked.task, classes, checked.num_feature, &checked.feature_names);
             (header, model, None)
@@ -335,6 +329,24 @@ fn without_postgresml_prefix(bytes: &[u8]) -> &[u8] {
         Some(text) if text.starts_with(b"tree\n") && !bytes.starts_with(b"tree") => text,
         _ => bytes,
     }
+}
+
+/// An XGBoost model checked, then read by the library from the JSON written of the checked
+/// value: its facts, that JSON value, and the stored bytes.
+fn checked_xgboost(mut json: Value) -> Result<(xgboost::Facts, Value, Vec<u8>)> {
+    let facts = xgboost::check(&mut json)?;
+    let text = serde_json::to_vec(&json).map_err(|e| Error::Internal(format!("XGBoost JSON: {e}")))?;
+    let stored = algorithms::xgboost::stored_from_json(&text, facts.classes).map_err(refused("XGBoost"))?;
+    Ok((facts, json, stored))
+}
+
+/// A LightGBM text model checked, then read by the library in its canonical form: what it
+/// holds, and the stored bytes.
+fn checked_lightgbm(text: &str) -> Result<(lightgbm::Checked, Vec<u8>)> {
+    let checked = lightgbm::check(text)?;
+    let stored = algorithms::lightgbm::stored_from_text(&checked.text, checked.classes)
+        .map_err(refused("LightGBM"))?;
+    Ok((checked, stored))
 }
 
 /// A library's refusal of a file that passed our checks: still the file's fault (22023).
@@ -464,26 +476,23 @@ fn check_bundled(stored: &[u8]) -> Result<(Header, Vec<u8>)> {
     let checked = match family {
         Some(Format::XgboostUbj) => {
             let (classes, ubj) = algorithms::xgboost::split_stored(model)?;
-            let mut json = ubjson::parse(ubj)?;
-            let facts = xgboost::check(&mut json)?;
+            let (facts, _, stored) = checked_xgboost(ubjson::parse(ubj)?)?;
             if facts.classes != classes
                 || classes != expected_classes
                 || facts.num_feature != header.num_features
             {
                 return Err(bad("its classes or features disagree with its header".into()));
             }
-            let text =
-                serde_json::to_vec(&json).map_err(|e| Error::Internal(format!("XGBoost JSON: {e}")))?;
-            algorithms::xgboost::stored_from_json(&text, classes).map_err(refused("XGBoost"))?
+            stored
         }
         Some(_) => {
             let (classes, text) =
                 algorithms::lightgbm::split_stored(model).map_err(|e| bad(e.to_string()))?;
-            let c = lightgbm::check(text)?;
+            let (c, stored) = checked_lightgbm(text)?;
             if c.classes != classes || classes != expected_classes || c.num_feature != header.num_features {
                 return Err(bad("its classes or features disagree with its header".into()));
             }
-            algorithms::lightgbm::stored_from_text(&c.text, classes).map_err(refused("LightGBM"))?
+            stored
         }
         None => {
             // a model of our own: read in Rust (refusing what does not decode), then tried on a
