@@ -124,6 +124,10 @@ impl LoadedModel {
     /// keeps them instead of a copy.
     pub fn from_vec(mut bytes: Vec<u8>) -> Result<LoadedModel> {
         let (header, start) = Self::header(&bytes)?;
+        if header.algorithm == crate::portable::onnx::ALGORITHM {
+            let model = crate::portable::onnx::model::load(&bytes[start..])?;
+            return Ok(LoadedModel { header, model });
+        }
         let algorithm = Algorithm::parse(&header.algorithm)?;
         let model = match header.targets {
             Some(_) => crate::algorithms::joint::load(algorithm, &bytes[start..])?,

@@ -7,6 +7,7 @@
 //! through the same checks for its family, or is loaded in Rust and tried on a row.
 
 pub mod lightgbm;
+pub mod onnx;
 pub mod ubjson;
 pub mod xgboost;
 
@@ -37,7 +38,7 @@ pub enum Format {
     XgboostJson,
     /// LightGBM's text model (`save_model("m.txt")`).
     Lightgbm,
-    /// ONNX (not yet readable or writable here).
+    /// ONNX: scikit-learn pipelines (skl2onnx), XGBoost and LightGBM (onnxmltools).
     Onnx,
 }
 
@@ -84,7 +85,7 @@ impl Format {
             Format::Onnx
         } else {
             return Err(Error::invalid("the model file is of no format pgml.import reads").with_hint(
-                "pass a pgml-rs bundle, an XGBoost .json or .ubj model or a LightGBM text model, or name its format",
+                "pass a pgml-rs bundle, an XGBoost .json or .ubj model, a LightGBM text model or an ONNX model, or name its format",
             ));
         })
     }
@@ -129,8 +130,10 @@ pub fn export(stored: &[u8], format: Format, manifest: impl FnOnce(&Header) -> M
         out.extend_from_slice(stored);
         return Ok(out);
     }
-    let algorithm = Algorithm::parse(&header.algorithm)?;
-    let family = native_family(algorithm);
+    let family = match header.algorithm.as_str() {
+        onnx::ALGORITHM => None,
+        name => native_family(Algorithm::parse(name)?),
+    };
     let wanted = match (format, family) {
         (Format::Onnx, _) => {
             return Err(Error::unsupported(format!(
@@ -246,6 +249,21 @@ pub struct Imported {
 }
 
 impl Imported {
+    /// Learns from holdout rows (model inputs) what the file could not hold: an ONNX model's
+    /// tree covers and input means, which its explanations need. Other models are unchanged.
+    pub fn observe(mut self, x: &Matrix) -> Result<Imported> {
+        if self.header.algorithm != onnx::ALGORITHM {
+            return Ok(self);
+        }
+        let start = self.header.bytes()?.len();
+        let mut pipeline: onnx::model::Pipeline = serde_json::from_slice(&self.stored[start..])
+            .map_err(|e| Error::Internal(format!("corrupt ONNX pipeline: {e}")))?;
+        pipeline.observe(x);
+        self.stored.truncate(start);
+        self.stored.extend(algorithms::Model::to_bytes(&pipeline)?);
+        Ok(self)
+    }
+
     /// The import with other columns for its inputs (as many features, none of them text).
     pub fn with_features(mut self, columns: Vec<FeatureColumn>) -> Result<Imported> {
         let model = self.stored[self.header.bytes()?.len()..].to_vec();
@@ -309,8 +327,9 @@ pub fn import(
             (header, model, None)
         }
         Format::Onnx => {
-            return Err(Error::unsupported("ONNX models cannot be imported yet")
-                .with_hint("import an XGBoost or LightGBM model file, or a pgml-rs bundle"))
+            let c = onnx::compile(bytes)?;
+            let header = native_header(onnx::ALGORITHM, c.task, c.classes, c.pipeline.features, &[]);
+            (header, algorithms::Model::to_bytes(&c.pipeline)?, None)
         }
     };
     let header = match features {
@@ -457,7 +476,10 @@ fn check_bundled(stored: &[u8]) -> Result<(Header, Vec<u8>)> {
     let bad = |what: String| Error::invalid(format!("the bundle's model is malformed: {what}"));
     let header = LoadedModel::read_header(stored).map_err(|e| bad(e.to_string()))?;
     let model = &stored[header.bytes()?.len().min(stored.len())..];
-    let algorithm = Algorithm::parse(&header.algorithm)?;
+    let family = match header.algorithm.as_str() {
+        onnx::ALGORITHM => None,
+        name => native_family(Algorithm::parse(name)?),
+    };
     let expected_classes = if header.task == Task::Classification { header.classes.len() } else { 0 };
     if !header.features.is_empty() && schema::width(&header.features) != header.num_features {
         return Err(bad("its features do not make its width".into()));
@@ -465,7 +487,6 @@ fn check_bundled(stored: &[u8]) -> Result<(Header, Vec<u8>)> {
     if header.num_features == 0 || header.num_features > 1 << 20 {
         return Err(bad(format!("{} features", header.num_features)));
     }
-    let family = native_family(algorithm);
     if family.is_some() && header.targets.is_some() {
         return Err(Error::unsupported(format!(
             "a bundled {} model of several targets cannot be imported",
