@@ -60,7 +60,7 @@ venv_schemathesis() {
 # Python's XGBoost and LightGBM, for the models-in-and-out round trips (scripts/test-portable.sh);
 # xgboost-cpu is XGBoost's wheel without CUDA's libraries (3.2.0: the last for Debian 12's Python 3.11;
 # the extension links 3.4, whose files 3.2 reads).
-PORTABLE_PACKAGES="numpy==2.3.5 xgboost-cpu==3.2.0 lightgbm==4.7.0"
+PORTABLE_PACKAGES="numpy==2.3.5 xgboost-cpu==3.2.0 lightgbm==4.7.0 scikit-learn==1.9.1 onnx==1.20.1 onnxruntime==1.32.0 skl2onnx==1.20.0 onnxmltools==1.16.0"
 venv_portable() {
   local venv=$ROOT/.build/venv-portable
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.packages" 2>/dev/null)" != "$PORTABLE_PACKAGES" ]; then

@@ -2,8 +2,12 @@
 
 1. Trained in Python (XGBoost and LightGBM; binary, multiclass, regression), saved as their own
    files, imported by pgml.import with the dataset as holdout: SQL predicts what Python does.
+   Likewise scikit-learn pipelines converted by skl2onnx, and XGBoost and LightGBM models
+   converted by onnxmltools: SQL predicts what ONNX Runtime does.
 2. Trained here, exported by pgml.export, loaded by Python's xgboost / lightgbm: Python
-   predicts what SQL does, and reads the feature names.
+   predicts what SQL does, and reads the feature names. Exported as ONNX (XGBoost, LightGBM,
+   random forest, linear models with preprocessing): ONNX Runtime predicts what SQL does,
+   the classes included.
 
 Every dataset row is probed, plus one row per feature with that feature missing (NaN). Trees
 must agree within 1e-6 (relative, or absolute near zero). Prints one line per model and the
@@ -16,7 +20,18 @@ import sys
 
 import lightgbm as lgb
 import numpy as np
+import onnxmltools
+import onnxruntime
+
+onnxruntime.set_default_logger_severity(3)
 import xgboost as xgb
+from onnxmltools.convert.common.data_types import FloatTensorType
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from skl2onnx import to_onnx
 
 DB = sys.argv[1]
 TOLERANCE = 1e-6
@@ -82,7 +97,7 @@ def sql_predictions(model, table, task):
     return np.array([[float(v) for v in line.replace("{", "").replace("}", "").split()] for line in out.splitlines()])
 
 
-def compare(what, ours, theirs):
+def compare(what, ours, theirs, tolerance=TOLERANCE):
     theirs = np.asarray(theirs, dtype=np.float64).reshape(len(ours), -1)
     if theirs.shape[1] == 1 and ours.shape[1] == 2:
         ours = ours[:, 1:]  # a binary model's P(class 1)
@@ -91,8 +106,10 @@ def compare(what, ours, theirs):
         print(f"FAILED {what}: shapes {ours.shape} and {theirs.shape}")
         return
     diff = np.abs(ours - theirs) / np.maximum(1.0, np.abs(theirs))
+    # both missing (a linear model given NaN where nothing imputes it) agree; one alone does not
+    diff = np.where(np.isnan(ours) & np.isnan(theirs), 0.0, np.where(np.isnan(diff), np.inf, diff))
     worst = float(diff.max())
-    ok = worst <= TOLERANCE
+    ok = worst <= tolerance
     print(f"{'ok' if ok else 'FAILED'} {what}: {len(ours)} rows, largest difference {worst:.2e}")
     if not ok:
         failures.append(what)
@@ -133,6 +150,55 @@ def python_models(x, y, cols, task, classes):
                         lambda rows, b=prob: b.predict(xgb.DMatrix(rows, feature_names=cols, missing=np.nan))))
     model = lgb.train({**lgb_params, "verbose": -1, "num_leaves": 15, "seed": 1}, lgb.Dataset(x, label=y), num_boost_round=20)
     out.append((f"lightgbm {lgb_params['objective']} .txt", model.model_to_string().encode(), model.predict))
+    return out + onnx_models(x, y, task)
+
+
+def runtime(raw):
+    """ONNX Runtime's probabilities (classifiers) or values of a model file."""
+    session = onnxruntime.InferenceSession(raw)
+    name = session.get_inputs()[0].name
+
+    def predict(rows):
+        result = session.run(None, {name: rows})
+        if len(result) == 1:
+            return np.asarray(result[0]).reshape(-1)
+        p = result[1]
+        if isinstance(p, list):  # ZipMap's dictionaries
+            p = [[d[k] for k in sorted(d)] for d in p]
+        return np.asarray(p)
+    return predict
+
+
+def onnx_models(x, y, task):
+    """scikit-learn pipelines through skl2onnx, XGBoost and LightGBM through onnxmltools."""
+    opset = {"": 17, "ai.onnx.ml": 3}
+    if task == "classification":
+        y = y.astype(int)
+        pipelines = [
+            ("imputer, scaler, logistic regression", make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=1000))),
+            ("random forest", RandomForestClassifier(n_estimators=20, max_depth=6, random_state=1)),
+            ("gradient boosting", GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=1)),
+        ]
+        boosters = [("xgboost", xgb.XGBClassifier(n_estimators=20, max_depth=4, random_state=1)),
+                    ("lightgbm", lgb.LGBMClassifier(n_estimators=20, num_leaves=15, random_state=1, verbose=-1))]
+    else:
+        pipelines = [
+            ("imputer, min-max scaler, linear regression", make_pipeline(SimpleImputer(), MinMaxScaler(), LinearRegression())),
+            ("random forest", RandomForestRegressor(n_estimators=20, max_depth=6, random_state=1)),
+            ("gradient boosting", GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=1)),
+        ]
+        boosters = [("xgboost", xgb.XGBRegressor(n_estimators=20, max_depth=4, random_state=1)),
+                    ("lightgbm", lgb.LGBMRegressor(n_estimators=20, num_leaves=15, random_state=1, verbose=-1))]
+    out = []
+    for what, model in pipelines:
+        raw = to_onnx(model.fit(x, y), x[:1], target_opset=opset).SerializeToString()
+        out.append((f"skl2onnx {what} .onnx", raw, runtime(raw)))
+    types = [("input", FloatTensorType([None, x.shape[1]]))]
+    for what, model in boosters:
+        model.fit(x, y)
+        convert = onnxmltools.convert_xgboost if what == "xgboost" else onnxmltools.convert_lightgbm
+        raw = convert(model, initial_types=types, target_opset=15).SerializeToString()
+        out.append((f"onnxmltools {what} .onnx", raw, runtime(raw)))
     return out
 
 
@@ -194,7 +260,9 @@ for dataset, (label, task) in DATASETS.items():
     # 1. trained in Python, imported here
     for i, (what, raw, predict) in enumerate(python_models(x, y, cols, task, classes)):
         model_id = import_file(f"py_{dataset}_{i}", raw, dataset, label)
-        compare(f"{dataset}: {what} imported (model {model_id})", sql_predictions(model_id, table, task), predict(rows))
+        linear = "linear" in what or "logistic" in what  # linear models agree within 1e-5
+        compare(f"{dataset}: {what} imported (model {model_id})", sql_predictions(model_id, table, task), predict(rows),
+                1e-5 if linear else TOLERANCE)
     # 2. trained here, exported to Python
     for algorithm in ("xgboost", "lightgbm"):
         sql(f"SELECT pgml.train({literal('pg_' + dataset + '_' + algorithm)}, {literal(task)}, 'pgml.{dataset}', "
@@ -214,6 +282,34 @@ for dataset, (label, task) in DATASETS.items():
         else:
             booster = lgb.Booster(model_str=export_file(model_id, "lightgbm").decode())
             compare(f"{dataset}: lightgbm exported (model {model_id})", ours, booster.predict(rows))
+
+    # 3. trained here, exported as ONNX, run by ONNX Runtime
+    first = cols[0]
+    preprocess = '{"%s": {"impute": "mean", "scale": "standard"}}' % first.replace('"', '\\"')
+    linear = "linear" if task == "classification" else "ridge"
+    for algorithm, params, pre in [("xgboost", '{"n_estimators": 20}', "{}"), ("lightgbm", '{"n_estimators": 20}', "{}"),
+                                   ("random_forest", '{"n_estimators": 20}', "{}"), (linear, "{}", preprocess)]:
+        project = f"onnx_{dataset}_{algorithm}"
+        sql(f"SELECT pgml.train({literal(project)}, {literal(task)}, 'pgml.{dataset}', {literal(label)}, "
+            f"{literal(algorithm)}, {literal(params)}, preprocess => {literal(pre)})")
+        model_id = sql(f"SELECT max(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id "
+                       f"WHERE p.name = {literal(project)}").strip()
+        ours = sql_predictions(model_id, table, task)
+        raw = export_file(model_id, "onnx")
+        theirs = runtime(raw)(rows)
+        compare(f"{dataset}: {algorithm} exported as onnx (model {model_id})", ours, theirs,
+                1e-5 if algorithm == linear else TOLERANCE)
+        if task == "classification":
+            session = onnxruntime.InferenceSession(raw)
+            labels = session.run(None, {"X": rows})[0]
+            mine = sql(f"SELECT pgml.predict({model_id}, f) FROM {table} ORDER BY id").split()
+            clear = np.sort(ours, axis=1)
+            clear = (clear[:, -1] - clear[:, -2]) > 1e-5
+            wrong = [i for i, (a, b) in enumerate(zip(mine, labels)) if clear[i] and float(a) != float(b)]
+            print(f"{'ok' if not wrong else 'FAILED'} {dataset}: {algorithm} exported as onnx, ONNX Runtime's classes: "
+                  f"{len(wrong)} of {len(labels)} differ")
+            if wrong:
+                failures.append(f"{dataset} {algorithm} onnx classes at rows {wrong[:5]}")
 
 if failures:
     print(f"test-portable: {len(failures)} disagreement(s): {failures}")

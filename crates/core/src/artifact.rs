@@ -110,6 +110,11 @@ impl LoadedModel {
         LoadedModel { header, model }
     }
 
+    /// The model itself, which takes the preprocessed inputs.
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
+    }
+
     /// Serializes header and model.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         Ok([self.header.bytes()?, self.model.to_bytes()?].concat())

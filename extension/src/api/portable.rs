@@ -115,7 +115,7 @@ fn import_model(a: Args, automatic_deploy: bool) -> Result<i64> {
     let (imported, holdout) = match (a.relation_name, a.y_column_name) {
         (Some(relation_name), Some(y)) => {
             let (imported, holdout) = read_holdout(imported, relation_name, y, a.features.as_deref())?;
-            (imported, Some(holdout))
+            (imported.observe(&holdout.data.x)?, Some(holdout))
         }
         _ => match &a.features {
             Some(names) => (with_names(imported, names)?, None),

@@ -931,6 +931,10 @@ impl Model for Forest {
         Ok(self.labels_and_proba(self.average(x)))
     }
 
+    fn ensemble(&self) -> Result<crate::explain::trees::Ensemble> {
+        Forest::ensemble(self)
+    }
+
     fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
         self.check_width(row.len())?;
         let mut ensemble = self.ensemble()?;

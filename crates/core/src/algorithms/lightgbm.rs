@@ -753,6 +753,10 @@ impl Model for LgbModel {
         Ok(super::booster_labels_and_proba(self.raw(x)?, self.classes))
     }
 
+    fn ensemble(&self) -> Result<crate::explain::trees::Ensemble> {
+        self.explainer().cloned()
+    }
+
     fn explain(&self, row: &[f32], method: crate::explain::Method) -> Result<crate::explain::Explanation> {
         self.check_width(row.len())?;
         self.explainer()?.explain(row, method)

@@ -90,6 +90,10 @@ pub trait Model: Send {
     fn linear_terms(&self) -> Option<crate::explain::LinearTerms> {
         None
     }
+    /// A tree model's trees with their margins' intercepts (what ONNX export writes).
+    fn ensemble(&self) -> Result<crate::explain::trees::Ensemble> {
+        Err(Error::unsupported("this model is not a tree ensemble"))
+    }
     /// The bytes stored in the registry; `Algorithm::load` reads them back.
     fn to_bytes(&self) -> Result<Vec<u8>>;
     /// `to_bytes` for a model that is stored and dropped: one held in its stored form hands

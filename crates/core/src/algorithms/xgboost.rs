@@ -667,6 +667,10 @@ impl Model for XgbModel {
         Ok(super::booster_labels_and_proba(self.raw(x)?, self.classes))
     }
 
+    fn ensemble(&self) -> Result<Ensemble> {
+        self.explainer().cloned()
+    }
+
     fn explain(&self, row: &[f32], method: Method) -> Result<Explanation> {
         self.explainer()?.explain(row, method)
     }

@@ -174,6 +174,15 @@ impl Preprocessor {
             .collect()
     }
 
+    /// Each feature's step as (fill for a missing value, shift, scale) when no feature is
+    /// encoded (None otherwise): what an ONNX graph of Imputer, Sub and Div writes exactly.
+    pub fn affine(&self) -> Option<Vec<(Option<f32>, f32, f32)>> {
+        self.steps
+            .iter()
+            .map(|s| matches!(s.encoding, Encoding::Identity).then_some((s.fill, s.shift, s.scale)))
+            .collect()
+    }
+
     /// The raw feature each model input comes from (several for a one-hot encoded one).
     pub fn sources(&self) -> Vec<usize> {
         let mut out = Vec::with_capacity(self.width());

@@ -135,13 +135,7 @@ pub fn export(stored: &[u8], format: Format, manifest: impl FnOnce(&Header) -> M
         name => native_family(Algorithm::parse(name)?),
     };
     let wanted = match (format, family) {
-        (Format::Onnx, _) => {
-            return Err(Error::unsupported(format!(
-                "{} models cannot be exported as ONNX yet",
-                header.algorithm
-            ))
-            .with_hint("export as 'bundle' to move the model to another pgml-rs database"))
-        }
+        (Format::Onnx, _) => return onnx::export(stored),
         (Format::XgboostUbj | Format::XgboostJson, Some(Format::XgboostUbj))
         | (Format::Lightgbm, Some(Format::Lightgbm)) => format,
         _ => {
@@ -328,7 +322,8 @@ pub fn import(
         }
         Format::Onnx => {
             let c = onnx::compile(bytes)?;
-            let header = native_header(onnx::ALGORITHM, c.task, c.classes, c.pipeline.features, &[]);
+            let mut header = native_header(onnx::ALGORITHM, c.task, c.classes, c.pipeline.features, &[]);
+            header.features = c.features.unwrap_or_default();
             (header, algorithms::Model::to_bytes(&c.pipeline)?, None)
         }
     };

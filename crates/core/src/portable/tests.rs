@@ -207,3 +207,80 @@ fn a_postgresml_lightgbm_file_is_read_from_its_text() {
     assert_eq!(imported.format, Format::Lightgbm);
     assert_eq!(predictions(&imported.stored, &x), predictions(&stored, &x));
 }
+
+#[test]
+fn models_trained_here_export_as_onnx_that_predicts_the_same() {
+    let few = serde_json::json!({"n_estimators": 10});
+    let none = serde_json::json!({});
+    let scaled =
+        serde_json::json!({"f1": {"scale": "standard"}, "f2": {"impute": "mean", "scale": "min_max"}});
+    let cases = [
+        ("iris", "xgboost", &few, &none),
+        ("breast_cancer", "xgboost", &few, &scaled),
+        ("diabetes", "xgboost", &few, &none),
+        ("wine", "lightgbm", &few, &none),
+        ("breast_cancer", "lightgbm", &few, &none),
+        ("diabetes", "lightgbm", &few, &scaled),
+        ("iris", "random_forest", &few, &none),
+        ("breast_cancer", "random_forest", &few, &scaled),
+        ("diabetes", "extra_trees", &few, &none),
+        ("breast_cancer", "gradient_boosting_trees", &few, &none),
+        ("iris", "linear", &none, &scaled),
+        ("breast_cancer", "linear", &none, &none),
+        ("diabetes", "linear", &none, &scaled),
+        ("diabetes", "ridge", &none, &none),
+        ("diabetes", "lasso", &none, &none),
+    ];
+    for (dataset, algorithm, hyperparams, preprocess) in cases {
+        let (stored, x) = trained(dataset, algorithm, hyperparams.clone(), preprocess.clone());
+        let x = with_missing(&x);
+        let file = export(&stored, Format::Onnx, manifest)
+            .unwrap_or_else(|e| panic!("{dataset} {algorithm}: {e:?}"));
+        assert_eq!(Format::sniff(&file).unwrap(), Format::Onnx);
+        let model = LoadedModel::from_bytes(&stored).unwrap();
+        let c = onnx::compile(&file).unwrap();
+        let linear = model.model().linear_terms().is_some();
+        let tolerance = if linear { 1e-5 } else { 1e-6 };
+        let (labels, proba) = algorithms::Model::predict_with_proba(&c.pipeline, &x).unwrap();
+        let (want, got) = match model.header.task {
+            Task::Classification => (model.predict_proba(&x).unwrap(), proba.unwrap()),
+            _ => (model.predict(&x).unwrap(), labels.clone()),
+        };
+        let worst = want.iter().zip(&got).fold(0.0f64, |m, (a, b)| {
+            if a.is_nan() && b.is_nan() {
+                m
+            } else {
+                m.max((*a as f64 - *b as f64).abs() / (*a as f64).abs().max(1.0))
+            }
+        });
+        assert!(worst <= tolerance, "{dataset} {algorithm}: the ONNX form differs by {worst:e}");
+        if model.header.task == Task::Classification {
+            // the same class wherever the two likeliest classes are not tied (a forest of 10
+            // trees ties at 0.5 often, and f32 sums decide a tie either way)
+            let (mine, k) = (model.predict(&x).unwrap(), model.header.classes.len());
+            for (r, (a, l)) in mine.iter().zip(&labels).enumerate() {
+                let mut p = want[r * k..(r + 1) * k].to_vec();
+                p.sort_by(|a, b| b.total_cmp(a));
+                if p[0] - p[1] > 1e-5 {
+                    assert_eq!(*a, c.classes[*l as usize], "{dataset} {algorithm} row {r}: the class");
+                }
+            }
+        }
+        // the file names the features, which an import takes back
+        let imported = import(&file, None, None).unwrap();
+        assert_eq!(imported.header.features, model.header.features, "{dataset} {algorithm}");
+    }
+    for (dataset, algorithm) in [("iris", "svm"), ("iris", "kmeans")] {
+        let task_ok = algorithm != "kmeans";
+        if !task_ok {
+            continue;
+        }
+        let (stored, _) = trained(dataset, algorithm, serde_json::json!({}), Value::Null);
+        let err = export(&stored, Format::Onnx, manifest).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with(&format!("{algorithm} models cannot be exported as ONNX")),
+            "{err}"
+        );
+    }
+}

@@ -5,8 +5,14 @@
 
 pub mod model;
 pub mod proto;
+pub mod write;
 
+use crate::algorithms::Model;
+use crate::artifact::LoadedModel;
+use crate::data::schema::FeatureColumn;
+use crate::data::Matrix;
 use crate::error::{Error, Result};
+use crate::explain::trees::Ensemble;
 use crate::task::Task;
 use model::{Estimator, Linear, Norm, Pipeline, Post, Step, Trees};
 use proto::{Attribute, Node, Tensor};
@@ -22,6 +28,8 @@ pub struct Compiled {
     pub task: Task,
     pub classes: Vec<f32>,
     pub producer: String,
+    /// The feature columns a file exported by pgml-rs names (`pgml_features` metadata).
+    pub features: Option<Vec<FeatureColumn>>,
 }
 
 /// What a tensor of the graph holds, as the compilation follows it.
@@ -82,7 +90,8 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled> {
             ("Identity", Some(f)) => out(&mut flows, 0, f),
             ("Cast", Some(f)) => {
                 let to = int(node, "to")?.unwrap_or(0);
-                if matches!(f, Flow::Features(_) | Flow::Scores(_) | Flow::Value) && to != proto::FLOAT as i64 {
+                if matches!(f, Flow::Features(_) | Flow::Scores(_) | Flow::Value) && to != proto::FLOAT as i64
+                {
                     return Err(Error::unsupported(format!(
                         "{} casts the features or scores to element type {to}; pgml.import computes in float",
                         named()
@@ -143,7 +152,11 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled> {
     let features = width.unwrap_or(0);
     let n_classes = if task == Task::Classification { classes.len() } else { 0 };
     let pipeline = Pipeline::new(features, steps, estimator, n_classes, score_steps);
-    Ok(Compiled { pipeline, task, classes, producer: model.producer })
+    let named = model.metadata.iter().find(|(k, _)| k == "pgml_features");
+    let features = named
+        .and_then(|(_, v)| serde_json::from_str::<Vec<FeatureColumn>>(v).ok())
+        .filter(|f| crate::data::schema::width(f) == pipeline.features);
+    Ok(Compiled { pipeline, task, classes, producer: model.producer, features })
 }
 
 fn is_model(op: &str) -> bool {
@@ -233,7 +246,10 @@ fn per_feature(node: &Node, values: Vec<f32>, width: Option<usize>, what: &str) 
         (1, Some(w)) => Ok(vec![values[0]; w]),
         (n, Some(w)) if n == w => Ok(values),
         (n, None) if n > 1 => Ok(values),
-        (n, w) => Err(bad(node, format!("{what} has {n} values for {} features", w.map_or("?".into(), |w| w.to_string())))),
+        (n, w) => Err(bad(
+            node,
+            format!("{what} has {n} values for {} features", w.map_or("?".into(), |w| w.to_string())),
+        )),
     }
 }
 
@@ -246,7 +262,9 @@ fn step(node: &Node, constants: &HashMap<&str, &Tensor>, width: Option<usize>, n
         "Imputer" => {
             let fill = floats(node, "imputed_value_floats");
             if fill.is_empty() {
-                return Err(Error::unsupported(format!("{named} imputes integers; pgml.import reads float features")));
+                return Err(Error::unsupported(format!(
+                    "{named} imputes integers; pgml.import reads float features"
+                )));
             }
             Step::Impute {
                 fill: per_feature(node, fill, width, "imputed_value_floats")?,
@@ -266,7 +284,8 @@ fn step(node: &Node, constants: &HashMap<&str, &Tensor>, width: Option<usize>, n
             if c.dims.len() > 2 || c.dims.len() == 2 && c.dims[0] != 1 {
                 return Err(Error::unsupported(format!("{named}'s constant has shape {:?}", c.dims)));
             }
-            let values = per_feature(node, c.values.iter().map(|v| *v as f32).collect(), width, "its constant")?;
+            let values =
+                per_feature(node, c.values.iter().map(|v| *v as f32).collect(), width, "its constant")?;
             match node.op_type.as_str() {
                 "Add" => Step::Add(values),
                 "Sub" => Step::Sub(values),
@@ -283,7 +302,9 @@ fn check_steps(steps: &[Step], features: usize, named: &str) -> Result<()> {
     for s in steps {
         let n = match s {
             Step::Scale { offset, scale } if offset.len() != scale.len() => usize::MAX,
-            Step::Scale { offset: v, .. } | Step::Add(v) | Step::Sub(v) | Step::Mul(v) | Step::Div(v) => v.len(),
+            Step::Scale { offset: v, .. } | Step::Add(v) | Step::Sub(v) | Step::Mul(v) | Step::Div(v) => {
+                v.len()
+            }
             Step::Impute { fill, .. } => fill.len(),
             Step::Normalize(_) => features,
         };
@@ -310,7 +331,9 @@ fn labels(node: &Node) -> Result<Vec<f32>> {
                 let s = String::from_utf8_lossy(s);
                 s.trim().parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
                     Error::unsupported(format!("the ONNX classifier's class \"{s}\" is not a number"))
-                        .with_hint("pgml-rs classes are numbers: train the pipeline on numeric labels (LabelEncoder)")
+                        .with_hint(
+                        "pgml-rs classes are numbers: train the pipeline on numeric labels (LabelEncoder)",
+                    )
                 })
             })
             .collect::<Result<_>>()?
@@ -338,12 +361,16 @@ fn model_of(node: &Node, width: Option<usize>) -> Result<(Estimator, Task, Vec<f
                 .with_hint("import a model of one target"));
         }
         let intercepts = if intercepts.is_empty() { vec![0.0; rows] } else { intercepts };
-        if rows == 0 || intercepts.len() != rows || coefficients.is_empty() || coefficients.len() % rows != 0 {
+        if rows == 0 || intercepts.len() != rows || coefficients.is_empty() || coefficients.len() % rows != 0
+        {
             return Err(bad(node, format!("{} coefficients for {rows} scores", coefficients.len())));
         }
         let features = coefficients.len() / rows;
         if width.is_some_and(|w| w != features) {
-            return Err(bad(node, format!("{features} coefficients per score for {} features", width.unwrap_or(0))));
+            return Err(bad(
+                node,
+                format!("{features} coefficients per score for {} features", width.unwrap_or(0)),
+            ));
         }
         if classifier && rows != classes.len() && !(rows == 1 && classes.len() == 2) {
             return Err(bad(node, format!("{rows} scores for {} classes", classes.len())));
@@ -376,7 +403,10 @@ fn trees(node: &Node, classifier: bool, classes: usize, width: Option<usize>) ->
     let no = ints(node, "nodes_falsenodeids");
     let tracks = ints(node, "nodes_missing_value_tracks_true");
     let n = ids.len();
-    if n == 0 || [tree_ids.len(), features.len(), values.len(), modes.len(), yes.len(), no.len()].iter().any(|&l| l != n)
+    if n == 0
+        || [tree_ids.len(), features.len(), values.len(), modes.len(), yes.len(), no.len()]
+            .iter()
+            .any(|&l| l != n)
         || !(tracks.is_empty() || tracks.len() == n)
     {
         return Err(bad(node, "its nodes_* attributes differ in length".into()));
@@ -443,13 +473,22 @@ fn trees(node: &Node, classifier: bool, classes: usize, width: Option<usize>) ->
         }
         let child = |id: i64| {
             index.get(&(tree_ids[i], id)).copied().ok_or_else(|| {
-                bad(node, format!("node {} of tree {} points to node {id}, which the tree lacks", ids[i], tree_ids[i]))
+                bad(
+                    node,
+                    format!(
+                        "node {} of tree {} points to node {id}, which the tree lacks",
+                        ids[i], tree_ids[i]
+                    ),
+                )
             })
         };
         let (mut y, mut f) = (child(yes[i])?, child(no[i])?);
         let feature = features[i];
         if feature < 0 || width.is_some_and(|w| feature as usize >= w) || feature >= 1 << 20 {
-            return Err(bad(node, format!("node {} of tree {} splits on feature {feature}", ids[i], tree_ids[i])));
+            return Err(bad(
+                node,
+                format!("node {} of tree {} splits on feature {feature}", ids[i], tree_ids[i]),
+            ));
         }
         feature_count = feature_count.max(feature as usize + 1);
         let v = values[i];
@@ -487,7 +526,10 @@ fn trees(node: &Node, classifier: bool, classes: usize, width: Option<usize>) ->
     for j in 0..m {
         let leaf = index.get(&(w_trees[j], w_nodes[j])).copied().filter(|&l| t.yes[l] == u32::MAX);
         let Some(leaf) = leaf else {
-            return Err(bad(node, format!("weight {j} is for node {} of tree {}, not a leaf", w_nodes[j], w_trees[j])));
+            return Err(bad(
+                node,
+                format!("weight {j} is for node {} of tree {}, not a leaf", w_nodes[j], w_trees[j]),
+            ));
         };
         if w_ids[j] < 0 || w_ids[j] as usize >= scores {
             return Err(bad(node, format!("weight {j} is for score {} of {scores}", w_ids[j])));
@@ -540,6 +582,204 @@ fn below(v: f32) -> f32 {
     }
     let bits = v.to_bits();
     f32::from_bits(if v > 0.0 { bits - 1 } else { bits + 1 })
+}
+
+/// A stored model (header and model bytes) as an ONNX file: linear models (a logistic
+/// regression's probabilities included) and tree ensembles (XGBoost, LightGBM, forests) with
+/// their imputation and scaling. The file is compiled back by our own reader and must predict
+/// what the model predicts on probe rows (every split's threshold among them), else it is
+/// refused: nothing is handed out that predicts otherwise.
+pub fn export(stored: &[u8]) -> Result<Vec<u8>> {
+    let loaded = LoadedModel::from_bytes(stored)?;
+    let h = &loaded.header;
+    let cannot = |why: &str| {
+        Error::unsupported(format!("{} models cannot be exported as ONNX: {why}", h.algorithm))
+            .with_hint("export it as 'bundle' to move it to another pgml-rs database")
+    };
+    if h.targets.is_some() {
+        return Err(cannot("a model of several targets"));
+    }
+    if !matches!(h.task, Task::Classification | Task::Regression) {
+        return Err(cannot(&format!("a {} model has no ONNX form here", h.task.name())));
+    }
+    if h.algorithm == ALGORITHM {
+        return Err(cannot("an imported ONNX model is exported as the file it came from")
+            .with_hint("keep the original file, or export it as 'bundle'"));
+    }
+    let preprocess = match &h.preprocess {
+        None => None,
+        Some(p) => Some(p.affine().ok_or_else(|| cannot("its text features are encoded (one-hot, target)"))?),
+    };
+    let classifier = h.task == Task::Classification;
+    let classes: Vec<i64> = if classifier {
+        h.classes
+            .iter()
+            .map(|c| {
+                if c.fract() == 0.0 && c.abs() < 1e15 {
+                    Ok(*c as i64)
+                } else {
+                    Err(cannot("its class labels are not integers"))
+                }
+            })
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    let model = loaded.model();
+    let estimator = match (model.linear_terms(), model.ensemble()) {
+        (Some(terms), _) => {
+            let f = h.num_features;
+            if terms.weights.len() != terms.outputs * (f + 1)
+                || (classifier && model.predict_proba(&probe_rows(f, &[])[0]).is_err())
+            {
+                return Err(cannot("its scores are not a linear model's probabilities"));
+            }
+            let (mut coefficients, mut intercepts) = (Vec::new(), Vec::new());
+            for w in terms.weights.chunks(f + 1) {
+                coefficients.extend(w[..f].iter().map(|v| *v as f32));
+                intercepts.push(w[f] as f32);
+            }
+            write::Estimator::Linear { coefficients, intercepts, classifier }
+        }
+        (None, Ok(mut ensemble)) => {
+            ensemble.num_features = h.num_features;
+            let forest = matches!(h.algorithm.as_str(), "random_forest" | "extra_trees" | "bagging");
+            let link = if classifier && !forest { write::Link::Probability } else { write::Link::Identity };
+            if classifier && forest && ensemble.outputs == 2 {
+                ensemble = class_one(ensemble);
+            }
+            write::Estimator::Trees(write::Trees { ensemble, link })
+        }
+        (None, Err(_)) => return Err(cannot("it is neither a linear model nor a tree ensemble")),
+    };
+    let graph = write::Graph {
+        features: h.num_features,
+        preprocess,
+        model: estimator,
+        classes,
+        metadata: vec![
+            ("pgml_features".into(), serde_json::to_string(&h.features).unwrap_or_default()),
+            ("pgml_algorithm".into(), h.algorithm.clone()),
+        ],
+    };
+    let bytes = graph.encode()?;
+    verify(&loaded, &bytes, &graph_thresholds(&graph))?;
+    Ok(bytes)
+}
+
+/// A binary forest's class shares as one score, P(class 1): the form ONNX Runtime reads as
+/// the two classes' probabilities.
+fn class_one(mut e: Ensemble) -> Ensemble {
+    e.trees.retain(|t| t.group == 1);
+    e.trees.iter_mut().for_each(|t| t.group = 0);
+    e.intercept = vec![e.intercept.get(1).copied().unwrap_or(0.0)];
+    e.outputs = 1;
+    e
+}
+
+/// (feature, threshold) of every split, for probe rows at the boundaries.
+fn graph_thresholds(g: &write::Graph) -> Vec<(usize, f32)> {
+    match &g.model {
+        write::Estimator::Trees(t) => t
+            .ensemble
+            .trees
+            .iter()
+            .flat_map(|tree| {
+                (0..tree.left.len())
+                    .filter(|&n| tree.left[n] >= 0)
+                    .map(|n| (tree.feature[n] as usize, tree.threshold[n] as f32))
+                    .collect::<Vec<_>>()
+            })
+            .take(2000)
+            .collect(),
+        write::Estimator::Linear { .. } => Vec::new(),
+    }
+}
+
+/// Rows that try a model: zeros, ones, minus ones, all missing, a spread of values, and
+/// each split threshold with its neighbours (a raw row equal to the threshold where no
+/// preprocessing moves it).
+fn probe_rows(f: usize, splits: &[(usize, f32)]) -> Vec<Matrix> {
+    let mut rows: Vec<Vec<f32>> = vec![vec![0.0; f], vec![1.0; f], vec![-1.0; f], vec![f32::NAN; f]];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..64 {
+        rows.push(
+            (0..f)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    ((seed >> 11) as f64 / (1u64 << 53) as f64 * 200.0 - 100.0) as f32
+                })
+                .collect(),
+        );
+    }
+    for &(j, t) in splits {
+        for v in [t, write_below(t), f32::from_bits(t.to_bits().wrapping_add(1))] {
+            let mut r = vec![0.0; f];
+            if j < f && v.is_finite() {
+                r[j] = v;
+                rows.push(r);
+            }
+        }
+    }
+    vec![Matrix { rows: rows.len(), cols: f, data: rows.concat() }]
+}
+
+fn write_below(v: f32) -> f32 {
+    if v == 0.0 {
+        -f32::from_bits(1)
+    } else if v > 0.0 {
+        f32::from_bits(v.to_bits() - 1)
+    } else {
+        f32::from_bits(v.to_bits() + 1)
+    }
+}
+
+fn verify(loaded: &LoadedModel, bytes: &[u8], splits: &[(usize, f32)]) -> Result<()> {
+    let h = &loaded.header;
+    let compiled = compile(bytes)?;
+    let x = probe_rows(h.num_features, splits).remove(0);
+    let differs = |what: &str, ours: f32, onnx: f32| {
+        Error::unsupported(format!(
+            "{} models cannot be exported as ONNX: its ONNX form predicts {what} {onnx} where the model predicts {ours}",
+            h.algorithm
+        ))
+        .with_hint("export it as 'bundle' to move it to another pgml-rs database")
+    };
+    let close = |a: f32, b: f32| {
+        (a.is_nan() && b.is_nan()) || (a - b).abs() as f64 <= 1e-4 * (b.abs() as f64).max(1.0)
+    };
+    let (labels, proba) = compiled.pipeline.predict_with_proba(&x)?;
+    if h.task == Task::Classification {
+        let ours = loaded.predict_proba(&x)?;
+        let theirs = proba.unwrap_or_default();
+        let k = h.classes.len();
+        let mine = loaded.predict(&x)?;
+        for r in 0..x.rows {
+            let p = &ours[r * k..(r + 1) * k];
+            for j in 0..k {
+                if !close(p[j], theirs[r * k + j]) {
+                    return Err(differs("a probability", p[j], theirs[r * k + j]));
+                }
+            }
+            let mut sorted = p.to_vec();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            let clear = sorted.len() < 2 || sorted[0] - sorted[1] > 1e-4;
+            let label = compiled.classes.get(labels[r] as usize).copied().unwrap_or(f32::NAN);
+            if clear && !p.iter().any(|v| v.is_nan()) && label != mine[r] {
+                return Err(differs("the class", mine[r], label));
+            }
+        }
+    } else {
+        let ours = loaded.predict(&x)?;
+        for (a, b) in ours.iter().zip(&labels) {
+            if !close(*a, *b) {
+                return Err(differs("the value", *a, *b));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

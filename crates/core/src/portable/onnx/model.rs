@@ -16,13 +16,23 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub enum Step {
     /// ONNX's Scaler: `(x − offset) × scale`.
-    Scale { offset: Vec<f32>, scale: Vec<f32> },
-    Add(Vec<f32>),
-    Sub(Vec<f32>),
-    Mul(Vec<f32>),
-    Div(Vec<f32>),
+    Scale {
+        #[serde(with = "floats")]
+        offset: Vec<f32>,
+        #[serde(with = "floats")]
+        scale: Vec<f32>,
+    },
+    Add(#[serde(with = "floats")] Vec<f32>),
+    Sub(#[serde(with = "floats")] Vec<f32>),
+    Mul(#[serde(with = "floats")] Vec<f32>),
+    Div(#[serde(with = "floats")] Vec<f32>),
     /// ONNX's Imputer: a missing value (NaN, or `replaced`) becomes `fill`.
-    Impute { fill: Vec<f32>, replaced: f32 },
+    Impute {
+        #[serde(with = "floats")]
+        fill: Vec<f32>,
+        #[serde(with = "float")]
+        replaced: f32,
+    },
     /// ONNX's Normalizer: the row divided by its norm.
     Normalize(Norm),
 }
@@ -47,7 +57,9 @@ pub enum Post {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Linear {
     /// `rows × features`, one row per score.
+    #[serde(with = "floats")]
     pub coefficients: Vec<f32>,
+    #[serde(with = "floats")]
     pub intercepts: Vec<f32>,
     pub post: Post,
 }
@@ -59,6 +71,7 @@ pub struct Trees {
     pub roots: Vec<u32>,
     /// Per node: the feature (splits), or the first of its weights in `weights` (leaves).
     pub feature: Vec<u32>,
+    #[serde(with = "floats")]
     pub threshold: Vec<f32>,
     /// Per node: the child taken when the comparison holds; `u32::MAX` for a leaf.
     pub yes: Vec<u32>,
@@ -67,9 +80,11 @@ pub struct Trees {
     /// Per node: whether a NaN takes the `yes` side.
     pub nan_yes: Vec<bool>,
     /// Leaf weights: (score index, weight).
+    #[serde(with = "pairs")]
     pub weights: Vec<(u32, f32)>,
     /// How many scores the trees add to (classes, or 1 for a regression).
     pub scores: usize,
+    #[serde(with = "floats")]
     pub base: Vec<f32>,
     /// AVERAGE (a regression forest): the sum is divided by the number of trees.
     pub average: bool,
@@ -103,6 +118,65 @@ pub struct Pipeline {
     ensemble: OnceLock<Option<Ensemble>>,
 }
 
+/// f32 values in JSON, NaN and the infinities among them (as the strings "NaN", "inf",
+/// "-inf"; JSON has no numbers for them).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Repr {
+    Number(f32),
+    Text(String),
+}
+
+impl Repr {
+    fn of(v: f32) -> Repr {
+        if v.is_finite() {
+            Repr::Number(v)
+        } else {
+            Repr::Text(v.to_string())
+        }
+    }
+
+    fn value(self) -> f32 {
+        match self {
+            Repr::Number(v) => v,
+            Repr::Text(t) => t.parse().unwrap_or(f32::NAN),
+        }
+    }
+}
+
+mod float {
+    use super::Repr;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    pub fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+        Repr::of(*v).serialize(s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        Ok(Repr::deserialize(d)?.value())
+    }
+}
+
+mod floats {
+    use super::Repr;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|v| Repr::of(*v)))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        Ok(Vec::<Repr>::deserialize(d)?.into_iter().map(Repr::value).collect())
+    }
+}
+
+mod pairs {
+    use super::Repr;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[(u32, f32)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|(i, v)| (i, Repr::of(*v))))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u32, f32)>, D::Error> {
+        Ok(Vec::<(u32, Repr)>::deserialize(d)?.into_iter().map(|(i, v)| (i, v.value())).collect())
+    }
+}
+
 pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
     let p: Pipeline =
         serde_json::from_slice(bytes).map_err(|e| Error::Internal(format!("corrupt ONNX pipeline: {e}")))?;
@@ -110,8 +184,22 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
 }
 
 impl Pipeline {
-    pub fn new(features: usize, steps: Vec<Step>, estimator: Estimator, classes: usize, score_steps: Vec<Norm>) -> Self {
-        Pipeline { features, steps, estimator, classes, score_steps, input_means: None, ensemble: OnceLock::new() }
+    pub fn new(
+        features: usize,
+        steps: Vec<Step>,
+        estimator: Estimator,
+        classes: usize,
+        score_steps: Vec<Norm>,
+    ) -> Self {
+        Pipeline {
+            features,
+            steps,
+            estimator,
+            classes,
+            score_steps,
+            input_means: None,
+            ensemble: OnceLock::new(),
+        }
     }
 
     /// The estimator's input for one row.
@@ -147,7 +235,8 @@ impl Pipeline {
             Estimator::Linear(m) => {
                 let f = self.features;
                 for (row, b) in m.coefficients.chunks(f).zip(&m.intercepts) {
-                    let s: f64 = row.iter().zip(z).map(|(w, x)| *w as f64 * *x as f64).sum::<f64>() + *b as f64;
+                    let s: f64 =
+                        row.iter().zip(z).map(|(w, x)| *w as f64 * *x as f64).sum::<f64>() + *b as f64;
                     out.push(s as f32);
                     has.push(true);
                 }
@@ -239,8 +328,9 @@ impl Pipeline {
             }
         }
         if x.rows > 0 {
-            self.input_means =
-                Some(sums.iter().zip(&counts).map(|(s, &n)| if n > 0 { s / n as f64 } else { 0.0 }).collect());
+            self.input_means = Some(
+                sums.iter().zip(&counts).map(|(s, &n)| if n > 0 { s / n as f64 } else { 0.0 }).collect(),
+            );
             if let Estimator::Trees(t) = &mut self.estimator {
                 t.covers = covers;
             }
@@ -259,7 +349,9 @@ impl Pipeline {
             .as_ref()
             .ok_or_else(|| {
                 Error::unsupported("this imported ONNX model's trees have no covers to explain them by")
-                    .with_hint("import it with relation_name and y_column_name: the holdout's rows give the covers")
+                    .with_hint(
+                        "import it with relation_name and y_column_name: the holdout's rows give the covers",
+                    )
             })
     }
 
@@ -434,7 +526,13 @@ fn tree_classes(scores: &mut Vec<f32>, has: &mut Vec<bool>, t: &Trees, classes: 
         second = 3;
     }
     let single = !has[1] && t.base.len() != 2;
-    let positive = if has[1] { scores[1] } else if has[0] { scores[0] } else { 0.0 };
+    let positive = if has[1] {
+        scores[1]
+    } else if has[0] {
+        scores[0]
+    } else {
+        0.0
+    };
     let label = if binary_case {
         if all_positive {
             second = if positive > 0.5 { 0 } else { 1 };
@@ -537,8 +635,12 @@ impl Model for Pipeline {
             Estimator::Trees(_) => self.ensemble()?.explain(&z, method),
             Estimator::Linear(m) => {
                 let means = self.input_means.as_ref().ok_or_else(|| {
-                    Error::unsupported("this imported ONNX model keeps no input means to centre its explanations on")
-                        .with_hint("import it with relation_name and y_column_name: the holdout's rows give the means")
+                    Error::unsupported(
+                        "this imported ONNX model keeps no input means to centre its explanations on",
+                    )
+                    .with_hint(
+                        "import it with relation_name and y_column_name: the holdout's rows give the means",
+                    )
                 })?;
                 let f = self.features;
                 let weights: Vec<f64> = m
@@ -569,6 +671,7 @@ impl Model for Pipeline {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::Internal(format!("cannot serialize an ONNX pipeline: {e}")))
+        serde_json::to_vec(self)
+            .map_err(|e| Error::Internal(format!("cannot serialize an ONNX pipeline: {e}")))
     }
 }

@@ -13,6 +13,8 @@ pub struct Model {
     /// (domain, version) of each operator set imported.
     pub opsets: Vec<(String, i64)>,
     pub graph: Graph,
+    /// `metadata_props`: (key, value).
+    pub metadata: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +93,17 @@ pub fn parse(bytes: &[u8]) -> Result<Model> {
                 }
                 model.opsets.push((domain, version));
             }
+            (14, Value::Bytes(b)) => {
+                let (mut key, mut value) = (String::new(), String::new());
+                for f in Fields::new(b) {
+                    match f? {
+                        (1, Value::Bytes(b)) => key = text(b),
+                        (2, Value::Bytes(b)) => value = text(b),
+                        _ => {}
+                    }
+                }
+                model.metadata.push((key, value));
+            }
             _ => {}
         }
     }
@@ -108,7 +121,9 @@ fn graph(bytes: &[u8]) -> Result<Graph> {
             (5, Value::Bytes(b)) => g.initializers.push(tensor(b)?),
             (11, Value::Bytes(b)) => g.inputs.push(value_info(b)?),
             (12, Value::Bytes(b)) => g.outputs.push(value_info(b)?),
-            (15, Value::Bytes(_)) => return Err(Error::unsupported("the ONNX graph has sparse initializers")),
+            (15, Value::Bytes(_)) => {
+                return Err(Error::unsupported("the ONNX graph has sparse initializers"))
+            }
             _ => {}
         }
     }
@@ -172,8 +187,10 @@ fn tensor(bytes: &[u8]) -> Result<Tensor> {
                 }
                 t.values.extend(b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())));
             }
-            (13, _) => return Err(Error::unsupported("the ONNX model keeps tensors in external files")
-                .with_hint("save it as one file (onnx.save_model(..., save_as_external_data=False))")),
+            (13, _) => {
+                return Err(Error::unsupported("the ONNX model keeps tensors in external files")
+                    .with_hint("save it as one file (onnx.save_model(..., save_as_external_data=False))"))
+            }
             _ => {}
         }
     }
@@ -200,7 +217,12 @@ fn tensor(bytes: &[u8]) -> Result<Tensor> {
     }
     let count = t.dims.iter().try_fold(1i64, |n, &d| if d < 0 { None } else { n.checked_mul(d) });
     if count != Some(t.values.len() as i64) && matches!(t.data_type, FLOAT | INT32 | INT64 | DOUBLE) {
-        return Err(bad(&format!("tensor \"{}\" has {} values for its shape {:?}", t.name, t.values.len(), t.dims)));
+        return Err(bad(&format!(
+            "tensor \"{}\" has {} values for its shape {:?}",
+            t.name,
+            t.values.len(),
+            t.dims
+        )));
     }
     Ok(t)
 }
