@@ -147,7 +147,7 @@ echo "   ok: answered in process (the model is held: /metrics)"
 # imported model is served over HTTP like any other, deployed and rolled back
 xgb=$(psql -X -At -d $DB -c "SELECT min(m.id) FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
                                WHERE p.name = 'serve_iris' AND m.algorithm = 'xgboost'")
-for format in bundle xgboost xgboost_json; do
+for format in bundle xgboost xgboost_json onnx; do
   got=$(curl -sf "http://127.0.0.1:$PORT/v1/models/$xgb/export?format=$format" -H "Authorization: Bearer $predictor" | md5sum | cut -d' ' -f1)
   want=$(psql -X -At -d $DB -c "SELECT md5(pgml.export($xgb, '$format'))")
   [ "$got" = "$want" ] || fail "GET /v1/models/$xgb/export?format=$format: md5 $got, SQL's $want"
@@ -156,7 +156,7 @@ status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/model
 [ "$status" = 400 ] || fail "exporting XGBoost as LightGBM answered $status, not 400"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/models/999999/export" -H "Authorization: Bearer $predictor")
 [ "$status" = 404 ] || fail "exporting no model answered $status, not 404"
-echo "   ok: GET /v1/models/$xgb/export gives pgml.export's bytes (bundle, xgboost, xgboost_json); 400 for a format the model has not, 404 for no model"
+echo "   ok: GET /v1/models/$xgb/export gives pgml.export's bytes (bundle, xgboost, xgboost_json, onnx); 400 for a format the model has not, 404 for no model"
 first=$(psql -X -q -At -d $DB -c "SET client_min_messages = warning" -c "SELECT pgml.import('serve_imported', NULL, pgml.export($xgb, 'xgboost'),
           relation_name => 'pgml.iris', y_column_name => 'target')")
 second=$(psql -X -q -At -d $DB -c "SET client_min_messages = warning" -c "SELECT pgml.import('serve_imported', NULL, pgml.export(1),
@@ -174,6 +174,18 @@ psql -X -q -d $DB -c "SELECT pgml.deploy('serve_imported', 'rollback')" >/dev/nu
 for _ in $(seq 1 100); do [[ "$(imported)" == *"\"model_id\":$first,"* ]] && break; sleep 0.05; done
 [[ "$(imported)" == *"\"model_id\":$first,"* ]] || fail "after the rollback pgml-serve answers $(imported)"
 echo "   ok: imported models $first (XGBoost file) and $second (bundle) served over HTTP, the source's probabilities ($want), deployed and rolled back"
+# the same XGBoost model as ONNX (pgml.export), imported, deployed: its own arithmetic (f32, as
+# ONNX Runtime's) gives the source's probabilities within 1e-6
+third=$(psql -X -q -At -d $DB -c "SET client_min_messages = warning" -c "SELECT pgml.import('serve_imported', NULL, pgml.export($xgb, 'onnx'),
+          relation_name => 'pgml.iris', y_column_name => 'target', automatic_deploy => false)")
+psql -X -q -d $DB -c "SELECT pgml.deploy($third)" >/dev/null
+for _ in $(seq 1 100); do [[ "$(imported)" == *"\"model_id\":$third,"* ]] && break; sleep 0.05; done
+python3 -c 'import json, sys; d = json.loads(sys.argv[1]); want = [float(v) for v in sys.argv[3].split(",")]
+assert d["model_id"] == int(sys.argv[2]), d
+assert max(abs(a - b) for a, b in zip(d["probabilities"][0], want)) <= 1e-6, (d, want)' "$(imported)" "$third" "$want" \
+  || fail "the ONNX import $third answered $(imported), the source's probabilities are $want"
+psql -X -q -d $DB -c "SELECT pgml.deploy('serve_imported', 'rollback')" >/dev/null
+echo "   ok: the model exported as ONNX and imported ($third) serves the source's probabilities over HTTP, and rolls back"
 # explanations over HTTP: the held model's attributions are SQL's pgml.explain, by name or in order
 explained=$(curl -s -X POST "http://127.0.0.1:$PORT/v1/projects/serve_imported/explain" -H "Authorization: Bearer $predictor" \
   -H 'Content-Type: application/json' -d '{"features": {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}, "top_k": 2}')

@@ -104,7 +104,7 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled> {
                 n.push(norm(node)?);
                 out(&mut flows, 0, Flow::Scores(n))
             }
-            (op, Some(Flow::Features(mut steps))) if estimator.is_none() || !is_model(op) => {
+            (op, Some(Flow::Features(mut steps))) if is_step(op) || (is_model(op) && estimator.is_none()) => {
                 if is_model(op) {
                     let (e, task, classes, features) = model_of(node, width)?;
                     width = Some(features);
@@ -157,6 +157,10 @@ pub fn compile(bytes: &[u8]) -> Result<Compiled> {
         .and_then(|(_, v)| serde_json::from_str::<Vec<FeatureColumn>>(v).ok())
         .filter(|f| crate::data::schema::width(f) == pipeline.features);
     Ok(Compiled { pipeline, task, classes, producer: model.producer, features })
+}
+
+fn is_step(op: &str) -> bool {
+    matches!(op, "Scaler" | "Imputer" | "Normalizer" | "Add" | "Sub" | "Mul" | "Div")
 }
 
 fn is_model(op: &str) -> bool {
@@ -293,7 +297,7 @@ fn step(node: &Node, constants: &HashMap<&str, &Tensor>, width: Option<usize>, n
                 _ => Step::Div(values),
             }
         }
-        _ => return Err(refuse(node, 0).with_hint(format!("at {named}"))),
+        _ => return Err(Error::Internal(format!("{named} is not a step"))),
     })
 }
 
