@@ -126,9 +126,18 @@ def run(driver):
     check(stage_model(driver, "production") == "2", "after the approval production serves model 2")
     check(not driver.find_elements(By.CSS_SELECTOR, "#requests-table"), "no request is pending any more")
 
+    # a rollback of production says why and is confirmed: without the box ticked it is refused
     rollback = driver.find_element(By.CSS_SELECTOR, "form[action$='/rollback']")
+    rollback.find_element(By.NAME, "reason").send_keys("model 2 mislabels setosa")
+    submit(driver, rollback.find_element(By.TAG_NAME, "button"))
+    check("takes a confirmation" in text(driver, ".flash.error"), "an unconfirmed rollback of production is refused: " + text(driver, ".flash"))
+    check(stage_model(driver, "production") == "2", "after the refusal production still serves model 2")
+    rollback = driver.find_element(By.CSS_SELECTOR, "form[action$='/rollback']")
+    rollback.find_element(By.NAME, "reason").send_keys("model 2 mislabels setosa")
+    rollback.find_element(By.NAME, "confirm").click()
     submit(driver, rollback.find_element(By.TAG_NAME, "button"))
     check("Rolled production back" in text(driver, ".flash.ok"), "rolling back says so")
+    check("model 2 mislabels setosa" in text(driver, "#audit-table"), "the audit trail records the reason")
     check(stage_model(driver, "production") == "1", "after the rollback production serves model 1 again")
     first = driver.find_elements(By.CSS_SELECTOR, "#timeline-table tbody tr")[0].text
     check("rollback" in first and "serving" in first, "the timeline shows the rollback, serving now")
@@ -136,6 +145,7 @@ def run(driver):
     # a refusal of the database, readable: rolling back staging, which has no earlier model
     rollback = driver.find_element(By.CSS_SELECTOR, "form[action$='/rollback']")
     Select(rollback.find_element(By.NAME, "stage")).select_by_visible_text("staging")
+    rollback.find_element(By.NAME, "reason").send_keys("try staging")
     submit(driver, rollback.find_element(By.TAG_NAME, "button"))
     error = text(driver, ".flash.error")
     check(error.startswith("Refused:") and "SQLSTATE" in error, "a refusal is shown in the database's words: " + error)

@@ -19,7 +19,27 @@ pub static MODELS_DIR: GucSetting<Option<std::ffi::CString>> =
 /// Threads one `pgml.embed` call computes on (1: the backend's own thread only).
 pub static EMBED_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 
+/// Why the caller deploys, rolls back, promotes or reviews: recorded in the audit event of
+/// every decision taken while it is set (`SET LOCAL pgml.audit_reason = '...'`; the
+/// dashboard sets it from its forms).
+pub static AUDIT_REASON: GucSetting<Option<std::ffi::CString>> =
+    GucSetting::<Option<std::ffi::CString>>::new(None);
+
+/// The reason in effect, if any (trimmed, at most 500 characters).
+pub fn audit_reason() -> Option<String> {
+    let reason = AUDIT_REASON.get()?.to_string_lossy().trim().to_string();
+    (!reason.is_empty()).then(|| reason.chars().take(500).collect())
+}
+
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"pgml.audit_reason",
+        c"Why: recorded in the audit events of the decisions taken while it is set.",
+        c"SET LOCAL pgml.audit_reason = 'the new model failed in production' before pgml.deploy, pgml.promote or a review.",
+        &AUDIT_REASON,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"pgml.models_dir",
         c"Directory of the embedding models pgml.embed can load.",

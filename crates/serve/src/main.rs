@@ -129,7 +129,8 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         tracing_subscriber::EnvFilter::try_from_env("PGML_SERVE_LOG").unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     if args.log_format == "text" {
-        logs.init();
+        // colour codes only for a terminal: a file or a journal gets plain text
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
     } else {
         logs.json().init();
     }

@@ -302,8 +302,9 @@ async fn actions_run_as_the_role_and_the_database_refusals_are_shown() {
     for form in ["/deploy\"", "/rollback\"", "/promote\"", "/approve\"", "/archive\""] {
         assert!(!page.contains(form), "a predictor sees the {form} form");
     }
-    let (status, page) =
-        p.post(&format!("{ACTIONS_PAGE}/deploy"), &format!("model_id={}&stage=production", m[1])).await;
+    let (status, page) = p
+        .post(&format!("{ACTIONS_PAGE}/deploy"), &format!("model_id={}&stage=production&reason=try", m[1]))
+        .await;
     assert!(
         status == StatusCode::OK && page.contains("Refused:") && page.contains("SQLSTATE 42501"),
         "{page}"
@@ -335,8 +336,21 @@ async fn actions_run_as_the_role_and_the_database_refusals_are_shown() {
     let (_, page) = a.post(&format!("/ui/requests/{request}/approve"), "comment=looks+good").await;
     assert!(page.contains("class=\"flash ok\"") && page.contains("promoted"), "{page}");
     assert_eq!(serves(&page, "production"), Some(m[1]));
-    let (_, page) = a.post(&format!("{ACTIONS_PAGE}/rollback"), "stage=production").await;
+    // a decision says why, and a rollback of production is confirmed
+    let (_, page) =
+        a.post(&format!("{ACTIONS_PAGE}/rollback"), "stage=production&reason=+&confirm=production").await;
+    assert!(page.contains("class=\"flash error\"") && page.contains("say why"), "{page}");
+    let (_, page) = a.post(&format!("{ACTIONS_PAGE}/rollback"), "stage=production&reason=latency").await;
+    assert!(page.contains("class=\"flash error\"") && page.contains("takes a confirmation"), "{page}");
+    assert_eq!(serves(&page, "production"), Some(m[1]));
+    let (_, page) = a
+        .post(
+            &format!("{ACTIONS_PAGE}/rollback"),
+            "stage=production&reason=p99+latency+doubled&confirm=production",
+        )
+        .await;
     assert!(page.contains("Rolled production back."), "{page}");
+    assert!(page.contains("p99 latency doubled"), "the audit trail shows the reason: {page}");
     assert_eq!(serves(&page, "production"), Some(m[0]));
     // its own promotion request: the database will not let it review it
     let (_, page) =
@@ -361,14 +375,16 @@ async fn actions_run_as_the_role_and_the_database_refusals_are_shown() {
     assert!(!page.contains("id=\"requests-table\""), "the rejected request is no longer pending: {page}");
     assert!(page.contains("not this week"), "the audit trail shows the comment: {page}");
     // deploy by id and by strategy, archive
-    let (_, page) =
-        a.post(&format!("{ACTIONS_PAGE}/deploy"), &format!("model_id={}&stage=staging", m[2])).await;
+    let (_, page) = a
+        .post(&format!("{ACTIONS_PAGE}/deploy"), &format!("model_id={}&stage=staging&reason=canary", m[2]))
+        .await;
     assert!(page.contains(&format!("Deployed model {} to staging.", m[2])), "{page}");
     assert_eq!(serves(&page, "staging"), Some(m[2]));
-    let (_, page) =
-        a.post(&format!("{ACTIONS_PAGE}/deploy"), "strategy=most_recent&model_id=&stage=staging").await;
+    let (_, page) = a
+        .post(&format!("{ACTIONS_PAGE}/deploy"), "strategy=most_recent&model_id=&stage=staging&reason=newest")
+        .await;
     assert!(page.contains("class=\"flash"), "a strategy's deploy shows its outcome: {page}");
-    let (_, page) = a.post(&format!("{ACTIONS_PAGE}/deploy"), "model_id=x7&stage=staging").await;
+    let (_, page) = a.post(&format!("{ACTIONS_PAGE}/deploy"), "model_id=x7&stage=staging&reason=typo").await;
     assert!(
         page.contains("\"x7\" is not a model id") || page.contains("&quot;x7&quot; is not a model id"),
         "{page}"

@@ -104,8 +104,11 @@ pub struct Event<'a> {
     pub details: Value,
 }
 
-pub fn audit(e: Event) -> Result<()> {
+pub fn audit(mut e: Event) -> Result<()> {
     let who = caller();
+    if let (Some(reason), Some(details)) = (crate::settings::audit_reason(), e.details.as_object_mut()) {
+        details.insert("reason".into(), reason.into());
+    }
     as_owner(|| {
         execute(
             "INSERT INTO pgml.audit_log (event, role, project, model_id, stage, details)

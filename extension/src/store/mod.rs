@@ -403,8 +403,9 @@ pub fn insert_deployment(d: NewDeployment) -> Result<()> {
                         RETURNING id, project_id, stage, model_id, strategy, replaced_model_id, deployed_by)
              INSERT INTO pgml.audit_log (event, role, project, model_id, stage, details)
              SELECT $7, d.deployed_by, p.name, d.model_id, d.stage,
-                    jsonb_build_object('deployment_id', d.id, 'strategy', d.strategy,
-                                       'replaced_model_id', d.replaced_model_id)
+                    jsonb_strip_nulls(jsonb_build_object('deployment_id', d.id, 'strategy', d.strategy,
+                                       'replaced_model_id', d.replaced_model_id, 'reason', $8::text))
+                    || jsonb_build_object('replaced_model_id', d.replaced_model_id)
              FROM d JOIN pgml.projects p ON p.id = d.project_id
              WHERE NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'pgml.deployments'::regclass
                                                         AND tgname = 'deployments_audit')",
@@ -416,6 +417,7 @@ pub fn insert_deployment(d: NewDeployment) -> Result<()> {
                 d.replaced.into(),
                 who.into(),
                 d.strategy.audit_event().into(),
+                crate::settings::audit_reason().into(),
             ],
         )
     })

@@ -24,6 +24,9 @@ pub struct DeployForm {
     /// Deploy this model instead of by strategy (empty: by strategy).
     #[serde(default)]
     model_id: Option<String>,
+    /// Why: recorded in the audit event.
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +34,18 @@ pub struct StageForm {
     csrf: String,
     #[serde(default)]
     stage: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RollbackForm {
+    csrf: String,
+    #[serde(default)]
+    stage: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    /// A rollback of production is confirmed by naming it here.
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +123,18 @@ fn done(state: &AppState, viewer: &SignedIn, outcome: Result<String, ApiError>, 
     Redirect::to(to).into_response()
 }
 
+/// The reason a decision's form must give, at most 500 characters.
+fn reason(given: Option<String>) -> Result<String, ApiError> {
+    nonempty(given).map(|r| r.chars().take(500).collect()).ok_or_else(|| {
+        ApiError::bad_request("say why: the audit trail records the reason of every deploy and rollback")
+    })
+}
+
+/// `stage` as an argument of a SQL function that first sets `pgml.audit_reason` for the
+/// transaction: the subquery runs before the function, in the statement's own transaction.
+const STAGE_WITH_REASON: &str =
+    "(SELECT $3::text FROM (SELECT set_config('pgml.audit_reason', $4::text, true)) r)";
+
 fn project_page(project: &str) -> String {
     format!("/ui/projects/{}", super::html::seg(project))
 }
@@ -123,14 +150,18 @@ pub async fn deploy(
         Err(r) => return *r,
     };
     let stage = nonempty(form.stage).unwrap_or_else(|| "production".into());
+    let why = match reason(form.reason) {
+        Ok(r) => r,
+        Err(e) => return done(&state, &viewer, Err(e), &project_page(&project)),
+    };
     let outcome = match nonempty(form.model_id) {
         Some(id) => match id.parse::<i64>() {
             Ok(id) => state
                 .db
                 .query(
                     &viewer.role,
-                    "SELECT * FROM pgml.deploy($1::text, $2::bigint, $3::text)",
-                    &[(&project, Type::TEXT), (&id, Type::INT8), (&stage, Type::TEXT)],
+                    &format!("SELECT * FROM pgml.deploy($1::text, $2::bigint, {STAGE_WITH_REASON})"),
+                    &[(&project, Type::TEXT), (&id, Type::INT8), (&stage, Type::TEXT), (&why, Type::TEXT)],
                 )
                 .await
                 .map(|_| format!("Deployed model {id} to {stage}.")),
@@ -142,8 +173,13 @@ pub async fn deploy(
                 .db
                 .query(
                     &viewer.role,
-                    "SELECT * FROM pgml.deploy($1::text, $2::text, NULL, $3::text)",
-                    &[(&project, Type::TEXT), (&strategy, Type::TEXT), (&stage, Type::TEXT)],
+                    &format!("SELECT * FROM pgml.deploy($1::text, $2::text, NULL, {STAGE_WITH_REASON})"),
+                    &[
+                        (&project, Type::TEXT),
+                        (&strategy, Type::TEXT),
+                        (&stage, Type::TEXT),
+                        (&why, Type::TEXT),
+                    ],
                 )
                 .await
                 .map(|rows| {
@@ -159,19 +195,28 @@ pub async fn rollback(
     State(state): State<AppState>,
     viewer: SignedIn,
     path: Result<Path<String>, PathRejection>,
-    form: Result<Form<StageForm>, FormRejection>,
+    form: Result<Form<RollbackForm>, FormRejection>,
 ) -> Response {
-    let (project, form) = match project_form(&viewer, path, form, |f: &StageForm| &f.csrf) {
+    let (project, form) = match project_form(&viewer, path, form, |f: &RollbackForm| &f.csrf) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let stage = nonempty(form.stage).unwrap_or_else(|| "production".into());
+    let why = match reason(form.reason) {
+        Ok(r) => r,
+        Err(e) => return done(&state, &viewer, Err(e), &project_page(&project)),
+    };
+    if stage == "production" && nonempty(form.confirm).as_deref() != Some("production") {
+        let e = ApiError::bad_request("rolling back production takes a confirmation: tick the box");
+        return done(&state, &viewer, Err(e), &project_page(&project));
+    }
     let outcome = state
         .db
         .query(
             &viewer.role,
-            "SELECT * FROM pgml.deploy($1::text, 'rollback', NULL, $2::text)",
-            &[(&project, Type::TEXT), (&stage, Type::TEXT)],
+            "SELECT * FROM pgml.deploy($1::text, 'rollback', NULL, \
+             (SELECT $2::text FROM (SELECT set_config('pgml.audit_reason', $3::text, true)) r))",
+            &[(&project, Type::TEXT), (&stage, Type::TEXT), (&why, Type::TEXT)],
         )
         .await
         .map(|_| format!("Rolled {stage} back."));

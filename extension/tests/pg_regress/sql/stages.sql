@@ -106,3 +106,13 @@ SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', min_metrics => '{"
 SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', approvals => -1)$$);
 SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', drift_relation => 'no_such_table')$$);
 SELECT regress.try($$SELECT pgml.set_promotion_policy('Iris', stage => 'qa')$$);
+
+-- A decision's reason: pgml.audit_reason, set for the transaction, is recorded in its audit
+-- event (the dashboard's forms set it); without it the event has no reason.
+BEGIN;
+SET LOCAL pgml.audit_reason = 'staging needs the stump for a demo';
+SELECT algorithm FROM pgml.deploy('Iris', 2, stage => 'staging');
+COMMIT;
+SELECT algorithm FROM pgml.deploy('Iris', 3, stage => 'staging');
+SELECT event, model_id, stage, details->>'reason' AS reason
+FROM pgml.audit_log WHERE stage = 'staging' ORDER BY id DESC LIMIT 2;
