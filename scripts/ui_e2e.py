@@ -104,6 +104,8 @@ def run(driver):
 
     submit(driver, driver.find_element(By.LINK_TEXT, PROJECT))
     check(driver.find_elements(By.CSS_SELECTOR, "#metric svg.chart circle.serving"), "the metric chart marks the serving model")
+    check("serving — " in text(driver, "#metric svg.chart g.legend") and "production: model 1" in text(driver, "#metric svg.chart g.legend"),
+          "the metric chart's legend says which stage each marked model serves: " + text(driver, "#metric svg.chart g.legend"))
     # monitoring: the live metric over time beside the test split's, open alerts, logging settings
     check(driver.find_elements(By.CSS_SELECTOR, "#live svg.chart polyline.series"), "the live chart draws model 1's line")
     check(driver.find_elements(By.CSS_SELECTOR, "#live svg.chart line.series.test"), "the live chart shows the test-split value")
@@ -161,6 +163,29 @@ def run(driver):
           "the rollout is listed as stopped: " + text(driver, "#rollouts-table"))
     check(not driver.find_elements(By.CSS_SELECTOR, "form[action$='/rollouts/stop']"), "no stop button is left")
 
+    # the models table sorts and filters on the server, by links and a GET form
+    project_url = BASE + "/ui/projects/" + PROJECT.replace(" ", "%20")
+    form = driver.find_element(By.ID, "models-filter")
+    Select(form.find_element(By.NAME, "algorithm")).select_by_visible_text("xgboost")
+    submit(driver, form.find_element(By.TAG_NAME, "button"))
+    algorithms = [r.find_elements(By.TAG_NAME, "td")[1].text for r in driver.find_elements(By.CSS_SELECTOR, "#models-table tbody tr")]
+    check(algorithms and set(algorithms) == {"xgboost"}, f"filtered by algorithm, only xgboost models are listed: {algorithms}")
+    check("algorithm=xgboost" in driver.current_url, "the filter is in the page's address: " + driver.current_url)
+    driver.get(project_url + "?sort=metric&order=asc")
+    values = [float(r.find_elements(By.TAG_NAME, "td")[3].text) for r in driver.find_elements(By.CSS_SELECTOR, "#models-table tbody tr")]
+    check(values == sorted(values) and len(values) >= 2, f"sorted by the metric, ascending: {values}")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "#models-table thead a[href*='sort=metric']"))
+    values = [float(r.find_elements(By.TAG_NAME, "td")[3].text) for r in driver.find_elements(By.CSS_SELECTOR, "#models-table tbody tr")]
+    check(values == sorted(values, reverse=True), f"its header link sorts it the other way: {values}")
+    # two models side by side, the differences marked
+    form = driver.find_element(By.ID, "compare-form")
+    form.find_element(By.NAME, "models").send_keys("1,2")
+    submit(driver, form.find_element(By.TAG_NAME, "button"))
+    compared = text(driver, "#compare-table")
+    check("xgboost" in compared and "f1" in compared, "the comparison lists algorithms and metrics: " + compared[:200])
+    check(driver.find_elements(By.CSS_SELECTOR, "#compare-table td.diff"), "the comparison marks what differs")
+    driver.get(project_url)
+
     submit(driver, driver.find_element(By.CSS_SELECTOR, "#models-table a[href='/ui/models/2']"))
     check("xgboost" in driver.find_element(By.TAG_NAME, "h1").text, "the model page names its algorithm")
     check(driver.find_elements(By.CSS_SELECTOR, "#hyperparams-table tbody tr"), "the model page lists hyperparameters")
@@ -168,15 +193,27 @@ def run(driver):
     check("sepal_length" in text(driver, "#schema-table"), "the model page shows the feature schema")
     check("Live metrics" in text(driver, "#live"), "the model page has its live metrics")
     check(driver.find_elements(By.CSS_SELECTOR, "#drift svg.chart rect.bar"), "the model page charts its latest drift check")
+    # how it did on its test split: the confusion matrix (its counts add up to the rows) and
+    # the ROC and precision-recall curves of each class
+    counts = [int(c.text) for c in driver.find_elements(By.CSS_SELECTOR, "#confusion-table tbody td")]
+    rows = int(text(driver, "#evaluation p").split()[0])
+    check(len(counts) == 9 and sum(counts) == rows, f"the confusion matrix counts the {rows} test rows: {counts}")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#evaluation svg.chart polyline.series")) == 6,
+          "ROC and precision-recall curves for each of the 3 classes")
+    check("AUC" in text(driver, "#evaluation"), "the curves' legends give their areas")
     shot(driver, "model")
 
     # a phone's width: nothing wider than the screen
     driver.set_window_size(390, 844)
-    for path in ("/ui", "/ui/projects/" + PROJECT.replace(" ", "%20"), "/ui/models/2"):
+    for path in ("/ui", "/ui/projects/" + PROJECT.replace(" ", "%20"), "/ui/models/2",
+                 "/ui/projects/" + PROJECT.replace(" ", "%20") + "/compare?models=1,2"):
         driver.get(BASE + path)
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         check(overflow <= 1, f"{path} fits a 390 px screen (overflow {overflow} px)")
     driver.get(BASE + "/ui/projects/" + PROJECT.replace(" ", "%20"))
+    height = driver.execute_script(
+        "return Math.min(...[...document.querySelectorAll('#metric svg.chart text')].map(t => t.getBoundingClientRect().height))")
+    check(height >= 8, f"the chart's labels stay readable on a 390 px screen ({height:.1f} px high)")
     shot(driver, "project-phone")
 
     errors = console_errors(driver)

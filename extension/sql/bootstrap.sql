@@ -50,7 +50,11 @@ CREATE TABLE pgml.models (
     origin JSONB,
     -- pgml-rs 0.8.0: the global explanation a training computed (mean |attribution| of each
     -- feature over test rows: pgml.global_explain); NULL for models that cannot be explained
-    explanation JSONB
+    explanation JSONB,
+    -- pgml-rs 0.9.0: what a team judges a model by beyond its metrics, on its test rows (an
+    -- import's holdout): a classifier's confusion matrix and ROC and precision-recall curves,
+    -- a regression's predicted and actual values; NULL for models trained before
+    evaluation JSONB
 );
 CREATE INDEX models_project_id_idx ON pgml.models (project_id);
 CREATE INDEX models_snapshot_id_idx ON pgml.models (snapshot_id);

@@ -10,6 +10,7 @@ pub mod chunk;
 pub mod data;
 pub mod drift;
 pub mod error;
+pub mod evaluation;
 pub mod explain;
 pub mod lifecycle;
 pub mod metrics;

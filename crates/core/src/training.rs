@@ -54,6 +54,9 @@ pub struct TrainOutcome {
     pub search_results: Option<serde_json::Value>,
     /// The mean |attribution| of each feature over test rows, for models that explain.
     pub explanation: Option<crate::explain::Global>,
+    /// The confusion matrix and curves (classifiers) or predicted and actual values
+    /// (regressions) of the test rows.
+    pub evaluation: Option<crate::evaluation::Evaluation>,
 }
 
 /// Splits, trains on the training part (after a search, if asked for) and scores on the test
@@ -195,7 +198,15 @@ fn run(
     let fit_time = started.elapsed().as_secs_f64() - written_scoring;
 
     let started = Instant::now();
-    let (predicted, mut metrics) = score(&fitted, task, targets, classes, &x_test, &y_test)?;
+    let (predicted, proba, mut metrics) = score(&fitted, task, targets, classes, &x_test, &y_test)?;
+    let evaluation = match task {
+        _ if targets > 1 || x_test.rows == 0 => None,
+        Task::Classification => {
+            Some(crate::evaluation::classification(&y_test, &predicted, proba.as_deref(), &header.classes))
+        }
+        Task::Regression => Some(crate::evaluation::regression(&y_test, &predicted)),
+        _ => None,
+    };
     metrics.insert("fit_time".into(), fit_time);
     metrics.insert("score_time".into(), written_scoring + started.elapsed().as_secs_f64());
 
@@ -233,12 +244,15 @@ fn run(
         hyperparams,
         search_results,
         explanation,
+        evaluation,
     })
 }
 
 /// A model scored on labelled rows it was not trained on: an imported model's holdout.
 pub struct Assessment {
     pub metrics: Metrics,
+    /// The confusion matrix and curves, or predicted and actual values, of the holdout.
+    pub evaluation: Option<crate::evaluation::Evaluation>,
     /// One per feature, from the holdout rows.
     pub feature_references: Vec<FeatureReference>,
     /// The model's predictions on the holdout rows.
@@ -254,8 +268,12 @@ pub fn assess(model: &LoadedModel, x: &Matrix, y: &[f32]) -> Result<Assessment> 
     }
     let started = Instant::now();
     let predicted = model.predict(x)?;
+    let evaluation;
     let mut metrics = match header.task {
-        Task::Regression => metrics::regression(y, &predicted),
+        Task::Regression => {
+            evaluation = Some(crate::evaluation::regression(y, &predicted));
+            metrics::regression(y, &predicted)
+        }
         Task::Classification => {
             let index = |label: f32| header.classes.iter().position(|&c| c == label);
             let mut truth = Vec::with_capacity(y.len());
@@ -267,10 +285,13 @@ pub fn assess(model: &LoadedModel, x: &Matrix, y: &[f32]) -> Result<Assessment> 
             }
             let guessed: Vec<f32> =
                 predicted.iter().map(|&p| index(p).map_or(f32::NAN, |i| i as f32)).collect();
+            let proba = model.predict_proba(x).ok();
             let binary = match header.classes.len() {
-                2 => model.predict_proba(x).ok().map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>()),
+                2 => proba.as_ref().map(|p| p.chunks(2).map(|p| p[1]).collect::<Vec<f32>>()),
                 _ => None,
             };
+            evaluation =
+                Some(crate::evaluation::classification(&truth, &guessed, proba.as_deref(), &header.classes));
             metrics::classification(&truth, &guessed, binary.as_deref())
         }
         other => {
@@ -285,7 +306,12 @@ pub fn assess(model: &LoadedModel, x: &Matrix, y: &[f32]) -> Result<Assessment> 
             &predicted.iter().map(|p| Some(p.to_string())).collect::<Vec<_>>(),
         ),
     };
-    Ok(Assessment { metrics, feature_references: references(&header.features, x), prediction_reference })
+    Ok(Assessment {
+        metrics,
+        evaluation,
+        feature_references: references(&header.features, x),
+        prediction_reference,
+    })
 }
 
 /// Refuses a request that cannot train, before any work: bad hyperparameters, no rows, a
@@ -328,7 +354,9 @@ enum Fitted {
     Written(Scores),
 }
 
-/// The test rows' predictions and the model's metrics on them.
+/// The test rows' predictions, a classifier's probabilities (when it has them), and the
+/// model's metrics on them.
+#[allow(clippy::type_complexity)]
 fn score(
     fitted: &Fitted,
     task: Task,
@@ -336,14 +364,15 @@ fn score(
     classes: usize,
     x_test: &Matrix,
     y_test: &[f32],
-) -> Result<(Vec<f32>, Metrics)> {
+) -> Result<(Vec<f32>, Option<Vec<f32>>, Metrics)> {
     // roc_auc and log_loss of a binary classifier need probabilities: a model without them
     // (ridge) skips them
-    let (predicted, proba) = match fitted {
-        Fitted::Written(s) => (s.labels.clone(), s.proba.clone().filter(|_| classes == 2)),
-        Fitted::Held(model) if classes == 2 => model.predict_with_proba(x_test)?,
+    let (predicted, all_proba) = match fitted {
+        Fitted::Written(s) => (s.labels.clone(), s.proba.clone().filter(|_| classes >= 2)),
+        Fitted::Held(model) if classes >= 2 && targets == 1 => model.predict_with_proba(x_test)?,
         Fitted::Held(model) => (model.predict(x_test)?, None),
     };
+    let proba = all_proba.clone().filter(|_| classes == 2);
     let metrics = match (task, fitted) {
         (Task::Regression, Fitted::Held(model)) if targets > 1 => {
             joint_metrics(y_test, &model.predict_joint(x_test)?, targets)
@@ -360,7 +389,7 @@ fn score(
         (Task::Decomposition, Fitted::Held(model)) => model.fit_metrics(),
         (Task::Decomposition, Fitted::Written(_)) => Metrics::new(),
     };
-    Ok((predicted, metrics))
+    Ok((predicted, all_proba, metrics))
 }
 
 /// How often a long fit reports its progress.

@@ -175,6 +175,9 @@ fn import_model(a: Args, automatic_deploy: bool) -> Result<i64> {
     }
     let origin = origin(&imported, a.model.len());
     store::set_origin(model_id, origin.clone())?;
+    if let Some(e) = assessed.as_ref().and_then(|a| a.evaluation.as_ref()) {
+        store::set_evaluation(model_id, serde_json::to_value(e).unwrap_or_default())?;
+    }
     if let Some(a) = assessed {
         store::insert_drift_reference(
             model_id,

@@ -301,6 +301,9 @@ fn record_outcome(
         );
         store::set_explanation(model_id, crate::api::explain::global_json(global, &names))?;
     }
+    if let Some(evaluation) = &outcome.evaluation {
+        store::set_evaluation(model_id, serde_json::to_value(evaluation).unwrap_or_default())?;
+    }
     store::insert_drift_reference(
         model_id,
         serde_json::to_value(&outcome.feature_references).unwrap_or_default(),

@@ -249,10 +249,22 @@ pub fn set_origin(id: i64, origin: serde_json::Value) -> Result<()> {
 /// Records a model's global explanation (`pgml.models.explanation`, 0.8.0 and later: a
 /// database not yet updated trains without it).
 pub fn set_explanation(id: i64, explanation: serde_json::Value) -> Result<()> {
+    set_later_column(id, "explanation", explanation)
+}
+
+/// Records a model's evaluation (`pgml.models.evaluation`, 0.9.0 and later: the confusion
+/// matrix and curves, or predicted and actual values, of its test rows).
+pub fn set_evaluation(id: i64, evaluation: serde_json::Value) -> Result<()> {
+    set_later_column(id, "evaluation", evaluation)
+}
+
+/// Sets a column of `pgml.models` that a later release added, when the database's schema
+/// has it: a database not yet updated (`ALTER EXTENSION pgml UPDATE`) goes on without it.
+fn set_later_column(id: i64, column: &'static str, value: serde_json::Value) -> Result<()> {
     let has_column = first_row(
         "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'pgml.models'::regclass
-                          AND attname = 'explanation' AND NOT attisdropped)",
-        &[],
+                          AND attname = $1 AND NOT attisdropped)",
+        &[column.into()],
         |r| Ok(r.get::<bool>(1)?),
     )?
     .flatten()
@@ -262,8 +274,8 @@ pub fn set_explanation(id: i64, explanation: serde_json::Value) -> Result<()> {
     }
     as_owner(|| {
         execute(
-            "UPDATE pgml.models SET explanation = $2 WHERE id = $1",
-            &[id.into(), JsonB(explanation).into()],
+            &format!("UPDATE pgml.models SET {column} = $2 WHERE id = $1"),
+            &[id.into(), JsonB(value).into()],
         )
     })
 }

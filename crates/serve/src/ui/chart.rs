@@ -12,8 +12,10 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 34.0;
 
-/// A metric's value per model version (model id, value), the serving models drawn apart.
-pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], serving: &[i64]) -> String {
+/// A metric's value per model version (model id, value), the serving models drawn apart with
+/// a legend of the stages they serve (model id, stage).
+pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], stages: &[(i64, String)]) -> String {
+    let serving: Vec<i64> = stages.iter().map(|s| s.0).collect();
     if points.is_empty() {
         return format!("<p class=\"none\">No model has a value for {}.</p>", esc(metric));
     }
@@ -36,13 +38,14 @@ pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], serving: &[i64]
     for (i, (id, v)) in points.iter().enumerate() {
         let class = if serving.contains(id) { "serving" } else { "dot" };
         let r = if class == "serving" { 6 } else { 3 };
+        let served: Vec<&str> = stages.iter().filter(|s| s.0 == *id).map(|s| s.1.as_str()).collect();
         let _ = write!(
             out,
             "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" data-model=\"{id}\"><title>model {id}: {} = {v}{}</title></circle>",
             x(i),
             y(*v),
             esc(metric),
-            if class == "serving" { " (serving)" } else { "" }
+            if served.is_empty() { String::new() } else { format!(" (serving {})", esc(&served.join(", "))) }
         );
         if i % label_every == 0 || class == "serving" {
             let _ = write!(
@@ -53,7 +56,117 @@ pub fn metric_over_versions(metric: &str, points: &[(i64, f64)], serving: &[i64]
             );
         }
     }
+    let legend: Vec<String> = stages.iter().map(|(id, stage)| format!("{stage}: model {id}")).collect();
+    if !legend.is_empty() {
+        let _ = write!(
+            out,
+            "<g class=\"legend\"><circle class=\"serving\" cx=\"{}\" cy=\"{}\" r=\"6\"/><text x=\"{}\" y=\"{}\">serving — {}</text></g>",
+            LEFT + 12.0,
+            TOP + 2.0,
+            LEFT + 24.0,
+            TOP + 7.0,
+            esc(&legend.join(" · "))
+        );
+    }
     svg_close(out, Some("model id"))
+}
+
+/// Curves on the unit square (ROC: false against true positive rate; precision-recall),
+/// one per (name, points), with a legend; `diagonal` draws chance's line.
+pub fn unit_curves(
+    title: &str,
+    x_title: &str,
+    y_title: &str,
+    series: &[(String, Vec<[f32; 2]>)],
+    diagonal: bool,
+) -> String {
+    let (lo, hi) = (0.0, 1.0);
+    let x = |v: f64| LEFT + (W - LEFT - RIGHT) * v;
+    let y = y_scale(lo, hi);
+    let mut out = svg_open(title);
+    axes(&mut out, lo, hi);
+    if diagonal {
+        let _ = write!(
+            out,
+            "<line class=\"limit\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"><title>chance</title></line>",
+            x(0.0),
+            y(0.0),
+            x(1.0),
+            y(1.0)
+        );
+    }
+    for (k, (name, points)) in series.iter().enumerate() {
+        let class = format!("series s{}", k % 6);
+        let path: Vec<String> =
+            points.iter().map(|p| format!("{:.1},{:.1}", x(p[0] as f64), y(p[1] as f64))).collect();
+        let _ = write!(
+            out,
+            "<polyline class=\"{class}\" points=\"{}\"><title>{}</title></polyline>",
+            path.join(" "),
+            esc(name)
+        );
+        let _ = write!(
+            out,
+            "<text class=\"{class}\" x=\"{}\" y=\"{}\">{}</text>",
+            LEFT + 8.0,
+            TOP + 12.0 + 22.0 * k as f64,
+            esc(name)
+        );
+    }
+    axis_title(&mut out, y_title);
+    svg_close(out, Some(x_title))
+}
+
+/// Points (x, y) of a scatter, with the line y = x (`identity`) or y = 0.
+pub fn scatter(title: &str, x_title: &str, y_title: &str, points: &[(f64, f64)], identity: bool) -> String {
+    if points.is_empty() {
+        return "<p class=\"none\">No points.</p>".to_string();
+    }
+    let (x0, x1) = range(points.iter().map(|p| p.0));
+    let (y0, y1) = if identity {
+        range(points.iter().flat_map(|p| [p.0, p.1]))
+    } else {
+        range(points.iter().map(|p| p.1).chain([0.0]))
+    };
+    let (x0, x1) = if identity { (y0, y1) } else { (x0, x1) };
+    let x = |v: f64| LEFT + (W - LEFT - RIGHT) * (v - x0) / (x1 - x0);
+    let y = y_scale(y0, y1);
+    let mut out = svg_open(title);
+    axes(&mut out, y0, y1);
+    let (a, b) = if identity { ((x0, x0), (x1, x1)) } else { ((x0, 0.0), (x1, 0.0)) };
+    let _ = write!(
+        out,
+        "<line class=\"limit\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>",
+        x(a.0),
+        y(a.1),
+        x(b.0),
+        y(b.1)
+    );
+    for (px, py) in points {
+        let _ = write!(out, "<circle class=\"dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\"/>", x(*px), y(*py));
+    }
+    for v in [x0, (x0 + x1) / 2.0, x1] {
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            x(v),
+            H - BOTTOM + 16.0,
+            tick(v)
+        );
+    }
+    axis_title(&mut out, y_title);
+    svg_close(out, Some(x_title))
+}
+
+/// The y axis's title, written along it.
+fn axis_title(out: &mut String, title: &str) {
+    let _ = write!(
+        out,
+        "<text x=\"12\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 12 {})\">{}</text>",
+        (TOP + H - BOTTOM) / 2.0,
+        (TOP + H - BOTTOM) / 2.0,
+        esc(title)
+    );
 }
 
 /// A statistic per feature as bars (a drift statistic, a mean |attribution|), marked features
@@ -230,10 +343,11 @@ mod tests {
 
     #[test]
     fn the_serving_model_is_marked_and_every_version_plotted() {
-        let svg = metric_over_versions("f1", &[(1, 0.9), (2, 0.95), (5, 0.93)], &[2]);
-        assert_eq!(svg.matches("<circle").count(), 3);
-        assert_eq!(svg.matches("class=\"serving\"").count(), 1);
-        assert!(svg.contains("data-model=\"2\"><title>model 2: f1 = 0.95 (serving)</title>"));
+        let svg = metric_over_versions("f1", &[(1, 0.9), (2, 0.95), (5, 0.93)], &[(2, "production".into())]);
+        assert_eq!(svg.matches("data-model").count(), 3);
+        assert_eq!(svg.matches("class=\"serving\" cx").count(), 2, "the serving model and its legend's mark");
+        assert!(svg.contains("data-model=\"2\"><title>model 2: f1 = 0.95 (serving production)</title>"));
+        assert!(svg.contains("serving — production: model 2"), "{svg}");
         // a lone value still draws, inside the box
         let one = metric_over_versions("r2", &[(7, 0.5)], &[]);
         assert!(one.contains("cx=\"380.0\""), "{one}");

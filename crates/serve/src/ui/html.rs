@@ -93,12 +93,18 @@ pub fn form(action: &str, viewer: &Viewer, fields: &str, button: &str, class: &s
 
 /// A table: header cells, then rows of cells already in HTML.
 pub fn table(headers: &[&str], rows: &[Vec<String>], id: &str) -> String {
+    let headers: Vec<String> = headers.iter().map(|h| esc(h)).collect();
+    table_html(&headers, rows, id)
+}
+
+/// A table whose header cells are HTML too (sorting links).
+pub fn table_html(headers: &[String], rows: &[Vec<String>], id: &str) -> String {
     if rows.is_empty() {
         return "<p class=\"none\">None.</p>".to_string();
     }
     let mut out = format!("<div class=\"scroll\"><table id=\"{}\"><thead><tr>", esc(id));
     for h in headers {
-        let _ = write!(out, "<th>{}</th>", esc(h));
+        let _ = write!(out, "<th>{h}</th>");
     }
     out.push_str("</tr></thead><tbody>");
     for row in rows {

@@ -32,6 +32,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/ui/signin", get(signin_form).post(signin))
         .route("/ui/signout", post(signout))
         .route("/ui/projects/{project}", get(project))
+        .route("/ui/projects/{project}/compare", get(compare))
         .route("/ui/projects/{project}/deploy", post(actions::deploy))
         .route("/ui/projects/{project}/rollback", post(actions::rollback))
         .route("/ui/projects/{project}/promote", post(actions::promote))
@@ -104,10 +105,30 @@ async fn project(
     State(state): State<AppState>,
     viewer: SignedIn,
     path: Result<Path<String>, PathRejection>,
+    query: Result<axum::extract::Query<pages::ModelsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Path(name)) = path else { return error_page(StatusCode::BAD_REQUEST, "bad project name") };
+    let q = query.map(|q| q.0).unwrap_or_default();
     let v = Viewer { role: &viewer.role, csrf: &viewer.csrf };
-    render(&state, &viewer, &name, pages::project(&state, &v, &name)).await
+    render(&state, &viewer, &name, pages::project(&state, &v, &name, &q)).await
+}
+
+#[derive(Deserialize)]
+struct CompareQuery {
+    #[serde(default)]
+    models: String,
+}
+
+async fn compare(
+    State(state): State<AppState>,
+    viewer: SignedIn,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<axum::extract::Query<CompareQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Path(name)) = path else { return error_page(StatusCode::BAD_REQUEST, "bad project name") };
+    let models = query.map(|q| q.0.models).unwrap_or_default();
+    let v = Viewer { role: &viewer.role, csrf: &viewer.csrf };
+    render(&state, &viewer, &format!("{name}: compare"), pages::compare(&state, &v, &name, &models)).await
 }
 
 async fn model(

@@ -4,7 +4,7 @@
 //! form is sent).
 
 use super::chart;
-use super::html::{esc, form, num, opt, seg, table, Viewer};
+use super::html::{esc, form, num, opt, seg, table, table_html, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use serde_json::Value;
@@ -314,7 +314,48 @@ pub async fn projects(state: &AppState, viewer: &Viewer<'_>) -> ApiResult<String
 
 /// One project: the metric chart over versions, stages and their gates, the deployment
 /// timeline, pending promotions, the audit trail, schedules and their runs, and the actions.
-pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiResult<String> {
+/// The models table's sorting and filters, from the page's query string: links and a GET form
+/// keep them (the pages stay script-free).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ModelsQuery {
+    /// `model`, `algorithm`, `status`, `metric` or `trained`.
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// `asc` or `desc`.
+    #[serde(default)]
+    pub order: Option<String>,
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only models whose key metric is at least this.
+    #[serde(default)]
+    pub min: Option<String>,
+}
+
+impl ModelsQuery {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    /// The query string of these filters with another sort.
+    fn with_sort(&self, sort: &str, order: &str) -> String {
+        let mut parts = vec![format!("sort={sort}"), format!("order={order}")];
+        for (k, v) in [("algorithm", &self.algorithm), ("status", &self.status), ("min", &self.min)] {
+            if let Some(v) = Self::given(v) {
+                parts.push(format!("{k}={}", seg(v)));
+            }
+        }
+        parts.join("&amp;")
+    }
+}
+
+pub async fn project(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    name: &str,
+    q: &ModelsQuery,
+) -> ApiResult<String> {
     let role = viewer.role;
     let db = &state.db;
     let task: String = db
@@ -344,6 +385,8 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
         )
         .await?;
     let serving: Vec<i64> = stages.iter().filter_map(|r| r.get::<_, Option<i64>>(1)).collect();
+    let served_by: Vec<(i64, String)> =
+        stages.iter().filter_map(|r| Some((r.get::<_, Option<i64>>(1)?, r.get::<_, String>(0)))).collect();
     let stage_names: Vec<String> = stages.iter().map(|r| r.get(0)).collect();
     let mut out = format!("<h1>{} <span class=\"badge\">{}</span></h1>", esc(name), esc(&task));
 
@@ -356,7 +399,7 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
         out,
         "<section id=\"metric\"><h2>{} by model version</h2>{}",
         esc(metric),
-        chart::metric_over_versions(metric, &points(metric), &serving)
+        chart::metric_over_versions(metric, &points(metric), &served_by)
     );
     let mut others: Vec<String> = metrics
         .iter()
@@ -371,7 +414,7 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
             out,
             "<details><summary>{}</summary>{}</details>",
             esc(&other),
-            chart::metric_over_versions(&other, &points(&other), &serving)
+            chart::metric_over_versions(&other, &points(&other), &served_by)
         );
     }
     out.push_str("</section>");
@@ -548,10 +591,38 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
         &history_rows,
     ));
 
-    // models
-    let model_rows: Vec<Vec<String>> = models
+    // models: sorted and filtered on the server, by links and a GET form
+    let min = ModelsQuery::given(&q.min).and_then(|m| m.parse::<f64>().ok());
+    let mut shown: Vec<&tokio_postgres::Row> = models
         .iter()
-        .rev()
+        .filter(|r| ModelsQuery::given(&q.algorithm).is_none_or(|a| r.get::<_, String>(1) == a))
+        .filter(|r| {
+            let id: i64 = r.get(0);
+            let status: String = if serving.contains(&id) { "serving".into() } else { r.get(2) };
+            ModelsQuery::given(&q.status).is_none_or(|s| status == s)
+        })
+        .filter(|r| {
+            min.is_none_or(|m| json(r.get(4)).get(metric).and_then(Value::as_f64).is_some_and(|v| v >= m))
+        })
+        .collect();
+    let sort = ModelsQuery::given(&q.sort).unwrap_or("model");
+    let descending = ModelsQuery::given(&q.order).is_none_or(|o| o != "asc");
+    let key_of =
+        |r: &tokio_postgres::Row| json(r.get(4)).get(metric).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    shown.sort_by(|a, b| {
+        let by = match sort {
+            "algorithm" => a.get::<_, String>(1).cmp(&b.get::<_, String>(1)),
+            "status" => a.get::<_, String>(2).cmp(&b.get::<_, String>(2)),
+            "metric" => key_of(a).total_cmp(&key_of(b)),
+            _ => std::cmp::Ordering::Equal,
+        };
+        by.then(a.get::<_, i64>(0).cmp(&b.get::<_, i64>(0)))
+    });
+    if descending {
+        shown.reverse();
+    }
+    let model_rows: Vec<Vec<String>> = shown
+        .iter()
         .map(|r| {
             let id: i64 = r.get(0);
             let status: String = r.get(2);
@@ -572,11 +643,70 @@ pub async fn project(state: &AppState, viewer: &Viewer<'_>, name: &str) -> ApiRe
             row
         })
         .collect();
-    let mut headers = vec!["model", "algorithm", "status", metric, "trained"];
+    let mut headers: Vec<String> = [
+        ("model", "model"),
+        ("algorithm", "algorithm"),
+        ("status", "status"),
+        ("metric", metric),
+        ("trained", "trained"),
+    ]
+    .iter()
+    .map(|(key, title)| {
+        let current = sort == *key || (*key == "trained" && sort == "model");
+        let next = if current && descending { "asc" } else { "desc" };
+        let arrow = if sort == *key {
+            if descending {
+                " ↓"
+            } else {
+                " ↑"
+            }
+        } else {
+            ""
+        };
+        format!("<a href=\"{base}?{}#models\">{}{arrow}</a>", q.with_sort(key, next), esc(title))
+    })
+    .collect();
     if can.archive {
-        headers.push("");
+        headers.push(String::new());
     }
-    out.push_str(&section_table("models", "Models", &headers, &model_rows));
+    let mut algorithms: Vec<String> = models.iter().map(|r| r.get::<_, String>(1)).collect();
+    algorithms.sort();
+    algorithms.dedup();
+    let choice = |name: &str, all: &[String], chosen: &Option<String>| -> String {
+        let mut out = format!("<select name=\"{name}\"><option value=\"\">any</option>");
+        for a in all {
+            let selected = if ModelsQuery::given(chosen) == Some(a.as_str()) { " selected" } else { "" };
+            let _ = write!(out, "<option{selected}>{}</option>", esc(a));
+        }
+        out.push_str("</select>");
+        out
+    };
+    let statuses: Vec<String> = ["serving", "successful", "archived", "failed", "in_progress"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let _ = write!(
+        out,
+        "<section id=\"models\"><h2>Models</h2>\
+         <form method=\"get\" action=\"{base}\" class=\"inline\" id=\"models-filter\">\
+         <input type=\"hidden\" name=\"sort\" value=\"{}\"><input type=\"hidden\" name=\"order\" value=\"{}\">\
+         <label>algorithm {}</label><label>status {}</label>\
+         <label>{} ≥ <input name=\"min\" size=\"6\" inputmode=\"decimal\" value=\"{}\"></label>\
+         <button type=\"submit\">Filter</button> <a href=\"{base}#models\">clear</a></form>\
+         <p>{} of {} models.</p>{}\
+         <form method=\"get\" action=\"{base}/compare\" class=\"inline\" id=\"compare-form\">\
+         <label>Compare models <input name=\"models\" placeholder=\"e.g. 3,5,8\" size=\"12\" required></label>\
+         <button type=\"submit\">Compare</button></form></section>",
+        esc(sort),
+        if descending { "desc" } else { "asc" },
+        choice("algorithm", &algorithms, &q.algorithm),
+        choice("status", &statuses, &q.status),
+        esc(metric),
+        esc(ModelsQuery::given(&q.min).unwrap_or("")),
+        shown.len(),
+        models.len(),
+        table_html(&headers, &model_rows, "models-table"),
+    );
 
     // schedules and their runs
     let schedules = db
@@ -748,6 +878,8 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
         &["column", "type", "kind", "features", "preprocessing"],
         &schema_rows,
     ));
+
+    out.push_str(&evaluation_section(state, role, id).await);
 
     // why it predicts what it does: the training's global explanation and the importances (a
     // database before 0.8.0 has neither: the section says so)
@@ -935,6 +1067,198 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
 }
 
 /// scikit-learn's `cv_results_` shape: `params` (a list of objects) and per-score lists.
+/// Two to four models of a project side by side: algorithm, status, every hyperparameter and
+/// every metric, the rows where they differ marked.
+pub async fn compare(state: &AppState, viewer: &Viewer<'_>, name: &str, models: &str) -> ApiResult<String> {
+    let mut ids: Vec<i64> = Vec::new();
+    for part in models.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
+        let id = part
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("\"{part}\" is not a model id")))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if !(2..=4).contains(&ids.len()) {
+        return Err(ApiError::bad_request(format!(
+            "compare two to four models of project \"{name}\", not {} (for example models=3,5)",
+            ids.len()
+        )));
+    }
+    let rows = state
+        .db
+        .query(
+            viewer.role,
+            "SELECT m.id, m.algorithm, m.status, m.hyperparams::text, m.metrics::text,
+                    to_char(m.created_at, 'YYYY-MM-DD HH24:MI TZ')
+             FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+             WHERE p.name = $1 AND m.id = ANY($2) ORDER BY array_position($2, m.id)",
+            &[(&name, Type::TEXT), (&ids, Type::INT8_ARRAY)],
+        )
+        .await?;
+    if let Some(missing) = ids.iter().find(|id| !rows.iter().any(|r| r.get::<_, i64>(0) == **id)) {
+        return Err(ApiError::not_found(format!("project \"{name}\" has no model {missing}")));
+    }
+    let hyper: Vec<Value> = rows.iter().map(|r| json(r.get(3))).collect();
+    let metrics: Vec<Value> = rows.iter().map(|r| json(r.get(4))).collect();
+    let keys = |values: &[Value]| -> Vec<String> {
+        let mut k: Vec<String> =
+            values.iter().flat_map(|v| v.as_object().into_iter().flat_map(|o| o.keys().cloned())).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let shown = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => "–".to_string(),
+        Some(Value::Number(n)) => n.as_f64().map_or_else(|| n.to_string(), |f| num(Some(f))),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let mut body = String::new();
+    let mut differing = 0;
+    let mut row = |label: &str, cells: Vec<String>, body: &mut String| {
+        let differs = cells.windows(2).any(|w| w[0] != w[1]);
+        differing += usize::from(differs);
+        let class = if differs { " class=\"diff\"" } else { "" };
+        let _ = write!(body, "<tr><th scope=\"row\">{}</th>", esc(label));
+        for c in cells {
+            let _ = write!(body, "<td{class}>{}</td>", esc(&c));
+        }
+        body.push_str("</tr>");
+    };
+    row("algorithm", rows.iter().map(|r| r.get::<_, String>(1)).collect(), &mut body);
+    row("status", rows.iter().map(|r| r.get::<_, String>(2)).collect(), &mut body);
+    row("trained", rows.iter().map(|r| r.get::<_, String>(5)).collect(), &mut body);
+    body.push_str("<tr><th colspan=\"5\">hyperparameters</th></tr>");
+    for k in keys(&hyper) {
+        if k == "search_results" {
+            continue;
+        }
+        row(&k, hyper.iter().map(|h| shown(h.get(&k))).collect(), &mut body);
+    }
+    body.push_str("<tr><th colspan=\"5\">metrics</th></tr>");
+    for k in keys(&metrics) {
+        if k == "search_results" {
+            continue;
+        }
+        row(&k, metrics.iter().map(|m| shown(m.get(&k))).collect(), &mut body);
+    }
+    let mut out = format!(
+        "<h1>Comparing models of {}</h1><section id=\"compare\"><p>{differing} rows differ (marked).</p>\
+         <div class=\"scroll\"><table id=\"compare-table\"><thead><tr><th></th>",
+        project_link(name)
+    );
+    for r in &rows {
+        let _ = write!(out, "<th>{}</th>", model_link(r.get(0)));
+    }
+    let _ = write!(out, "</tr></thead><tbody>{body}</tbody></table></div></section>");
+    Ok(out)
+}
+
+/// What the model did on its test rows (an import's holdout), stored at training: a
+/// classifier's confusion matrix and ROC and precision-recall curves; a regression's
+/// predicted against actual values and its residuals. Models trained before 0.9.0 (or a
+/// database not yet updated) have none, and the section says so.
+async fn evaluation_section(state: &AppState, role: &str, id: i64) -> String {
+    let stored = state
+        .db
+        .query(role, "SELECT evaluation::text FROM pgml.models WHERE id = $1", &[(&id, Type::INT8)])
+        .await
+        .ok()
+        .and_then(|rows| rows.first().map(|r| json(r.get(0))))
+        .unwrap_or(Value::Null);
+    let mut out = String::from("<section id=\"evaluation\"><h2>Evaluation on the test split</h2>");
+    if stored.is_null() {
+        out.push_str(
+            "<p class=\"none\">No evaluation stored: trainings (and imports with a holdout) from pgml-rs 0.9.0 on \
+             store the confusion matrix and curves, or predicted against actual values. Retrain the model to see them.</p></section>",
+        );
+        return out;
+    }
+    let rows = stored.get("rows").and_then(Value::as_u64).unwrap_or(0);
+    let _ = write!(out, "<p>{rows} rows.</p>");
+    let label = |v: &Value| {
+        v.as_f64().map_or("?".into(), |v| if v.fract() == 0.0 { format!("{v:.0}") } else { v.to_string() })
+    };
+    let classes: Vec<String> =
+        stored.get("classes").and_then(Value::as_array).map_or(Vec::new(), |c| c.iter().map(label).collect());
+    if let Some(matrix) = stored.get("confusion").and_then(Value::as_array) {
+        let counts: Vec<Vec<u64>> = matrix
+            .iter()
+            .map(|r| r.as_array().map_or(Vec::new(), |r| r.iter().filter_map(Value::as_u64).collect()))
+            .collect();
+        let most = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
+        let mut t = String::from("<div class=\"scroll\"><table class=\"confusion\" id=\"confusion-table\"><thead><tr><th>actual ↓ predicted →</th>");
+        for c in &classes {
+            let _ = write!(t, "<th>{}</th>", esc(c));
+        }
+        t.push_str("</tr></thead><tbody>");
+        for (i, row) in counts.iter().enumerate() {
+            let _ =
+                write!(t, "<tr><th scope=\"row\">{}</th>", esc(classes.get(i).map_or("?", String::as_str)));
+            for (j, n) in row.iter().enumerate() {
+                // five shades (the page's policy allows no inline style)
+                let shade = ((*n as f64 / most) * 5.0).ceil() as u32;
+                let kind = if i == j { "hit" } else { "miss" };
+                let _ = write!(t, "<td class=\"{kind} h{shade}\">{n}</td>");
+            }
+            t.push_str("</tr>");
+        }
+        t.push_str("</tbody></table></div>");
+        let _ = write!(out, "<h3>Confusion matrix</h3>{t}");
+    }
+    if let Some(curves) = stored.get("curves").and_then(Value::as_array).filter(|c| !c.is_empty()) {
+        let series = |key: &str, area: &str| -> Vec<(String, Vec<[f32; 2]>)> {
+            curves
+                .iter()
+                .map(|c| {
+                    let points = c.get(key).and_then(Value::as_array).map_or(Vec::new(), |p| {
+                        p.iter()
+                            .filter_map(|p| Some([p.get(0)?.as_f64()? as f32, p.get(1)?.as_f64()? as f32]))
+                            .collect()
+                    });
+                    let name = format!(
+                        "class {} ({area} {})",
+                        c.get("class").map_or("?".into(), label),
+                        c.get(if key == "roc" { "roc_auc" } else { "average_precision" })
+                            .and_then(Value::as_f64)
+                            .map_or("?".into(), |v| format!("{v:.3}"))
+                    );
+                    (name, points)
+                })
+                .collect()
+        };
+        let _ = write!(
+            out,
+            "<div class=\"pair\"><div><h3>ROC</h3>{}</div><div><h3>Precision and recall</h3>{}</div></div>",
+            chart::unit_curves(
+                "ROC curves",
+                "false positive rate",
+                "true positive rate",
+                &series("roc", "AUC"),
+                true
+            ),
+            chart::unit_curves("precision-recall curves", "recall", "precision", &series("pr", "AP"), false)
+        );
+    } else if !classes.is_empty() {
+        out.push_str("<p class=\"none\">No curves: the model gives no class probabilities.</p>");
+    }
+    if let Some(points) = stored.get("points").and_then(Value::as_array).filter(|p| !p.is_empty()) {
+        let pairs: Vec<(f64, f64)> =
+            points.iter().filter_map(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?))).collect();
+        let residuals: Vec<(f64, f64)> = pairs.iter().map(|(a, p)| (*p, p - a)).collect();
+        let _ = write!(
+            out,
+            "<div class=\"pair\"><div><h3>Predicted against actual ({} rows shown)</h3>{}</div><div><h3>Residuals</h3>{}</div></div>",
+            pairs.len(),
+            chart::scatter("predicted against actual", "actual", "predicted", &pairs, true),
+            chart::scatter("residuals against predicted", "predicted", "predicted − actual", &residuals, false)
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
 fn search_table(results: &Value) -> String {
     let Some(params) = results.get("params").and_then(Value::as_array) else {
         return format!("<pre>{}</pre>", esc(&results.to_string()));

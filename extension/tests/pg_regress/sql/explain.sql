@@ -92,3 +92,18 @@ SELECT count(*) AS global FROM pgml.global_explain('Iris');
 SELECT count(*) AS importances FROM pgml.feature_importance(1);
 COMMIT;
 RESET ROLE;
+
+-- What a team judges a model by (0.9.0): each training stores its test split's evaluation. A
+-- classifier's confusion matrix counts every test row, with ROC and precision-recall curves
+-- from (0, 0) to (1, 1) per class (binary: the positive class) whose AUC is the metric's; a
+-- regression keeps its test rows' actual and predicted values; an SVM without probabilities
+-- has a matrix and no curves.
+SELECT p.name, m.evaluation->>'rows' AS rows,
+       (SELECT sum(c::int) FROM jsonb_array_elements(m.evaluation->'confusion') r, jsonb_array_elements_text(r) c) AS counted,
+       jsonb_array_length(COALESCE(m.evaluation->'curves', '[]')) AS curves,
+       m.evaluation #>> '{curves,0,roc,0}' AS roc_starts,
+       (SELECT e FROM jsonb_array_elements_text(m.evaluation #> '{curves,0,roc}') WITH ORDINALITY x(e, i) ORDER BY i DESC LIMIT 1) AS roc_ends,
+       jsonb_array_length(COALESCE(m.evaluation->'points', '[]')) AS points
+FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id ORDER BY m.id;
+SELECT abs((evaluation #>> '{curves,0,roc_auc}')::float8 - (metrics->>'roc_auc')::float8) < 1e-9 AS binary_auc_is_the_metric
+FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'Cancer';

@@ -365,7 +365,10 @@ fn model_of(node: &Node, width: Option<usize>) -> Result<(Estimator, Task, Vec<f
                 .with_hint("import a model of one target"));
         }
         let intercepts = if intercepts.is_empty() { vec![0.0; rows] } else { intercepts };
-        if rows == 0 || intercepts.len() != rows || coefficients.is_empty() || coefficients.len() % rows != 0
+        if rows == 0
+            || intercepts.len() != rows
+            || coefficients.is_empty()
+            || !coefficients.len().is_multiple_of(rows)
         {
             return Err(bad(node, format!("{} coefficients for {rows} scores", coefficients.len())));
         }
@@ -386,7 +389,7 @@ fn model_of(node: &Node, width: Option<usize>) -> Result<(Estimator, Task, Vec<f
         return Ok((Estimator::Linear(Linear { coefficients, intercepts, post }), task, classes, features));
     }
     let trees = trees(node, classifier, classes.len(), width)?;
-    let features = width.unwrap_or_else(|| trees.feature_count);
+    let features = width.unwrap_or(trees.feature_count);
     Ok((Estimator::Trees(trees.trees), task, classes, features))
 }
 
@@ -540,11 +543,11 @@ fn trees(node: &Node, classifier: bool, classes: usize, width: Option<usize>) ->
         }
         leaf_weights[leaf].push((w_ids[j] as u32, w_values[j]));
     }
-    for i in 0..n {
+    for (i, weights) in leaf_weights.into_iter().enumerate() {
         if t.yes[i] == u32::MAX {
             t.feature[i] = t.weights.len() as u32;
-            t.no[i] = leaf_weights[i].len() as u32;
-            t.weights.extend(std::mem::take(&mut leaf_weights[i]));
+            t.no[i] = weights.len() as u32;
+            t.weights.extend(weights);
         }
     }
     t.roots = (0..n).filter(|&i| !is_child[i]).map(|i| i as u32).collect();

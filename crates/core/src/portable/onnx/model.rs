@@ -498,7 +498,7 @@ fn linear_classes(scores: &[f32], post: Post, classes: usize) -> (usize, Vec<f32
 
 /// ONNX Runtime's TreeEnsembleClassifier (`TreeAggregatorClassifier`), its binary
 /// conventions included.
-fn tree_classes(scores: &mut Vec<f32>, has: &mut Vec<bool>, t: &Trees, classes: usize) -> (usize, Vec<f32>) {
+fn tree_classes(scores: &mut [f32], has: &mut [bool], t: &Trees, classes: usize) -> (usize, Vec<f32>) {
     if classes > 2 {
         for (k, b) in t.base.iter().enumerate().take(scores.len()) {
             scores[k] += b;

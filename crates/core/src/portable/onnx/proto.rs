@@ -182,7 +182,7 @@ fn tensor(bytes: &[u8]) -> Result<Tensor> {
             (9, Value::Bytes(b)) => raw = Some(b),
             (10, Value::Fixed64(v)) => t.values.push(f64::from_bits(v)),
             (10, Value::Bytes(b)) => {
-                if b.len() % 8 != 0 {
+                if !b.len().is_multiple_of(8) {
                     return Err(bad("a tensor's doubles are cut short"));
                 }
                 t.values.extend(b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())));
@@ -201,7 +201,7 @@ fn tensor(bytes: &[u8]) -> Result<Tensor> {
             _ => 0,
         };
         if width > 0 {
-            if raw.len() % width != 0 {
+            if !raw.len().is_multiple_of(width) {
                 return Err(bad("a tensor's raw data is cut short"));
             }
             t.values = raw
@@ -350,7 +350,7 @@ impl<'a> Iterator for Fields<'a> {
 }
 
 fn packed_fixed32(b: &[u8]) -> Result<impl Iterator<Item = u32> + '_> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(bad("packed floats are cut short"));
     }
     Ok(b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())))
