@@ -7,6 +7,7 @@ predictor's token sees no approve or deploy button. Screenshots go to the direct
 Usage: ui_e2e.py <base url> <admin token> <predictor token> <project> <screenshot dir>
 """
 import os
+import re
 import sys
 
 from selenium import webdriver
@@ -143,6 +144,7 @@ def run(driver):
     check(stage_model(driver, "production") == "1", "after the rollback production serves model 1 again")
     first = driver.find_elements(By.CSS_SELECTOR, "#timeline-table tbody tr")[0].text
     check("rollback" in first and "serving" in first, "the timeline shows the rollback, serving now")
+    check(re.search(r"\d\d:\d\d:\d\d [A-Za-z][A-Za-z0-9+-]*", first), "its time says its time zone: " + first)
 
     # a refusal of the database, readable: rolling back staging, which has no earlier model
     rollback = driver.find_element(By.CSS_SELECTOR, "form[action$='/rollback']")

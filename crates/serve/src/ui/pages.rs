@@ -175,7 +175,7 @@ async fn live_sections(
         .query(
             role,
             "SELECT a.rule_name, a.stage, a.model_id, a.metric, a.value, a.comparison, a.threshold,
-                    to_char(a.opened_at, 'YYYY-MM-DD HH24:MI:SS TZ'), a.action_taken
+                    to_char((a.opened_at)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'), a.action_taken
              FROM pgml.alerts a JOIN pgml.projects p ON p.id = a.project_id
              WHERE p.name = $1 AND a.state = 'open' ORDER BY a.opened_at DESC",
             &[(&name, Type::TEXT)],
@@ -249,8 +249,8 @@ pub async fn projects(state: &AppState, viewer: &Viewer<'_>) -> ApiResult<String
                        FROM pgml.stages_overview o WHERE o.project = p.name),
                     (SELECT m.metrics::text FROM pgml.stage_deployments d JOIN pgml.models m ON m.id = d.model_id
                        WHERE d.project_id = p.id AND d.stage = 'production'),
-                    (SELECT to_char(max(m.created_at), 'YYYY-MM-DD HH24:MI TZ') FROM pgml.models m WHERE m.project_id = p.id),
-                    (SELECT to_char(max(d.created_at), 'YYYY-MM-DD HH24:MI TZ') FROM pgml.deployments d WHERE d.project_id = p.id),
+                    (SELECT to_char((max(m.created_at))::timestamptz, 'YYYY-MM-DD HH24:MI TZ') FROM pgml.models m WHERE m.project_id = p.id),
+                    (SELECT to_char((max(d.created_at))::timestamptz, 'YYYY-MM-DD HH24:MI TZ') FROM pgml.deployments d WHERE d.project_id = p.id),
                     (SELECT r.dataset_drifted FROM pgml.scheduled_runs r
                        WHERE r.project_name = p.name AND r.kind = 'drift' AND r.outcome = 'succeeded'
                        ORDER BY r.id DESC LIMIT 1)
@@ -369,7 +369,7 @@ pub async fn project(
     let models = db
         .query(
             role,
-            "SELECT m.id, m.algorithm, m.status, to_char(m.created_at, 'YYYY-MM-DD HH24:MI TZ'), m.metrics::text
+            "SELECT m.id, m.algorithm, m.status, to_char((m.created_at)::timestamptz, 'YYYY-MM-DD HH24:MI TZ'), m.metrics::text
              FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = $1 ORDER BY m.id",
             &[(&name, Type::TEXT)],
         )
@@ -378,7 +378,7 @@ pub async fn project(
         .query(
             role,
             "SELECT stage, model_id, algorithm, strategy::text, deployed_by::text,
-                    to_char(deployed_at, 'YYYY-MM-DD HH24:MI:SS TZ'), min_metrics::text, max_metrics::text,
+                    to_char((deployed_at)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'), min_metrics::text, max_metrics::text,
                     min_improvement, min_relative_improvement, approvals, drift_relation
              FROM pgml.stages_overview WHERE project = $1 ORDER BY stage",
             &[(&name, Type::TEXT)],
@@ -518,7 +518,7 @@ pub async fn project(
         .query(
             role,
             "SELECT r.id, r.model_id, r.from_stage, r.to_stage, r.approvals_required, r.requested_by::text,
-                    to_char(r.requested_at, 'YYYY-MM-DD HH24:MI TZ'),
+                    to_char((r.requested_at)::timestamptz, 'YYYY-MM-DD HH24:MI TZ'),
                     (SELECT count(*) FROM pgml.promotion_reviews v WHERE v.request_id = r.id AND v.decision = 'approve')
              FROM pgml.promotion_requests r JOIN pgml.projects p ON p.id = r.project_id
              WHERE p.name = $1 AND r.status = 'pending' ORDER BY r.id",
@@ -559,7 +559,7 @@ pub async fn project(
         .query(
             role,
             "SELECT stage, model_id, strategy::text, deployed_by::text, replaced_model_id,
-                    to_char(deployed_at, 'YYYY-MM-DD HH24:MI:SS TZ'), to_char(served_until, 'YYYY-MM-DD HH24:MI:SS TZ')
+                    to_char((deployed_at)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'), to_char((served_until)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ')
              FROM pgml.deployment_history WHERE project = $1 ORDER BY deployed_at DESC, id DESC LIMIT 200",
             &[(&name, Type::TEXT)],
         )
@@ -719,7 +719,7 @@ pub async fn project(
     let runs = db
         .query(
             role,
-            "SELECT kind, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ'), outcome, model_id, deployed, dataset_drifted, error
+            "SELECT kind, to_char((started_at)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'), outcome, model_id, deployed, dataset_drifted, error
              FROM pgml.scheduled_runs WHERE project_name = $1 ORDER BY id DESC LIMIT 10",
             &[(&name, Type::TEXT)],
         )
@@ -756,7 +756,7 @@ pub async fn project(
     let audit = db
         .query(
             role,
-            "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS TZ'), event, role::text, model_id, stage, details::text
+            "SELECT to_char((at)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'), event, role::text, model_id, stage, details::text
              FROM pgml.audit_log WHERE project = $1 ORDER BY id DESC LIMIT 25",
             &[(&name, Type::TEXT)],
         )
@@ -792,7 +792,7 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
         .query(
             role,
             "SELECT p.name, p.task::text, m.algorithm, m.status, m.hyperparams::text, m.metrics::text, m.search,
-                    m.search_params::text, to_char(m.created_at, 'YYYY-MM-DD HH24:MI:SS TZ'), s.columns::text,
+                    m.search_params::text, to_char((m.created_at)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'), s.columns::text,
                     s.relation_name, (SELECT sum(octet_length(f.data))::bigint FROM pgml.files f WHERE f.model_id = m.id),
                     (SELECT substring(f.data FROM 1 FOR 1048576) FROM pgml.files f
                       WHERE f.model_id = m.id AND f.path = 'model' ORDER BY f.part LIMIT 1),
@@ -975,7 +975,7 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
     let drift = db
         .query(
             role,
-            "SELECT to_char(started_at, 'YYYY-MM-DD HH24:MI:SS TZ'), dataset_drifted, details::text
+            "SELECT to_char((started_at)::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'), dataset_drifted, details::text
              FROM pgml.scheduled_runs WHERE model_id = $1 AND kind = 'drift' AND outcome = 'succeeded'
              ORDER BY id DESC LIMIT 1",
             &[(&id, Type::INT8)],
@@ -1023,7 +1023,7 @@ pub async fn model(state: &AppState, viewer: &Viewer<'_>, id: i64) -> ApiResult<
         let live = db
             .query(
                 role,
-                "SELECT stage, to_char(bucket_start, 'YYYY-MM-DD HH24:MI TZ'), predictions, labelled,
+                "SELECT stage, to_char((bucket_start)::timestamptz, 'YYYY-MM-DD HH24:MI TZ'), predictions, labelled,
                         COALESCE(accuracy, r2), COALESCE(f1, mae), latency_p50_us, latency_p99_us, prediction_drift
                  FROM pgml.live_metrics($1, '1 day', '1 hour') WHERE model_id = $2 ORDER BY bucket_start DESC, stage",
                 &[(&project, Type::TEXT), (&id, Type::INT8)],
@@ -1090,7 +1090,7 @@ pub async fn compare(state: &AppState, viewer: &Viewer<'_>, name: &str, models: 
         .query(
             viewer.role,
             "SELECT m.id, m.algorithm, m.status, m.hyperparams::text, m.metrics::text,
-                    to_char(m.created_at, 'YYYY-MM-DD HH24:MI TZ')
+                    to_char((m.created_at)::timestamptz, 'YYYY-MM-DD HH24:MI TZ')
              FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
              WHERE p.name = $1 AND m.id = ANY($2) ORDER BY array_position($2, m.id)",
             &[(&name, Type::TEXT), (&ids, Type::INT8_ARRAY)],
@@ -1308,7 +1308,7 @@ async fn rollouts_section(
                     r.labelled_rows, r.estimate, r.lower_bound, r.upper_bound, r.margin,
                     (r.statistics -> 'baseline' ->> 'rows')::float8, (r.statistics -> 'baseline' ->> 'mean_loss')::float8,
                     (r.statistics -> 'candidate' ->> 'rows')::float8, (r.statistics -> 'candidate' ->> 'mean_loss')::float8,
-                    to_char(r.started_at, 'YYYY-MM-DD HH24:MI TZ'), r.started_by::text, r.reason
+                    to_char((r.started_at)::timestamptz, 'YYYY-MM-DD HH24:MI TZ'), r.started_by::text, r.reason
              FROM pgml.rollouts_overview r WHERE r.project = $1
              ORDER BY r.state = 'running' DESC, r.id DESC LIMIT 20",
             &[(&name, Type::TEXT)],
