@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text test-portable regress-accept bench bench-monitoring bench-rollouts bench-explain bench-serve bench-embed serve reference
+.PHONY: help setup tune bench-train install db db-stop demo test lint test-core test-pg test-sql test-concurrency test-schedule test-serve test-ui test-backup test-upgrade test-replica test-crash test-monitoring test-text test-portable regress-accept bench bench-monitoring bench-rollouts bench-explain bench-portable bench-serve bench-embed serve reference
 
 help:
 	@echo "The two commands:"
@@ -154,6 +154,10 @@ bench-embed: db
 
 bench-train: db
 	@bash bench/train.sh
+
+# Imported models (ONNX, XGBoost's file) against the same models trained here, 1M-row scans.
+bench-portable: db
+	@bash bench/portable.sh
 
 # Explanations' cost per row against XGBoost's own pred_contribs (one thread, 20 features).
 bench-explain: setup

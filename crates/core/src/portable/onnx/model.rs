@@ -93,6 +93,21 @@ pub struct Trees {
     /// with a holdout relation.
     #[serde(default)]
     pub covers: Option<Vec<f64>>,
+    /// The nodes packed for the walk (built on first use).
+    #[serde(skip)]
+    pub(crate) packed: OnceLock<Vec<Packed>>,
+}
+
+/// One node in 16 bytes: a split's threshold, feature (a NaN goes to `yes` when the top bit
+/// is set) and children; a leaf has `yes == u32::MAX` and the count of its weights in `no`:
+/// one weight is held in the node (`threshold` the weight, `feature` its score), more are
+/// `weights[feature..feature + no]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Packed {
+    threshold: f32,
+    feature: u32,
+    yes: u32,
+    no: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -244,10 +259,16 @@ impl Pipeline {
             Estimator::Trees(t) => {
                 out.resize(t.scores, 0.0);
                 has.resize(t.scores, false);
+                let nodes = t.packed();
                 for &root in &t.roots {
-                    let leaf = t.leaf_of(root as usize, z);
-                    let start = t.feature[leaf] as usize;
-                    for &(i, w) in &t.weights[start..start + t.no[leaf] as usize] {
+                    let leaf = Trees::leaf(nodes, root as usize, z);
+                    if leaf.no == 1 {
+                        out[leaf.feature as usize] += leaf.threshold;
+                        has[leaf.feature as usize] = true;
+                        continue;
+                    }
+                    let start = leaf.feature as usize;
+                    for &(i, w) in &t.weights[start..start + leaf.no as usize] {
                         out[i as usize] += w;
                         has[i as usize] = true;
                     }
@@ -258,6 +279,25 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// A regression's value or a classifier's class index, without its probabilities where
+    /// the class does not need them (more than two classes: the largest score's).
+    fn label_one(&self, row: &[f32], buf: &mut Buffers) -> f32 {
+        if self.classes <= 2 {
+            return self.predict_one(row, buf).0;
+        }
+        self.transform(row, &mut buf.z);
+        self.scores(&buf.z, &mut buf.scores, &mut buf.has);
+        if let Estimator::Trees(t) = &self.estimator {
+            for (k, b) in t.base.iter().enumerate().take(buf.scores.len()) {
+                buf.scores[k] += b;
+                buf.has[k] = true;
+            }
+        } else {
+            buf.has.iter_mut().for_each(|h| *h = true);
+        }
+        first_max(&buf.scores, &buf.has) as f32
     }
 
     /// A regression's value, or a classifier's class index and probabilities, of one row.
@@ -384,6 +424,40 @@ struct Buffers {
 }
 
 impl Trees {
+    fn packed(&self) -> &[Packed] {
+        self.packed.get_or_init(|| {
+            (0..self.yes.len())
+                .map(|i| match (self.yes[i], self.no[i]) {
+                    (u32::MAX, 1) => {
+                        let (score, weight) = self.weights[self.feature[i] as usize];
+                        Packed { threshold: weight, feature: score, yes: u32::MAX, no: 1 }
+                    }
+                    (u32::MAX, count) => {
+                        Packed { threshold: 0.0, feature: self.feature[i], yes: u32::MAX, no: count }
+                    }
+                    (yes, no) => Packed {
+                        threshold: self.threshold[i],
+                        feature: self.feature[i] | (u32::from(self.nan_yes[i]) << 31),
+                        yes,
+                        no,
+                    },
+                })
+                .collect()
+        })
+    }
+
+    /// The leaf `z` reaches from `root`, by the packed nodes.
+    #[inline]
+    fn leaf(nodes: &[Packed], root: usize, z: &[f32]) -> Packed {
+        let mut n = nodes[root];
+        while n.yes != u32::MAX {
+            let x = z[(n.feature & 0x7fff_ffff) as usize];
+            let yes = if x.is_nan() { n.feature >> 31 == 1 } else { x <= n.threshold };
+            n = nodes[if yes { n.yes } else { n.no } as usize];
+        }
+        n
+    }
+
     #[inline]
     fn next(&self, node: usize, z: &[f32]) -> usize {
         let x = z[self.feature[node] as usize];
@@ -616,7 +690,12 @@ impl Model for Pipeline {
     }
 
     fn predict_row(&self, row: &[f32]) -> Result<f32> {
-        Ok(self.predict_one(row, &mut Buffers::default()).0)
+        // the per-call path of pgml.predict: the thread's buffers, no allocation but the
+        // probabilities'
+        thread_local! {
+            static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
+        }
+        Ok(BUFFERS.with(|b| self.label_one(row, &mut b.borrow_mut())))
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {

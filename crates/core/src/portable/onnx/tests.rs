@@ -44,6 +44,12 @@ fn onnx_models_predict_what_onnx_runtime_predicts() {
         let linear = matches!(c.pipeline.estimator, Estimator::Linear(_));
         let tolerance = if linear { 1e-5 } else { 1e-6 };
         assert_eq!(c.task == Task::Classification, m["task"] == "classification", "{name}");
+        // the per-call path (pgml.predict of one row) answers what the batch path does
+        let batch = c.pipeline.predict(&x).unwrap();
+        for (r, want) in batch.iter().enumerate() {
+            let one = c.pipeline.predict_row(x.row(r)).unwrap();
+            assert!(one == *want || (one.is_nan() && want.is_nan()), "{name} row {r}: {one} one at a time, {want} in a batch");
+        }
         if c.task == Task::Classification {
             let (labels, proba) = c.pipeline.predict_with_proba(&x).unwrap();
             let proba = proba.unwrap();
