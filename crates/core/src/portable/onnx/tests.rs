@@ -48,7 +48,10 @@ fn onnx_models_predict_what_onnx_runtime_predicts() {
         let batch = c.pipeline.predict(&x).unwrap();
         for (r, want) in batch.iter().enumerate() {
             let one = c.pipeline.predict_row(x.row(r)).unwrap();
-            assert!(one == *want || (one.is_nan() && want.is_nan()), "{name} row {r}: {one} one at a time, {want} in a batch");
+            assert!(
+                one == *want || (one.is_nan() && want.is_nan()),
+                "{name} row {r}: {one} one at a time, {want} in a batch"
+            );
         }
         if c.task == Task::Classification {
             let (labels, proba) = c.pipeline.predict_with_proba(&x).unwrap();
