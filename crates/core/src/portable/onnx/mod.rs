@@ -390,7 +390,7 @@ fn model_of(node: &Node, width: Option<usize>) -> Result<(Estimator, Task, Vec<f
     }
     let trees = trees(node, classifier, classes.len(), width)?;
     let features = width.unwrap_or(trees.feature_count);
-    Ok((Estimator::Trees(trees.trees), task, classes, features))
+    Ok((Estimator::Trees(Box::new(trees.trees)), task, classes, features))
 }
 
 struct CompiledTrees {

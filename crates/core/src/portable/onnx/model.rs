@@ -113,7 +113,7 @@ pub(crate) struct Packed {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Estimator {
     Linear(Linear),
-    Trees(Trees),
+    Trees(Box<Trees>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -468,14 +468,6 @@ impl Trees {
     /// Whether every leaf adds to the same score (a binary classifier of one score).
     fn single_score(&self) -> bool {
         self.weights.iter().all(|w| w.0 == self.weights.first().map_or(0, |f| f.0))
-    }
-
-    fn leaf_of(&self, root: usize, z: &[f32]) -> usize {
-        let mut node = root;
-        while self.yes[node] != u32::MAX {
-            node = self.next(node, z);
-        }
-        node
     }
 
     /// One explain tree per (tree, score) pair a tree's leaves add to; values in the margin
