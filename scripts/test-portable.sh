@@ -21,7 +21,7 @@ echo "== 2. a bundle moves a model with preprocessing to another database"
 fresh pgml_portable_b
 q pgml_portable_a -c "SET client_min_messages = warning" -c "SELECT pgml.load_dataset('diabetes')" \
   -c "SELECT pgml.train('Diabetes', 'regression', 'pgml.diabetes', 'target', 'ridge', preprocess => '{\"bmi\": {\"scale\": \"standard\"}, \"age\": {\"impute\": \"mean\"}}')" >/dev/null
-bundle=$(q pgml_portable_a -c "SELECT encode(pgml.export(id), 'base64') FROM pgml.models WHERE algorithm = 'ridge'" | tr -d '\n')
+bundle=$(q pgml_portable_a -c "SELECT encode(pgml.export(m.id), 'base64') FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'Diabetes'" | tr -d '\n')
 q pgml_portable_b -c "SET client_min_messages = warning" -c "SELECT pgml.load_dataset('diabetes')" >/dev/null
 id=$(q pgml_portable_b -c "SELECT pgml.import('Moved', NULL, decode('$bundle', 'base64'))")
 predictions() { q "$1" -c "SELECT md5(string_agg(pgml.predict('$2', ARRAY[age, sex, bmi, bp, s1, s2, s3, s4, s5, s6])::text, ',' ORDER BY ctid))
