@@ -580,7 +580,7 @@ fn trees(node: &Node, classifier: bool, classes: usize, width: Option<usize>) ->
 }
 
 /// The largest f32 below `v`.
-fn below(v: f32) -> f32 {
+pub(super) fn below(v: f32) -> f32 {
     if v.is_nan() || v == f32::NEG_INFINITY {
         return v;
     }
@@ -722,7 +722,7 @@ fn probe_rows(f: usize, splits: &[(usize, f32)]) -> Vec<Matrix> {
         );
     }
     for &(j, t) in splits {
-        for v in [t, write_below(t), f32::from_bits(t.to_bits().wrapping_add(1))] {
+        for v in [t, below(t), f32::from_bits(t.to_bits().wrapping_add(1))] {
             let mut r = vec![0.0; f];
             if j < f && v.is_finite() {
                 r[j] = v;
@@ -731,16 +731,6 @@ fn probe_rows(f: usize, splits: &[(usize, f32)]) -> Vec<Matrix> {
         }
     }
     vec![Matrix { rows: rows.len(), cols: f, data: rows.concat() }]
-}
-
-fn write_below(v: f32) -> f32 {
-    if v == 0.0 {
-        -f32::from_bits(1)
-    } else if v > 0.0 {
-        f32::from_bits(v.to_bits() - 1)
-    } else {
-        f32::from_bits(v.to_bits() + 1)
-    }
 }
 
 fn verify(loaded: &LoadedModel, bytes: &[u8], splits: &[(usize, f32)]) -> Result<()> {

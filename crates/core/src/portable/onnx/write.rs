@@ -5,6 +5,7 @@
 //! the node's `missing_value_tracks_true`. A graph is only handed out after our own reader
 //! compiled it back and it predicted what the model predicts.
 
+use super::below;
 use crate::error::{Error, Result};
 use crate::explain::trees::{Ensemble, Missing, Rule};
 
@@ -175,18 +176,6 @@ fn leq_threshold(t: f64, rule: Rule) -> f32 {
         c = below(c);
     }
     c
-}
-
-fn below(v: f32) -> f32 {
-    if v.is_nan() || v == f32::NEG_INFINITY {
-        v
-    } else if v == 0.0 {
-        -f32::from_bits(1)
-    } else if v > 0.0 {
-        f32::from_bits(v.to_bits() - 1)
-    } else {
-        f32::from_bits(v.to_bits() + 1)
-    }
 }
 
 fn trees(t: &Trees, input: &str, outputs: &[&str], classifier: bool, classes: &[i64]) -> Result<Vec<u8>> {
