@@ -81,6 +81,8 @@ BEGIN
             -- models in and out (0.8.0)
             ('export', 'pgml_predictor'), ('import', 'pgml_importer'), ('explain', 'pgml_predictor'),
             ('global_explain', 'pgml_predictor'), ('feature_importance', 'pgml_predictor'),
+            -- explanations of rows and of a relation's sample (0.9.0)
+            ('explain_row', 'pgml_predictor'), ('explain_relation', 'pgml_predictor'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
             ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),

@@ -1506,7 +1506,7 @@ AS 'MODULE_PATHNAME', 'evaluate_rollouts_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/explain.rs:72
+-- extension/src/api/explain.rs:111
 -- pgml::api::explain::explain
 CREATE  FUNCTION "explain"(
 	"model_id" bigint, /* Option < i64 > */
@@ -1557,6 +1557,69 @@ AS 'MODULE_PATHNAME', 'explain_project_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- extension/src/api/explain.rs:75
+-- pgml::api::explain::explain_row
+CREATE  FUNCTION "explain_row"(
+	"project_name" TEXT, /* Option < & str > */
+	"row" anyelement, /* Option < pgrx :: AnyElement > */
+	"top_k" INT DEFAULT NULL, /* Option < i32 > */
+	"stage" TEXT DEFAULT 'production', /* Option < & str > */
+	"method" TEXT DEFAULT 'exact' /* Option < & str > */
+) RETURNS TABLE (
+	"explained_model_id" bigint,  /* i64 */
+	"output" TEXT,  /* String */
+	"feature" TEXT,  /* String */
+	"value" real,  /* f32 */
+	"attribution" double precision,  /* f64 */
+	"baseline" double precision,  /* f64 */
+	"prediction" double precision,  /* f64 */
+	"output_space" TEXT,  /* String */
+	"explanation_method" TEXT,  /* String */
+	"approximation_error" double precision  /* f64 */
+)
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'explain_row_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- extension/src/api/explain.rs:175
+-- requires:
+--   explain_row
+
+
+-- pgml-rs 0.9.0: a repeatable sample of a relation explained, row by row
+CREATE FUNCTION pgml.explain_relation(
+    project_name TEXT,
+    relation_name TEXT,
+    sample_size INT DEFAULT 100,
+    top_k INT DEFAULT NULL,
+    stage TEXT DEFAULT 'production',
+    method TEXT DEFAULT 'exact'
+) RETURNS TABLE (
+    row_number BIGINT, explained_model_id BIGINT, output TEXT, feature TEXT, value REAL,
+    attribution DOUBLE PRECISION, baseline DOUBLE PRECISION, prediction DOUBLE PRECISION,
+    output_space TEXT, explanation_method TEXT, approximation_error DOUBLE PRECISION
+) LANGUAGE plpgsql STABLE AS $body$
+BEGIN
+    IF sample_size IS NULL OR sample_size < 1 THEN
+        RAISE EXCEPTION 'sample_size must be at least 1, got %', coalesce(sample_size::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'the number of rows to explain, for example 100';
+    END IF;
+    -- the sample: the rows ordered by a hash of their values, so a call explains the same rows
+    -- again (as long as the relation holds them)
+    RETURN QUERY EXECUTE format(
+        'SELECT s.n, e.* FROM (SELECT row_number() OVER (ORDER BY hashtext(r::text), r::text) AS n, r
+                               FROM %s r ORDER BY hashtext(r::text), r::text LIMIT $1) s,
+                 LATERAL pgml.explain_row($2, s.r, $3, $4, $5) e
+         ORDER BY s.n',
+        relation_name::regclass)
+    USING sample_size, project_name, top_k, stage, method;
+END
+$body$;
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- extension/src/api/portable.rs:24
 -- pgml::api::portable::export
 CREATE  FUNCTION "export"(
@@ -1569,7 +1632,7 @@ AS 'MODULE_PATHNAME', 'export_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/explain.rs:227
+-- extension/src/api/explain.rs:297
 -- pgml::api::explain::feature_importance
 CREATE  FUNCTION "feature_importance"(
 	"model_id" bigint /* i64 */
@@ -1609,7 +1672,7 @@ AS 'MODULE_PATHNAME', 'generate_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/explain.rs:174
+-- extension/src/api/explain.rs:244
 -- pgml::api::explain::global_explain
 CREATE  FUNCTION "global_explain"(
 	"model_id" bigint /* i64 */
@@ -1627,7 +1690,7 @@ AS 'MODULE_PATHNAME', 'global_explain_model_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- extension/src/api/explain.rs:151
+-- extension/src/api/explain.rs:221
 -- pgml::api::explain::global_explain
 CREATE  FUNCTION "global_explain"(
 	"project_name" TEXT, /* & str */
@@ -2937,6 +3000,8 @@ BEGIN
             -- models in and out (0.8.0)
             ('export', 'pgml_predictor'), ('import', 'pgml_importer'), ('explain', 'pgml_predictor'),
             ('global_explain', 'pgml_predictor'), ('feature_importance', 'pgml_predictor'),
+            -- explanations of rows and of a relation's sample (0.9.0)
+            ('explain_row', 'pgml_predictor'), ('explain_relation', 'pgml_predictor'),
             -- the text workflow: embeddings, chunking and vector arithmetic
             ('embed', 'pgml_predictor'), ('embedding_models', 'pgml_predictor'),
             ('chunk', 'pgml_predictor'), ('add', 'pgml_predictor'), ('subtract', 'pgml_predictor'),

@@ -62,7 +62,46 @@ fn explain_project(
     let run = || -> Result<Rows> {
         let method = Method::parse(method)?;
         let (id, model) = cache::deployed_with_id(project_name, stage)?;
-        explain(id, &model, features, top_k, method)
+        let x = complete(features, Some(&model))?;
+        explain(id, &model, x, top_k, method)
+    };
+    run().or_raise()
+}
+
+/// The attributions of the prediction for one row of a table (or any composite value), its
+/// columns read by the training columns' names as `pgml.predict(project, row)` reads them;
+/// `pgml.explain_relation` explains a sample of a relation through it.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn explain_row(
+    project_name: Option<&str>,
+    row: Option<pgrx::AnyElement>,
+    top_k: default!(Option<i32>, "NULL"),
+    stage: default!(Option<&str>, "'production'"),
+    method: default!(Option<&str>, "'exact'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(explained_model_id, i64),
+        name!(output, String),
+        name!(feature, String),
+        name!(value, f32),
+        name!(attribution, f64),
+        name!(baseline, f64),
+        name!(prediction, f64),
+        name!(output_space, String),
+        name!(explanation_method, String),
+        name!(approximation_error, f64),
+    ),
+> {
+    let (Some(project_name), Some(row), Some(stage), Some(method)) = (project_name, row, stage, method) else {
+        return TableIterator::new(Vec::new());
+    };
+    let run = || -> Result<Rows> {
+        let method = Method::parse(method)?;
+        let (id, model) = cache::deployed_with_id(project_name, stage)?;
+        let x = crate::row::features(&model, &row)?;
+        explain(id, &model, x, top_k, method)
     };
     run().or_raise()
 }
@@ -96,22 +135,17 @@ fn explain_model(
     let run = || -> Result<Rows> {
         let method = Method::parse(method)?;
         let model = cache::model(model_id)?;
-        explain(model_id, &model, features, top_k, method)
+        let x = complete(features, Some(&model))?;
+        explain(model_id, &model, x, top_k, method)
     };
     run().or_raise()
 }
 
-fn explain(
-    id: i64,
-    model: &LoadedModel,
-    features: Vec<Option<f32>>,
-    top_k: Option<i32>,
-    method: Method,
-) -> Result<Rows> {
+fn explain(id: i64, model: &LoadedModel, x: Vec<f32>, top_k: Option<i32>, method: Method) -> Result<Rows> {
     if let Some(k) = top_k.filter(|&k| k < 1) {
         return Err(crate::error::SqlError::invalid(format!("top_k must be at least 1, got {k}")));
     }
-    let row = model.one_row(complete(features, Some(model))?)?;
+    let row = model.one_row(x)?;
     let e = model.explain(&row.data, method)?;
     let names = schema::feature_names(&model.header.features, model.header.num_features);
     let (output, label) = model.explained_output(&e);
@@ -137,6 +171,42 @@ fn explain(
         .collect();
     Ok(TableIterator::new(rows))
 }
+
+extension_sql!(
+    r#"
+-- pgml-rs 0.9.0: a repeatable sample of a relation explained, row by row
+CREATE FUNCTION pgml.explain_relation(
+    project_name TEXT,
+    relation_name TEXT,
+    sample_size INT DEFAULT 100,
+    top_k INT DEFAULT NULL,
+    stage TEXT DEFAULT 'production',
+    method TEXT DEFAULT 'exact'
+) RETURNS TABLE (
+    row_number BIGINT, explained_model_id BIGINT, output TEXT, feature TEXT, value REAL,
+    attribution DOUBLE PRECISION, baseline DOUBLE PRECISION, prediction DOUBLE PRECISION,
+    output_space TEXT, explanation_method TEXT, approximation_error DOUBLE PRECISION
+) LANGUAGE plpgsql STABLE AS $body$
+BEGIN
+    IF sample_size IS NULL OR sample_size < 1 THEN
+        RAISE EXCEPTION 'sample_size must be at least 1, got %', coalesce(sample_size::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'the number of rows to explain, for example 100';
+    END IF;
+    -- the sample: the rows ordered by a hash of their values, so a call explains the same rows
+    -- again (as long as the relation holds them)
+    RETURN QUERY EXECUTE format(
+        'SELECT s.n, e.* FROM (SELECT row_number() OVER (ORDER BY hashtext(r::text), r::text) AS n, r
+                               FROM %s r ORDER BY hashtext(r::text), r::text LIMIT $1) s,
+                 LATERAL pgml.explain_row($2, s.r, $3, $4, $5) e
+         ORDER BY s.n',
+        relation_name::regclass)
+    USING sample_size, project_name, top_k, stage, method;
+END
+$body$;
+"#,
+    name = "explain_relation",
+    requires = [explain_row]
+);
 
 /// A training's global explanation as `pgml.models.explanation` stores it: each feature by
 /// name with its mean |attribution|, the method, the rows averaged and the baseline.

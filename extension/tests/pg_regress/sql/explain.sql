@@ -107,3 +107,23 @@ SELECT p.name, m.evaluation->>'rows' AS rows,
 FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id ORDER BY m.id;
 SELECT abs((evaluation #>> '{curves,0,roc_auc}')::float8 - (metrics->>'roc_auc')::float8) < 1e-9 AS binary_auc_is_the_metric
 FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'Cancer';
+
+-- A row of a table, read by the training columns' names (as pgml.predict(project, row)), gives
+-- the attributions its array does; a relation's sample is explained row by row, the same rows
+-- on every call (ordered by a hash of their values).
+SELECT count(*) AS attributions, count(*) FILTER (WHERE abs(a.attribution - b.attribution) > 1e-12) AS differ
+FROM pgml.iris i,
+     LATERAL pgml.explain_row('Iris', i) a
+     JOIN LATERAL pgml.explain('Iris', ARRAY[i.sepal_length, i.sepal_width, i.petal_length, i.petal_width]) b USING (feature)
+WHERE i.sepal_length < 4.6;
+SELECT count(DISTINCT row_number) AS rows, min(row_number) AS first, max(row_number) AS last, count(*) AS attributions,
+       max(approximation_error) < 1e-9 AS additive
+FROM pgml.explain_relation('Iris', 'pgml.iris', sample_size => 10);
+SELECT (SELECT array_agg(value ORDER BY row_number, feature) FROM pgml.explain_relation('Iris', 'pgml.iris', 5))
+     = (SELECT array_agg(value ORDER BY row_number, feature) FROM pgml.explain_relation('Iris', 'pgml.iris', 5)) AS repeatable;
+\pset format unaligned
+\pset tuples_only on
+SELECT regress.try($$SELECT * FROM pgml.explain_relation('Iris', 'pgml.iris', 0)$$);
+SELECT regress.try($$SELECT * FROM pgml.explain_relation('Iris', 'no_such_table')$$);
+\pset format aligned
+\pset tuples_only off

@@ -71,3 +71,7 @@ SELECT feature, rank, method FROM pgml.global_explain(2) ORDER BY rank;
 SELECT importance_type, count(*) AS features FROM pgml.feature_importance(2) GROUP BY 1 ORDER BY 1;
 SELECT md5(pgml.export(2, 'xgboost_json')) = md5(pgml.export(2, 'xgboost_json')) AS export_repeats,
        substr(pgml.export(1), 1, 8) = 'PGMLBNDL'::bytea AS bundle;
+-- a relation's sample explained, and an ONNX export (0.9.0)
+SELECT count(DISTINCT row_number) AS rows, count(*) AS attributions, max(approximation_error) < 1e-9 AS additive
+FROM pgml.explain_relation('Iris', 'pgml.iris', 3);
+SELECT get_byte(pgml.export(2, 'onnx'), 0) = 8 AS onnx_model_proto;
