@@ -94,7 +94,8 @@ fn explain_row(
         name!(approximation_error, f64),
     ),
 > {
-    let (Some(project_name), Some(row), Some(stage), Some(method)) = (project_name, row, stage, method) else {
+    let (Some(project_name), Some(row), Some(stage), Some(method)) = (project_name, row, stage, method)
+    else {
         return TableIterator::new(Vec::new());
     };
     let run = || -> Result<Rows> {
