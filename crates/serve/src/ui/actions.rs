@@ -130,10 +130,12 @@ fn reason(given: Option<String>) -> Result<String, ApiError> {
     })
 }
 
-/// `stage` as an argument of a SQL function that first sets `pgml.audit_reason` for the
-/// transaction: the subquery runs before the function, in the statement's own transaction.
-const STAGE_WITH_REASON: &str =
-    "(SELECT $3::text FROM (SELECT set_config('pgml.audit_reason', $4::text, true)) r)";
+/// The stage (the statement's parameter `$stage`) as an argument of a SQL function that first
+/// sets `pgml.audit_reason` to the parameter `$reason` for the transaction: the subquery runs
+/// before the function, in the statement's own transaction.
+fn stage_with_reason(stage: usize, reason: usize) -> String {
+    format!("(SELECT ${stage}::text FROM (SELECT set_config('pgml.audit_reason', ${reason}::text, true)) r)")
+}
 
 fn project_page(project: &str) -> String {
     format!("/ui/projects/{}", super::html::seg(project))
@@ -160,7 +162,7 @@ pub async fn deploy(
                 .db
                 .query(
                     &viewer.role,
-                    &format!("SELECT * FROM pgml.deploy($1::text, $2::bigint, {STAGE_WITH_REASON})"),
+                    &format!("SELECT * FROM pgml.deploy($1::text, $2::bigint, {})", stage_with_reason(3, 4)),
                     &[(&project, Type::TEXT), (&id, Type::INT8), (&stage, Type::TEXT), (&why, Type::TEXT)],
                 )
                 .await
@@ -173,7 +175,10 @@ pub async fn deploy(
                 .db
                 .query(
                     &viewer.role,
-                    &format!("SELECT * FROM pgml.deploy($1::text, $2::text, NULL, {STAGE_WITH_REASON})"),
+                    &format!(
+                        "SELECT * FROM pgml.deploy($1::text, $2::text, NULL, {})",
+                        stage_with_reason(3, 4)
+                    ),
                     &[
                         (&project, Type::TEXT),
                         (&strategy, Type::TEXT),
@@ -214,8 +219,7 @@ pub async fn rollback(
         .db
         .query(
             &viewer.role,
-            "SELECT * FROM pgml.deploy($1::text, 'rollback', NULL, \
-             (SELECT $2::text FROM (SELECT set_config('pgml.audit_reason', $3::text, true)) r))",
+            &format!("SELECT * FROM pgml.deploy($1::text, 'rollback', NULL, {})", stage_with_reason(2, 3)),
             &[(&project, Type::TEXT), (&stage, Type::TEXT), (&why, Type::TEXT)],
         )
         .await

@@ -637,7 +637,7 @@ pub fn export(stored: &[u8]) -> Result<Vec<u8>> {
         (Some(terms), _) => {
             let f = h.num_features;
             if terms.weights.len() != terms.outputs * (f + 1)
-                || (classifier && model.predict_proba(&probe_rows(f, &[])[0]).is_err())
+                || (classifier && model.predict_proba(&probe_rows(f, &[])).is_err())
             {
                 return Err(cannot("its scores are not a linear model's probabilities"));
             }
@@ -706,7 +706,7 @@ fn graph_thresholds(g: &write::Graph) -> Vec<(usize, f32)> {
 /// Rows that try a model: zeros, ones, minus ones, all missing, a spread of values, and
 /// each split threshold with its neighbours (a raw row equal to the threshold where no
 /// preprocessing moves it).
-fn probe_rows(f: usize, splits: &[(usize, f32)]) -> Vec<Matrix> {
+fn probe_rows(f: usize, splits: &[(usize, f32)]) -> Matrix {
     let mut rows: Vec<Vec<f32>> = vec![vec![0.0; f], vec![1.0; f], vec![-1.0; f], vec![f32::NAN; f]];
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..64 {
@@ -730,13 +730,13 @@ fn probe_rows(f: usize, splits: &[(usize, f32)]) -> Vec<Matrix> {
             }
         }
     }
-    vec![Matrix { rows: rows.len(), cols: f, data: rows.concat() }]
+    Matrix { rows: rows.len(), cols: f, data: rows.concat() }
 }
 
 fn verify(loaded: &LoadedModel, bytes: &[u8], splits: &[(usize, f32)]) -> Result<()> {
     let h = &loaded.header;
     let compiled = compile(bytes)?;
-    let x = probe_rows(h.num_features, splits).remove(0);
+    let x = probe_rows(h.num_features, splits);
     let differs = |what: &str, ours: f32, onnx: f32| {
         Error::unsupported(format!(
             "{} models cannot be exported as ONNX: its ONNX form predicts {what} {onnx} where the model predicts {ours}",
